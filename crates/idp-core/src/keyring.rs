@@ -1,0 +1,617 @@
+//! The keyring: which keys exist, which one signs, which ones the JWKS publishes.
+//!
+//! States move one way: `next` (published, not signing) → `active` (signs; exactly one) →
+//! `retiring` (published so tokens it signed still verify) → `retired` (gone from the JWKS).
+//! A retiring key may be made active again (a rollback); a retired key never returns.
+//!
+//! On disk: `keyring.json` (public halves, states, timestamps) and one `<kid>.pem` per
+//! private key (mode 0600), all in one folder. Rendering metadata needs only
+//! `keyring.json`, so a pipeline that publishes never needs the private keys.
+//! Every change takes an exclusive lock on `.keyring.lock` and replaces `keyring.json`
+//! atomically, so two `idp keys` commands at once cannot corrupt it.
+
+use crate::fsutil::{self, Overwrite, WriteError};
+use crate::keys::{self, KeyError, ParsedKey, RsaPublic, SigningKey};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use time::OffsetDateTime;
+
+/// The keyring file's name inside the keys folder.
+pub const KEYRING_FILE: &str = "keyring.json";
+const LOCK_FILE: &str = ".keyring.lock";
+/// Entra stores only the first 100 keys of a JWKS; idp never publishes more.
+pub const MAX_PUBLISHED_KEYS: usize = 100;
+const FORMAT_VERSION: u32 = 1;
+
+/// A key's place in its rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    Next,
+    Active,
+    Retiring,
+    Retired,
+}
+
+impl KeyState {
+    /// Whether the JWKS carries keys in this state.
+    pub fn is_published(self) -> bool {
+        !matches!(self, KeyState::Retired)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Active => "active",
+            KeyState::Retiring => "retiring",
+            KeyState::Retired => "retired",
+        }
+    }
+}
+
+/// One key of the keyring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEntry {
+    pub kid: String,
+    pub state: KeyState,
+    pub bits: u32,
+    #[serde(flatten)]
+    pub public: RsaPublic,
+    /// The private key's file name, relative to the keys folder.
+    pub file: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub activated_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retiring_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+/// All keys, in the order they were added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keyring {
+    pub version: u32,
+    pub keys: Vec<KeyEntry>,
+}
+
+/// What went wrong with the keyring.
+#[derive(Debug, Error)]
+pub enum KeyringError {
+    #[error("no keyring in {} (missing {KEYRING_FILE})", dir.display())]
+    Missing { dir: PathBuf },
+    #[error("a keyring already exists in {}", dir.display())]
+    AlreadyExists { dir: PathBuf },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a valid keyring: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("no key with kid `{kid}` in the keyring")]
+    UnknownKid { kid: String },
+    #[error("key `{kid}` is the active key; activate another key first")]
+    RetireActive { kid: String },
+    #[error("key `{kid}` is already {state}")]
+    AlreadyInState { kid: String, state: &'static str },
+    #[error("key `{kid}` is retired; a retired key is out of the JWKS and cannot sign again")]
+    ActivateRetired { kid: String },
+    #[error("key `{kid}` is already in the keyring (state {state})")]
+    DuplicateKey { kid: String, state: &'static str },
+    #[error("the JWKS would carry {count} keys; Entra reads at most {MAX_PUBLISHED_KEYS}")]
+    TooManyKeys { count: usize },
+    #[error("the keyring has no active key")]
+    NoActiveKey,
+    #[error("the key file {} does not hold key `{kid}` (it holds `{found}`)", path.display())]
+    KeyMismatch {
+        path: PathBuf,
+        kid: String,
+        found: String,
+    },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Keyring {
+    /// The active key, if there is one.
+    pub fn active(&self) -> Option<&KeyEntry> {
+        self.keys.iter().find(|k| k.state == KeyState::Active)
+    }
+
+    /// Looks a key up by `kid`.
+    pub fn get(&self, kid: &str) -> Option<&KeyEntry> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// The keys the JWKS carries: the active key first, then next and retiring keys in the
+    /// order they were added. Never retired keys.
+    pub fn published(&self) -> Vec<&KeyEntry> {
+        let mut keys: Vec<&KeyEntry> = self
+            .keys
+            .iter()
+            .filter(|k| k.state.is_published())
+            .collect();
+        keys.sort_by_key(|k| k.state != KeyState::Active);
+        keys
+    }
+
+    /// Adds a new key in state `next`.
+    pub fn add(&mut self, entry: KeyEntry) -> Result<(), KeyringError> {
+        if let Some(existing) = self.get(&entry.kid) {
+            return Err(KeyringError::DuplicateKey {
+                kid: entry.kid,
+                state: existing.state.as_str(),
+            });
+        }
+        let count = self.published().len() + 1;
+        if count > MAX_PUBLISHED_KEYS {
+            return Err(KeyringError::TooManyKeys { count });
+        }
+        self.keys.push(entry);
+        Ok(())
+    }
+
+    /// Makes `kid` the active key; the key that was active becomes retiring.
+    pub fn activate(&mut self, kid: &str, now: OffsetDateTime) -> Result<(), KeyringError> {
+        let target = self.index(kid)?;
+        match self.keys[target].state {
+            KeyState::Active => {
+                return Err(KeyringError::AlreadyInState {
+                    kid: kid.into(),
+                    state: "active",
+                });
+            }
+            KeyState::Retired => return Err(KeyringError::ActivateRetired { kid: kid.into() }),
+            KeyState::Next | KeyState::Retiring => {}
+        }
+        for k in &mut self.keys {
+            if k.state == KeyState::Active {
+                k.state = KeyState::Retiring;
+                k.retiring_at = Some(now);
+            }
+        }
+        let k = &mut self.keys[target];
+        k.state = KeyState::Active;
+        k.activated_at = Some(now);
+        k.retiring_at = None;
+        Ok(())
+    }
+
+    /// Retires `kid`: it leaves the JWKS. The active key cannot be retired.
+    pub fn retire(&mut self, kid: &str, now: OffsetDateTime) -> Result<(), KeyringError> {
+        let i = self.index(kid)?;
+        let k = &mut self.keys[i];
+        match k.state {
+            KeyState::Active => Err(KeyringError::RetireActive { kid: kid.into() }),
+            KeyState::Retired => Err(KeyringError::AlreadyInState {
+                kid: kid.into(),
+                state: "retired",
+            }),
+            KeyState::Next | KeyState::Retiring => {
+                k.state = KeyState::Retired;
+                k.retired_at = Some(now);
+                Ok(())
+            }
+        }
+    }
+
+    fn index(&self, kid: &str) -> Result<usize, KeyringError> {
+        self.keys
+            .iter()
+            .position(|k| k.kid == kid)
+            .ok_or_else(|| KeyringError::UnknownKid { kid: kid.into() })
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), KeyringError> {
+        let corrupt = |reason: String| KeyringError::Corrupt {
+            path: path.to_owned(),
+            reason,
+        };
+        if self.version != FORMAT_VERSION {
+            return Err(corrupt(format!(
+                "format version {} (this idp reads version {FORMAT_VERSION})",
+                self.version
+            )));
+        }
+        let active = self
+            .keys
+            .iter()
+            .filter(|k| k.state == KeyState::Active)
+            .count();
+        if active > 1 {
+            return Err(corrupt(format!(
+                "{active} keys are active; exactly one may be"
+            )));
+        }
+        for (i, k) in self.keys.iter().enumerate() {
+            if self.keys[..i].iter().any(|o| o.kid == k.kid) {
+                return Err(corrupt(format!("kid `{}` appears twice", k.kid)));
+            }
+            if k.public.thumbprint() != k.kid {
+                return Err(corrupt(format!(
+                    "kid `{}` is not the thumbprint of its public key",
+                    k.kid
+                )));
+            }
+            if k.file.contains('/') || k.file.contains('\\') || k.file.starts_with('.') {
+                return Err(corrupt(format!(
+                    "key file name `{}` is not a plain file name",
+                    k.file
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the keyring entry for a freshly generated or imported key.
+pub fn entry_for(key: &ParsedKey, state: KeyState, now: OffsetDateTime) -> KeyEntry {
+    let kid = key.public.thumbprint();
+    KeyEntry {
+        file: format!("{kid}.pem"),
+        bits: key.public.bits(),
+        public: key.public.clone(),
+        state,
+        created_at: now,
+        activated_at: (state == KeyState::Active).then_some(now),
+        retiring_at: None,
+        retired_at: None,
+        kid,
+    }
+}
+
+/// The keys folder: `keyring.json`, the private key files and the lock.
+#[derive(Debug, Clone)]
+pub struct KeyStore {
+    dir: PathBuf,
+}
+
+impl KeyStore {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn keyring_path(&self) -> PathBuf {
+        self.dir.join(KEYRING_FILE)
+    }
+
+    pub fn exists(&self) -> bool {
+        self.keyring_path().exists()
+    }
+
+    /// Reads the keyring. Readers need no lock: writers replace the file atomically.
+    pub fn load(&self) -> Result<Keyring, KeyringError> {
+        let path = self.keyring_path();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeyringError::Missing {
+                    dir: self.dir.clone(),
+                });
+            }
+            Err(source) => return Err(KeyringError::Read { path, source }),
+        };
+        let ring: Keyring = serde_json::from_slice(&bytes).map_err(|e| KeyringError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        ring.validate(&path)?;
+        Ok(ring)
+    }
+
+    /// Creates the folder and a keyring whose only key is `key`, active. Without `force`,
+    /// refuses when a keyring or the key file already exists.
+    pub fn create(
+        &self,
+        key: &ParsedKey,
+        now: OffsetDateTime,
+        force: bool,
+    ) -> Result<Keyring, KeyringError> {
+        create_private_dir(&self.dir).map_err(|source| KeyringError::Lock {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let _lock = self.lock()?;
+        if !force && self.exists() {
+            return Err(KeyringError::AlreadyExists {
+                dir: self.dir.clone(),
+            });
+        }
+        let entry = entry_for(key, KeyState::Active, now);
+        let ring = Keyring {
+            version: FORMAT_VERSION,
+            keys: vec![entry],
+        };
+        self.write_key_file(&ring.keys[0], key, force)?;
+        self.save(&ring)?;
+        Ok(ring)
+    }
+
+    /// Applies `change` under the lock and saves the result atomically. When `change`
+    /// fails, nothing is written.
+    pub fn update<T>(
+        &self,
+        change: impl FnOnce(&mut Keyring, &Self) -> Result<T, KeyringError>,
+    ) -> Result<(Keyring, T), KeyringError> {
+        let _lock = self.lock()?;
+        let mut ring = self.load()?;
+        let out = change(&mut ring, self)?;
+        ring.validate(&self.keyring_path())?;
+        self.save(&ring)?;
+        Ok((ring, out))
+    }
+
+    /// Writes a private key file (mode 0600) for `entry`.
+    pub fn write_key_file(
+        &self,
+        entry: &KeyEntry,
+        key: &ParsedKey,
+        overwrite: bool,
+    ) -> Result<(), KeyringError> {
+        let mode = if overwrite {
+            Overwrite::Replace
+        } else {
+            Overwrite::Refuse
+        };
+        fsutil::write_atomic(
+            &self.dir.join(&entry.file),
+            key.to_pem().expose(),
+            0o600,
+            mode,
+        )?;
+        Ok(())
+    }
+
+    /// Loads the active key's private key, checking its file mode and that it matches.
+    pub fn signing_key(&self, ring: &Keyring) -> Result<SigningKey, KeyringError> {
+        let entry = ring.active().ok_or(KeyringError::NoActiveKey)?;
+        self.load_private(entry)
+    }
+
+    /// Loads the private key of `entry`.
+    pub fn load_private(&self, entry: &KeyEntry) -> Result<SigningKey, KeyringError> {
+        let path = self.dir.join(&entry.file);
+        let key = keys::load_file(&path)?;
+        if key.kid() != entry.kid {
+            return Err(KeyringError::KeyMismatch {
+                path,
+                kid: entry.kid.clone(),
+                found: key.kid().to_owned(),
+            });
+        }
+        Ok(key)
+    }
+
+    fn save(&self, ring: &Keyring) -> Result<(), KeyringError> {
+        let mut json = serde_json::to_vec_pretty(ring).expect("keyring serialises");
+        json.push(b'\n');
+        fsutil::write_atomic(&self.keyring_path(), &json, 0o600, Overwrite::Replace)?;
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<fs::File, KeyringError> {
+        let path = self.dir.join(LOCK_FILE);
+        let err = |source| KeyringError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(err)?;
+        file.lock().map_err(err)?;
+        Ok(file)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+    const T1: OffsetDateTime = datetime!(2026-01-02 00:00 UTC);
+
+    fn fake_entry(n: u8, state: KeyState) -> KeyEntry {
+        let public = RsaPublic::from_be_bytes(&[n; 256], &[1, 0, 1]);
+        KeyEntry {
+            kid: public.thumbprint(),
+            state,
+            bits: 2048,
+            file: format!("{}.pem", public.thumbprint()),
+            public,
+            created_at: T0,
+            activated_at: None,
+            retiring_at: None,
+            retired_at: None,
+        }
+    }
+
+    fn ring(states: &[KeyState]) -> Keyring {
+        Keyring {
+            version: FORMAT_VERSION,
+            keys: states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| fake_entry(i as u8 + 1, *s))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn rotation_moves_next_to_active_and_active_to_retiring() {
+        use KeyState::*;
+        let mut r = ring(&[Active, Next]);
+        let (a, b) = (r.keys[0].kid.clone(), r.keys[1].kid.clone());
+        r.activate(&b, T1).unwrap();
+        assert_eq!(r.get(&a).unwrap().state, Retiring);
+        assert_eq!(r.get(&a).unwrap().retiring_at, Some(T1));
+        assert_eq!(r.get(&b).unwrap().state, Active);
+        assert_eq!(r.active().unwrap().kid, b);
+        // Both stay published, the active one first.
+        let published: Vec<_> = r.published().iter().map(|k| k.kid.clone()).collect();
+        assert_eq!(published, vec![b.clone(), a.clone()]);
+        r.retire(&a, T1).unwrap();
+        assert_eq!(r.get(&a).unwrap().state, Retired);
+        assert_eq!(r.published().len(), 1);
+        // A retired key never signs again.
+        assert!(matches!(
+            r.activate(&a, T1),
+            Err(KeyringError::ActivateRetired { .. })
+        ));
+        assert!(matches!(
+            r.retire(&a, T1),
+            Err(KeyringError::AlreadyInState { .. })
+        ));
+    }
+
+    #[test]
+    fn a_retiring_key_can_be_activated_again() {
+        use KeyState::*;
+        let mut r = ring(&[Retiring, Active]);
+        let a = r.keys[0].kid.clone();
+        r.activate(&a, T1).unwrap();
+        assert_eq!(r.keys[0].state, Active);
+        assert_eq!(r.keys[0].retiring_at, None);
+        assert_eq!(r.keys[1].state, Retiring);
+    }
+
+    #[test]
+    fn the_active_key_cannot_be_retired() {
+        let mut r = ring(&[KeyState::Active]);
+        let a = r.keys[0].kid.clone();
+        assert!(matches!(
+            r.retire(&a, T1),
+            Err(KeyringError::RetireActive { .. })
+        ));
+        assert!(matches!(
+            r.activate(&a, T1),
+            Err(KeyringError::AlreadyInState { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_kids_are_refused() {
+        let mut r = ring(&[KeyState::Active]);
+        assert!(matches!(
+            r.activate("nope", T1),
+            Err(KeyringError::UnknownKid { .. })
+        ));
+        assert!(matches!(
+            r.retire("nope", T1),
+            Err(KeyringError::UnknownKid { .. })
+        ));
+    }
+
+    #[test]
+    fn jwks_never_carries_more_than_100_keys() {
+        let mut r = ring(&[KeyState::Active]);
+        for i in 2..=100u8 {
+            r.add(fake_entry(i, KeyState::Next)).unwrap();
+        }
+        assert_eq!(r.published().len(), 100);
+        assert!(matches!(
+            r.add(fake_entry(101, KeyState::Next)),
+            Err(KeyringError::TooManyKeys { count: 101 })
+        ));
+        // Retiring one makes room.
+        let kid = r.keys[1].kid.clone();
+        r.retire(&kid, T1).unwrap();
+        r.add(fake_entry(101, KeyState::Next)).unwrap();
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let mut r = ring(&[KeyState::Active]);
+        assert!(matches!(
+            r.add(fake_entry(1, KeyState::Next)),
+            Err(KeyringError::DuplicateKey { .. })
+        ));
+    }
+
+    #[test]
+    fn store_round_trips_and_failed_changes_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path().join("keys"));
+        let key = keys::generate(2048).unwrap();
+        let ring = store.create(&key, T0, false).unwrap();
+        assert_eq!(store.load().unwrap(), ring);
+        assert!(matches!(
+            store.create(&key, T0, false),
+            Err(KeyringError::AlreadyExists { .. })
+        ));
+        let before = fs::read(store.keyring_path()).unwrap();
+        let kid = ring.keys[0].kid.clone();
+        assert!(store.update(|r, _| r.retire(&kid, T1)).is_err());
+        assert_eq!(fs::read(store.keyring_path()).unwrap(), before);
+        let signer = store.signing_key(&ring).unwrap();
+        assert_eq!(signer.kid(), kid);
+    }
+
+    #[test]
+    fn concurrent_updates_do_not_lose_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path());
+        store
+            .create(&keys::generate(2048).unwrap(), T0, false)
+            .unwrap();
+        std::thread::scope(|s| {
+            for i in 0..8u8 {
+                let store = store.clone();
+                s.spawn(move || {
+                    store
+                        .update(|r, _| r.add(fake_entry(i + 10, KeyState::Next)))
+                        .unwrap();
+                });
+            }
+        });
+        assert_eq!(store.load().unwrap().keys.len(), 9);
+    }
+}

@@ -1,0 +1,148 @@
+//! Command-line types. Parsing only: every command's work is in `commands/`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "idp",
+    version,
+    about = "A self-hosted OIDC issuer for Microsoft Entra workload identity federation",
+    long_about = "idp signs short-lived assertions that Microsoft Entra exchanges for a managed \
+identity's access token in another tenant, and renders the two static documents \
+(discovery and JWKS) that make the issuer verifiable.\n\n\
+Settings come from flags, then IDP_* environment variables, then idp.toml, then defaults."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command understands. Each has an `IDP_*` variable and an idp.toml key.
+#[derive(Debug, Args, Default, Clone)]
+pub struct GlobalArgs {
+    /// Configuration file [env: IDP_CONFIG] [default: ./idp.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Issuer URL, exactly as the FIC carries it [env: IDP_ISSUER] [toml: issuer]
+    #[arg(long, global = true, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Folder holding keyring.json and the private keys [env: IDP_KEYS_DIR] [toml: keys.dir] [default: keys beside idp.toml]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
+    /// Path of the JWKS relative to the issuer [env: IDP_METADATA_JWKS_PATH] [toml: metadata.jwks_path] [default: .well-known/jwks.json]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub jwks_path: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create idp.toml and the first (active) signing key
+    Init(InitArgs),
+    /// Manage signing keys and their rotation
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Render the discovery document and the JWKS exactly as they will be published
+    Metadata(MetadataArgs),
+    /// Sign a client assertion (RS256 JWT) for Entra's token exchange
+    Sign(SignArgs),
+    /// Decode an assertion, verify it against the local keyring, and say what fails
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Issuer URL (https, no query or fragment, at most 600 characters); kept byte for byte
+    #[arg(long, value_name = "URL")]
+    pub issuer: String,
+    /// RSA key size in bits
+    #[arg(long, default_value_t = 3072, value_parser = key_size)]
+    pub key_size: u32,
+    /// Replace an existing idp.toml and keyring
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List keys with their states and timestamps
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a key in state `next`: published in the JWKS, not yet signing
+    Add {
+        /// RSA key size in bits for a generated key
+        #[arg(long, default_value_t = 3072, value_parser = key_size, conflicts_with = "import")]
+        key_size: u32,
+        /// Import this PEM private key (PKCS#8 or PKCS#1 RSA, at least 2048 bits) instead of generating one
+        #[arg(long, value_name = "PEM")]
+        import: Option<PathBuf>,
+    },
+    /// Make a key the signing key; the current active key becomes `retiring`
+    Activate {
+        /// The key's kid (a unique prefix of at least 6 characters is enough)
+        kid: String,
+    },
+    /// Take a key out of the JWKS for good (not the active key)
+    Retire {
+        /// The key's kid (a unique prefix of at least 6 characters is enough)
+        kid: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// Write the documents under DIR at their paths relative to the issuer
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print only this document, byte for byte (without --out)
+    #[arg(long, value_enum, conflicts_with = "out")]
+    pub only: Option<Document>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Document {
+    Discovery,
+    Jwks,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The `sub` claim: must equal the FIC's subject exactly (1 to 600 characters)
+    #[arg(long, value_name = "S")]
+    pub subject: String,
+    /// The `aud` claim [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: api://AzureADTokenExchange]
+    #[arg(long, value_name = "A")]
+    pub audience: Option<String>,
+    /// How long the assertion is valid, like 90s, 10m, 1h30m; at most 24h [env: IDP_ASSERTION_LIFETIME] [toml: assertion.lifetime] [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub lifetime: Option<String>,
+    /// A private claim key=value (repeatable); registered claims cannot be overridden
+    #[arg(long = "claim", value_name = "K=V")]
+    pub claims: Vec<String>,
+    /// Write the assertion to FILE (mode 0600, no trailing newline) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The assertion, or `-` to read it from standard input
+    pub token: String,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn key_size(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(bits @ (2048 | 3072 | 4096)) => Ok(bits),
+        _ => Err(format!(
+            "`{s}` is not a supported RSA key size; choose 2048, 3072 or 4096"
+        )),
+    }
+}

@@ -1,0 +1,97 @@
+//! `idp init`: write idp.toml and the first signing key.
+
+use crate::cli::{GlobalArgs, InitArgs};
+use crate::settings::{ConfigError, FileConfig, KeysSection, Settings};
+use anyhow::Context;
+use idp_core::fsutil::{self, Overwrite};
+use idp_core::keyring::KeyStore;
+use idp_core::{Issuer, keys};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub fn run(global: &GlobalArgs, settings: &Settings, args: InitArgs) -> anyhow::Result<ExitCode> {
+    // Everything is checked before anything is written.
+    let issuer = Issuer::parse(&args.issuer)?;
+    let config_path = settings.config_path().to_owned();
+    if settings.config_exists() && !args.force {
+        return Err(ConfigError::ConfigExists { path: config_path }.into());
+    }
+    let keys_dir = settings.keys_dir()?.value;
+    let store = KeyStore::new(&keys_dir);
+    if store.exists() && !args.force {
+        return Err(idp_core::keyring::KeyringError::AlreadyExists { dir: keys_dir }.into());
+    }
+    let config = FileConfig {
+        issuer: Some(issuer.as_str().to_owned()),
+        keys: KeysSection {
+            dir: Some(keys_dir_for_file(
+                &config_path,
+                &keys_dir,
+                global.keys_dir.is_some(),
+            )),
+        },
+        ..FileConfig::default()
+    };
+    let text = render_config(&config);
+
+    eprintln!("generating a {}-bit RSA key…", args.key_size);
+    let key = keys::generate(args.key_size)?;
+    let ring = store.create(&key, super::now(), args.force)?;
+    let overwrite = if args.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Refuse
+    };
+    fsutil::write_atomic(&config_path, text.as_bytes(), 0o644, overwrite).with_context(|| {
+        format!(
+            "the key was written to {}, but the configuration was not",
+            keys_dir.display()
+        )
+    })?;
+
+    let kid = &ring.keys[0].kid;
+    println!("wrote {}", config_path.display());
+    println!(
+        "wrote {} (active key {kid})",
+        store.keyring_path().display()
+    );
+    println!();
+    println!("issuer: {issuer}");
+    println!("note: {}", issuer.fic_note());
+    println!(
+        "next: `idp metadata --out <dir>` renders the documents to publish at {}",
+        issuer.discovery_url()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The keys folder as idp.toml should name it: relative to the file when it lies beside
+/// or below it, absolute otherwise.
+fn keys_dir_for_file(config_path: &Path, keys_dir: &Path, from_flag: bool) -> String {
+    let config_dir = absolute(config_path.parent().unwrap_or(Path::new(".")));
+    let keys_abs = absolute(keys_dir);
+    match keys_abs.strip_prefix(&config_dir) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().into_owned(),
+        _ if !from_flag => "keys".into(),
+        _ => keys_abs.to_string_lossy().into_owned(),
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    let p = if p.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        p
+    };
+    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+fn render_config(config: &FileConfig) -> String {
+    let body = toml::to_string_pretty(config).expect("configuration serialises");
+    format!(
+        "# idp configuration, written by `idp init`.\n\
+         # Every setting can be overridden by an IDP_* environment variable and by a flag\n\
+         # (flag > environment > this file > default). Relative paths are relative to this file.\n\
+         # `issuer` is kept byte for byte: the FIC's issuer must be exactly this string.\n\n{body}"
+    )
+}

@@ -1,0 +1,193 @@
+//! Turning errors into what the user reads: the message, its causes, and what to do.
+
+use crate::settings::{ConfigError, Source, env};
+use idp_core::assertion::AssertionError;
+use idp_core::duration::DurationError;
+use idp_core::inspect::DecodeError;
+use idp_core::issuer::IssuerError;
+use idp_core::keyring::KeyringError;
+use idp_core::keys::KeyError;
+use idp_core::metadata::MetadataError;
+use std::process::ExitCode;
+
+/// Exit code for a usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for an operation that failed.
+pub const EXIT_FAILED: u8 = 1;
+
+/// An error that already told the user everything; only the exit code is left.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Reported {
+    pub message: String,
+    pub code: u8,
+}
+
+pub fn print_error(err: &anyhow::Error) -> ExitCode {
+    let (code, hint) = classify(err);
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if let Some(hint) = hint {
+        eprintln!("  hint: {hint}");
+    }
+    ExitCode::from(code)
+}
+
+/// The exit code and the hint for the most specific error in the chain.
+fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
+    let mut code = EXIT_FAILED;
+    let mut hint = None;
+    for cause in err.chain() {
+        let (c, h) = if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            (EXIT_USAGE, config_hint(e))
+        } else if let Some(e) = cause.downcast_ref::<IssuerError>() {
+            (EXIT_USAGE, Some(issuer_hint(e)))
+        } else if let Some(e) = cause.downcast_ref::<KeyError>() {
+            key_hint(e)
+        } else if let Some(e) = cause.downcast_ref::<KeyringError>() {
+            keyring_hint(e)
+        } else if let Some(e) = cause.downcast_ref::<AssertionError>() {
+            (EXIT_USAGE, Some(assertion_hint(e)))
+        } else if cause.downcast_ref::<DurationError>().is_some() {
+            (
+                EXIT_USAGE,
+                Some("write durations like 90s, 10m or 1h30m".into()),
+            )
+        } else if let Some(e) = cause.downcast_ref::<MetadataError>() {
+            (EXIT_USAGE, Some(metadata_hint(e)))
+        } else if cause.downcast_ref::<DecodeError>().is_some() {
+            (
+                EXIT_USAGE,
+                Some("pass the whole token (header.claims.signature), or `-` to read it from standard input".into()),
+            )
+        } else if let Some(e) = cause.downcast_ref::<Reported>() {
+            (e.code, None)
+        } else {
+            continue;
+        };
+        // The outermost classified error decides the code; the first hint found is kept.
+        if code == EXIT_FAILED {
+            code = c;
+        }
+        if hint.is_none() {
+            hint = h;
+        }
+    }
+    (code, hint)
+}
+
+fn config_hint(e: &ConfigError) -> Option<String> {
+    Some(match e {
+        ConfigError::Missing { .. } => format!(
+            "run `idp init --issuer <URL>` here first, or pass --config FILE / {}, or set {}",
+            env::CONFIG,
+            env::ISSUER
+        ),
+        ConfigError::ExplicitMissing { source_name, .. } => {
+            format!("check the path given by {source_name}, or create it with `idp init --issuer <URL>`")
+        }
+        ConfigError::Parse { .. } => "fix the file; known keys are `issuer`, `keys.dir`, `metadata.jwks_path`, `assertion.audience` and `assertion.lifetime`".into(),
+        ConfigError::Invalid { source_name, .. } => match source_name {
+            Source::Default => return None,
+            s => format!("correct the value given by {s}"),
+        },
+        ConfigError::EnvNotUnicode { var } => format!("set {var} to UTF-8 text or unset it"),
+        ConfigError::ConfigExists { .. } => "pass --force to replace it, or --config to write another file".into(),
+        ConfigError::Read { .. } => return None,
+    })
+}
+
+fn issuer_hint(e: &IssuerError) -> String {
+    match e {
+        IssuerError::NotHttps { .. } => "use an https:// URL (lowercase scheme); Entra fetches the issuer's metadata over https only".into(),
+        IssuerError::Query { .. } | IssuerError::Fragment { .. } => {
+            "remove the `?…` or `#…` part; an OIDC issuer is a plain https URL".into()
+        }
+        IssuerError::UserInfo { .. } => "remove the `user@` part; credentials never go in an issuer".into(),
+        IssuerError::Whitespace { .. } => "remove the whitespace (a pasted newline or space?)".into(),
+        IssuerError::TooLong { .. } => "use a shorter storage account, container or prefix".into(),
+        IssuerError::Empty | IssuerError::Invalid { .. } => {
+            "give the URL the FIC will carry, like https://<account>.blob.core.windows.net/<container>".into()
+        }
+    }
+}
+
+fn key_hint(e: &KeyError) -> (u8, Option<String>) {
+    let h = match e {
+        KeyError::Permissions { path, .. } => format!("run `chmod 600 {}`", path.display()),
+        KeyError::NotPem { .. } | KeyError::Malformed { .. } => {
+            "the key file is damaged or not a PEM private key: restore it from your backup, or add a new key with `idp keys add`".into()
+        }
+        KeyError::NotPrivateKey { .. } => "give the private key (-----BEGIN PRIVATE KEY-----), not a certificate or public key".into(),
+        KeyError::Encrypted { path } => format!(
+            "decrypt it first: `openssl pkcs8 -in {} -out key.pem` then `chmod 600 key.pem`",
+            path.display()
+        ),
+        KeyError::NotRsa { .. } | KeyError::TooSmall { .. } => {
+            "use an RSA key of 2048 bits or more: `idp keys add --key-size 3072`, or import one made by `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072`".into()
+        }
+        KeyError::UnsupportedSize { .. } => "choose --key-size 2048, 3072 or 4096".into(),
+        KeyError::Read { .. } => return (EXIT_USAGE, Some("check the keys folder (--keys-dir / IDP_KEYS_DIR)".into())),
+        KeyError::Generate(_) => return (EXIT_FAILED, None),
+    };
+    (EXIT_USAGE, Some(h))
+}
+
+fn keyring_hint(e: &KeyringError) -> (u8, Option<String>) {
+    let h = match e {
+        KeyringError::Missing { .. } => "run `idp init --issuer <URL>`, or point --keys-dir / IDP_KEYS_DIR at the keys folder".into(),
+        KeyringError::AlreadyExists { .. } => "pass --force to start a new keyring (the old keys stop being published)".into(),
+        KeyringError::UnknownKid { .. } => "see the kids with `idp keys list`".into(),
+        KeyringError::RetireActive { .. } => "activate the next key first (`idp keys add`, publish, `idp keys activate <kid>`), then retire this one".into(),
+        KeyringError::ActivateRetired { .. } => "add a new key with `idp keys add`".into(),
+        KeyringError::AlreadyInState { .. } => "nothing to do; see `idp keys list`".into(),
+        KeyringError::DuplicateKey { .. } => "that key is already known; see `idp keys list`".into(),
+        KeyringError::TooManyKeys { .. } => "retire keys that no longer sign with `idp keys retire <kid>`".into(),
+        KeyringError::NoActiveKey => "activate a key with `idp keys activate <kid>`".into(),
+        KeyringError::KeyMismatch { .. } => "the key file was replaced; restore the right file from backup, or add and activate a new key".into(),
+        KeyringError::Corrupt { .. } => "restore keyring.json from backup; do not edit it by hand".into(),
+        KeyringError::Key(k) => return key_hint(k),
+        KeyringError::Read { .. } | KeyringError::Write(_) | KeyringError::Lock { .. } => {
+            return (EXIT_FAILED, Some("check that the keys folder exists and is writable".into()));
+        }
+    };
+    (EXIT_USAGE, Some(h))
+}
+
+fn assertion_hint(e: &AssertionError) -> String {
+    match e {
+        AssertionError::EmptySubject
+        | AssertionError::SubjectTooLong { .. }
+        | AssertionError::SubjectWhitespace
+        | AssertionError::SubjectControl => {
+            "the subject must equal the FIC's subject exactly: 1 to 600 characters, no surrounding whitespace".into()
+        }
+        AssertionError::UnknownAudience { .. } => format!(
+            "use one of: {}",
+            idp_core::KNOWN_AUDIENCES.join(", ")
+        ),
+        AssertionError::ZeroLifetime | AssertionError::LifetimeTooLong { .. } => {
+            "give a lifetime between 1s and 24h, like --lifetime 10m".into()
+        }
+        AssertionError::ClaimSyntax { .. } | AssertionError::DuplicateClaim { .. } => {
+            "write each private claim once, as --claim key=value".into()
+        }
+        AssertionError::RegisteredClaim { .. } => {
+            "idp sets iss, sub, aud, exp, nbf, iat and jti itself; use --subject, --audience or --lifetime".into()
+        }
+    }
+}
+
+fn metadata_hint(e: &MetadataError) -> String {
+    match e {
+        MetadataError::BadJwksPath { .. } => {
+            "use a relative path like `.well-known/jwks.json`".into()
+        }
+        MetadataError::NoActiveKey => "activate a key with `idp keys activate <kid>`".into(),
+        MetadataError::TooManyKeys { .. } => {
+            "retire keys that no longer sign with `idp keys retire <kid>`".into()
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! One resolver for every setting: flag > `IDP_*` environment variable > idp.toml > default.
+//!
+//! Environment variable names follow the file's keys: `keys.dir` is `IDP_KEYS_DIR`,
+//! `assertion.lifetime` is `IDP_ASSERTION_LIFETIME`. Relative paths from the file resolve
+//! against the file's folder; relative paths from a flag or the environment against the
+//! current directory.
+
+use crate::cli::GlobalArgs;
+use idp_core::assertion::{Audience, Lifetime};
+use idp_core::keyring::KeyStore;
+use idp_core::metadata::JwksPath;
+use idp_core::{Issuer, duration};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Environment variable names, declared once.
+pub mod env {
+    pub const CONFIG: &str = "IDP_CONFIG";
+    pub const ISSUER: &str = "IDP_ISSUER";
+    pub const KEYS_DIR: &str = "IDP_KEYS_DIR";
+    pub const JWKS_PATH: &str = "IDP_METADATA_JWKS_PATH";
+    pub const AUDIENCE: &str = "IDP_ASSERTION_AUDIENCE";
+    pub const LIFETIME: &str = "IDP_ASSERTION_LIFETIME";
+}
+
+/// The default configuration file name, in the current directory.
+pub const DEFAULT_CONFIG: &str = "idp.toml";
+
+/// idp.toml as written on disk. Unknown keys are an error, so a typo cannot go unnoticed.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "KeysSection::is_empty")]
+    pub keys: KeysSection,
+    #[serde(default, skip_serializing_if = "MetadataSection::is_empty")]
+    pub metadata: MetadataSection,
+    #[serde(default, skip_serializing_if = "AssertionSection::is_empty")]
+    pub assertion: AssertionSection,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_path: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<String>,
+}
+
+impl KeysSection {
+    fn is_empty(&self) -> bool {
+        self.dir.is_none()
+    }
+}
+impl MetadataSection {
+    fn is_empty(&self) -> bool {
+        self.jwks_path.is_none()
+    }
+}
+impl AssertionSection {
+    fn is_empty(&self) -> bool {
+        self.audience.is_none() && self.lifetime.is_none()
+    }
+}
+
+/// Where a setting's value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Flag(&'static str),
+    Env(&'static str),
+    File { path: PathBuf, key: &'static str },
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Env(var) => write!(f, "environment variable {var}"),
+            Source::File { path, key } => write!(f, "`{key}` in {}", path.display()),
+            Source::Default => f.write_str("the default"),
+        }
+    }
+}
+
+/// A configuration problem: exit code 2.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("no configuration file at {} and no issuer given", path.display())]
+    Missing { path: PathBuf },
+    #[error("configuration file {} does not exist", path.display())]
+    ExplicitMissing { path: PathBuf, source_name: Source },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a valid idp configuration: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid {setting} from {source_name}")]
+    Invalid {
+        setting: &'static str,
+        source_name: Source,
+        #[source]
+        source: anyhow::Error,
+    },
+    #[error("environment variable {var} is not valid UTF-8")]
+    EnvNotUnicode { var: &'static str },
+    #[error("{} already exists", path.display())]
+    ConfigExists { path: PathBuf },
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+/// Flags, environment and file, ready to resolve settings on demand: a command resolves
+/// only the settings it uses, so `idp keys list` does not need an issuer.
+#[derive(Debug)]
+pub struct Settings {
+    flags: GlobalArgs,
+    config_path: Sourced<PathBuf>,
+    file: Option<FileConfig>,
+}
+
+impl Settings {
+    /// Finds and reads the configuration file. A missing default file is not an error yet:
+    /// every setting may come from flags and the environment. A missing file named by
+    /// `--config` or `IDP_CONFIG` is, unless `creating` (for `idp init`).
+    pub fn load(flags: GlobalArgs, creating: bool) -> Result<Self, ConfigError> {
+        let config_path = match (&flags.config, env_var(env::CONFIG)?) {
+            (Some(p), _) => Sourced {
+                value: p.clone(),
+                source: Source::Flag("--config"),
+            },
+            (None, Some(p)) => Sourced {
+                value: PathBuf::from(p),
+                source: Source::Env(env::CONFIG),
+            },
+            (None, None) => Sourced {
+                value: PathBuf::from(DEFAULT_CONFIG),
+                source: Source::Default,
+            },
+        };
+        let file = match std::fs::read_to_string(&config_path.value) {
+            Ok(text) => {
+                Some(
+                    toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+                        path: config_path.value.clone(),
+                        message: e.message().to_owned(),
+                    })?,
+                )
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if config_path.source != Source::Default && !creating {
+                    return Err(ConfigError::ExplicitMissing {
+                        path: config_path.value.clone(),
+                        source_name: config_path.source.clone(),
+                    });
+                }
+                None
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: config_path.value.clone(),
+                    source,
+                });
+            }
+        };
+        Ok(Self {
+            flags,
+            config_path,
+            file,
+        })
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path.value
+    }
+
+    pub fn config_exists(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// The folder relative paths in the file resolve against.
+    fn config_dir(&self) -> PathBuf {
+        match self.config_path.value.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn file_source(&self, key: &'static str) -> Source {
+        Source::File {
+            path: self.config_path.value.clone(),
+            key,
+        }
+    }
+
+    /// flag > env > file, as raw strings.
+    fn pick(
+        &self,
+        flag: Option<String>,
+        flag_name: &'static str,
+        var: &'static str,
+        file: Option<String>,
+        key: &'static str,
+    ) -> Result<Option<Sourced<String>>, ConfigError> {
+        if let Some(value) = flag {
+            return Ok(Some(Sourced {
+                value,
+                source: Source::Flag(flag_name),
+            }));
+        }
+        if let Some(value) = env_var(var)? {
+            return Ok(Some(Sourced {
+                value,
+                source: Source::Env(var),
+            }));
+        }
+        Ok(file.map(|value| Sourced {
+            value,
+            source: self.file_source(key),
+        }))
+    }
+
+    pub fn issuer(&self) -> Result<Sourced<Issuer>, ConfigError> {
+        let file = self.file.as_ref().and_then(|f| f.issuer.clone());
+        let raw = self
+            .pick(
+                self.flags.issuer.clone(),
+                "--issuer",
+                env::ISSUER,
+                file,
+                "issuer",
+            )?
+            .ok_or_else(|| ConfigError::Missing {
+                path: self.config_path.value.clone(),
+            })?;
+        parse("issuer", raw, |s| Issuer::parse(s).map_err(Into::into))
+    }
+
+    pub fn keys_dir(&self) -> Result<Sourced<PathBuf>, ConfigError> {
+        let flag = self
+            .flags
+            .keys_dir
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned());
+        let file = self.file.as_ref().and_then(|f| f.keys.dir.clone());
+        Ok(
+            match self.pick(flag, "--keys-dir", env::KEYS_DIR, file, "keys.dir")? {
+                Some(Sourced { value, source }) => {
+                    let path = match &source {
+                        Source::File { .. } => self.config_dir().join(&value),
+                        _ => PathBuf::from(value),
+                    };
+                    Sourced {
+                        value: path,
+                        source,
+                    }
+                }
+                None => Sourced {
+                    value: self.config_dir().join("keys"),
+                    source: Source::Default,
+                },
+            },
+        )
+    }
+
+    pub fn key_store(&self) -> Result<KeyStore, ConfigError> {
+        Ok(KeyStore::new(self.keys_dir()?.value))
+    }
+
+    pub fn jwks_path(&self) -> Result<JwksPath, ConfigError> {
+        let file = self
+            .file
+            .as_ref()
+            .and_then(|f| f.metadata.jwks_path.clone());
+        match self.pick(
+            self.flags.jwks_path.clone(),
+            "--jwks-path",
+            env::JWKS_PATH,
+            file,
+            "metadata.jwks_path",
+        )? {
+            Some(raw) => {
+                Ok(parse("JWKS path", raw, |s| JwksPath::parse(s).map_err(Into::into))?.value)
+            }
+            None => Ok(JwksPath::default()),
+        }
+    }
+
+    pub fn audience(&self, flag: Option<String>) -> Result<Audience, ConfigError> {
+        let file = self
+            .file
+            .as_ref()
+            .and_then(|f| f.assertion.audience.clone());
+        match self.pick(
+            flag,
+            "--audience",
+            env::AUDIENCE,
+            file,
+            "assertion.audience",
+        )? {
+            Some(raw) => {
+                Ok(parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value)
+            }
+            None => Ok(Audience::default()),
+        }
+    }
+
+    pub fn lifetime(&self, flag: Option<String>) -> Result<Lifetime, ConfigError> {
+        let file = self
+            .file
+            .as_ref()
+            .and_then(|f| f.assertion.lifetime.clone());
+        match self.pick(
+            flag,
+            "--lifetime",
+            env::LIFETIME,
+            file,
+            "assertion.lifetime",
+        )? {
+            Some(raw) => {
+                Ok(parse("lifetime", raw, |s| Ok(Lifetime::new(duration::parse(s)?)?))?.value)
+            }
+            None => Ok(Lifetime::default()),
+        }
+    }
+}
+
+fn parse<T>(
+    setting: &'static str,
+    raw: Sourced<String>,
+    f: impl FnOnce(&str) -> anyhow::Result<T>,
+) -> Result<Sourced<T>, ConfigError> {
+    match f(&raw.value) {
+        Ok(value) => Ok(Sourced {
+            value,
+            source: raw.source,
+        }),
+        Err(source) => Err(ConfigError::Invalid {
+            setting,
+            source_name: raw.source,
+            source,
+        }),
+    }
+}
+
+fn env_var(name: &'static str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::EnvNotUnicode { var: name }),
+    }
+}

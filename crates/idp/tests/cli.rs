@@ -1,0 +1,720 @@
+//! The `idp` binary as a user runs it: every command, every refusal, exit codes, and files.
+
+use assert_cmd::Command;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use predicates::str::contains;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const ISSUER: &str = "https://acct.blob.core.windows.net/oidc";
+
+/// A temporary working folder and an `idp` that runs in it with a clean environment.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A sandbox with `idp init` done (2048-bit key, to keep tests quick).
+    fn init(issuer: &str) -> Self {
+        let s = Self::new();
+        s.idp(&["init", "--issuer", issuer, "--key-size", "2048"])
+            .assert()
+            .success();
+        s
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn idp(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("idp").unwrap();
+        c.current_dir(self.path()).args(args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("IDP_") {
+                c.env_remove(k);
+            }
+        }
+        c
+    }
+
+    fn stdout(&self, args: &[&str]) -> String {
+        let out = self.idp(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "idp {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn keyring(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.path().join("keys/keyring.json")).unwrap())
+            .unwrap()
+    }
+
+    fn active_key_file(&self) -> PathBuf {
+        let ring = self.keyring();
+        let k = ring["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["state"] == "active")
+            .unwrap()
+            .clone();
+        self.path().join("keys").join(k["file"].as_str().unwrap())
+    }
+
+    fn jwks(&self) -> Value {
+        serde_json::from_str(&self.stdout(&["metadata", "--only", "jwks"])).unwrap()
+    }
+
+    fn kids(&self) -> Vec<String> {
+        self.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Every file below the sandbox with its bytes and mode.
+    fn snapshot(&self) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, (Vec<u8>, u32)>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                let meta = std::fs::metadata(&p).unwrap();
+                if meta.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.insert(
+                        p.clone(),
+                        (std::fs::read(&p).unwrap(), meta.permissions().mode()),
+                    );
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(self.path(), &mut out);
+        out
+    }
+
+    /// Runs `args`, expects exit 2 with `message` on stderr, and no file changed.
+    fn refuses(&self, args: &[&str], message: &str) {
+        let before = self.snapshot();
+        self.idp(args)
+            .assert()
+            .code(2)
+            .stderr(contains(message))
+            .stderr(contains("hint:"));
+        assert_eq!(before, self.snapshot(), "idp {args:?} changed files");
+    }
+}
+
+fn claims_of(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&B64URL.decode(part).unwrap()).unwrap()
+}
+
+#[test]
+fn init_writes_config_and_a_private_key_readable_only_by_its_owner() {
+    let s = Sandbox::init(ISSUER);
+    let config = std::fs::read_to_string(s.path().join("idp.toml")).unwrap();
+    assert!(config.contains(&format!("issuer = \"{ISSUER}\"")));
+    let key = s.active_key_file();
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    // The kid is the file name and the RFC 7638 thumbprint the keyring records.
+    let kid = s.kids().remove(0);
+    assert!(key.ends_with(format!("{kid}.pem")));
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let s = Sandbox::init(ISSUER);
+    s.refuses(
+        &["init", "--issuer", ISSUER, "--key-size", "2048"],
+        "already exists",
+    );
+    let old = s.kids();
+    s.idp(&[
+        "init",
+        "--issuer",
+        "https://other.example/x",
+        "--key-size",
+        "2048",
+        "--force",
+    ])
+    .assert()
+    .success();
+    assert_ne!(s.kids(), old);
+}
+
+#[test]
+fn init_prints_the_trailing_slash_rule() {
+    let s = Sandbox::new();
+    s.idp(&[
+        "init",
+        "--issuer",
+        "https://h.example/c/",
+        "--key-size",
+        "2048",
+    ])
+    .assert()
+    .success()
+    .stdout(contains(
+        "exactly `https://h.example/c/`, with the trailing slash",
+    ));
+}
+
+#[test]
+fn iss_discovery_issuer_and_config_are_byte_identical() {
+    for issuer in [ISSUER, "https://acct.blob.core.windows.net/oidc/"] {
+        let s = Sandbox::init(issuer);
+        let config: toml::Value =
+            toml::from_str(&std::fs::read_to_string(s.path().join("idp.toml")).unwrap()).unwrap();
+        let discovery: Value =
+            serde_json::from_str(&s.stdout(&["metadata", "--only", "discovery"])).unwrap();
+        let token = s.stdout(&["sign", "--subject", "s"]);
+        let iss = claims_of(token.trim())["iss"].as_str().unwrap().to_owned();
+        assert_eq!(
+            config["issuer"].as_str().unwrap().as_bytes(),
+            issuer.as_bytes()
+        );
+        assert_eq!(
+            discovery["issuer"].as_str().unwrap().as_bytes(),
+            issuer.as_bytes()
+        );
+        assert_eq!(iss.as_bytes(), issuer.as_bytes());
+        assert_eq!(
+            discovery["jwks_uri"],
+            "https://acct.blob.core.windows.net/oidc/.well-known/jwks.json"
+        );
+    }
+}
+
+/// The token verifies with an independent JWT implementation (jsonwebtoken, RustCrypto RSA)
+/// against the JWKS that `idp metadata` renders.
+#[test]
+fn signed_token_verifies_with_jsonwebtoken_against_the_rendered_jwks() {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+    let s = Sandbox::init(ISSUER);
+    let token = s.stdout(&["sign", "--subject", "customer-42", "--claim", "tier=gold"]);
+    let token = token.trim_end();
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(s.jwks()).unwrap();
+    let header = decode_header(token).unwrap();
+    assert_eq!(header.alg, Algorithm::RS256);
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("kid in JWKS");
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_issuer(&[ISSUER]);
+    v.set_audience(&["api://AzureADTokenExchange"]);
+    v.sub = Some("customer-42".into());
+    v.set_required_spec_claims(&["exp", "nbf", "iss", "sub", "aud"]);
+    v.validate_nbf = true;
+    let data = decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v).unwrap();
+    let c = data.claims;
+    assert_eq!(c["tier"], "gold");
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 600);
+    assert_eq!(c["iat"].as_i64().unwrap() - c["nbf"].as_i64().unwrap(), 60);
+    assert!(c["jti"].as_str().unwrap().len() >= 16);
+
+    // A second token has a different jti.
+    let other = s.stdout(&["sign", "--subject", "customer-42"]);
+    assert_ne!(claims_of(other.trim())["jti"], c["jti"]);
+}
+
+#[test]
+fn sovereign_audiences_and_lifetimes_are_accepted() {
+    let s = Sandbox::init(ISSUER);
+    for aud in [
+        "api://AzureADTokenExchangeUSGov",
+        "api://AzureADTokenExchangeChina",
+    ] {
+        let t = s.stdout(&[
+            "sign",
+            "--subject",
+            "s",
+            "--audience",
+            aud,
+            "--lifetime",
+            "1h30m",
+        ]);
+        let c = claims_of(t.trim());
+        assert_eq!(c["aud"], aud);
+        assert_eq!(
+            c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+            5400
+        );
+    }
+    let t = s.stdout(&["sign", "--subject", "s", "--lifetime", "24h"]);
+    let c = claims_of(t.trim());
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        86_400
+    );
+}
+
+#[test]
+fn sign_out_writes_a_0600_file_without_trailing_newline() {
+    let s = Sandbox::init(ISSUER);
+    s.idp(&["sign", "--subject", "s", "--out", "token.jwt"])
+        .assert()
+        .success()
+        .stdout("");
+    let p = s.path().join("token.jwt");
+    let t = std::fs::read_to_string(&p).unwrap();
+    assert!(!t.ends_with('\n'));
+    assert_eq!(t.split('.').count(), 3);
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    s.idp(&["inspect", t.as_str()]).assert().success();
+}
+
+#[test]
+fn rotation_publishes_next_keeps_retiring_and_drops_retired() {
+    let s = Sandbox::init(ISSUER);
+    let first = s.kids().remove(0);
+    s.idp(&["keys", "add", "--key-size", "2048"])
+        .assert()
+        .success();
+    let kids = s.kids();
+    assert_eq!(kids.len(), 2);
+    let second = kids.iter().find(|k| **k != first).unwrap().clone();
+    // Still signing with the first key.
+    let t = s.stdout(&["sign", "--subject", "s"]);
+    assert!(
+        s.stdout(&["inspect", t.trim()])
+            .contains(&format!("`{first}` (active)"))
+    );
+
+    s.idp(&["keys", "activate", &second])
+        .assert()
+        .success()
+        .stderr(contains("less than 24h ago"));
+    let ring = s.keyring();
+    let state = |kid: &str| {
+        ring["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(state(&first), "retiring");
+    assert_eq!(state(&second), "active");
+    assert_eq!(
+        s.kids(),
+        vec![second.clone(), first.clone()],
+        "active first, retiring kept"
+    );
+    let t = s.stdout(&["sign", "--subject", "s"]);
+    let header: Value =
+        serde_json::from_slice(&B64URL.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(header["kid"], second.as_str());
+
+    s.refuses(&["keys", "retire", &second], "is the active key");
+    // A unique prefix is enough.
+    s.idp(&["keys", "retire", &first[..8]]).assert().success();
+    assert_eq!(s.kids(), vec![second.clone()]);
+    s.refuses(&["keys", "activate", &first], "is retired");
+    let list = s.stdout(&["keys", "list"]);
+    assert!(list.contains("retired") && list.contains("active"));
+}
+
+#[test]
+fn concurrent_key_commands_do_not_corrupt_the_keyring() {
+    let s = Sandbox::init(ISSUER);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"))
+                .current_dir(s.path())
+                .args(["keys", "add", "--key-size", "2048"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    assert_eq!(s.keyring()["keys"].as_array().unwrap().len(), 5);
+    assert_eq!(s.kids().len(), 5);
+}
+
+#[test]
+fn metadata_out_writes_the_published_paths_deterministically() {
+    let s = Sandbox::init(ISSUER);
+    s.idp(&["metadata", "--out", "site"]).assert().success();
+    let d1 = std::fs::read(s.path().join("site/.well-known/openid-configuration")).unwrap();
+    let j1 = std::fs::read(s.path().join("site/.well-known/jwks.json")).unwrap();
+    s.idp(&["metadata", "--out", "site"]).assert().success();
+    assert_eq!(
+        d1,
+        std::fs::read(s.path().join("site/.well-known/openid-configuration")).unwrap()
+    );
+    assert_eq!(
+        j1,
+        std::fs::read(s.path().join("site/.well-known/jwks.json")).unwrap()
+    );
+    assert_eq!(
+        s.stdout(&["metadata", "--only", "jwks"]).as_bytes(),
+        j1.as_slice()
+    );
+    let both = s.stdout(&["metadata"]);
+    assert!(
+        both.contains("==> .well-known/openid-configuration <==")
+            && both.contains("==> .well-known/jwks.json <==")
+    );
+    // A custom JWKS path moves both the file and jwks_uri.
+    s.idp(&[
+        "metadata",
+        "--out",
+        "site2",
+        "--jwks-path",
+        "openid/v1/jwks",
+    ])
+    .assert()
+    .success();
+    let d: Value = serde_json::from_slice(
+        &std::fs::read(s.path().join("site2/.well-known/openid-configuration")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(d["jwks_uri"], format!("{ISSUER}/openid/v1/jwks"));
+    assert!(s.path().join("site2/openid/v1/jwks").exists());
+}
+
+#[test]
+fn flag_beats_environment_beats_file() {
+    let s = Sandbox::init(ISSUER);
+    let issuer_of = |c: &mut Command| -> String {
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["issuer"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        issuer_of(&mut s.idp(&["metadata", "--only", "discovery"])),
+        ISSUER
+    );
+    assert_eq!(
+        issuer_of(
+            s.idp(&["metadata", "--only", "discovery"])
+                .env("IDP_ISSUER", "https://env.example/x")
+        ),
+        "https://env.example/x"
+    );
+    assert_eq!(
+        issuer_of(
+            s.idp(&[
+                "metadata",
+                "--only",
+                "discovery",
+                "--issuer",
+                "https://flag.example/y"
+            ])
+            .env("IDP_ISSUER", "https://env.example/x")
+        ),
+        "https://flag.example/y"
+    );
+    // The lifetime setting from the environment, overridden by the flag.
+    let t = s
+        .idp(&["sign", "--subject", "s"])
+        .env("IDP_ASSERTION_LIFETIME", "2m")
+        .output()
+        .unwrap();
+    let c = claims_of(String::from_utf8(t.stdout).unwrap().trim());
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 120);
+    // A bad value names where it came from.
+    s.idp(&["sign", "--subject", "s"])
+        .env("IDP_ASSERTION_LIFETIME", "25h")
+        .assert()
+        .code(2)
+        .stderr(contains("environment variable IDP_ASSERTION_LIFETIME"));
+}
+
+#[test]
+fn relative_paths_in_the_file_resolve_against_its_folder() {
+    let s = Sandbox::new();
+    std::fs::create_dir(s.path().join("conf")).unwrap();
+    s.idp(&[
+        "--config",
+        "conf/idp.toml",
+        "init",
+        "--issuer",
+        ISSUER,
+        "--key-size",
+        "2048",
+    ])
+    .assert()
+    .success();
+    assert!(s.path().join("conf/keys/keyring.json").exists());
+    // From another folder, through IDP_CONFIG.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut c = s.idp(&["sign", "--subject", "s"]);
+    c.current_dir(elsewhere.path())
+        .env("IDP_CONFIG", s.path().join("conf/idp.toml"));
+    c.assert().success();
+}
+
+#[test]
+fn inspect_names_the_failing_check() {
+    let s = Sandbox::init(ISSUER);
+    let t = s.stdout(&["sign", "--subject", "s"]);
+    let t = t.trim();
+    s.idp(&["inspect", "-"])
+        .write_stdin(t)
+        .assert()
+        .success()
+        .stdout(contains("time left: "));
+    // Payload changed after signing.
+    let parts: Vec<&str> = t.split('.').collect();
+    let mut c = claims_of(t);
+    c["sub"] = "admin".into();
+    let forged = format!("{}.{}.{}", parts[0], B64URL.encode(c.to_string()), parts[2]);
+    s.idp(&["inspect", &forged])
+        .assert()
+        .code(1)
+        .stdout(contains("FAIL signature"))
+        .stderr(contains("the assertion fails: signature"));
+    // Signed for another issuer (trailing slash added).
+    let other = s.stdout(&["sign", "--subject", "s", "--issuer", &format!("{ISSUER}/")]);
+    s.idp(&["inspect", other.trim()])
+        .assert()
+        .code(1)
+        .stdout(contains("only by a trailing slash"));
+    // Expired.
+    let short = s.stdout(&["sign", "--subject", "s", "--lifetime", "1s"]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    s.idp(&["inspect", short.trim()])
+        .assert()
+        .code(1)
+        .stdout(contains("FAIL time"));
+    // Not a token at all: exit 2, and the input is not echoed.
+    s.idp(&["inspect", "not-a-token-SECRETMARKER"])
+        .assert()
+        .code(2)
+        .stderr(contains("3"))
+        .stderr(predicates::str::contains("SECRETMARKER").not());
+}
+
+use predicates::prelude::PredicateBooleanExt;
+
+// ---- Bad inputs: each a clear message, exit 2, and no file changed. ----
+
+#[test]
+fn bad_issuers_are_refused() {
+    let s = Sandbox::new();
+    let long = format!("https://h.example/{}", "a".repeat(600));
+    for (issuer, message) in [
+        (
+            "http://acct.blob.core.windows.net/oidc",
+            "does not use https",
+        ),
+        ("https://h.example/c?sv=1", "has a query string"),
+        ("https://h.example/c#top", "has a fragment"),
+        ("https://h.example/c d", "contains whitespace"),
+        ("https://h.example/c\n", "contains whitespace"),
+        (long.as_str(), "Entra accepts at most 600"),
+    ] {
+        s.refuses(&["init", "--issuer", issuer], message);
+    }
+    assert!(s.snapshot().is_empty());
+}
+
+#[test]
+fn bad_subjects_are_refused() {
+    let s = Sandbox::init(ISSUER);
+    let long = "a".repeat(601);
+    s.refuses(&["sign", "--subject", ""], "subject is empty");
+    s.refuses(&["sign", "--subject", &long], "601 characters");
+    s.refuses(&["sign", "--subject", " padded"], "whitespace");
+    s.refuses(&["sign", "--subject", "padded "], "whitespace");
+}
+
+#[test]
+fn bad_lifetimes_are_refused() {
+    let s = Sandbox::init(ISSUER);
+    s.refuses(
+        &["sign", "--subject", "s", "--lifetime", "0s"],
+        "more than zero",
+    );
+    s.refuses(
+        &["sign", "--subject", "s", "--lifetime", "24h1s"],
+        "over the 24h limit",
+    );
+    s.refuses(
+        &[
+            "sign",
+            "--subject",
+            "s",
+            "--lifetime",
+            "25h",
+            "--out",
+            "t.jwt",
+        ],
+        "over the 24h limit",
+    );
+    s.refuses(
+        &["sign", "--subject", "s", "--lifetime", "10"],
+        "without a unit",
+    );
+}
+
+#[test]
+fn registered_claims_and_unknown_audiences_are_refused() {
+    let s = Sandbox::init(ISSUER);
+    s.refuses(
+        &["sign", "--subject", "s", "--claim", "iss=evil"],
+        "claim `iss` is registered",
+    );
+    s.refuses(
+        &["sign", "--subject", "s", "--claim", "exp=1"],
+        "claim `exp` is registered",
+    );
+    s.refuses(
+        &["sign", "--subject", "s", "--audience", "api://other"],
+        "not one Entra accepts",
+    );
+}
+
+#[test]
+fn unknown_kids_and_retiring_the_active_key_are_refused() {
+    let s = Sandbox::init(ISSUER);
+    let kid = s.kids().remove(0);
+    s.refuses(
+        &["keys", "activate", "no-such-kid"],
+        "no key with kid `no-such-kid`",
+    );
+    s.refuses(
+        &["keys", "retire", "no-such-kid"],
+        "no key with kid `no-such-kid`",
+    );
+    s.refuses(&["keys", "retire", &kid], "is the active key");
+}
+
+#[test]
+fn a_key_file_others_can_read_is_refused() {
+    let s = Sandbox::init(ISSUER);
+    let key = s.active_key_file();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    s.refuses(
+        &["sign", "--subject", "s"],
+        "can be read by group or others (mode 0644)",
+    );
+    s.idp(&["sign", "--subject", "s"])
+        .assert()
+        .stderr(contains("chmod 600"));
+}
+
+#[test]
+fn truncated_or_garbage_key_files_are_refused_without_echoing_them() {
+    let s = Sandbox::init(ISSUER);
+    let key = s.active_key_file();
+    let pem = std::fs::read_to_string(&key).unwrap();
+    std::fs::write(&key, &pem[..pem.len() / 2]).unwrap();
+    s.refuses(&["sign", "--subject", "s"], "is not a PEM private key");
+    let body_line = pem.lines().nth(3).unwrap().to_owned();
+    let out = s.idp(&["sign", "--subject", "s"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&body_line));
+    std::fs::write(&key, "garbage SECRETMARKER\n").unwrap();
+    s.refuses(&["sign", "--subject", "s"], "is not a PEM private key");
+    let out = s.idp(&["sign", "--subject", "s"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("SECRETMARKER"));
+}
+
+fn write_private(s: &Sandbox, name: &str, pem: &[u8]) -> String {
+    let p = s.path().join(name);
+    std::fs::write(&p, pem).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    name.to_owned()
+}
+
+#[test]
+fn ec_and_small_rsa_keys_are_refused() {
+    use josekit::jwk::KeyPair;
+    let s = Sandbox::init(ISSUER);
+    let ec =
+        josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+    let ec_file = write_private(&s, "ec.pem", &ec.to_pem_private_key());
+    s.refuses(
+        &["keys", "add", "--import", &ec_file],
+        "holds an EC key; Entra needs RSA",
+    );
+    let small = josekit::jwk::alg::rsa::RsaKeyPair::generate(1024).unwrap();
+    let small_file = write_private(&s, "small.pem", &small.to_pem_private_key());
+    s.refuses(
+        &["keys", "add", "--import", &small_file],
+        "1024-bit RSA key; idp needs at least 2048",
+    );
+    // The same refusals when such a key sits in the keyring's place.
+    let key = s.active_key_file();
+    std::fs::copy(s.path().join("ec.pem"), &key).unwrap();
+    s.refuses(&["sign", "--subject", "s"], "holds an EC key");
+    std::fs::copy(s.path().join("small.pem"), &key).unwrap();
+    s.refuses(&["sign", "--subject", "s"], "1024-bit RSA key");
+}
+
+#[test]
+fn an_imported_rsa_key_joins_as_next() {
+    let s = Sandbox::init(ISSUER);
+    let k = josekit::jwk::alg::rsa::RsaKeyPair::generate(2048).unwrap();
+    // PKCS#1 ("RSA PRIVATE KEY") is accepted and stored as PKCS#8.
+    let f = write_private(&s, "imported.pem", &k.to_traditional_pem_private_key());
+    s.idp(&["keys", "add", "--import", &f])
+        .assert()
+        .success()
+        .stdout(contains("(next)"));
+    assert_eq!(s.kids().len(), 2);
+    s.refuses(&["keys", "add", "--import", &f], "already in the keyring");
+}
+
+#[test]
+fn missing_config_is_refused() {
+    let s = Sandbox::new();
+    s.refuses(
+        &["sign", "--subject", "s"],
+        "no configuration file at idp.toml",
+    );
+    s.refuses(
+        &["--config", "nope.toml", "metadata"],
+        "nope.toml does not exist",
+    );
+    s.refuses(&["keys", "list"], "no keyring");
+}
+
+#[test]
+fn config_with_an_unknown_field_is_refused() {
+    let s = Sandbox::init(ISSUER);
+    let p = s.path().join("idp.toml");
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    text.push_str("\n[assertion]\nlifetme = \"5m\"\n");
+    std::fs::write(&p, text).unwrap();
+    s.refuses(&["sign", "--subject", "s"], "unknown field `lifetme`");
+}

@@ -1,0 +1,37 @@
+//! The README's first command, run as written (with the test build of idp), so it cannot drift.
+
+use std::path::Path;
+
+#[test]
+fn readme_quickstart_runs_the_main_job() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains("\nscripts/quickstart.sh\n"),
+        "README must show the quickstart command"
+    );
+    let out = std::process::Command::new(root.join("scripts/quickstart.sh"))
+        .env("IDP_BIN", assert_cmd::cargo::cargo_bin("idp"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "quickstart failed:\n{stdout}\n{stderr}"
+    );
+    for expected in [
+        "$ idp init --issuer https://127.0.0.1:8443/quickstart",
+        "site/.well-known/openid-configuration",
+        "site/.well-known/jwks.json",
+        "ok   signature valid",
+        "ok   iss       `https://127.0.0.1:8443/quickstart`",
+        "quickstart ok",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("FAIL"));
+}
