@@ -7,7 +7,9 @@
 use crate::secret::SecretBytes;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use josekit::jws::{JwsSigner, RS256, alg::rsassa::RsassaJwsSigner};
+use josekit::jws::RS256;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
 use rsa::pkcs1::RsaPrivateKeyRef as Pkcs1PrivateKey;
 use rsa::pkcs8::PrivateKeyInfoRef;
 use serde::Serialize;
@@ -96,7 +98,7 @@ impl RsaPublic {
 pub struct SigningKey {
     kid: String,
     public: RsaPublic,
-    signer: RsassaJwsSigner,
+    private: PKey<Private>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -120,8 +122,8 @@ impl SigningKey {
     /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over `message`.
     pub fn sign_rs256(&self, message: &[u8]) -> Vec<u8> {
         // Signing with a key OpenSSL accepted cannot fail short of memory exhaustion.
-        self.signer
-            .sign(message)
+        openssl::sign::Signer::new(MessageDigest::sha256(), &self.private)
+            .and_then(|mut s| s.sign_oneshot_to_vec(message))
             .expect("RS256 signing with a loaded key")
     }
 }
@@ -146,17 +148,24 @@ impl ParsedKey {
     }
 
     /// Makes the key ready to sign.
+    ///
+    /// OpenSSL (josekit's backend) signs; the key goes in as PKCS#1 DER through
+    /// `d2i_RSAPrivateKey`, which skips OpenSSL 3's generic decoder framework: that
+    /// framework was a quarter of a whole `idp sign` process.
     pub fn into_signing_key(self, path: &Path) -> Result<SigningKey, KeyError> {
-        let signer = RS256
-            .signer_from_der(self.pkcs8_der.expose())
-            .map_err(|e| KeyError::Malformed {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let malformed = |reason: String| KeyError::Malformed {
+            path: path.to_owned(),
+            reason,
+        };
+        let info = PrivateKeyInfoRef::try_from(self.pkcs8_der.expose())
+            .map_err(|e| malformed(e.to_string()))?;
+        let rsa = openssl::rsa::Rsa::private_key_from_der(info.private_key.as_bytes())
+            .map_err(|e| malformed(e.to_string()))?;
+        let private = PKey::from_rsa(rsa).map_err(|e| malformed(e.to_string()))?;
         Ok(SigningKey {
             kid: self.public.thumbprint(),
             public: self.public,
-            signer,
+            private,
         })
     }
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Signing benchmarks, every figure a ratio to a baseline measured in the same run:
+#   1. in-process RS256 assertion signing (2048, 3072 bits) vs `openssl speed rsaN` sign/s
+#   2. `idp sign` as a whole process vs a minimal ring signer and vs `idp --version`
+# Needs: cargo, openssl, hyperfine, python3.  SECONDS_PER_RUN (default 5) sets run length.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+secs=${SECONDS_PER_RUN:-5}
+for tool in openssl hyperfine python3 cargo; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is missing (Debian: apt-get install -y $tool)" >&2; exit 2; }
+done
+
+echo "building (release)…" >&2
+cargo build --release --quiet --locked --manifest-path "$root/Cargo.toml" --bin idp --example sign_throughput -p idp -p idp-core
+CARGO_TARGET_DIR="$root/target/bench-minimal" cargo build --release --quiet --locked \
+  --manifest-path "$root/scripts/bench/minimal-signer/Cargo.toml"
+idp="$root/target/release/idp"
+minimal="$root/target/bench-minimal/release/minimal-signer"
+throughput="$root/target/release/examples/sign_throughput"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+unset "${!IDP_@}"
+
+echo
+echo "== in-process RS256 signing (${secs}s each, 1 thread) =="
+printf '%-6s %14s %14s %8s\n' bits "idp sign/s" "openssl sign/s" ratio
+for bits in 2048 3072; do
+  ours=$("$throughput" "$bits" "$secs" | awk '/signs_per_sec/ {print $2}')
+  theirs=$(openssl speed -seconds "$secs" "rsa$bits" 2>/dev/null | awk -v b="$bits" '$1=="rsa" && $2==b {print $(NF-1)}')
+  python3 -c "import sys; o,t=float('$ours'),float('$theirs'); print(f'{$bits:<6} {o:14.0f} {t:14.0f} {o/t:7.2f}x')"
+done
+
+echo
+echo "== idp sign, whole process (2048-bit key) =="
+(cd "$work" && "$idp" init --issuer https://acct.blob.core.windows.net/oidc --key-size 2048 >/dev/null 2>&1)
+keyfile=$(ls "$work"/keys/*.pem)
+hyperfine -N --warmup 30 --runs "${RUNS:-300}" --export-json "$work/h.json" \
+  --command-name "minimal ring signer" "$minimal $keyfile" \
+  --command-name "idp --version" "$idp --version" \
+  --command-name "idp sign" "$idp --config $work/idp.toml sign --subject bench" >/dev/null
+python3 - "$work/h.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+base = r["minimal ring signer"]["mean"]
+ver = r["idp --version"]["mean"]
+print(f"{'command':<22} {'mean ms':>8} {'stddev':>8} {'vs minimal':>11} {'vs --version':>13}")
+for name, x in r.items():
+    print(f"{name:<22} {x['mean']*1e3:8.2f} {x['stddev']*1e3:8.2f} {x['mean']/base:10.2f}x {x['mean']/ver:12.2f}x")
+PY
