@@ -50,6 +50,18 @@ pub enum Command {
     Sign(SignArgs),
     /// Decode an assertion, verify it against the local keyring, and say what fails
     Inspect(InspectArgs),
+    /// Serve the discovery document and the JWKS at the issuer's paths (HTTP; put TLS in front)
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Cache-Control header for both documents
+    #[arg(long, default_value = idp_server::DEFAULT_CACHE_CONTROL, value_name = "VALUE")]
+    pub cache_control: String,
 }
 
 #[derive(Debug, Args)]

@@ -196,6 +196,11 @@ impl Settings {
         })
     }
 
+    /// The same sources read again (the file may have changed), for a reload.
+    pub fn reload(&self) -> Result<Settings, ConfigError> {
+        Settings::load(self.flags.clone(), false)
+    }
+
     pub fn config_path(&self) -> &Path {
         &self.config_path.value
     }

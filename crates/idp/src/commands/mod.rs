@@ -4,6 +4,7 @@ mod init;
 mod inspect;
 mod keys;
 mod metadata;
+mod serve;
 mod sign;
 
 use crate::cli::{Cli, Command};
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Metadata(args) => metadata::run(&settings, args),
         Command::Sign(args) => sign::run(&settings, args),
         Command::Inspect(args) => inspect::run(&settings, args),
+        Command::Serve(args) => serve::run(&settings, args),
     }
 }
 
