@@ -50,15 +50,12 @@ pub struct Site {
 impl Site {
     /// Places `docs` at the issuer's paths.
     pub fn new(issuer: &Issuer, docs: &Documents) -> Self {
-        let base = url::Url::parse(issuer.as_str())
-            .map(|u| u.path().to_owned())
-            .unwrap_or_else(|_| "/".into());
+        // The request path of `{issuer}/{rel}`, joined the one way idp joins issuer paths.
         let join = |rel: &str| {
-            if base.ends_with('/') {
-                format!("{base}{rel}")
-            } else {
-                format!("{base}/{rel}")
-            }
+            let url = issuer.join(rel);
+            url::Url::parse(&url)
+                .map(|u| u.path().to_owned())
+                .unwrap_or(url)
         };
         let mut map = BTreeMap::new();
         for (rel, bytes) in [
