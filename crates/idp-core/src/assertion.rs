@@ -342,15 +342,26 @@ mod tests {
         let parsed = keys::parse_pem(pem.as_bytes(), Path::new("rfc7515-a2")).unwrap();
         assert_eq!(parsed.public.n, N);
         assert_eq!(parsed.public.e, "AQAB");
-        let key = parsed.into_signing_key(Path::new("rfc7515-a2")).unwrap();
-        assert_eq!(B64URL.encode(key.sign_rs256(INPUT.as_bytes())), SIG);
+        // Both RSA backends give the RFC's bytes.
+        for purpose in [keys::Purpose::OneShot, keys::Purpose::Many] {
+            let key = keys::parse_pem(pem.as_bytes(), Path::new("rfc7515-a2"))
+                .unwrap()
+                .into_signing_key(Path::new("rfc7515-a2"), purpose)
+                .unwrap();
+            assert_eq!(
+                B64URL.encode(key.sign_rs256(INPUT.as_bytes())),
+                SIG,
+                "{key:?}"
+            );
+        }
+        drop(parsed);
     }
 
     #[test]
     fn token_carries_exact_claims_and_header() {
         let key = keys::generate(2048)
             .unwrap()
-            .into_signing_key(Path::new("k"))
+            .into_signing_key(Path::new("k"), keys::Purpose::OneShot)
             .unwrap();
         for iss in ["https://h/c", "https://h/c/"] {
             let spec = AssertionSpec {

@@ -238,7 +238,9 @@ mod tests {
                 datetime!(2026-01-01 00:00 UTC),
             )],
         };
-        let key = parsed.into_signing_key(Path::new("k")).unwrap();
+        let key = parsed
+            .into_signing_key(Path::new("k"), keys::Purpose::Many)
+            .unwrap();
         (ring, key, Issuer::parse("https://h/c").unwrap())
     }
 
