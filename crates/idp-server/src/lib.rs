@@ -17,6 +17,8 @@
 //! # let _ = app;
 //! ```
 
+pub mod tls;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -30,6 +32,12 @@ use idp_core::metadata::Documents;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
+
+/// Makes ring rustls's process-wide crypto provider (idp builds rustls with ring only).
+/// Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// The default `Cache-Control` for both documents.
 pub const DEFAULT_CACHE_CONTROL: &str = "public, max-age=300";

@@ -50,7 +50,7 @@ pub enum Command {
     Sign(SignArgs),
     /// Decode an assertion, verify it against the local keyring, and say what fails
     Inspect(InspectArgs),
-    /// Serve the discovery document and the JWKS at the issuer's paths (HTTP; put TLS in front)
+    /// Serve the discovery document and the JWKS at the issuer's paths
     Serve(ServeArgs),
 }
 
@@ -62,6 +62,20 @@ pub struct ServeArgs {
     /// Cache-Control header for both documents
     #[arg(long, default_value = idp_server::DEFAULT_CACHE_CONTROL, value_name = "VALUE")]
     pub cache_control: String,
+    /// Serve HTTPS with this certificate chain (PEM)
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a new local CA and server certificate; writes the CA to DIR/ca.pem for clients to trust
+    #[arg(long, value_name = "DIR")]
+    pub self_signed: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,38 +1,142 @@
-//! `idp serve`: the two documents over HTTP, reloaded on SIGHUP, stopped cleanly on
-//! SIGTERM or Ctrl-C.
+//! `idp serve`: the two documents over HTTPS (or HTTP behind a TLS terminator), reloaded on
+//! SIGHUP, stopped cleanly on SIGTERM or Ctrl-C.
 
 use crate::cli::ServeArgs;
 use crate::settings::Settings;
-use idp_core::metadata;
+use anyhow::Context;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use idp_core::fsutil::{self, Overwrite};
+use idp_core::{Issuer, metadata};
 use idp_server::{Site, SiteHandle};
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long open connections get to finish after a stop signal.
+const GRACE: Duration = Duration::from_secs(10);
+
+enum Tls {
+    Off,
+    Pem { cert: Vec<u8>, key: Vec<u8> },
+}
 
 pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let issuer = settings.issuer()?.value;
     let site = render(settings)?;
     let paths: Vec<String> = site.paths().map(str::to_owned).collect();
+    let tls = tls_for(&args, &issuer)?;
     let handle = SiteHandle::new(site);
     let app = idp_server::router(handle.clone(), &args.cache_control)?;
+    let reload_settings = settings.reload()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-        let addr = listener.local_addr()?;
-        eprintln!("serving on http://{addr} (plain HTTP: put a TLS terminator in front; Entra fetches over https only)");
-        for p in &paths {
-            eprintln!("  {p}");
-        }
-        tokio::spawn(reload_on_sighup(settings.reload()?, handle));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let server = Handle::<SocketAddr>::new();
+        tokio::spawn(reload_on_sighup(reload_settings, handle));
+        tokio::spawn(stop_on_signal(server.clone()));
+        let service = app.into_make_service();
+        let scheme = match tls {
+            Tls::Off => "http",
+            Tls::Pem { .. } => "https",
+        };
+        let announce = {
+            let server = server.clone();
+            async move {
+                if let Some(addr) = server.listening().await {
+                    eprintln!("serving on {scheme}://{addr}");
+                    for p in &paths {
+                        eprintln!("  {p}");
+                    }
+                    if scheme == "http" {
+                        eprintln!("  plain HTTP: put a TLS terminator in front; Entra fetches over https only");
+                    }
+                }
+            }
+        };
+        tokio::spawn(announce);
+        let served = match tls {
+            Tls::Off => axum_server::bind(args.listen).handle(server).serve(service).await,
+            Tls::Pem { cert, key } => {
+                let config = RustlsConfig::from_pem(cert, key)
+                    .await
+                    .context("cannot use the TLS certificate and key")?;
+                axum_server::bind_rustls(args.listen, config)
+                    .handle(server)
+                    .serve(service)
+                    .await
+            }
+        };
+        served.with_context(|| format!("cannot serve on {}", args.listen))?;
         eprintln!("stopped");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the certificate and key, or makes them for `--self-signed`.
+fn tls_for(args: &ServeArgs, issuer: &Issuer) -> anyhow::Result<Tls> {
+    idp_server::install_crypto_provider();
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+        };
+        return Ok(Tls::Pem {
+            cert: read(cert)?,
+            key: read(key)?,
+        });
+    }
+    let Some(dir) = &args.self_signed else {
+        return Ok(Tls::Off);
+    };
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if let Some(host) = url::Url::parse(issuer.as_str())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+    {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if !hosts.contains(&host) {
+            hosts.insert(0, host);
+        }
+    }
+    let ca = idp_server::tls::local_ca(&hosts).context("cannot make the local certificates")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fsutil::write_atomic(
+        &dir.join("ca.pem"),
+        ca.ca_pem.as_bytes(),
+        0o644,
+        Overwrite::Replace,
+    )?;
+    fsutil::write_atomic(
+        &dir.join("server.pem"),
+        ca.cert_pem.as_bytes(),
+        0o644,
+        Overwrite::Replace,
+    )?;
+    fsutil::write_atomic(
+        &dir.join("server.key"),
+        ca.key_pem.as_bytes(),
+        0o600,
+        Overwrite::Replace,
+    )?;
+    eprintln!(
+        "made a local CA for {}; clients trust {}",
+        hosts.join(", "),
+        dir.join("ca.pem").display()
+    );
+    Ok(Tls::Pem {
+        cert: ca.cert_pem.into_bytes(),
+        key: ca.key_pem.into_bytes(),
+    })
 }
 
 fn render(settings: &Settings) -> anyhow::Result<Site> {
@@ -62,7 +166,7 @@ async fn reload_on_sighup(settings: Settings, handle: SiteHandle) {
     }
 }
 
-async fn shutdown_signal() {
+async fn stop_on_signal(server: Handle<SocketAddr>) {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -76,4 +180,5 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     eprintln!("shutting down");
+    server.graceful_shutdown(Some(GRACE));
 }
