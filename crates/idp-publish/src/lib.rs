@@ -1,0 +1,14 @@
+//! Publishing an issuer (`idp publish-metadata`): where the documents go in Azure Blob
+//! Storage ([`target`]), what a publish changes ([`plan`]), and (with the storage client)
+//! the conditional uploads and the anonymous readback Entra's fetch depends on.
+//!
+//! ```
+//! use idp_core::Issuer;
+//! use idp_publish::target::Target;
+//! let t = Target::from_issuer(&Issuer::parse("https://acct.blob.core.windows.net/oidc").unwrap()).unwrap();
+//! assert_eq!(t.container, "oidc");
+//! assert_eq!(t.blob_name(".well-known/openid-configuration"), ".well-known/openid-configuration");
+//! ```
+
+pub mod plan;
+pub mod target;
