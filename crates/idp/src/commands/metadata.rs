@@ -3,15 +3,11 @@
 use crate::cli::{Document, MetadataArgs};
 use crate::settings::Settings;
 use idp_core::fsutil::{self, Overwrite};
-use idp_core::metadata;
 use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(settings: &Settings, args: MetadataArgs) -> anyhow::Result<ExitCode> {
-    let issuer = settings.issuer()?.value;
-    let jwks_path = settings.jwks_path()?;
-    let ring = settings.key_store()?.load()?;
-    let docs = metadata::render(&issuer, &jwks_path, &ring)?;
+    let (issuer, docs) = super::render_documents(settings)?;
     let files = [
         (&docs.discovery_path, &docs.discovery),
         (&docs.jwks_path, &docs.jwks),

@@ -31,6 +31,17 @@ pub fn now() -> OffsetDateTime {
     t.replace_nanosecond(0).unwrap_or(t)
 }
 
+/// The issuer and its documents as `idp metadata` renders them, from the current settings
+/// and keyring. `idp serve` serves exactly these.
+pub fn render_documents(
+    settings: &Settings,
+) -> anyhow::Result<(idp_core::Issuer, idp_core::metadata::Documents)> {
+    let issuer = settings.issuer()?.value;
+    let ring = settings.key_store()?.load()?;
+    let docs = idp_core::metadata::render(&issuer, &settings.jwks_path()?, &ring)?;
+    Ok((issuer, docs))
+}
+
 pub fn warn(message: impl std::fmt::Display) {
     eprintln!("warning: {message}");
 }

@@ -6,8 +6,8 @@ use crate::settings::Settings;
 use anyhow::Context;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
+use idp_core::Issuer;
 use idp_core::fsutil::{self, Overwrite};
-use idp_core::{Issuer, metadata};
 use idp_server::{Site, SiteHandle};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -22,8 +22,8 @@ enum Tls {
 }
 
 pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let issuer = settings.issuer()?.value;
-    let site = render(settings)?;
+    let (issuer, docs) = super::render_documents(settings)?;
+    let site = Site::new(&issuer, &docs);
     let paths: Vec<String> = site.paths().map(str::to_owned).collect();
     let tls = tls_for(&args, &issuer)?;
     let handle = SiteHandle::new(site);
@@ -140,9 +140,7 @@ fn tls_for(args: &ServeArgs, issuer: &Issuer) -> anyhow::Result<Tls> {
 }
 
 fn render(settings: &Settings) -> anyhow::Result<Site> {
-    let issuer = settings.issuer()?.value;
-    let ring = settings.key_store()?.load()?;
-    let docs = metadata::render(&issuer, &settings.jwks_path()?, &ring)?;
+    let (issuer, docs) = super::render_documents(settings)?;
     Ok(Site::new(&issuer, &docs))
 }
 
