@@ -1,12 +1,38 @@
 #!/usr/bin/env bash
 # The whole test suite. Run from anywhere; `.ci/run` calls exactly this.
+# It installs the test-only services first, pinned: Azurite from package-lock.json
+# (`npm ci`, into node_modules/) and the Python SDK packages from tests/requirements.txt
+# (into .venv/). Each is reinstalled only when its pin file changed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-# OpenSSL is compiled from source into idp (static), which needs a C compiler, perl and make.
-for tool in cargo cc perl make; do
-  command -v "$tool" >/dev/null || { echo "error: $tool is missing; on Debian: apt-get install -y gcc perl make (cargo: https://rustup.rs)" >&2; exit 2; }
-done
+missing() {
+  echo "error: $1 is missing; on Debian: apt-get install -y $2" >&2
+  exit 2
+}
+# OpenSSL is compiled from source into idp (static): a C compiler, perl and make.
+command -v cargo >/dev/null || { echo "error: cargo is missing: https://rustup.rs" >&2; exit 2; }
+for tool in cc perl make; do command -v "$tool" >/dev/null || missing "$tool" "gcc perl make"; done
+# Azurite runs on Node.js 20+; the tests fetch with curl; SAS tokens and the SDK client are Python.
+command -v node >/dev/null || missing node "nodejs npm"
+command -v npm >/dev/null || missing npm "npm"
+command -v curl >/dev/null || missing curl "curl"
+command -v python3 >/dev/null || missing python3 "python3 python3-venv"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+((node_major >= 20)) || { echo "error: Azurite 3.35 needs Node.js 20 or newer; found $(node --version)" >&2; exit 2; }
+
+stamp() { sha256sum "$1" | cut -d' ' -f1; }
+if [[ ! -x node_modules/.bin/azurite-blob || "$(cat node_modules/.idp-stamp 2>/dev/null)" != "$(stamp package-lock.json)" ]]; then
+  echo "installing Azurite (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  stamp package-lock.json > node_modules/.idp-stamp
+fi
+if [[ ! -x .venv/bin/python || "$(cat .venv/.idp-stamp 2>/dev/null)" != "$(stamp tests/requirements.txt)" ]]; then
+  echo "installing the test Python packages (.venv)"
+  python3 -m venv .venv || { echo "error: python3 cannot make a venv; on Debian: apt-get install -y python3-venv" >&2; exit 2; }
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  stamp tests/requirements.txt > .venv/.idp-stamp
+fi
 
 cargo test --workspace --locked "$@"

@@ -35,6 +35,9 @@ pub struct GlobalArgs {
     /// Path of the JWKS relative to the issuer [env: IDP_METADATA_JWKS_PATH] [toml: metadata.jwks_path] [default: .well-known/jwks.json]
     #[arg(long, global = true, value_name = "PATH")]
     pub jwks_path: Option<String>,
+    /// Extra CA certificate(s) (PEM) trusted by every outgoing HTTPS call, besides the system roots; repeatable [env: IDP_CA_CERT, `:`-separated] [toml: ca_cert]
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca_cert: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +55,39 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Serve the discovery document and the JWKS at the issuer's paths
     Serve(ServeArgs),
+    /// Upload the discovery document and the JWKS to Azure Blob Storage, then read them back as Entra would
+    PublishMetadata(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Container URL when the issuer URL is not a blob or static-website URL (a custom domain) [env: IDP_STORAGE_ENDPOINT] [toml: storage.endpoint]
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Authenticate with this SAS token (query string or SAS URL) [env: IDP_STORAGE_SAS]
+    #[arg(long, value_name = "TOKEN")]
+    pub sas: Option<String>,
+    /// How to authenticate: auto, sas, azure-cli, managed-identity, workload-identity [env: IDP_STORAGE_AUTH] [toml: storage.auth] [default: auto]
+    #[arg(long, value_name = "METHOD")]
+    pub auth: Option<String>,
+    /// Cache-Control of both blobs [env: IDP_STORAGE_CACHE_CONTROL] [toml: storage.cache_control] [default: public, max-age=300]
+    #[arg(long, value_name = "VALUE")]
+    pub cache_control: Option<String>,
+    /// Retries of a failed storage call, with exponential backoff (0-10) [env: IDP_STORAGE_RETRIES] [toml: storage.retries] [default: 3]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Create the container, with anonymous read access for blobs, if it does not exist
+    #[arg(long)]
+    pub create_container: bool,
+    /// Print what would change (blobs, kids) and write nothing
+    #[arg(long, conflicts_with = "check")]
+    pub dry_run: bool,
+    /// Change nothing; fetch the published documents anonymously, as Entra does, and exit 1 if they differ from the local state
+    #[arg(long)]
+    pub check: bool,
+    /// Skip the anonymous readback after writing (for an issuer URL that is not live yet)
+    #[arg(long, conflicts_with_all = ["check", "dry_run"])]
+    pub no_readback: bool,
 }
 
 #[derive(Debug, Args)]
@@ -111,11 +147,15 @@ pub enum KeysCommand {
     /// Make a key the signing key; the current active key becomes `retiring`
     Activate {
         /// The key's kid (a unique prefix of at least 6 characters is enough)
+        // A kid is base64url, so it may start with `-`.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Take a key out of the JWKS for good (not the active key)
     Retire {
         /// The key's kid (a unique prefix of at least 6 characters is enough)
+        // A kid is base64url, so it may start with `-`.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -170,5 +210,23 @@ fn key_size(s: &str) -> Result<u32, String> {
         _ => Err(format!(
             "`{s}` is not a supported RSA key size; choose 2048, 3072 or 4096"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kid_starting_with_a_dash_is_a_kid_not_a_flag() {
+        for verb in ["activate", "retire"] {
+            let cli = Cli::try_parse_from(["idp", "keys", verb, "-_Ab3xyz"]).unwrap();
+            match cli.command {
+                Command::Keys(KeysCommand::Activate { kid } | KeysCommand::Retire { kid }) => {
+                    assert_eq!(kid, "-_Ab3xyz")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

@@ -8,6 +8,11 @@ use idp_core::issuer::IssuerError;
 use idp_core::keyring::KeyringError;
 use idp_core::keys::KeyError;
 use idp_core::metadata::MetadataError;
+use idp_publish::http::HttpError;
+use idp_publish::publish::PublishError;
+use idp_publish::sas::SasError;
+use idp_publish::storage::StorageError;
+use idp_publish::target::TargetError;
 use std::process::ExitCode;
 
 /// Exit code for a usage or configuration error.
@@ -62,6 +67,24 @@ fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
                 EXIT_USAGE,
                 Some("pass the whole token (header.claims.signature), or `-` to read it from standard input".into()),
             )
+        } else if let Some(e) = cause.downcast_ref::<TargetError>() {
+            (EXIT_USAGE, Some(target_hint(e)))
+        } else if cause.downcast_ref::<SasError>().is_some() {
+            (
+                EXIT_USAGE,
+                Some("pass the SAS token's query string (sv=…&sig=…) or the whole SAS URL; make one with `az storage container generate-sas --as-user --auth-mode login --permissions rcw …`".into()),
+            )
+        } else if cause.downcast_ref::<HttpError>().is_some() {
+            (
+                EXIT_USAGE,
+                Some(
+                    "give --ca-cert / IDP_CA_CERT a PEM file with one or more certificates".into(),
+                ),
+            )
+        } else if let Some(e) = cause.downcast_ref::<PublishError>() {
+            (EXIT_FAILED, publish_hint(e))
+        } else if let Some(e) = cause.downcast_ref::<StorageError>() {
+            (EXIT_FAILED, Some(storage_hint(e)))
         } else if let Some(e) = cause.downcast_ref::<Reported>() {
             (e.code, None)
         } else {
@@ -88,7 +111,7 @@ fn config_hint(e: &ConfigError) -> Option<String> {
         ConfigError::ExplicitMissing { source_name, .. } => {
             format!("check the path given by {source_name}, or create it with `idp init --issuer <URL>`")
         }
-        ConfigError::Parse { .. } => "fix the file; known keys are `issuer`, `keys.dir`, `metadata.jwks_path`, `assertion.audience` and `assertion.lifetime`".into(),
+        ConfigError::Parse { .. } => "fix the file; known keys are `issuer`, `ca_cert`, `keys.dir`, `metadata.jwks_path`, `assertion.audience`, `assertion.lifetime`, `storage.endpoint`, `storage.cache_control`, `storage.auth` and `storage.retries`".into(),
         ConfigError::Invalid { source_name, .. } => match source_name {
             Source::Default => return None,
             s => format!("correct the value given by {s}"),
@@ -189,5 +212,42 @@ fn metadata_hint(e: &MetadataError) -> String {
         MetadataError::TooManyKeys { .. } => {
             "retire keys that no longer sign with `idp keys retire <kid>`".into()
         }
+    }
+}
+
+fn target_hint(e: &TargetError) -> String {
+    match e {
+        TargetError::NotHttps { .. } => "storage is reached over https only".into(),
+        _ => format!(
+            "publish-metadata needs an issuer like https://<account>.blob.core.windows.net/<container>, https://<account>.z<NN>.web.core.windows.net (static website) or https://127.0.0.1:<port>/<account>/<container> (emulator); behind a custom domain, set the container URL with --endpoint / {} / `storage.endpoint`",
+            env::STORAGE_ENDPOINT
+        ),
+    }
+}
+
+fn publish_hint(e: &PublishError) -> Option<String> {
+    match e {
+        PublishError::NoContainer { .. } => Some(
+            "pass --create-container to create it with anonymous read access for blobs, or check the container name in the issuer URL".into(),
+        ),
+        PublishError::Refused(_) => Some(
+            "the local keyring and the published JWKS disagree: check `idp keys list`; a key leaves the JWKS only once retired".into(),
+        ),
+        _ => e.storage().map(storage_hint),
+    }
+}
+
+fn storage_hint(e: &StorageError) -> String {
+    match e {
+        StorageError::ContainerNotFound { .. } => "pass --create-container, or check the container name".into(),
+        StorageError::AccessDenied { .. } => format!(
+            "with a SAS (--sas / {}): check it is for this account, not expired, and allows read, write and create (an account SAS also needs resource types container and object to create the container); with an Entra login: give the identity the `Storage Blob Data Contributor` role on the container",
+            env::STORAGE_SAS
+        ),
+        StorageError::PublicAccessNotPermitted { .. } => "allow it on the account (`az storage account update --allow-blob-public-access true`), or host the issuer on the static website instead: enable it, and use https://<account>.z<NN>.web.core.windows.net/ as the issuer (the $web container needs no public access setting)".into(),
+        StorageError::Conflict { .. } => "re-run: the publish starts again from what is published now (`--dry-run` shows what would change)".into(),
+        StorageError::Unreachable { .. } => "check the storage endpoint, the network and, for a private CA, --ca-cert / IDP_CA_CERT; then re-run (--retries sets how often a call is retried)".into(),
+        StorageError::Credential { .. } => "log in with `az login`, or choose another method with --auth (sas, azure-cli, managed-identity, workload-identity)".into(),
+        StorageError::Service { .. } | StorageError::Other { .. } => "re-run; if it persists, check the storage account in the Azure portal".into(),
     }
 }

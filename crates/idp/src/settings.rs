@@ -23,6 +23,13 @@ pub mod env {
     pub const JWKS_PATH: &str = "IDP_METADATA_JWKS_PATH";
     pub const AUDIENCE: &str = "IDP_ASSERTION_AUDIENCE";
     pub const LIFETIME: &str = "IDP_ASSERTION_LIFETIME";
+    pub const CA_CERT: &str = "IDP_CA_CERT";
+    pub const STORAGE_ENDPOINT: &str = "IDP_STORAGE_ENDPOINT";
+    pub const STORAGE_CACHE_CONTROL: &str = "IDP_STORAGE_CACHE_CONTROL";
+    pub const STORAGE_AUTH: &str = "IDP_STORAGE_AUTH";
+    pub const STORAGE_RETRIES: &str = "IDP_STORAGE_RETRIES";
+    /// Secret: never read from idp.toml.
+    pub const STORAGE_SAS: &str = "IDP_STORAGE_SAS";
 }
 
 /// The default configuration file name, in the current directory.
@@ -34,12 +41,41 @@ pub const DEFAULT_CONFIG: &str = "idp.toml";
 pub struct FileConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// Extra CA certificates (PEM) trusted by every outgoing HTTPS call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
     #[serde(default, skip_serializing_if = "KeysSection::is_empty")]
     pub keys: KeysSection,
     #[serde(default, skip_serializing_if = "MetadataSection::is_empty")]
     pub metadata: MetadataSection,
     #[serde(default, skip_serializing_if = "AssertionSection::is_empty")]
     pub assertion: AssertionSection,
+    #[serde(default, skip_serializing_if = "StorageSection::is_empty")]
+    pub storage: StorageSection,
+}
+
+/// `[storage]`: where and how `idp publish-metadata` writes. No secrets here: a SAS comes
+/// from `--sas` or `IDP_STORAGE_SAS` only.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+}
+
+impl StorageSection {
+    fn is_empty(&self) -> bool {
+        self.endpoint.is_none()
+            && self.cache_control.is_none()
+            && self.auth.is_none()
+            && self.retries.is_none()
+    }
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -353,6 +389,141 @@ impl Settings {
             }
             None => Ok(Lifetime::default()),
         }
+    }
+}
+
+/// How `idp publish-metadata` authenticates to storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageAuth {
+    /// SAS if one is given; else workload identity if `AZURE_FEDERATED_TOKEN_FILE` is set;
+    /// else managed identity if `IDENTITY_ENDPOINT` or `MSI_ENDPOINT` is set; else the
+    /// developer's Azure CLI login.
+    Auto,
+    Sas,
+    AzureCli,
+    ManagedIdentity,
+    WorkloadIdentity,
+}
+
+impl StorageAuth {
+    pub const NAMES: [&str; 5] = [
+        "auto",
+        "sas",
+        "azure-cli",
+        "managed-identity",
+        "workload-identity",
+    ];
+
+    fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "auto" => Self::Auto,
+            "sas" => Self::Sas,
+            "azure-cli" => Self::AzureCli,
+            "managed-identity" => Self::ManagedIdentity,
+            "workload-identity" => Self::WorkloadIdentity,
+            other => anyhow::bail!(
+                "unknown storage auth `{other}`: use one of {}",
+                Self::NAMES.join(", ")
+            ),
+        })
+    }
+}
+
+impl Settings {
+    /// Extra CA files: every `--ca-cert`, else `IDP_CA_CERT` (several joined by `:`), else
+    /// `ca_cert` in the file.
+    pub fn ca_certs(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        if !self.flags.ca_cert.is_empty() {
+            return Ok(self.flags.ca_cert.clone());
+        }
+        if let Some(v) = env_var(env::CA_CERT)? {
+            return Ok(v
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect());
+        }
+        Ok(self
+            .file
+            .as_ref()
+            .and_then(|f| f.ca_cert.as_ref())
+            .map(|p| vec![self.config_dir().join(p)])
+            .unwrap_or_default())
+    }
+
+    /// `storage.endpoint`: the container URL when the issuer URL is not one (a custom domain).
+    pub fn storage_endpoint(
+        &self,
+        flag: Option<String>,
+    ) -> Result<Option<Sourced<String>>, ConfigError> {
+        let file = self.file.as_ref().and_then(|f| f.storage.endpoint.clone());
+        self.pick(
+            flag,
+            "--endpoint",
+            env::STORAGE_ENDPOINT,
+            file,
+            "storage.endpoint",
+        )
+    }
+
+    pub fn storage_cache_control(
+        &self,
+        flag: Option<String>,
+    ) -> Result<Sourced<String>, ConfigError> {
+        let file = self
+            .file
+            .as_ref()
+            .and_then(|f| f.storage.cache_control.clone());
+        Ok(self
+            .pick(
+                flag,
+                "--cache-control",
+                env::STORAGE_CACHE_CONTROL,
+                file,
+                "storage.cache_control",
+            )?
+            .unwrap_or(Sourced {
+                value: "public, max-age=300".into(),
+                source: Source::Default,
+            }))
+    }
+
+    pub fn storage_auth(&self, flag: Option<String>) -> Result<StorageAuth, ConfigError> {
+        let file = self.file.as_ref().and_then(|f| f.storage.auth.clone());
+        match self.pick(flag, "--auth", env::STORAGE_AUTH, file, "storage.auth")? {
+            Some(raw) => Ok(parse("storage auth", raw, StorageAuth::parse)?.value),
+            None => Ok(StorageAuth::Auto),
+        }
+    }
+
+    pub fn storage_retries(&self, flag: Option<u32>) -> Result<u32, ConfigError> {
+        let file = self
+            .file
+            .as_ref()
+            .and_then(|f| f.storage.retries.map(|r| r.to_string()));
+        match self.pick(
+            flag.map(|r| r.to_string()),
+            "--retries",
+            env::STORAGE_RETRIES,
+            file,
+            "storage.retries",
+        )? {
+            Some(raw) => Ok(parse("storage retries", raw, |s| {
+                let n: u32 = s.parse()?;
+                anyhow::ensure!(n <= 10, "at most 10 retries");
+                Ok(n)
+            })?
+            .value),
+            None => Ok(3),
+        }
+    }
+
+    /// The SAS, from `--sas` or `IDP_STORAGE_SAS` (never from the file).
+    pub fn storage_sas(
+        &self,
+        flag: Option<String>,
+    ) -> Result<Option<Sourced<String>>, ConfigError> {
+        self.pick(flag, "--sas", env::STORAGE_SAS, None, "")
     }
 }
 

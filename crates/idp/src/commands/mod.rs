@@ -4,6 +4,7 @@ mod init;
 mod inspect;
 mod keys;
 mod metadata;
+mod publish;
 mod serve;
 mod sign;
 
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(args) => sign::run(&settings, args),
         Command::Inspect(args) => inspect::run(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),
+        Command::PublishMetadata(args) => publish::run(&settings, args),
     }
 }
 

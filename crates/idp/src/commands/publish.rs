@@ -1,0 +1,256 @@
+//! `idp publish-metadata`: upload what `idp metadata` renders to Azure Blob Storage (JWKS
+//! first, on the ETags read), then fetch both documents anonymously over HTTPS as Entra
+//! does and check they are the bytes rendered. `--dry-run` plans; `--check` compares.
+
+use crate::cli::PublishArgs;
+use crate::report::{EXIT_FAILED, Reported};
+use crate::settings::{Settings, StorageAuth};
+use anyhow::Context;
+use idp_core::Issuer;
+use idp_core::metadata::Documents;
+use idp_publish::http::{self, ExtraRoots, Timeouts};
+use idp_publish::plan;
+use idp_publish::publish::{self, Prepared, Request};
+use idp_publish::readback::{self, FetchError};
+use idp_publish::sas::SasToken;
+use idp_publish::storage::{Credential, RetryPolicy, Store};
+use idp_publish::target::Target;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let (issuer, docs) = super::render_documents(settings)?;
+    let keyring = settings.key_store()?.load()?;
+    let roots = ExtraRoots::from_files(&settings.ca_certs()?)?;
+    let client = http::client(&roots, Timeouts::default())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+
+    if args.check {
+        return runtime.block_on(check(&client, &issuer, &docs, &keyring));
+    }
+
+    let target = match settings.storage_endpoint(args.endpoint.clone())? {
+        Some(endpoint) => Target::from_url(&endpoint.value)
+            .with_context(|| format!("invalid storage endpoint from {}", endpoint.source))?,
+        None => Target::from_issuer(&issuer)?,
+    };
+    let cache_control = settings
+        .storage_cache_control(args.cache_control.clone())?
+        .value;
+    let retry = RetryPolicy::with_retries(settings.storage_retries(args.retries)?);
+    let credential = credential(settings, &args, &client)?;
+    let store = Store::new(&target, &credential, client.clone(), retry)?;
+    let request = Request {
+        docs: &docs,
+        keyring: &keyring,
+        cache_control: &cache_control,
+        create_container: args.create_container,
+    };
+
+    runtime.block_on(async {
+        let prepared = publish::prepare(&store, request).await?;
+        print_plan(&store, &prepared);
+        if args.dry_run {
+            println!("dry run: nothing written");
+            return Ok(ExitCode::SUCCESS);
+        }
+        if prepared.plan.is_noop() && !prepared.create_container {
+            println!("nothing to write: the published documents are already these bytes");
+        }
+        let applied = publish::apply(&store, request, &prepared, |blob| {
+            eprintln!("wrote {}", store.blob_url(blob));
+        })
+        .await?;
+        if applied.created_container {
+            println!(
+                "created container {} (anonymous read access: blob)",
+                store.container_url()
+            );
+        }
+        for blob in &applied.already_written {
+            eprintln!(
+                "note: another publisher wrote the same bytes to {} meanwhile",
+                store.blob_url(blob)
+            );
+        }
+        if args.no_readback {
+            println!("published (readback skipped)");
+            return Ok(ExitCode::SUCCESS);
+        }
+        readback(&client, &issuer, &docs).await?;
+        println!(
+            "published: {} and its JWKS read back anonymously, byte for byte",
+            issuer.discovery_url()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_plan(store: &Store, prepared: &Prepared) {
+    let plan = &prepared.plan;
+    if prepared.create_container {
+        println!(
+            "container {}: create (anonymous read access: blob)",
+            store.container_url()
+        );
+    }
+    for (blob, step) in [
+        (&prepared.jwks_blob, &plan.jwks),
+        (&prepared.discovery_blob, &plan.discovery),
+    ] {
+        println!("{}: {}", store.blob_url(blob), publish::describe(step));
+    }
+    for kid in &plan.kids_added {
+        println!("  kid {kid}: appears");
+    }
+    for kid in &plan.kids_removed {
+        println!("  kid {kid}: disappears");
+    }
+}
+
+/// Picks the credential: a SAS if given (or required), else an Entra credential.
+fn credential(
+    settings: &Settings,
+    args: &PublishArgs,
+    client: &reqwest::Client,
+) -> anyhow::Result<Credential> {
+    let auth = settings.storage_auth(args.auth.clone())?;
+    let sas = settings.storage_sas(args.sas.clone())?;
+    let sas = match sas {
+        Some(raw) => Some(
+            SasToken::parse(&raw.value)
+                .with_context(|| format!("invalid SAS token from {}", raw.source))?,
+        ),
+        None => None,
+    };
+    let has = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    let chosen = match (auth, &sas) {
+        (StorageAuth::Sas, None) => {
+            anyhow::bail!("--auth sas needs a SAS token: pass --sas or set IDP_STORAGE_SAS")
+        }
+        (StorageAuth::Sas | StorageAuth::Auto, Some(sas)) => {
+            return Ok(Credential::Sas(sas.clone()));
+        }
+        (StorageAuth::Auto, None) if has("AZURE_FEDERATED_TOKEN_FILE") => {
+            StorageAuth::WorkloadIdentity
+        }
+        (StorageAuth::Auto, None) if has("IDENTITY_ENDPOINT") || has("MSI_ENDPOINT") => {
+            StorageAuth::ManagedIdentity
+        }
+        (StorageAuth::Auto, None) => StorageAuth::AzureCli,
+        (other, _) => other,
+    };
+    let transport = || azure_core::http::ClientOptions {
+        transport: Some(azure_core::http::Transport::new(Arc::new(client.clone()))),
+        ..Default::default()
+    };
+    let credential: Arc<dyn azure_core::credentials::TokenCredential> = match chosen {
+        StorageAuth::AzureCli => azure_identity::AzureCliCredential::new(None)?,
+        StorageAuth::ManagedIdentity => {
+            azure_identity::ManagedIdentityCredential::new(Some(
+                azure_identity::ManagedIdentityCredentialOptions {
+                    client_options: transport(),
+                    ..Default::default()
+                },
+            ))?
+        }
+        StorageAuth::WorkloadIdentity => azure_identity::WorkloadIdentityCredential::new(Some(
+            azure_identity::WorkloadIdentityCredentialOptions {
+                credential_options: azure_identity::ClientAssertionCredentialOptions {
+                    client_options: transport(),
+                },
+                ..Default::default()
+            },
+        ))
+        .context("workload identity needs AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE")?,
+        StorageAuth::Auto | StorageAuth::Sas => unreachable!("resolved above"),
+    };
+    Ok(Credential::Entra(credential))
+}
+
+/// Fetches both documents anonymously and checks they are the rendered bytes.
+async fn readback(
+    client: &reqwest::Client,
+    issuer: &Issuer,
+    docs: &Documents,
+) -> anyhow::Result<()> {
+    let published = readback::fetch_published(client, issuer)
+        .await
+        .context("readback failed: the documents cannot be fetched anonymously, as Entra fetches them")?;
+    let mut mismatches = readback::compare(&published.discovery, &docs.discovery);
+    mismatches.extend(readback::compare(&published.jwks, &docs.jwks));
+    if mismatches.is_empty() {
+        return Ok(());
+    }
+    for m in &mismatches {
+        eprintln!("readback: {m}");
+    }
+    Err(Reported {
+        message: "the documents were written, but what Entra would fetch differs from them".into(),
+        code: EXIT_FAILED,
+    }
+    .into())
+}
+
+/// `--check`: compares what Entra would fetch with the local state; exit 1 on drift.
+async fn check(
+    client: &reqwest::Client,
+    issuer: &Issuer,
+    docs: &Documents,
+    keyring: &idp_core::keyring::Keyring,
+) -> anyhow::Result<ExitCode> {
+    let discovery_url = issuer.discovery_url();
+    let published = match readback::fetch_published(client, issuer).await {
+        Ok(p) => p,
+        Err(e) if e.is_not_found() => {
+            println!("drift: {discovery_url} is not published ({e})");
+            return Ok(ExitCode::from(EXIT_FAILED));
+        }
+        Err(e @ (FetchError::Unreachable { .. } | FetchError::TooLarge { .. })) => {
+            return Err(anyhow::Error::new(e).context("cannot check what is published"));
+        }
+        Err(e) => {
+            println!("drift: {e}");
+            return Ok(ExitCode::from(EXIT_FAILED));
+        }
+    };
+    let mut drift = Vec::new();
+    let jwks_url = issuer.join(&docs.jwks_path);
+    if published.jwks.url != jwks_url {
+        drift.push(format!(
+            "the published discovery document points at {}, the local state at {jwks_url}",
+            published.jwks.url
+        ));
+    }
+    for m in readback::compare(&published.discovery, &docs.discovery)
+        .into_iter()
+        .chain(readback::compare(&published.jwks, &docs.jwks))
+    {
+        drift.push(m.to_string());
+    }
+    let remote = |f: &readback::Fetched| plan::Remote {
+        bytes: f.bytes.clone(),
+        etag: String::new(),
+    };
+    if let Ok(p) = plan::plan(docs, keyring, Some(&remote(&published.jwks)), None) {
+        for kid in &p.kids_added {
+            drift.push(format!("kid {kid} is not published yet"));
+        }
+        for kid in &p.kids_removed {
+            drift.push(format!(
+                "kid {kid} is published but no longer in the local JWKS"
+            ));
+        }
+    }
+    if drift.is_empty() {
+        println!("up to date: {discovery_url} and its JWKS are the local state, byte for byte");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for d in &drift {
+            println!("drift: {d}");
+        }
+        Ok(ExitCode::from(EXIT_FAILED))
+    }
+}

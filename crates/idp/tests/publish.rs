@@ -1,0 +1,517 @@
+//! `idp publish-metadata` against real Azurite over HTTPS (started per test by the harness,
+//! on a free loopback port, trusting a CA made for the test), as an operator runs it.
+
+use assert_cmd::Command;
+use idp_testkit::{Azurite, Python};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A working folder with `idp init` done for an issuer in Azurite's container.
+struct Publisher {
+    dir: tempfile::TempDir,
+    issuer: String,
+    ca: PathBuf,
+}
+
+impl Publisher {
+    fn new(azurite: &Azurite, container: &str) -> Self {
+        let p = Self {
+            dir: tempfile::tempdir().unwrap(),
+            issuer: azurite.container_url(container),
+            ca: azurite.ca.ca_pem.clone(),
+        };
+        p.idp(&["init", "--issuer", &p.issuer, "--key-size", "2048"])
+            .assert()
+            .success();
+        p
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn idp(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("idp").unwrap();
+        c.current_dir(self.path()).args(args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("IDP_") || k.starts_with("AZURE_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("IDP_CA_CERT", &self.ca);
+        c.timeout(Duration::from_secs(120));
+        c
+    }
+
+    /// Runs `idp publish-metadata` with `args`; returns (exit code, stdout, stderr).
+    fn publish(&self, args: &[&str]) -> (i32, String, String) {
+        let mut all = vec!["publish-metadata"];
+        all.extend_from_slice(args);
+        let out = self.idp(&all).output().unwrap();
+        // Shown when a test fails (and with --nocapture).
+        println!(
+            "$ idp {}\n{}{}",
+            all.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    fn publish_ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.publish(args);
+        assert_eq!(code, 0, "publish failed:\n{out}\n{err}");
+        out
+    }
+
+    fn rendered(&self, which: &str) -> Vec<u8> {
+        let out = self.idp(&["metadata", "--only", which]).output().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    }
+
+    fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer)
+    }
+
+    fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.issuer)
+    }
+
+    fn keys(&self, args: &[&str]) -> String {
+        let mut all = vec!["keys"];
+        all.extend_from_slice(args);
+        let out = self.idp(&all).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn kid_of_state(&self, state: &str) -> String {
+        let list: Value = serde_json::from_str(&self.keys(&["list", "--json"])).unwrap();
+        list.as_array()
+            .or_else(|| list["keys"].as_array())
+            .unwrap()
+            .iter()
+            .find(|k| k["state"] == state)
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no {state} key in {list}"))
+    }
+}
+
+/// An anonymous client that trusts only the test CA, like Entra trusting public roots.
+fn anonymous(ca: &Path) -> reqwest::blocking::Client {
+    idp_server::install_crypto_provider();
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+    reqwest::blocking::Client::builder()
+        .tls_certs_only([cert])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn get(ca: &Path, url: &str) -> (u16, Vec<u8>, Option<String>, Option<String>, Option<String>) {
+    let r = anonymous(ca).get(url).send().unwrap();
+    let h = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+    let (ct, cc, etag) = (h("content-type"), h("cache-control"), h("etag"));
+    (
+        r.status().as_u16(),
+        r.bytes().unwrap().to_vec(),
+        ct,
+        cc,
+        etag,
+    )
+}
+
+fn jwks_kids(bytes: &[u8]) -> Vec<String> {
+    let v: Value = serde_json::from_slice(bytes).unwrap();
+    v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn sas() -> String {
+    Python::find().account_sas("rwdlac", 3600)
+}
+
+#[test]
+fn sas_publish_creates_a_public_container_and_curl_reads_it_back() {
+    let azurite = Azurite::start();
+    let p = Publisher::new(&azurite, "oidc");
+    let sas = sas();
+    let out = p.publish_ok(&["--sas", &sas, "--create-container"]);
+    assert!(
+        out.contains("create (anonymous read access: blob)"),
+        "{out}"
+    );
+    assert!(out.contains("read back anonymously"), "{out}");
+    assert!(!out.contains(&sas), "the SAS must not be printed");
+
+    // What the issue asks to show, with curl itself.
+    let curl = std::process::Command::new("curl")
+        .args(["-sS", "-D", "-", "--cacert"])
+        .arg(&azurite.ca.ca_pem)
+        .arg(p.discovery_url())
+        .output()
+        .expect("curl is needed by this test (Debian: apt-get install curl)");
+    assert!(
+        curl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
+    let text = String::from_utf8(curl.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    assert_eq!(body.as_bytes(), p.rendered("discovery"));
+
+    let (status, jwks, ct, cc, _) = get(&p.ca, &p.jwks_url());
+    assert_eq!(status, 200);
+    assert_eq!(jwks, p.rendered("jwks"));
+    assert_eq!(ct.as_deref(), Some("application/json"));
+    assert_eq!(cc.as_deref(), Some("public, max-age=300"));
+}
+
+#[test]
+fn republishing_unchanged_state_writes_nothing() {
+    let azurite = Azurite::start();
+    let p = Publisher::new(&azurite, "oidc");
+    let sas = sas();
+    p.publish_ok(&[
+        "--sas",
+        &sas,
+        "--create-container",
+        "--cache-control",
+        "public, max-age=60",
+    ]);
+    let before = get(&p.ca, &p.jwks_url()).4.unwrap();
+    let before_d = get(&p.ca, &p.discovery_url()).4.unwrap();
+    let out = p.publish_ok(&["--sas", &sas, "--create-container"]);
+    assert!(out.contains("nothing to write"), "{out}");
+    assert_eq!(out.matches(": unchanged").count(), 2, "{out}");
+    assert_eq!(
+        get(&p.ca, &p.jwks_url()).4.unwrap(),
+        before,
+        "JWKS was rewritten"
+    );
+    assert_eq!(get(&p.ca, &p.discovery_url()).4.unwrap(), before_d);
+}
+
+#[test]
+fn rotation_publishes_the_next_key_and_keeps_the_retiring_one() {
+    let azurite = Azurite::start();
+    let p = Publisher::new(&azurite, "rotate");
+    let sas = sas();
+    p.publish_ok(&["--sas", &sas, "--create-container"]);
+    let first = p.kid_of_state("active");
+
+    p.keys(&["add", "--key-size", "2048"]);
+    let next = p.kid_of_state("next");
+    let out = p.publish_ok(&["--sas", &sas]);
+    assert!(out.contains(&format!("kid {next}: appears")), "{out}");
+    assert!(out.contains("jwks.json: replace"), "{out}");
+    assert!(out.contains("openid-configuration: unchanged"), "{out}");
+    let kids = jwks_kids(&get(&p.ca, &p.jwks_url()).1);
+    assert_eq!(kids.len(), 2);
+    assert!(kids.contains(&first) && kids.contains(&next));
+
+    p.keys(&["activate", &next]);
+    p.publish_ok(&["--sas", &sas]);
+    let kids = jwks_kids(&get(&p.ca, &p.jwks_url()).1);
+    assert_eq!(kids[0], next, "the active key comes first");
+    assert!(kids.contains(&first), "the retiring key stays published");
+
+    p.keys(&["retire", &first]);
+    let out = p.publish_ok(&["--sas", &sas]);
+    assert!(out.contains(&format!("kid {first}: disappears")), "{out}");
+    assert_eq!(jwks_kids(&get(&p.ca, &p.jwks_url()).1), vec![next]);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let azurite = Azurite::start();
+    let p = Publisher::new(&azurite, "dry");
+    let sas = sas();
+    let out = p.publish_ok(&["--sas", &sas, "--create-container", "--dry-run"]);
+    let kid = p.kid_of_state("active");
+    assert!(out.contains("container"), "{out}");
+    assert!(out.contains("jwks.json: create"), "{out}");
+    assert!(out.contains(&format!("kid {kid}: appears")), "{out}");
+    assert!(out.contains("dry run: nothing written"), "{out}");
+    // Still no container: a real publish without --create-container is refused.
+    let (code, _, err) = p.publish(&["--sas", &sas]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn check_exits_1_on_drift_and_0_when_up_to_date() {
+    let azurite = Azurite::start();
+    let p = Publisher::new(&azurite, "drift");
+    let sas = sas();
+    // Nothing published yet: drift.
+    let (code, out, err) = p.publish(&["--check"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("drift"), "{out}");
+
+    p.publish_ok(&["--sas", &sas, "--create-container"]);
+    let (code, out, _) = p.publish(&["--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("up to date"), "{out}");
+
+    p.keys(&["add", "--key-size", "2048"]);
+    let next = p.kid_of_state("next");
+    let (code, out, _) = p.publish(&["--check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("kid {next} is not published yet")),
+        "{out}"
+    );
+    // --check changed nothing.
+    assert!(!jwks_kids(&get(&p.ca, &p.jwks_url()).1).contains(&next));
+}
+
+#[test]
+fn bearer_token_from_the_azure_cli_credential_is_accepted() {
+    let azurite = Azurite::start();
+    let p = Publisher::new(&azurite, "bearer");
+    // Create the container with a SAS first: the point here is the Entra credential path.
+    p.publish_ok(&["--sas", &sas(), "--create-container"]);
+    p.keys(&["add", "--key-size", "2048"]);
+
+    // A stand-in `az` on PATH: azure_identity's AzureCliCredential runs
+    // `az account get-access-token -o json --scope <scope>` through /bin/sh and reads
+    // accessToken/expires_on. The token has what Azurite's --oauth basic checks.
+    let bin = p.path().join("fakebin");
+    std::fs::create_dir(&bin).unwrap();
+    let token = storage_token();
+    let log = p.path().join("az.log");
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> {}\nprintf '%s' '{{\"accessToken\":\"{token}\",\"expires_on\":{},\"tokenType\":\"Bearer\"}}'\n",
+        log.display(),
+        now() + 3600
+    );
+    let az = bin.join("az");
+    std::fs::write(&az, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+
+    let out = p
+        .idp(&["publish-metadata", "--auth", "azure-cli"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("jwks.json: replace"), "{stdout}");
+    let asked = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        asked.contains("get-access-token") && asked.contains("https://storage.azure.com/.default"),
+        "{asked}"
+    );
+    assert!(!stdout.contains(&token));
+    assert_eq!(get(&p.ca, &p.jwks_url()).1, p.rendered("jwks"));
+
+    // The same credential path in auto mode (no SAS, no workload or managed identity).
+    p.keys(&["add", "--key-size", "2048"]);
+    let out = p
+        .idp(&["publish-metadata"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// An access token shaped like Entra's for storage (Azurite checks claims, not signatures).
+fn storage_token() -> String {
+    use base64::Engine;
+    let b = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "kid": "test"});
+    let claims = serde_json::json!({
+        "aud": "https://storage.azure.com",
+        "iss": "https://sts.windows.net/11111111-2222-3333-4444-555555555555/",
+        "iat": now() - 60, "nbf": now() - 60, "exp": now() + 3600,
+        "oid": "0000", "tid": "11111111-2222-3333-4444-555555555555",
+    });
+    format!("{}.{}.c2lnbmF0dXJl", b(&header), b(&claims))
+}
+
+#[test]
+fn bad_inputs_fail_clearly_and_write_nothing() {
+    let azurite = Azurite::start();
+    let py = Python::find();
+    let p = Publisher::new(&azurite, "bad");
+
+    // An issuer that maps to no container.
+    let (code, _, err) = p.publish(&[
+        "--issuer",
+        "https://issuer.example.com/oidc",
+        "--sas",
+        "sv=1&sig=x",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("maps to no blob container"), "{err}");
+    assert!(err.contains("storage.endpoint"), "{err}");
+
+    // Not a SAS at all.
+    let (code, _, err) = p.publish(&["--sas", "sv=2024-01-01&se=2030"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no `sig=`"), "{err}");
+
+    // Missing container without --create-container.
+    let good = py.account_sas("rwdlac", 3600);
+    let (code, _, err) = p.publish(&["--sas", &good]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("--create-container"),
+        "{err}"
+    );
+
+    // Wrong signature, and an expired token: refused, the SAS never echoed.
+    let wrong = good.replace("sig=", "sig=AAAA");
+    let expired = py.account_sas("rwdlac", -60);
+    for sas in [&wrong, &expired] {
+        let (code, out, err) = p.publish(&["--sas", sas, "--create-container"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("storage refused access"), "{err}");
+        assert!(err.contains("SAS"), "the hint names the SAS: {err}");
+        let sig = sas.split("sig=").nth(1).unwrap().split('&').next().unwrap();
+        assert!(
+            !err.contains(sig) && !out.contains(sig),
+            "SAS signature leaked: {err}"
+        );
+    }
+    let exists = py.run(
+        r#"
+import sys
+from azure.storage.blob import ContainerClient
+c = ContainerClient(sys.argv[1], "bad", credential=sys.argv[2], connection_verify=sys.argv[3])
+print(c.exists())
+"#,
+        &[
+            &azurite.account_url(),
+            &good,
+            azurite.ca.ca_pem.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(exists, "False", "nothing may be written");
+
+    // A container that exists but is private: written, but the readback names the cause.
+    py.run(
+        r#"
+import sys
+from azure.storage.blob import BlobServiceClient
+c = BlobServiceClient(sys.argv[1], credential=sys.argv[2], connection_verify=sys.argv[3])
+c.create_container("private")
+"#,
+        &[
+            &azurite.account_url(),
+            &good,
+            azurite.ca.ca_pem.to_str().unwrap(),
+        ],
+    );
+    let q = Publisher::new(&azurite, "private");
+    let (code, _, err) = q.publish(&["--sas", &good]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("does not allow anonymous read"), "{err}");
+    assert!(err.contains("$web"), "{err}");
+}
+
+#[test]
+fn unreachable_storage_fails_after_bounded_retries_then_a_rerun_completes() {
+    let mut azurite = Azurite::start_persistent();
+    let p = Publisher::new(&azurite, "outage");
+    let sas = sas();
+    azurite.stop();
+    let started = Instant::now();
+    let (code, _, err) = p.publish(&["--sas", &sas, "--create-container", "--retries", "2"]);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    assert!(
+        took < Duration::from_secs(60),
+        "retries are bounded: took {took:?}"
+    );
+    azurite.restart();
+    p.publish_ok(&["--sas", &sas, "--create-container"]);
+    assert_eq!(get(&p.ca, &p.jwks_url()).1, p.rendered("jwks"));
+}
+
+#[test]
+fn concurrent_publishers_never_leave_an_inconsistent_issuer() {
+    let azurite = Azurite::start();
+    let sas = sas();
+    // One container, four operators with their own keyrings, all at once.
+    let first = Publisher::new(&azurite, "race");
+    first.publish_ok(&["--sas", &sas, "--create-container"]);
+    let others: Vec<Publisher> = (0..4).map(|_| Publisher::new(&azurite, "race")).collect();
+    let children: Vec<_> = others
+        .iter()
+        .map(|p| {
+            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
+            c.current_dir(p.path())
+                .args(["publish-metadata", "--sas", &sas])
+                .env("IDP_CA_CERT", &p.ca)
+                .env_remove("IDP_CONFIG")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    let results: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let mut winners = Vec::new();
+    for (p, r) in others.iter().zip(&results) {
+        let err = String::from_utf8_lossy(&r.stderr);
+        match r.status.code() {
+            Some(0) => winners.push(p),
+            Some(1) => assert!(
+                err.contains("another publisher") || err.contains("differs"),
+                "a loser must say why: {err}"
+            ),
+            other => panic!("unexpected exit {other:?}: {err}"),
+        }
+    }
+    assert!(!winners.is_empty(), "someone must win");
+    // The final JWKS is exactly one publisher's, and discovery points at it.
+    let (_, jwks, ..) = get(&first.ca, &first.jwks_url());
+    let (_, discovery, ..) = get(&first.ca, &first.discovery_url());
+    assert!(
+        others.iter().any(|p| p.rendered("jwks") == jwks),
+        "the published JWKS is a mix of publishers"
+    );
+    assert_eq!(discovery, first.rendered("discovery"));
+}

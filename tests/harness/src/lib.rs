@@ -1,0 +1,371 @@
+//! Test-only services for idp's end-to-end suites, each started by the test itself on a
+//! free 127.0.0.1 port and stopped when dropped:
+//!
+//! - [`Azurite`]: Microsoft's Azure Storage emulator (npm `azurite`, pinned by the
+//!   repository's `package-lock.json`; `npm ci` installs it) over HTTPS, with a CA and
+//!   server certificate made here by rcgen, accepting SAS tokens and (`--oauth basic`)
+//!   bearer tokens.
+//! - [`Python`]: the pinned Python packages of `tests/requirements.txt` (in `.venv`), for
+//!   what only the official SDKs should make: SAS tokens, and `azure-identity` as a client.
+//!
+//! A missing service is a failure that says how to install it, never a skipped test.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Azurite's well-known development account and key (published in Microsoft's docs).
+pub const DEV_ACCOUNT: &str = "devstoreaccount1";
+pub const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// A port nobody listens on right now, on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A throw-away CA and a server certificate for 127.0.0.1 and localhost, as PEM files.
+#[derive(Debug)]
+pub struct TestCa {
+    pub ca_pem: PathBuf,
+    pub cert_pem: PathBuf,
+    pub key_pem: PathBuf,
+}
+
+impl TestCa {
+    /// Writes `ca.pem`, `server.pem` and `server.key` into `dir`.
+    pub fn create(dir: &Path) -> Self {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+            KeyPair, KeyUsagePurpose,
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let (from, to) = (
+            now - time::Duration::hours(1),
+            now + time::Duration::days(2),
+        );
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca.distinguished_name
+            .push(DnType::CommonName, "idp test CA");
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        (ca.not_before, ca.not_after) = (from, to);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut server =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "127.0.0.1");
+        server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        (server.not_before, server.not_after) = (from, to);
+        let cert = server.signed_by(&key, &issuer).unwrap();
+        let out = Self {
+            ca_pem: dir.join("ca.pem"),
+            cert_pem: dir.join("server.pem"),
+            key_pem: dir.join("server.key"),
+        };
+        std::fs::write(&out.ca_pem, ca_cert.pem()).unwrap();
+        std::fs::write(&out.cert_pem, cert.pem()).unwrap();
+        std::fs::write(&out.key_pem, key.serialize_pem()).unwrap();
+        out
+    }
+}
+
+/// The Azurite blob service over HTTPS on 127.0.0.1. Killed on drop.
+#[derive(Debug)]
+pub struct Azurite {
+    child: Option<Child>,
+    pub port: u16,
+    pub ca: TestCa,
+    /// Where data is kept when [`Azurite::start_persistent`] was used; `None` is in-memory.
+    location: Option<PathBuf>,
+    /// Holds the certificates and data; removed on drop.
+    _dir: tempfile::TempDir,
+}
+
+const READY: &str = "Azurite Blob service successfully listens on";
+
+fn azurite_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("IDP_AZURITE_BIN") {
+        return PathBuf::from(p);
+    }
+    let bin = repo_root().join("node_modules/.bin/azurite-blob");
+    assert!(
+        bin.exists(),
+        "Azurite is not installed: {} is missing. Install it with `npm ci` at the repository root \
+         (needs Node.js 20+ and npm; Debian: `apt-get install nodejs npm`), or run scripts/test.sh, \
+         which does that",
+        bin.display()
+    );
+    bin
+}
+
+impl Azurite {
+    /// Starts Azurite with in-memory storage.
+    pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Starts Azurite keeping its data in a folder, so [`Azurite::restart`] keeps the blobs.
+    pub fn start_persistent() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(persistent: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::create(dir.path());
+        let location = persistent.then(|| {
+            let l = dir.path().join("data");
+            std::fs::create_dir_all(&l).unwrap();
+            l
+        });
+        let mut me = Self {
+            child: None,
+            port: 0,
+            ca,
+            location,
+            _dir: dir,
+        };
+        me.spawn_on_free_port();
+        me
+    }
+
+    fn spawn_on_free_port(&mut self) {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            match self.spawn(port) {
+                Ok(()) => return,
+                Err(e) => last = e,
+            }
+        }
+        panic!("Azurite did not start: {last}");
+    }
+
+    /// Starts the process on `port` and waits for its ready line.
+    fn spawn(&mut self, port: u16) -> Result<(), String> {
+        let mut cmd = Command::new(azurite_bin());
+        cmd.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args([
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--oauth",
+                "basic",
+            ])
+            .arg("--cert")
+            .arg(&self.ca.cert_pem)
+            .arg("--key")
+            .arg(&self.ca.key_pem)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match &self.location {
+            Some(l) => cmd.arg("--location").arg(l),
+            None => cmd.arg("--inMemoryPersistence"),
+        };
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run {:?}: {e}", azurite_bin()))?;
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel::<Result<(), String>>();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            let mut seen = String::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains(READY) {
+                    let _ = tx.send(Ok(()));
+                    // Keep draining so Azurite never blocks on a full pipe.
+                    continue;
+                }
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            let _ = tx.send(Err(format!("Azurite exited; stdout:\n{seen}")));
+        });
+        std::thread::spawn(move || {
+            let mut seen = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            if !seen.is_empty() {
+                let _ = tx2.send(Err(format!("Azurite stderr:\n{seen}")));
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(())) => {
+                self.port = port;
+                self.child = Some(child);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err("no ready line within 60 s".into())
+            }
+        }
+    }
+
+    /// Stops the process: SIGTERM, so a persistent Azurite saves its data (it keeps it in
+    /// memory between saves), then SIGKILL if it is still running after 10 s. From the
+    /// client's side this is an outage: connections are refused from then on.
+    pub fn stop(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", c.id())])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = c.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    /// Starts it again on the same port (with the same data when persistent).
+    pub fn restart(&mut self) {
+        self.stop();
+        let port = self.port;
+        let mut last = String::new();
+        for _ in 0..20 {
+            match self.spawn(port) {
+                Ok(()) => return,
+                Err(e) => {
+                    last = e;
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            }
+        }
+        panic!("Azurite did not restart on port {port}: {last}");
+    }
+
+    /// `https://127.0.0.1:<port>/devstoreaccount1`
+    pub fn account_url(&self) -> String {
+        format!("https://127.0.0.1:{}/{DEV_ACCOUNT}", self.port)
+    }
+
+    /// `https://127.0.0.1:<port>/devstoreaccount1/<container>`
+    pub fn container_url(&self, container: &str) -> String {
+        format!("{}/{container}", self.account_url())
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The Python of `.venv` with the pinned test packages.
+#[derive(Debug, Clone)]
+pub struct Python(PathBuf);
+
+impl Python {
+    pub fn find() -> Self {
+        let path = std::env::var_os("IDP_TEST_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+        assert!(
+            path.exists(),
+            "the test Python is missing: {} does not exist. Create it with \
+             `python3 -m venv .venv && .venv/bin/pip install -r tests/requirements.txt` at the \
+             repository root (Debian: `apt-get install python3-venv`), or run scripts/test.sh",
+            path.display()
+        );
+        Self(path)
+    }
+
+    pub fn command(&self) -> Command {
+        Command::new(&self.0)
+    }
+
+    /// Runs a script with arguments; panics with its stderr when it fails; returns stdout.
+    pub fn run(&self, script: &str, args: &[&str]) -> String {
+        let out = self
+            .command()
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .output()
+            .expect("run python");
+        assert!(
+            out.status.success(),
+            "python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// An account SAS for the dev account from azure-storage-blob's `generate_account_sas`.
+    /// `permission` like "rwdlac"; `expiry_secs` may be negative for an expired token.
+    pub fn account_sas(&self, permission: &str, expiry_secs: i64) -> String {
+        self.run(
+            r#"
+import sys, datetime
+from azure.storage.blob import generate_account_sas, ResourceTypes, AccountSasPermissions
+now = datetime.datetime.now(datetime.timezone.utc)
+print(generate_account_sas(
+    account_name=sys.argv[1], account_key=sys.argv[2],
+    resource_types=ResourceTypes(service=True, container=True, object=True),
+    permission=AccountSasPermissions.from_string(sys.argv[3]),
+    expiry=now + datetime.timedelta(seconds=int(sys.argv[4])),
+    start=now - datetime.timedelta(minutes=5)))
+"#,
+            &[DEV_ACCOUNT, DEV_KEY, permission, &expiry_secs.to_string()],
+        )
+    }
+
+    /// A container SAS from `generate_container_sas`.
+    pub fn container_sas(&self, container: &str, permission: &str, expiry_secs: i64) -> String {
+        self.run(
+            r#"
+import sys, datetime
+from azure.storage.blob import generate_container_sas, ContainerSasPermissions
+now = datetime.datetime.now(datetime.timezone.utc)
+print(generate_container_sas(
+    account_name=sys.argv[1], container_name=sys.argv[3], account_key=sys.argv[2],
+    permission=ContainerSasPermissions.from_string(sys.argv[4]),
+    expiry=now + datetime.timedelta(seconds=int(sys.argv[5])),
+    start=now - datetime.timedelta(minutes=5)))
+"#,
+            &[
+                DEV_ACCOUNT,
+                DEV_KEY,
+                container,
+                permission,
+                &expiry_secs.to_string(),
+            ],
+        )
+    }
+}
