@@ -1,0 +1,85 @@
+//! The state file: every identity and FIC plus the emulator's signing key, as JSON.
+//!
+//! Written atomically (a temporary file in the same directory, synced, then renamed over
+//! the old one) with mode 0600, because it holds a private key.
+
+use crate::Error;
+use crate::arm::{Identity, Registry};
+use crate::key::SigningKey;
+use serde::{Deserialize, Serialize};
+use std::io::Write as _;
+use std::path::Path;
+
+/// The version written in the file.
+const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    /// PKCS#8 PEM.
+    signing_key: String,
+    identities: Vec<Identity>,
+}
+
+/// Reads `path`: `None` if it does not exist.
+pub(crate) fn load(path: &Path) -> Result<Option<(SigningKey, Registry)>, Error> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::ReadState {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let invalid = |reason: String| Error::InvalidState {
+        path: path.to_owned(),
+        reason,
+    };
+    let file: StateFile = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    if file.version != VERSION {
+        return Err(invalid(format!("unknown version {}", file.version)));
+    }
+    let key = SigningKey::from_pkcs8_pem(&file.signing_key).map_err(|e| invalid(e.to_string()))?;
+    Ok(Some((
+        key,
+        Registry {
+            identities: file.identities,
+        },
+    )))
+}
+
+/// Writes `path` atomically with mode 0600.
+pub(crate) fn save(path: &Path, key: &SigningKey, registry: &Registry) -> Result<(), Error> {
+    let write_err = |source: std::io::Error| Error::WriteState {
+        path: path.to_owned(),
+        source,
+    };
+    let file = StateFile {
+        version: VERSION,
+        signing_key: key.to_pkcs8_pem()?,
+        identities: registry.identities.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".idp-emulator-state.")
+        .tempfile_in(dir)
+        .map_err(write_err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(write_err)?;
+    }
+    tmp.write_all(&json).map_err(write_err)?;
+    tmp.write_all(b"\n").map_err(write_err)?;
+    tmp.as_file().sync_all().map_err(write_err)?;
+    tmp.persist(path).map_err(|e| write_err(e.error))?;
+    Ok(())
+}
