@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# The main job on an embedded default: a temporary issuer, its metadata, a signed
-# assertion, and the checks Entra would make. No Azure account needed.
+# The main job on an embedded default, all on this machine, no Azure account:
+#   1. an issuer: key, configuration, discovery document and JWKS;
+#   2. the metadata served over HTTPS (`idp serve`, with a local CA);
+#   3. a local Entra (`idp emulator`) that trusts that CA, with a user-assigned managed
+#      identity and its federated credential created through its ARM API;
+#   4. `idp token`: an assertion signed and exchanged for the identity's access token;
+#   5. the access token's claims.
 #
-#   scripts/quickstart.sh            builds idp (release) and runs
+#   scripts/quickstart.sh                        builds idp (release) and runs
 #   IDP_BIN=/path/to/idp scripts/quickstart.sh   uses that binary
+# Needs curl.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,27 +18,81 @@ if [[ -z "${IDP_BIN:-}" ]]; then
   cargo build --release --quiet --locked --bin idp --manifest-path "$root/Cargo.toml"
   IDP_BIN="$root/target/release/idp"
 fi
+command -v curl >/dev/null || { echo "error: curl is missing (Debian: apt-get install -y curl)" >&2; exit 2; }
 
-idp_bin=$IDP_BIN
+case $IDP_BIN in /*) idp_bin=$IDP_BIN ;; *) idp_bin=$PWD/$IDP_BIN ;; esac
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 cd "$work"
 # Only this run's settings count.
-unset "${!IDP_@}"
-
-# The embedded default: an issuer on loopback, as `idp serve` would host it.
-issuer="https://127.0.0.1:8443/quickstart"
-subject="quickstart-customer"
+unset "${!IDP_@}" "${!AZURE_@}"
 
 run() {
   printf '\n$ idp %s\n' "$*"
   "$idp_bin" "$@"
 }
 
+# A free loopback port for the issuer (its URL carries the port).
+port=8443
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+
+# Waits for a background service's ready line in its log; prints the line.
+ready() {
+  local log=$1 pattern=$2
+  for _ in $(seq 200); do
+    if grep -q "$pattern" "$log" 2>/dev/null; then grep -m1 "$pattern" "$log"; return; fi
+    sleep 0.05
+  done
+  echo "error: no '$pattern' in $log:" >&2; cat "$log" >&2; exit 1
+}
+
+issuer="https://127.0.0.1:$port/quickstart"
+subject="quickstart-customer"
+
+# 1. The issuer.
 run init --issuer "$issuer" --key-size 2048
 run metadata --out site
 printf '\n$ find site -type f\n'; find site -type f | sort
-run sign --subject "$subject" --lifetime 10m --out assertion.jwt
-run inspect - < assertion.jwt
 
-printf '\nquickstart ok: issuer %s signed an assertion for subject %s that passes every check\n' "$issuer" "$subject"
+# 2. Its metadata over HTTPS, as the blob container would serve it.
+printf '\n$ idp serve --listen 127.0.0.1:%s --self-signed issuer-tls &\n' "$port"
+"$idp_bin" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log &
+pids+=($!)
+ready serve.log "serving on https://"
+
+# 3. A local Entra, trusting the issuer's CA, on a free port.
+printf '\n$ idp emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem &\n'
+"$idp_bin" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem 2>emulator.log &
+pids+=($!)
+entra=$(ready emulator.log "Entra emulator on https://" | sed 's/.* on //')
+tenant=$(ready emulator.log "  tenant " | awk '{print $2}')
+subscription=$(ready emulator.log "  subscription " | awk '{print $2}')
+echo "Entra emulator on $entra (tenant $tenant, subscription $subscription)"
+
+# The managed app's template, replayed: a UAMI and its FIC trusting the issuer.
+arm="$entra/subscriptions/$subscription/resourceGroups/customer-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/isv-uami"
+api="api-version=2023-01-31"
+printf '\n$ curl -X PUT %s?%s\n' "$arm" "$api"
+uami=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' \
+  -d '{"location":"westeurope"}' "$arm?$api")
+echo "$uami"
+client_id=$(printf '%s' "$uami" | sed -n 's/.*"clientId":"\([^"]*\)".*/\1/p')
+fic=$(printf '{"properties":{"issuer":"%s","subject":"%s","audiences":["api://AzureADTokenExchange"]}}' "$issuer" "$subject")
+printf '\n$ curl -X PUT %s/federatedIdentityCredentials/isv?%s -d %s\n' "$arm" "$api" "$fic"
+curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' \
+  -d "$fic" "$arm/federatedIdentityCredentials/isv?$api"
+echo
+
+# 4 and 5. The exchange, then what the access token says.
+run token --tenant "$tenant" --client-id "$client_id" --subject "$subject" \
+  --scope https://vault.azure.net/.default --authority-host "$entra" \
+  --ca-cert entra-tls/ca.pem --format claims
+
+printf '\nquickstart ok: issuer %s, assertion for %s exchanged at the emulator for the access token of %s\n' \
+  "$issuer" "$subject" "$client_id"

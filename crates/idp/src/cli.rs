@@ -57,6 +57,102 @@ pub enum Command {
     Serve(ServeArgs),
     /// Upload the discovery document and the JWKS to Azure Blob Storage, then read them back as Entra would
     PublishMetadata(PublishArgs),
+    /// Run a local Entra: token endpoint, identities and federated credentials (ARM API), over HTTPS
+    Emulator(EmulatorArgs),
+    /// Sign a fresh assertion and exchange it at Entra for a managed identity's access token
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TokenFormat {
+    /// The access token alone
+    Raw,
+    /// {"access_token", "token_type", "expires_in", "expires_on"}
+    Json,
+    /// The access token's header and claims, decoded (not the token itself)
+    Claims,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The customer's tenant id (where the managed identity lives)
+    #[arg(long, value_name = "T")]
+    pub tenant: String,
+    /// The managed identity's client id (clientId, not principalId)
+    #[arg(long, value_name = "C")]
+    pub client_id: String,
+    /// The assertion's `sub`: the FIC's subject, exactly
+    #[arg(long, value_name = "S")]
+    pub subject: String,
+    /// One resource's scope, like https://vault.azure.net/.default
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: String,
+    /// Entra's authority host [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's, https://login.microsoftonline.com]
+    #[arg(long, value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// Azure cloud: public, usgov or china; sets the default authority host and audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
+    /// The assertion's `aud` [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
+    #[arg(long, value_name = "A")]
+    pub audience: Option<String>,
+    /// The assertion's lifetime [env: IDP_ASSERTION_LIFETIME] [toml: assertion.lifetime] [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub lifetime: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "raw")]
+    pub format: TokenFormat,
+    /// How long to keep retrying while a new FIC propagates (AADSTS70021/70025)
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub max_wait: String,
+    /// Retries of throttling (429) and server errors (5xx), honouring Retry-After
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub retries: u32,
+}
+
+/// The emulator's tenant when none is given.
+pub const EMULATOR_TENANT: &str = "10000000-0000-4000-8000-000000000001";
+/// The emulator's subscription when none is given.
+pub const EMULATOR_SUBSCRIPTION: &str = "20000000-0000-4000-8000-000000000002";
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8444", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM)
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "self_signed",
+        required_unless_present = "self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Make a local CA and server certificate; writes the CA to DIR/ca.pem for clients to trust
+    #[arg(long, value_name = "DIR")]
+    pub self_signed: Option<PathBuf>,
+    /// Trust this CA (PEM) when fetching issuers' metadata, besides the system roots and --ca-cert; repeatable
+    #[arg(long, value_name = "PEM")]
+    pub trust_ca: Vec<PathBuf>,
+    /// Keep identities, credentials and the emulator's signing key in FILE (0600), and load them at start
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// The tenant id the emulator answers for
+    #[arg(long, default_value = EMULATOR_TENANT, value_name = "GUID")]
+    pub tenant: String,
+    /// The subscription id of its ARM API
+    #[arg(long, default_value = EMULATOR_SUBSCRIPTION, value_name = "GUID")]
+    pub subscription: String,
+    /// How long an issuer's discovery document and JWKS stay cached, like Entra's cache
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub metadata_ttl: String,
+    /// How long a new or changed FIC answers AADSTS70021, like Entra while it propagates
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub propagation_delay: String,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,16 @@ fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
             (EXIT_FAILED, publish_hint(e))
         } else if let Some(e) = cause.downcast_ref::<StorageError>() {
             (EXIT_FAILED, Some(storage_hint(e)))
+        } else if cause
+            .downcast_ref::<idp_exchange::request::RequestError>()
+            .is_some()
+        {
+            (
+                EXIT_USAGE,
+                Some("--tenant is the customer's tenant id, --client-id the managed identity's client id, --scope one resource's `<resource>/.default`".into()),
+            )
+        } else if let Some(e) = cause.downcast_ref::<idp_exchange::client::ExchangeError>() {
+            (EXIT_FAILED, exchange_hint(e))
         } else if let Some(e) = cause.downcast_ref::<Reported>() {
             (e.code, None)
         } else {
@@ -249,5 +259,18 @@ fn storage_hint(e: &StorageError) -> String {
         StorageError::Unreachable { .. } => "check the storage endpoint, the network and, for a private CA, --ca-cert / IDP_CA_CERT; then re-run (--retries sets how often a call is retried)".into(),
         StorageError::Credential { .. } => "log in with `az login`, or choose another method with --auth (sas, azure-cli, managed-identity, workload-identity)".into(),
         StorageError::Service { .. } | StorageError::Other { .. } => "re-run; if it persists, check the storage account in the Azure portal".into(),
+    }
+}
+
+fn exchange_hint(e: &idp_exchange::client::ExchangeError) -> Option<String> {
+    use idp_exchange::client::ExchangeError;
+    match e {
+        ExchangeError::Unreachable { .. } => Some(
+            "check the authority host (--authority-host / IDP_EXCHANGE_AUTHORITY_HOST, --cloud), the network, and for a private CA --ca-cert / IDP_CA_CERT".into(),
+        ),
+        ExchangeError::Unexpected { .. } => Some(
+            "the authority host answered, but not as Entra: check --authority-host (a bare https host, no path)".into(),
+        ),
+        _ => None,
     }
 }

@@ -30,6 +30,8 @@ pub mod env {
     pub const STORAGE_RETRIES: &str = "IDP_STORAGE_RETRIES";
     /// Secret: never read from idp.toml.
     pub const STORAGE_SAS: &str = "IDP_STORAGE_SAS";
+    pub const EXCHANGE_CLOUD: &str = "IDP_EXCHANGE_CLOUD";
+    pub const EXCHANGE_AUTHORITY_HOST: &str = "IDP_EXCHANGE_AUTHORITY_HOST";
 }
 
 /// The default configuration file name, in the current directory.
@@ -52,6 +54,59 @@ pub struct FileConfig {
     pub assertion: AssertionSection,
     #[serde(default, skip_serializing_if = "StorageSection::is_empty")]
     pub storage: StorageSection,
+    #[serde(default, skip_serializing_if = "ExchangeSection::is_empty")]
+    pub exchange: ExchangeSection,
+}
+
+/// `[exchange]`: where `idp token` exchanges assertions.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority_host: Option<String>,
+}
+
+impl ExchangeSection {
+    fn is_empty(&self) -> bool {
+        self.cloud.is_none() && self.authority_host.is_none()
+    }
+}
+
+/// An Azure cloud: its Entra authority host and its token-exchange audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    Public,
+    UsGov,
+    China,
+}
+
+impl Cloud {
+    pub fn authority_host(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://login.microsoftonline.com",
+            Cloud::UsGov => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    pub fn audience(self) -> &'static str {
+        match self {
+            Cloud::Public => idp_core::AUDIENCE_GLOBAL,
+            Cloud::UsGov => idp_core::AUDIENCE_USGOV,
+            Cloud::China => idp_core::AUDIENCE_CHINA,
+        }
+    }
+
+    fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "public" | "AzureCloud" => Cloud::Public,
+            "usgov" | "AzureUSGovernment" => Cloud::UsGov,
+            "china" | "AzureChinaCloud" => Cloud::China,
+            other => anyhow::bail!("unknown cloud `{other}`: use public, usgov or china"),
+        })
+    }
 }
 
 /// `[storage]`: where and how `idp publish-metadata` writes. No secrets here: a SAS comes
@@ -515,6 +570,60 @@ impl Settings {
             })?
             .value),
             None => Ok(3),
+        }
+    }
+
+    pub fn cloud(&self, flag: Option<String>) -> Result<Cloud, ConfigError> {
+        let file = self.file.as_ref().and_then(|f| f.exchange.cloud.clone());
+        match self.pick(flag, "--cloud", env::EXCHANGE_CLOUD, file, "exchange.cloud")? {
+            Some(raw) => Ok(parse("cloud", raw, Cloud::parse)?.value),
+            None => Ok(Cloud::Public),
+        }
+    }
+
+    /// The Entra authority host: explicit setting, else the cloud's.
+    pub fn authority_host(
+        &self,
+        flag: Option<String>,
+        cloud: Cloud,
+    ) -> Result<String, ConfigError> {
+        let file = self
+            .file
+            .as_ref()
+            .and_then(|f| f.exchange.authority_host.clone());
+        Ok(self
+            .pick(
+                flag,
+                "--authority-host",
+                env::EXCHANGE_AUTHORITY_HOST,
+                file,
+                "exchange.authority_host",
+            )?
+            .map(|s| s.value)
+            .unwrap_or_else(|| cloud.authority_host().to_owned()))
+    }
+
+    /// The assertion audience: explicit setting, else the cloud's.
+    pub fn audience_for(
+        &self,
+        flag: Option<String>,
+        cloud: Cloud,
+    ) -> Result<Audience, ConfigError> {
+        let file = self
+            .file
+            .as_ref()
+            .and_then(|f| f.assertion.audience.clone());
+        match self.pick(
+            flag,
+            "--audience",
+            env::AUDIENCE,
+            file,
+            "assertion.audience",
+        )? {
+            Some(raw) => {
+                Ok(parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value)
+            }
+            None => Ok(Audience::parse(cloud.audience()).expect("known audience")),
         }
     }
 

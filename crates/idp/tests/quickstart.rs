@@ -21,11 +21,15 @@ fn readme_quickstart_runs_the_main_job() {
         "quickstart failed:\n{stdout}\n{stderr}"
     );
     for expected in [
-        "$ idp init --issuer https://127.0.0.1:8443/quickstart",
+        "$ idp init --issuer https://127.0.0.1:",
         "site/.well-known/openid-configuration",
         "site/.well-known/jwks.json",
-        "ok   signature valid",
-        "ok   iss       `https://127.0.0.1:8443/quickstart`",
+        "Entra emulator on https://127.0.0.1:",
+        "\"clientId\"",
+        "$ idp token --tenant ",
+        "\"idtyp\": \"app\"",
+        "\"aud\": \"https://vault.azure.net\"",
+        "\"iss\": \"https://sts.windows.net/",
         "quickstart ok",
     ] {
         assert!(
@@ -33,5 +37,7 @@ fn readme_quickstart_runs_the_main_job() {
             "missing {expected:?} in:\n{stdout}"
         );
     }
+    // The claims are printed, never the access token itself.
+    assert!(!stdout.contains("\"access_token\""));
     assert!(!stdout.contains("FAIL"));
 }

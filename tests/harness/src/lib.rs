@@ -369,3 +369,76 @@ print(generate_container_sas(
         )
     }
 }
+
+/// A long-running child process (an `idp serve` or `idp emulator` under test), killed on
+/// drop.
+#[derive(Debug)]
+pub struct Service {
+    child: Child,
+    /// The stderr line that said it was ready.
+    pub ready_line: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Service {
+    /// Spawns `cmd` and waits (up to 60 s) for a stderr line containing `ready`.
+    pub fn spawn(mut cmd: Command, ready: &str) -> Self {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn service");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = String::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains(ready) => {
+                    return Self {
+                        child,
+                        ready_line: line,
+                        lines: rx,
+                    };
+                }
+                Ok(line) => {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("service {cmd:?} never said {ready:?}; stderr:\n{seen}");
+                }
+            }
+        }
+    }
+
+    /// The `host:port` in the ready line after `scheme://`.
+    pub fn address(&self) -> String {
+        let after = self
+            .ready_line
+            .split("://")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no URL in {:?}", self.ready_line));
+        after.split(['/', ' ']).next().unwrap().to_owned()
+    }
+
+    /// Stderr lines printed since start (or the last call).
+    pub fn drain(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

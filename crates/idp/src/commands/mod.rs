@@ -1,5 +1,6 @@
 //! One module per command. Each validates all of its input before it writes anything.
 
+mod emulator;
 mod init;
 mod inspect;
 mod keys;
@@ -7,6 +8,7 @@ mod metadata;
 mod publish;
 mod serve;
 mod sign;
+mod token;
 
 use crate::cli::{Cli, Command};
 use crate::settings::Settings;
@@ -24,6 +26,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => inspect::run(&settings, args),
         Command::Serve(args) => serve::run(&settings, args),
         Command::PublishMetadata(args) => publish::run(&settings, args),
+        Command::Emulator(args) => emulator::run(&settings, args),
+        Command::Token(args) => token::run(&settings, args),
     }
 }
 

@@ -176,9 +176,9 @@ async fn readback(
     issuer: &Issuer,
     docs: &Documents,
 ) -> anyhow::Result<()> {
-    let published = readback::fetch_published(client, issuer)
-        .await
-        .context("readback failed: the documents cannot be fetched anonymously, as Entra fetches them")?;
+    let published = readback::fetch_published(client, issuer).await.context(
+        "readback failed: the documents cannot be fetched anonymously, as Entra fetches them",
+    )?;
     let mut mismatches = readback::compare(&published.discovery, &docs.discovery);
     mismatches.extend(readback::compare(&published.jwks, &docs.jwks));
     if mismatches.is_empty() {

@@ -78,28 +78,47 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// Reads the certificate and key, or makes them for `--self-signed`.
 fn tls_for(args: &ServeArgs, issuer: &Issuer) -> anyhow::Result<Tls> {
+    let host = url::Url::parse(issuer.as_str())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned));
+    Ok(
+        match tls_material(
+            args.tls_cert.as_deref(),
+            args.tls_key.as_deref(),
+            args.self_signed.as_deref(),
+            host,
+        )? {
+            Some((cert, key)) => Tls::Pem { cert, key },
+            None => Tls::Off,
+        },
+    )
+}
+
+/// The certificate chain and key to serve HTTPS with: read from `--tls-cert`/`--tls-key`,
+/// or made for `--self-signed DIR` (a local CA written to `DIR/ca.pem`, valid for
+/// localhost, 127.0.0.1, ::1 and `extra_host`); `None` when neither is given.
+pub(super) fn tls_material(
+    tls_cert: Option<&std::path::Path>,
+    tls_key: Option<&std::path::Path>,
+    self_signed: Option<&std::path::Path>,
+    extra_host: Option<String>,
+) -> anyhow::Result<Option<(Vec<u8>, Vec<u8>)>> {
     idp_server::install_crypto_provider();
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+    if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
         let read = |p: &std::path::Path| {
             std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
         };
-        return Ok(Tls::Pem {
-            cert: read(cert)?,
-            key: read(key)?,
-        });
+        return Ok(Some((read(cert)?, read(key)?)));
     }
-    let Some(dir) = &args.self_signed else {
-        return Ok(Tls::Off);
+    let Some(dir) = self_signed else {
+        return Ok(None);
     };
     let mut hosts = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    if let Some(host) = url::Url::parse(issuer.as_str())
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-    {
+    if let Some(host) = extra_host {
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -133,10 +152,7 @@ fn tls_for(args: &ServeArgs, issuer: &Issuer) -> anyhow::Result<Tls> {
         hosts.join(", "),
         dir.join("ca.pem").display()
     );
-    Ok(Tls::Pem {
-        cert: ca.cert_pem.into_bytes(),
-        key: ca.key_pem.into_bytes(),
-    })
+    Ok(Some((ca.cert_pem.into_bytes(), ca.key_pem.into_bytes())))
 }
 
 fn render(settings: &Settings) -> anyhow::Result<Site> {
@@ -164,7 +180,7 @@ async fn reload_on_sighup(settings: Settings, handle: SiteHandle) {
     }
 }
 
-async fn stop_on_signal(server: Handle<SocketAddr>) {
+pub(super) async fn stop_on_signal(server: Handle<SocketAddr>) {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

@@ -1,0 +1,180 @@
+//! The exchange over HTTP: sign, post, parse, retry what is transient.
+
+use crate::Secret;
+use crate::explain::{Context, Explanation, explain};
+use crate::request::{Target, form};
+use crate::response::{AccessToken, EntraError, Parsed, parse};
+use crate::retry::{Policy, Transient, decide};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// Largest response body read (Entra's are a few KB).
+const MAX_BODY: usize = 256 * 1024;
+
+/// An error making the assertion (from the caller's signer).
+pub type SignError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why no token came back.
+#[derive(Debug, Error)]
+pub enum ExchangeError {
+    #[error("Entra refused the token request ({status} {}): {}", .error.error, .error.summary())]
+    Entra {
+        status: u16,
+        error: Box<EntraError>,
+        explanation: Option<Explanation>,
+    },
+    #[error("cannot reach {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("{url} answered {status}, not an Entra response: {snippet}")]
+    Unexpected {
+        url: String,
+        status: u16,
+        snippet: String,
+    },
+    #[error("cannot sign the assertion")]
+    Sign(#[source] SignError),
+}
+
+impl ExchangeError {
+    /// The AADSTS code, when Entra answered with one.
+    pub fn code(&self) -> Option<u64> {
+        match self {
+            ExchangeError::Entra { error, .. } => error.code(),
+            _ => None,
+        }
+    }
+}
+
+/// Said before each retry (the caller prints it on stderr).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryNote {
+    /// 1 for the first retry.
+    pub retry: u32,
+    pub reason: Transient,
+    pub code: Option<u64>,
+    pub status: Option<u16>,
+    pub delay: Duration,
+}
+
+enum Failure {
+    Parsed(Parsed),
+    Unreachable(String),
+}
+
+async fn attempt(client: &reqwest::Client, target: &Target, assertion: &Secret) -> Failure {
+    let response = match client
+        .post(target.token_url())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&form(target, assertion))
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let mut detail = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                detail.push_str(": ");
+                detail.push_str(&s.to_string());
+                source = s.source();
+            }
+            return Failure::Unreachable(detail);
+        }
+    };
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut body = Vec::new();
+    let mut response = response;
+    loop {
+        match response.chunk().await {
+            Ok(Some(c)) if body.len() + c.len() <= MAX_BODY => body.extend_from_slice(&c),
+            Ok(Some(_)) => break,
+            Ok(None) => break,
+            Err(e) => return Failure::Unreachable(e.to_string()),
+        }
+    }
+    Failure::Parsed(parse(status, retry_after.as_deref(), &body))
+}
+
+/// Exchanges a fresh assertion (from `sign`, called once per attempt) for an access token,
+/// retrying only what is transient, within `policy`; `on_retry` hears of each retry.
+pub async fn exchange(
+    client: &reqwest::Client,
+    target: &Target,
+    context: &Context,
+    policy: &Policy,
+    mut sign: impl FnMut() -> Result<Secret, SignError>,
+    mut on_retry: impl FnMut(&RetryNote),
+) -> Result<AccessToken, ExchangeError> {
+    let started = Instant::now();
+    let mut retries = 0u32;
+    let mut server_retries = 0u32;
+    loop {
+        let assertion = sign().map_err(ExchangeError::Sign)?;
+        let outcome = attempt(client, target, &assertion).await;
+        drop(assertion);
+        let (transient, code, status, err) = match outcome {
+            Failure::Parsed(Parsed::Token(t)) => return Ok(t),
+            Failure::Parsed(parsed) => {
+                let decision = decide(&parsed);
+                let err = match parsed {
+                    Parsed::Error(e) => ExchangeError::Entra {
+                        status: e.status,
+                        explanation: e.code().and_then(|c| explain(c, context)),
+                        error: Box::new(e),
+                    },
+                    Parsed::Unexpected {
+                        status, snippet, ..
+                    } => ExchangeError::Unexpected {
+                        url: target.token_url(),
+                        status,
+                        snippet,
+                    },
+                    Parsed::Token(_) => unreachable!("returned above"),
+                };
+                let status = match &err {
+                    ExchangeError::Entra { status, .. }
+                    | ExchangeError::Unexpected { status, .. } => Some(*status),
+                    _ => None,
+                };
+                (decision, err.code(), status, err)
+            }
+            Failure::Unreachable(detail) => (
+                Some((Transient::Server, None)),
+                None,
+                None,
+                ExchangeError::Unreachable {
+                    url: target.token_url(),
+                    detail,
+                },
+            ),
+        };
+        let Some((reason, retry_after)) = transient else {
+            return Err(err);
+        };
+        let delay = policy.delay(retries, retry_after);
+        let allowed = match reason {
+            Transient::Propagation => started.elapsed() + delay <= policy.propagation_wait,
+            Transient::Throttled | Transient::Server => {
+                server_retries += 1;
+                server_retries <= policy.max_server_retries
+            }
+        };
+        if !allowed {
+            return Err(err);
+        }
+        retries += 1;
+        on_retry(&RetryNote {
+            retry: retries,
+            reason,
+            code,
+            status,
+            delay,
+        });
+        tokio::time::sleep(delay).await;
+    }
+}

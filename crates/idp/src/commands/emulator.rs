@@ -1,0 +1,83 @@
+//! `idp emulator`: a local Entra over HTTPS (the token endpoint, the ARM identity API and
+//! the emulator's own keys), for testing a setup and pipelines offline.
+
+use crate::cli::EmulatorArgs;
+use crate::settings::Settings;
+use anyhow::Context;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use idp_core::duration;
+use idp_emulator::{Config, Emulator};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> {
+    let ttl = duration::parse(&args.metadata_ttl).context("invalid --metadata-ttl")?;
+    let delay = duration::parse(&args.propagation_delay)
+        .or_else(|e| {
+            if args.propagation_delay.trim() == "0" {
+                Ok(std::time::Duration::ZERO)
+            } else {
+                Err(e)
+            }
+        })
+        .context("invalid --propagation-delay")?;
+    let mut config = Config::new(args.tenant.clone(), args.subscription.clone());
+    config.metadata_ttl = ttl;
+    config.propagation_delay = delay;
+    config.state_file = args.state.clone();
+    for path in settings.ca_certs()?.iter().chain(&args.trust_ca) {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        config.extra_roots.push(pem);
+    }
+    let (cert, key) = super::serve::tls_material(
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+        args.self_signed.as_deref(),
+        None,
+    )?
+    .context("the emulator serves HTTPS only, like Entra: pass --self-signed DIR or --tls-cert/--tls-key")?;
+    let emulator = Emulator::new(config).context("cannot start the emulator")?;
+    let app = emulator.router();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let server = Handle::<SocketAddr>::new();
+        tokio::spawn(super::serve::stop_on_signal(server.clone()));
+        let announce = {
+            let server = server.clone();
+            let (tenant, subscription) = (args.tenant.clone(), args.subscription.clone());
+            async move {
+                if let Some(addr) = server.listening().await {
+                    eprintln!("Entra emulator on https://{addr}");
+                    eprintln!("  tenant        {tenant}");
+                    eprintln!("  subscription  {subscription}");
+                    eprintln!("  token         https://{addr}/{tenant}/oauth2/v2.0/token");
+                    eprintln!(
+                        "  identities    https://{addr}/subscriptions/{subscription}/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>?api-version=2023-01-31"
+                    );
+                    if !addr.ip().is_loopback() {
+                        eprintln!(
+                            "warning: listening beyond loopback; the emulator's ARM API has no authentication"
+                        );
+                    }
+                }
+            }
+        };
+        tokio::spawn(announce);
+        let config = RustlsConfig::from_pem(cert, key)
+            .await
+            .context("cannot use the TLS certificate and key")?;
+        axum_server::bind_rustls(args.listen, config)
+            .handle(server)
+            .serve(app.into_make_service())
+            .await
+            .with_context(|| format!("cannot serve on {}", args.listen))?;
+        eprintln!("stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,153 @@
+//! `idp token`: sign a fresh assertion and exchange it at Entra for the managed identity's
+//! access token; explain an AADSTS failure with the values at stake.
+
+use crate::cli::{TokenArgs, TokenFormat};
+use crate::report::{EXIT_FAILED, Reported};
+use crate::settings::Settings;
+use anyhow::Context as _;
+use idp_core::assertion::{self, AssertionSpec, PrivateClaims, Subject};
+use idp_core::keys::Purpose;
+use idp_exchange::Secret;
+use idp_exchange::client::{self, ExchangeError, RetryNote};
+use idp_exchange::explain::Context;
+use idp_exchange::request::Target;
+use idp_exchange::retry::{Policy, Transient};
+use idp_publish::http::{self, ExtraRoots, Timeouts};
+use std::io::Write;
+use std::process::ExitCode;
+
+pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
+    // Every input is checked before the key is touched or anything is sent.
+    let cloud = settings.cloud(args.cloud.clone())?;
+    let authority = settings.authority_host(args.authority_host.clone(), cloud)?;
+    let target = Target::new(&authority, &args.tenant, &args.client_id, &args.scope)?;
+    let max_wait = idp_core::duration::parse(&args.max_wait).context("invalid --max-wait")?;
+    let spec = AssertionSpec {
+        subject: Subject::parse(&args.subject)?,
+        audience: settings.audience_for(args.audience.clone(), cloud)?,
+        lifetime: settings.lifetime(args.lifetime.clone())?,
+        claims: PrivateClaims::parse(std::iter::empty())?,
+        issuer: settings.issuer()?.value,
+    };
+    let store = settings.key_store()?;
+    let ring = store.load()?;
+    let key = store.signing_key(&ring, Purpose::OneShot)?;
+    let client = http::client(
+        &ExtraRoots::from_files(&settings.ca_certs()?)?,
+        Timeouts::default(),
+    )?;
+    let context = Context {
+        issuer: spec.issuer.as_str().to_owned(),
+        subject: args.subject.clone(),
+        audience: spec.audience.as_str().to_owned(),
+        tenant: args.tenant.clone(),
+        client_id: args.client_id.clone(),
+        scope: args.scope.clone(),
+        authority: authority.clone(),
+        lifetime_secs: spec.lifetime.get().as_secs(),
+    };
+    let policy = Policy {
+        propagation_wait: max_wait,
+        max_server_retries: args.retries,
+        ..Policy::default()
+    };
+    let sign = || {
+        let signed = assertion::sign(
+            &spec,
+            &key,
+            super::now().unix_timestamp(),
+            &assertion::random_jti(),
+        );
+        Ok(Secret::new(signed.token.expose().to_owned()))
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(client::exchange(
+        &client, &target, &context, &policy, sign, say_retry,
+    ));
+    let token = match result {
+        Ok(t) => t,
+        Err(e) => return Err(explain(e)),
+    };
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        TokenFormat::Raw => {
+            out.write_all(token.token.expose().as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        TokenFormat::Json => {
+            let expires_on = super::now().unix_timestamp() + token.expires_in as i64;
+            let json = serde_json::json!({
+                "access_token": token.token.expose(),
+                "token_type": token.token_type,
+                "expires_in": token.expires_in,
+                "expires_on": expires_on,
+            });
+            writeln!(out, "{json}")?;
+        }
+        TokenFormat::Claims => {
+            let decoded = idp_core::inspect::decode(token.token.expose())
+                .context("Entra's access token is not a JWT")?;
+            let json = serde_json::json!({
+                "header": decoded.header,
+                "claims": decoded.claims,
+                "expires_in": token.expires_in,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn say_retry(note: &RetryNote) {
+    let why = match (note.reason, note.code, note.status) {
+        (Transient::Propagation, Some(code), _) => {
+            format!("AADSTS{code}: the federated credential may still be propagating")
+        }
+        (Transient::Throttled, _, _) => "429: Entra is throttling".to_owned(),
+        (_, _, Some(status)) => format!("{status} from Entra"),
+        _ => "Entra could not be reached".to_owned(),
+    };
+    eprintln!(
+        "retry {} in {:.1}s ({why})",
+        note.retry,
+        note.delay.as_secs_f64()
+    );
+}
+
+/// Prints what Entra said, what it means and what to check; the error keeps the exit code.
+fn explain(e: ExchangeError) -> anyhow::Error {
+    let ExchangeError::Entra {
+        status,
+        error,
+        explanation,
+    } = &e
+    else {
+        return anyhow::Error::new(e).context("the token exchange failed");
+    };
+    let code = error
+        .code()
+        .map_or_else(|| "?".to_owned(), |c| c.to_string());
+    let mut message = match explanation {
+        Some(x) => format!("AADSTS{code}: {}", x.meaning),
+        None => format!("AADSTS{code} from Entra"),
+    };
+    message.push_str(&format!(
+        "\n  Entra said ({status} {}): {}",
+        error.error,
+        error.summary()
+    ));
+    if let Some(x) = explanation {
+        message.push_str(&format!("\n  check: {}", x.check));
+    }
+    message.push_str(&format!(
+        "\n  trace id {}, correlation id {}, at {}",
+        error.trace_id, error.correlation_id, error.timestamp
+    ));
+    Reported {
+        message,
+        code: EXIT_FAILED,
+    }
+    .into()
+}

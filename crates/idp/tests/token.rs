@@ -1,0 +1,443 @@
+//! The whole flow on real parts: idp's issuer served over HTTPS (`idp serve`, or Azurite
+//! after `idp publish-metadata`), the Entra emulator (`idp emulator`) fetching it over HTTPS
+//! with a UAMI and its FIC made through the emulator's ARM API, and `idp token` (or the
+//! official Python SDK) exchanging assertions there.
+
+use assert_cmd::Command;
+use idp_testkit::{Azurite, Python, Service, free_port};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const SUBJECT: &str = "customer-42";
+const SCOPE: &str = "https://vault.azure.net/.default";
+
+fn idp(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("idp").unwrap();
+    c.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IDP_") || k.starts_with("AZURE_") {
+            c.env_remove(k);
+        }
+    }
+    c.timeout(Duration::from_secs(120));
+    c
+}
+
+fn idp_process(dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
+    c.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IDP_") || k.starts_with("AZURE_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn client(ca: &Path) -> reqwest::blocking::Client {
+    idp_server::install_crypto_provider();
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+    reqwest::blocking::Client::builder()
+        .tls_certs_only([cert])
+        .build()
+        .unwrap()
+}
+
+/// An issuer (keys, config) and the emulator trusting where its metadata is hosted.
+struct Flow {
+    dir: tempfile::TempDir,
+    issuer: String,
+    _issuer_host: Option<Service>,
+    emulator: Service,
+    emulator_ca: PathBuf,
+    tenant: String,
+    subscription: String,
+}
+
+impl Flow {
+    /// The issuer hosted by `idp serve --self-signed`.
+    fn served(emulator_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let issuer = format!("https://127.0.0.1:{port}/oidc");
+        idp(dir.path())
+            .args(["init", "--issuer", &issuer, "--key-size", "2048"])
+            .assert()
+            .success();
+        let mut serve = idp_process(dir.path());
+        serve.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--self-signed",
+            "issuer-tls",
+        ]);
+        let host = Service::spawn(serve, "serving on https://");
+        let ca = dir.path().join("issuer-tls/ca.pem");
+        Self::with_emulator(dir, issuer, Some(host), &ca, emulator_args)
+    }
+
+    fn with_emulator(
+        dir: tempfile::TempDir,
+        issuer: String,
+        host: Option<Service>,
+        issuer_ca: &Path,
+        emulator_args: &[&str],
+    ) -> Self {
+        let mut emu = idp_process(dir.path());
+        emu.args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--self-signed",
+            "emulator-tls",
+            "--trust-ca",
+        ])
+        .arg(issuer_ca)
+        .args(emulator_args);
+        let emulator = Service::spawn(emu, "Entra emulator on https://");
+        let mut tenant = String::new();
+        let mut subscription = String::new();
+        let start = Instant::now();
+        while (tenant.is_empty() || subscription.is_empty())
+            && start.elapsed() < Duration::from_secs(10)
+        {
+            for line in emulator.drain() {
+                let mut words = line.split_whitespace();
+                match (words.next(), words.next()) {
+                    (Some("tenant"), Some(t)) => tenant = t.to_owned(),
+                    (Some("subscription"), Some(s)) => subscription = s.to_owned(),
+                    _ => {}
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!tenant.is_empty() && !subscription.is_empty());
+        let emulator_ca = dir.path().join("emulator-tls/ca.pem");
+        Self {
+            dir,
+            issuer,
+            _issuer_host: host,
+            emulator,
+            emulator_ca,
+            tenant,
+            subscription,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn authority(&self) -> String {
+        format!("https://{}", self.emulator.address())
+    }
+
+    fn arm(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!(
+            "{}/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{path}?api-version=2023-01-31",
+            self.authority(),
+            self.subscription
+        );
+        let mut req = client(&self.emulator_ca).request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
+    /// Creates a UAMI and a FIC (issuer, subject); returns the UAMI's client id.
+    fn identity_with_fic(&self, name: &str, fic_issuer: &str, fic_subject: &str) -> String {
+        let (status, uami) = self.arm(
+            reqwest::Method::PUT,
+            name,
+            Some(json!({"location": "westeurope"})),
+        );
+        assert!(status == 200 || status == 201, "{uami}");
+        let (status, fic) = self.arm(
+            reqwest::Method::PUT,
+            &format!("{name}/federatedIdentityCredentials/idp"),
+            Some(json!({"properties": {
+                "issuer": fic_issuer, "subject": fic_subject,
+                "audiences": ["api://AzureADTokenExchange"]}})),
+        );
+        assert!(status == 200 || status == 201, "{fic}");
+        uami["properties"]["clientId"].as_str().unwrap().to_owned()
+    }
+
+    /// `idp token` for `client_id`; returns (exit code, stdout, stderr, elapsed).
+    fn token(
+        &self,
+        client_id: &str,
+        subject: &str,
+        extra: &[&str],
+    ) -> (i32, String, String, Duration) {
+        let started = Instant::now();
+        let out = idp(self.path())
+            .args([
+                "token",
+                "--tenant",
+                &self.tenant,
+                "--client-id",
+                client_id,
+                "--subject",
+                subject,
+            ])
+            .args(["--scope", SCOPE, "--authority-host", &self.authority()])
+            .arg("--ca-cert")
+            .arg(&self.emulator_ca)
+            .args(extra)
+            .output()
+            .unwrap();
+        let (o, e) = (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        );
+        println!("$ idp token … {extra:?}\n{o}{e}");
+        (out.status.code().unwrap_or(-1), o, e, started.elapsed())
+    }
+
+    /// Verifies an access token against the emulator's published keys; returns its claims.
+    fn verify(&self, token: &str, audience: &str) -> Value {
+        let jwks: jsonwebtoken::jwk::JwkSet = client(&self.emulator_ca)
+            .get(format!(
+                "{}/{}/discovery/v2.0/keys",
+                self.authority(),
+                self.tenant
+            ))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        let jwk = jwks
+            .find(header.kid.as_deref().unwrap())
+            .expect("kid in the emulator JWKS");
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.set_audience(&[audience]);
+        v.set_issuer(&[format!("https://sts.windows.net/{}/", self.tenant)]);
+        jsonwebtoken::decode::<Value>(token, &key, &v)
+            .unwrap()
+            .claims
+    }
+}
+
+#[test]
+fn idp_token_gets_an_access_token_that_verifies_against_the_emulators_keys() {
+    let f = Flow::served(&[]);
+    let client_id = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let (code, out, err, _) = f.token(&client_id, SUBJECT, &[]);
+    assert_eq!(code, 0, "{err}");
+    let token = out.trim();
+    let claims = f.verify(token, "https://vault.azure.net");
+    assert_eq!(claims["appid"], client_id.as_str());
+    assert_eq!(claims["azp"], client_id.as_str());
+    assert_eq!(claims["tid"], f.tenant.as_str());
+    assert_eq!(claims["idtyp"], "app");
+    assert!(
+        claims["xms_mirid"]
+            .as_str()
+            .unwrap()
+            .ends_with("/userAssignedIdentities/uami")
+    );
+    assert!(!err.contains(token), "the token goes to stdout only");
+
+    let (code, out, _, _) = f.token(&client_id, SUBJECT, &["--format", "json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["token_type"], "Bearer");
+    assert!(v["expires_in"].as_u64().unwrap() > 3000);
+    assert!(v["expires_on"].as_i64().unwrap() > 0);
+    f.verify(
+        v["access_token"].as_str().unwrap(),
+        "https://vault.azure.net",
+    );
+}
+
+#[test]
+fn idp_token_explains_each_failure_and_retries_none_of_them() {
+    let f = Flow::served(&[]);
+    // FIC with a trailing slash added: the classic mistake.
+    let slash = f.identity_with_fic("slash", &format!("{}/", f.issuer), SUBJECT);
+    let (code, _, err, _) = f.token(&slash, SUBJECT, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("AADSTS700211"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the FIC's issuer must be exactly `{}` (idp's issuer); check the trailing slash",
+            f.issuer
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("retry"), "700211 is never retried: {err}");
+
+    let uami = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let (code, _, err, _) = f.token(&uami, "customer-43", &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("AADSTS700213") && err.contains("`customer-43`"),
+        "{err}"
+    );
+    let (code, _, err, _) = f.token(&uami, "CUSTOMER-42", &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("AADSTS7002138"), "{err}");
+
+    let (code, _, err, _) = f.token("99999999-9999-4999-8999-999999999999", SUBJECT, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("AADSTS700016") && err.contains("clientId, not principalId"),
+        "{err}"
+    );
+
+    let (code, _, err, _) = f.token(
+        &uami,
+        SUBJECT,
+        &["--audience", "api://AzureADTokenExchangeUSGov"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("AADSTS700212"), "{err}");
+
+    // A key activated before it was published: 7000272.
+    idp(f.path())
+        .args(["keys", "add", "--key-size", "2048"])
+        .assert()
+        .success();
+    let list: Value = serde_json::from_slice(
+        &idp(f.path())
+            .args(["keys", "list", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let keys = list.as_array().or_else(|| list["keys"].as_array()).unwrap();
+    let next = keys.iter().find(|k| k["state"] == "next").unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    idp(f.path())
+        .args(["keys", "activate", &next])
+        .assert()
+        .success();
+    let (code, _, err, _) = f.token(&uami, SUBJECT, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("AADSTS7000272") && err.contains("idp publish-metadata"),
+        "{err}"
+    );
+
+    // Bad input is refused before anything is signed or sent.
+    let (code, _, err, _) = f.token("not-a-guid", SUBJECT, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("client id"), "{err}");
+}
+
+#[test]
+fn idp_token_waits_out_fic_propagation_and_throttling() {
+    let f = Flow::served(&["--propagation-delay", "3s"]);
+    let uami = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let (code, out, err, took) = f.token(&uami, SUBJECT, &["--max-wait", "60s"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("retry 1") && err.contains("AADSTS70021"),
+        "said on stderr: {err}"
+    );
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    f.verify(out.trim(), "https://vault.azure.net");
+
+    // A wait too short for propagation gives up with the explanation.
+    let fresh = f.identity_with_fic("fresh", &f.issuer, SUBJECT);
+    let (code, _, err, _) = f.token(&fresh, SUBJECT, &["--max-wait", "1s"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("AADSTS70021") && err.contains("propagating"),
+        "{err}"
+    );
+
+    // 429 with Retry-After: honoured, then success.
+    let r = client(&f.emulator_ca)
+        .post(format!("{}/_emulator/faults", f.authority()))
+        .json(&json!({"status": 429, "count": 2, "retry_after": 1}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let (code, _, err, took) = f.token(&uami, SUBJECT, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("429").count(), 2, "{err}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "Retry-After honoured: {took:?}"
+    );
+
+    // Retries are bounded.
+    client(&f.emulator_ca)
+        .post(format!("{}/_emulator/faults", f.authority()))
+        .json(&json!({"status": 503, "count": 10, "retry_after": 0}))
+        .send()
+        .unwrap();
+    let (code, _, err, _) = f.token(&uami, SUBJECT, &["--retries", "2"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.matches("retry ").count(), 2, "{err}");
+}
+
+#[test]
+fn end_to_end_on_azurite_published_metadata() {
+    let azurite = Azurite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = azurite.container_url("oidc");
+    idp(dir.path())
+        .args(["init", "--issuer", &issuer, "--key-size", "2048"])
+        .assert()
+        .success();
+    let sas = Python::find().account_sas("rwdlac", 3600);
+    idp(dir.path())
+        .args(["publish-metadata", "--create-container", "--sas", &sas])
+        .env("IDP_CA_CERT", &azurite.ca.ca_pem)
+        .assert()
+        .success();
+    let f = Flow::with_emulator(dir, issuer, None, &azurite.ca.ca_pem, &[]);
+    let uami = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let (code, out, err, _) = f.token(&uami, SUBJECT, &[]);
+    assert_eq!(code, 0, "{err}");
+    f.verify(out.trim(), "https://vault.azure.net");
+}
+
+#[test]
+fn the_official_python_sdk_gets_a_token_from_the_emulator() {
+    let f = Flow::served(&[]);
+    let uami = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let file = f.path().join("assertion.jwt");
+    idp(f.path())
+        .args(["sign", "--subject", SUBJECT, "--lifetime", "20m", "--out"])
+        .arg(&file)
+        .assert()
+        .success();
+    let out = Python::find()
+        .command()
+        .arg("-c")
+        .arg(
+            r#"
+from azure.identity import WorkloadIdentityCredential
+print(WorkloadIdentityCredential().get_token("https://storage.azure.com/.default").token)
+"#,
+        )
+        .env("AZURE_CLIENT_ID", &uami)
+        .env("AZURE_TENANT_ID", &f.tenant)
+        .env("AZURE_FEDERATED_TOKEN_FILE", &file)
+        .env("AZURE_AUTHORITY_HOST", f.authority())
+        .env("REQUESTS_CA_BUNDLE", &f.emulator_ca)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let claims = f.verify(token.trim(), "https://storage.azure.com");
+    assert_eq!(claims["appid"], uami.as_str());
+}
