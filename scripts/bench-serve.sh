@@ -2,15 +2,31 @@
 # `idp serve` under load, as a ratio to nginx serving the same bytes in the same run:
 # JWKS requests/s and p99 latency under wrk on loopback (both plain HTTP, the way a TLS
 # terminator in front would reach them; HTTPS=1 puts TLS on both, with one test CA).
-# Both servers get 2 workers (idp serve runs 2 tokio worker threads; nginx 2 processes).
+# The client and the servers run on separate CPUs (taskset): wrk on CPU 0, the server on
+# the others, each with WORKERS workers (default: the server CPUs' count): idp serve
+# --workers N, nginx worker_processes N. Sharing CPUs would measure the scheduler: wrk's
+# threads would wait for the server's time slices, and the faster server would look slower.
 # Needs: cargo, wrk, nginx, python3 (Debian: apt-get install -y wrk nginx-light).
-# DURATION (default 10s), CONNECTIONS (default 64), RUNS (default 3, best kept) tune it;
+# DURATION (default 10s), CONNECTIONS (default 64), RUNS (default 5, medians reported) tune it;
 # IDP_BIN runs a prebuilt idp instead of building one.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-64}
-runs=${RUNS:-3}
+ncpu=$(nproc)
+if ((ncpu >= 2)); then
+  client_cpus=0
+  server_cpus="1-$((ncpu - 1))"
+  workers=${WORKERS:-$((ncpu - 1))}
+  wrk_threads=1
+else
+  client_cpus=0
+  server_cpus=0
+  workers=${WORKERS:-1}
+  wrk_threads=1
+fi
+command -v taskset >/dev/null || { echo "error: taskset is missing (Debian: apt-get install -y util-linux)" >&2; exit 2; }
+runs=${RUNS:-5}
 for tool in wrk nginx python3 cargo; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing (Debian: apt-get install -y wrk nginx-light python3)" >&2; exit 2; }
 done
@@ -52,7 +68,7 @@ if [[ $scheme == https ]]; then
   tls_args=(--tls-cert "$work/tls/server.pem" --tls-key "$work/tls/server.key")
 fi
 
-"$idp" serve --listen "127.0.0.1:$idp_port" --cache-control "public, max-age=300" "${tls_args[@]}" 2>"$work/idp.log" &
+taskset -c "$server_cpus" "$idp" serve --listen "127.0.0.1:$idp_port" --workers "$workers" --cache-control "public, max-age=300" "${tls_args[@]}" 2>"$work/idp.log" &
 pids+=($!)
 
 mkdir -p nginx/logs
@@ -63,7 +79,7 @@ if [[ $scheme == https ]]; then
   ssl="ssl_certificate $work/tls/server.pem; ssl_certificate_key $work/tls/server.key;"
 fi
 cat > nginx/nginx.conf <<CONF
-worker_processes 2;
+worker_processes $workers;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/logs/error.log warn;
 events { worker_connections 1024; }
@@ -83,7 +99,7 @@ http {
   }
 }
 CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+taskset -c "$server_cpus" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
 path=/oidc/.well-known/jwks.json
@@ -98,7 +114,7 @@ cmp <(curl -fsk "$scheme://127.0.0.1:$idp_port$path") <(curl -fsk "$scheme://127
 
 # wrk's --latency output: "Requests/sec: N" and "99% X(us|ms|s)".
 measure() {
-  wrk -t2 -c"$connections" -d"$duration" --latency "$1" | python3 -c '
+  taskset -c "$client_cpus" wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency "$1" | python3 -c '
 import re, sys
 t = sys.stdin.read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
@@ -110,19 +126,24 @@ print(rps, p99)'
 }
 
 echo
-echo "== JWKS over $scheme, wrk -t2 -c$connections -d$duration, best of $runs, alternating =="
-best_idp="0 1e9"; best_nginx="0 1e9"
-higher() { awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { exit !(a > b) }'; }
+echo "== JWKS over $scheme, $workers worker(s) each on CPU $server_cpus, wrk -t$wrk_threads -c$connections -d$duration on CPU $client_cpus, median of $runs, alternating =="
+idp_runs=(); nginx_runs=()
 for _ in $(seq "$runs"); do
-  r=$(measure "$scheme://127.0.0.1:$idp_port$path"); if higher "$r" "$best_idp"; then best_idp=$r; fi
-  r=$(measure "$scheme://127.0.0.1:$nginx_port$path"); if higher "$r" "$best_nginx"; then best_nginx=$r; fi
+  idp_runs+=("$(measure "$scheme://127.0.0.1:$idp_port$path")")
+  nginx_runs+=("$(measure "$scheme://127.0.0.1:$nginx_port$path")")
 done
-python3 - "$best_idp" "$best_nginx" <<'PY'
-import sys
-i_rps, i_p99 = map(float, sys.argv[1].split())
-n_rps, n_p99 = map(float, sys.argv[2].split())
-print(f"{'server':<10} {'requests/s':>12} {'p99 ms':>8}")
-print(f"{'idp serve':<10} {i_rps:12.0f} {i_p99:8.2f}")
-print(f"{'nginx':<10} {n_rps:12.0f} {n_p99:8.2f}")
-print(f"ratio idp/nginx: requests/s {i_rps/n_rps:.2f}x (goal >= 1.00x), p99 {i_p99/n_p99:.2f}x (goal <= 1.00x)")
+python3 - "${idp_runs[*]}" "${nginx_runs[*]}" <<'PY'
+import statistics, sys
+def runs(arg):
+    v = list(map(float, arg.split()))
+    return v[0::2], v[1::2]
+(i_rps, i_p99), (n_rps, n_p99) = runs(sys.argv[1]), runs(sys.argv[2])
+med = statistics.median
+print("per run (requests/s, p99 ms):")
+print("  idp serve", ", ".join(f"{r:.0f} {p:.2f}" for r, p in zip(i_rps, i_p99)))
+print("  nginx    ", ", ".join(f"{r:.0f} {p:.2f}" for r, p in zip(n_rps, n_p99)))
+print(f"{'median':<10} {'requests/s':>12} {'p99 ms':>8}")
+print(f"{'idp serve':<10} {med(i_rps):12.0f} {med(i_p99):8.2f}")
+print(f"{'nginx':<10} {med(n_rps):12.0f} {med(n_p99):8.2f}")
+print(f"ratio idp/nginx: requests/s {med(i_rps)/med(n_rps):.2f}x (goal >= 1.00x), p99 {med(i_p99)/med(n_p99):.2f}x (goal <= 1.00x)")
 PY

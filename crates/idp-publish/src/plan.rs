@@ -62,6 +62,17 @@ pub enum PlanError {
     MissingActive { kid: String },
     #[error("publishing would drop key `{kid}` from the JWKS while it is still {state}")]
     DropsLiveKey { kid: String, state: &'static str },
+    #[error(
+        "the published JWKS has key `{kid}`, which this keyring does not know: another keyring published it, and may still sign with it"
+    )]
+    DropsUnknownKey { kid: String },
+}
+
+/// What a plan may do beyond the safe default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// Drop published keys this keyring has never known (another keyring's).
+    pub drop_unknown_keys: bool,
 }
 
 /// Compares what is rendered with what is published.
@@ -70,6 +81,7 @@ pub fn plan(
     keyring: &Keyring,
     remote_jwks: Option<&Remote>,
     remote_discovery: Option<&Remote>,
+    allow: Allow,
 ) -> Result<Plan, PlanError> {
     let local_kids: BTreeSet<String> = local.kids.iter().cloned().collect();
     if let Some(active) = keyring.active()
@@ -85,16 +97,22 @@ pub fn plan(
         .unwrap_or_default();
     let kids_removed: Vec<String> = remote_kids.difference(&local_kids).cloned().collect();
     for kid in &kids_removed {
-        if let Some(entry) = keyring.get(kid)
-            && matches!(
-                entry.state,
-                KeyState::Active | KeyState::Retiring | KeyState::Next
-            )
-        {
-            return Err(PlanError::DropsLiveKey {
-                kid: kid.clone(),
-                state: entry.state.as_str(),
-            });
+        match keyring.get(kid) {
+            Some(entry)
+                if matches!(
+                    entry.state,
+                    KeyState::Active | KeyState::Retiring | KeyState::Next
+                ) =>
+            {
+                return Err(PlanError::DropsLiveKey {
+                    kid: kid.clone(),
+                    state: entry.state.as_str(),
+                });
+            }
+            None if !allow.drop_unknown_keys => {
+                return Err(PlanError::DropsUnknownKey { kid: kid.clone() });
+            }
+            _ => {}
         }
     }
     Ok(Plan {
@@ -142,7 +160,7 @@ mod tests {
     #[test]
     fn nothing_published_creates_both() {
         let r = ring(&[KeyState::Active]);
-        let p = plan(&render(&r), &r, None, None).unwrap();
+        let p = plan(&render(&r), &r, None, None, Allow::default()).unwrap();
         assert_eq!(
             (p.jwks.clone(), p.discovery.clone()),
             (Step::Create, Step::Create)
@@ -159,6 +177,7 @@ mod tests {
             &r,
             Some(&remote(&d.jwks, "\"1\"")),
             Some(&remote(&d.discovery, "\"2\"")),
+            Allow::default(),
         )
         .unwrap();
         assert!(p.is_noop());
@@ -180,6 +199,7 @@ mod tests {
             &r,
             Some(&remote(&old.jwks, "\"e1\"")),
             Some(&remote(&old.discovery, "\"e2\"")),
+            Allow::default(),
         )
         .unwrap();
         assert_eq!(
@@ -201,7 +221,14 @@ mod tests {
         let mut stale = r.clone();
         stale.keys[1].state = KeyState::Retired;
         let local = render(&stale);
-        let err = plan(&local, &r, Some(&remote(&published.jwks, "\"e\"")), None).unwrap_err();
+        let err = plan(
+            &local,
+            &r,
+            Some(&remote(&published.jwks, "\"e\"")),
+            None,
+            Allow::default(),
+        )
+        .unwrap_err();
         assert!(matches!(
             err,
             PlanError::DropsLiveKey {
@@ -215,6 +242,7 @@ mod tests {
             &stale,
             Some(&remote(&published.jwks, "\"e\"")),
             None,
+            Allow::default(),
         )
         .unwrap();
         assert_eq!(ok.kids_removed, vec![r.keys[1].kid.clone()]);
@@ -226,8 +254,29 @@ mod tests {
         let mut docs = render(&r);
         docs.kids.retain(|k| *k != r.keys[0].kid);
         assert!(matches!(
-            plan(&docs, &r, None, None),
+            plan(&docs, &r, None, None, Allow::default()),
             Err(PlanError::MissingActive { .. })
         ));
+    }
+
+    #[test]
+    fn dropping_another_keyrings_key_is_refused_unless_allowed() {
+        let theirs = ring(&[KeyState::Active]);
+        let ours = ring(&[KeyState::Active]);
+        let published = render(&theirs);
+        let local = render(&ours);
+        let remote_jwks = remote(&published.jwks, "\"e\"");
+        let err = plan(&local, &ours, Some(&remote_jwks), None, Allow::default()).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::DropsUnknownKey {
+                kid: theirs.keys[0].kid.clone()
+            }
+        );
+        let allow = Allow {
+            drop_unknown_keys: true,
+        };
+        let p = plan(&local, &ours, Some(&remote_jwks), None, allow).unwrap();
+        assert_eq!(p.kids_removed, vec![theirs.keys[0].kid.clone()]);
     }
 }

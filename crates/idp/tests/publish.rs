@@ -449,6 +449,37 @@ c.create_container("private")
 }
 
 #[test]
+fn a_keyring_that_does_not_know_the_published_keys_is_refused() {
+    let azurite = Azurite::start();
+    let sas = sas();
+    let first = Publisher::new(&azurite, "shared");
+    first.publish_ok(&["--sas", &sas, "--create-container"]);
+    let theirs = first.kid_of_state("active");
+    let before = get(&first.ca, &first.jwks_url()).1;
+
+    // A second keyring (a stale copy, another operator) would drop the first's signing key.
+    let other = Publisher::new(&azurite, "shared");
+    let (code, _, err) = other.publish(&["--sas", &sas]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&theirs) && err.contains("does not know"),
+        "{err}"
+    );
+    assert!(err.contains("--drop-unknown-keys"), "{err}");
+    assert_eq!(
+        get(&first.ca, &first.jwks_url()).1,
+        before,
+        "nothing written"
+    );
+
+    // --dry-run refuses the same way; with the flag, the plan says what disappears.
+    let (code, _, _) = other.publish(&["--sas", &sas, "--dry-run"]);
+    assert_eq!(code, 1);
+    let out = other.publish_ok(&["--sas", &sas, "--drop-unknown-keys"]);
+    assert!(out.contains(&format!("kid {theirs}: disappears")), "{out}");
+}
+
+#[test]
 fn unreachable_storage_fails_after_bounded_retries_then_a_rerun_completes() {
     let mut azurite = Azurite::start_persistent();
     let p = Publisher::new(&azurite, "outage");
@@ -481,7 +512,7 @@ fn concurrent_publishers_never_leave_an_inconsistent_issuer() {
         .map(|p| {
             let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
             c.current_dir(p.path())
-                .args(["publish-metadata", "--sas", &sas])
+                .args(["publish-metadata", "--sas", &sas, "--drop-unknown-keys"])
                 .env("IDP_CA_CERT", &p.ca)
                 .env_remove("IDP_CONFIG")
                 .stdout(std::process::Stdio::piped())

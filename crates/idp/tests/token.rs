@@ -48,7 +48,7 @@ fn client(ca: &Path) -> reqwest::blocking::Client {
 struct Flow {
     dir: tempfile::TempDir,
     issuer: String,
-    _issuer_host: Option<Service>,
+    issuer_host: Option<Service>,
     emulator: Service,
     emulator_ca: PathBuf,
     tenant: String,
@@ -118,7 +118,7 @@ impl Flow {
         Self {
             dir,
             issuer,
-            _issuer_host: host,
+            issuer_host: host,
             emulator,
             emulator_ca,
             tenant,
@@ -330,6 +330,49 @@ fn idp_token_explains_each_failure_and_retries_none_of_them() {
         "{err}"
     );
 
+    // The wrong tenant.
+    let out = idp(f.path())
+        .args([
+            "token",
+            "--tenant",
+            "99999999-9999-4999-8999-999999999999",
+            "--client-id",
+            &uami,
+        ])
+        .args([
+            "--subject",
+            SUBJECT,
+            "--scope",
+            SCOPE,
+            "--authority-host",
+            &f.authority(),
+        ])
+        .arg("--ca-cert")
+        .arg(&f.emulator_ca)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("AADSTS90002") && err.contains("99999999-9999-4999-8999-999999999999"),
+        "{err}"
+    );
+
+    // An identity without any FIC: retried as propagation for --max-wait, then explained.
+    let (status, bare) = f.arm(
+        reqwest::Method::PUT,
+        "bare",
+        Some(json!({"location": "westeurope"})),
+    );
+    assert_eq!(status, 201);
+    let bare_id = bare["properties"]["clientId"].as_str().unwrap();
+    let (code, _, err, _) = f.token(bare_id, SUBJECT, &["--max-wait", "1s"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("AADSTS70025") && err.contains("has no federated credentials"),
+        "{err}"
+    );
+
     // Bad input is refused before anything is signed or sent.
     let (code, _, err, _) = f.token("not-a-guid", SUBJECT, &[]);
     assert_eq!(code, 2, "{err}");
@@ -440,4 +483,20 @@ print(WorkloadIdentityCredential().get_token("https://storage.azure.com/.default
     let token = String::from_utf8(out.stdout).unwrap();
     let claims = f.verify(token.trim(), "https://storage.azure.com");
     assert_eq!(claims["appid"], uami.as_str());
+}
+
+#[test]
+fn idp_token_explains_metadata_entra_cannot_fetch() {
+    let mut f = Flow::served(&[]);
+    let uami = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    drop(f.issuer_host.take()); // the issuer's host goes away before Entra ever fetched it
+    let (code, _, err, _) = f.token(&uami, SUBJECT, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("AADSTS90061"), "{err}");
+    assert!(
+        err.contains(&format!("{}/.well-known/openid-configuration", f.issuer))
+            && err.contains("idp publish-metadata --check"),
+        "{err}"
+    );
+    assert!(!err.contains("retry"), "{err}");
 }

@@ -47,6 +47,9 @@ pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
         keyring: &keyring,
         cache_control: &cache_control,
         create_container: args.create_container,
+        allow: plan::Allow {
+            drop_unknown_keys: args.drop_unknown_keys,
+        },
     };
 
     runtime.block_on(async {
@@ -234,7 +237,10 @@ async fn check(
         bytes: f.bytes.clone(),
         etag: String::new(),
     };
-    if let Ok(p) = plan::plan(docs, keyring, Some(&remote(&published.jwks)), None) {
+    let allow = plan::Allow {
+        drop_unknown_keys: true,
+    };
+    if let Ok(p) = plan::plan(docs, keyring, Some(&remote(&published.jwks)), None, allow) {
         for kid in &p.kids_added {
             drift.push(format!("kid {kid} is not published yet"));
         }

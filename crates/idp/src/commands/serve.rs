@@ -29,10 +29,15 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let handle = SiteHandle::new(site);
     let app = idp_server::router(handle.clone(), &args.cache_control)?;
     let reload_settings = settings.reload()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = match args.workers {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(n))
+            .enable_all()
+            .build()?,
+    };
     runtime.block_on(async move {
         let server = Handle::<SocketAddr>::new();
         tokio::spawn(reload_on_sighup(reload_settings, handle));
