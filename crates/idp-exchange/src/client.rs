@@ -58,7 +58,11 @@ pub struct RetryNote {
 
 enum Failure {
     Parsed(Parsed),
-    Unreachable(String),
+    /// No answer; `permanent` when retrying cannot help (the TLS certificate is refused).
+    Unreachable {
+        detail: String,
+        permanent: bool,
+    },
 }
 
 async fn attempt(client: &reqwest::Client, target: &Target, assertion: &Secret) -> Failure {
@@ -72,13 +76,15 @@ async fn attempt(client: &reqwest::Client, target: &Target, assertion: &Secret) 
         Ok(r) => r,
         Err(e) => {
             let mut detail = e.to_string();
+            let mut permanent = false;
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
                 detail.push_str(": ");
                 detail.push_str(&s.to_string());
+                permanent |= is_tls_refusal(s);
                 source = s.source();
             }
-            return Failure::Unreachable(detail);
+            return Failure::Unreachable { detail, permanent };
         }
     };
     let status = response.status().as_u16();
@@ -94,10 +100,34 @@ async fn attempt(client: &reqwest::Client, target: &Target, assertion: &Secret) 
             Ok(Some(c)) if body.len() + c.len() <= MAX_BODY => body.extend_from_slice(&c),
             Ok(Some(_)) => break,
             Ok(None) => break,
-            Err(e) => return Failure::Unreachable(e.to_string()),
+            Err(e) => {
+                return Failure::Unreachable {
+                    detail: e.to_string(),
+                    permanent: false,
+                };
+            }
         }
     }
     Failure::Parsed(parse(status, retry_after.as_deref(), &body))
+}
+
+/// True when `e` is, or wraps, a rustls error (a refused certificate, a failed handshake):
+/// retrying cannot fix those. rustls errors arrive inside `io::Error`s, possibly nested,
+/// whose `source()` skips the wrapped error, so those are unwrapped with `get_ref`.
+fn is_tls_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
+    if e.downcast_ref::<rustls::Error>().is_some() {
+        return true;
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        let inner: &(dyn std::error::Error + 'static) = inner;
+        if is_tls_refusal(inner) {
+            return true;
+        }
+    }
+    e.source().is_some_and(is_tls_refusal)
 }
 
 /// Exchanges a fresh assertion (from `sign`, called once per attempt) for an access token,
@@ -143,8 +173,8 @@ pub async fn exchange(
                 };
                 (decision, err.code(), status, err)
             }
-            Failure::Unreachable(detail) => (
-                Some((Transient::Server, None)),
+            Failure::Unreachable { detail, permanent } => (
+                (!permanent).then_some((Transient::Server, None)),
                 None,
                 None,
                 ExchangeError::Unreachable {

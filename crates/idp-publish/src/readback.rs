@@ -67,18 +67,9 @@ fn cause_of(status: u16) -> &'static str {
 
 /// GETs one URL without credentials.
 pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, FetchError> {
-    let unreachable = |e: reqwest::Error| {
-        let mut detail = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            detail.push_str(": ");
-            detail.push_str(&s.to_string());
-            source = s.source();
-        }
-        FetchError::Unreachable {
-            url: url.to_owned(),
-            detail,
-        }
+    let unreachable = |e: reqwest::Error| FetchError::Unreachable {
+        url: url.to_owned(),
+        detail: crate::http::chain(&e),
     };
     let mut response = client.get(url).send().await.map_err(unreachable)?;
     let status = response.status();

@@ -172,13 +172,7 @@ fn map_err(op: Op, url: &str, container_url: &str, e: azure_core::Error) -> Stor
             None,
         ),
         ErrorKind::Connection | ErrorKind::Io => {
-            let mut detail = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                detail.push_str(": ");
-                detail.push_str(&s.to_string());
-                source = s.source();
-            }
+            let detail = crate::http::chain(&e);
             classify(op, url, container_url, None, None, Some(detail))
         }
         ErrorKind::Credential => StorageError::Credential {

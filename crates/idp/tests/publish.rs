@@ -107,16 +107,7 @@ impl Publisher {
     }
 }
 
-/// An anonymous client that trusts only the test CA, like Entra trusting public roots.
-fn anonymous(ca: &Path) -> reqwest::blocking::Client {
-    idp_server::install_crypto_provider();
-    let cert = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
-    reqwest::blocking::Client::builder()
-        .tls_certs_only([cert])
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
+use idp_testkit::https_client as anonymous;
 
 fn get(ca: &Path, url: &str) -> (u16, Vec<u8>, Option<String>, Option<String>, Option<String>) {
     let r = anonymous(ca).get(url).send().unwrap();

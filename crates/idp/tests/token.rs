@@ -35,14 +35,7 @@ fn idp_process(dir: &Path) -> std::process::Command {
     c
 }
 
-fn client(ca: &Path) -> reqwest::blocking::Client {
-    idp_server::install_crypto_provider();
-    let cert = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
-    reqwest::blocking::Client::builder()
-        .tls_certs_only([cert])
-        .build()
-        .unwrap()
-}
+use idp_testkit::https_client as client;
 
 /// An issuer (keys, config) and the emulator trusting where its metadata is hosted.
 struct Flow {
@@ -245,6 +238,55 @@ fn idp_token_gets_an_access_token_that_verifies_against_the_emulators_keys() {
             .ends_with("/userAssignedIdentities/uami")
     );
     assert!(!err.contains(token), "the token goes to stdout only");
+
+    // The system roots count too: the emulator's CA as the system bundle, no --ca-cert.
+    let out = idp(f.path())
+        .args([
+            "token",
+            "--tenant",
+            &f.tenant,
+            "--client-id",
+            &client_id,
+            "--subject",
+            SUBJECT,
+        ])
+        .args(["--scope", SCOPE, "--authority-host", &f.authority()])
+        .env("SSL_CERT_FILE", &f.emulator_ca)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And without any root for it, the exchange fails on TLS, clearly, and at once: a
+    // certificate refused is not worth retrying.
+    let started = Instant::now();
+    let out = idp(f.path())
+        .args([
+            "token",
+            "--tenant",
+            &f.tenant,
+            "--client-id",
+            &client_id,
+            "--subject",
+            SUBJECT,
+        ])
+        .args(["--scope", SCOPE, "--authority-host", &f.authority()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot reach") && err.contains("--ca-cert"),
+        "{err}"
+    );
+    assert!(!err.contains("retry"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 
     let (code, out, _, _) = f.token(&client_id, SUBJECT, &["--format", "json"]);
     assert_eq!(code, 0);

@@ -442,3 +442,15 @@ impl Drop for Service {
         let _ = self.child.wait();
     }
 }
+
+/// A blocking HTTPS client that trusts only the CA in `ca_pem` (as Entra trusts public
+/// roots), follows no redirects and sends no credentials.
+pub fn https_client(ca_pem: &Path) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(ca_pem).unwrap()).unwrap();
+    reqwest::blocking::Client::builder()
+        .tls_certs_only([cert])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
