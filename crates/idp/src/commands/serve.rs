@@ -5,7 +5,8 @@ use crate::cli::ServeArgs;
 use crate::settings::Settings;
 use anyhow::Context;
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use idp_core::Issuer;
 use idp_core::fsutil::{self, Overwrite};
 use idp_server::{Site, SiteHandle};
@@ -63,12 +64,21 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         tokio::spawn(announce);
         let served = match tls {
-            Tls::Off => axum_server::bind(args.listen).handle(server).serve(service).await,
+            // TCP_NODELAY: a TLS handshake or a response written in several pieces must
+            // not wait for the peer's delayed ACK (40 ms on Linux).
+            Tls::Off => {
+                axum_server::bind(args.listen)
+                    .acceptor(NoDelayAcceptor::new())
+                    .handle(server)
+                    .serve(service)
+                    .await
+            }
             Tls::Pem { cert, key } => {
                 let config = RustlsConfig::from_pem(cert, key)
                     .await
                     .context("cannot use the TLS certificate and key")?;
-                axum_server::bind_rustls(args.listen, config)
+                axum_server::bind(args.listen)
+                    .acceptor(RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new()))
                     .handle(server)
                     .serve(service)
                     .await
