@@ -75,16 +75,10 @@ async fn attempt(client: &reqwest::Client, target: &Target, assertion: &Secret) 
     {
         Ok(r) => r,
         Err(e) => {
-            let mut detail = e.to_string();
-            let mut permanent = false;
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                detail.push_str(": ");
-                detail.push_str(&s.to_string());
-                permanent |= is_tls_refusal(s);
-                source = s.source();
-            }
-            return Failure::Unreachable { detail, permanent };
+            return Failure::Unreachable {
+                detail: idp_http::chain(&e),
+                permanent: is_tls_refusal(&e),
+            };
         }
     };
     let status = response.status().as_u16();

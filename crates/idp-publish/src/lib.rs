@@ -10,7 +10,6 @@
 //! assert_eq!(t.blob_name(".well-known/openid-configuration"), ".well-known/openid-configuration");
 //! ```
 
-pub mod http;
 pub mod plan;
 pub mod publish;
 pub mod readback;

@@ -69,7 +69,7 @@ fn cause_of(status: u16) -> &'static str {
 pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, FetchError> {
     let unreachable = |e: reqwest::Error| FetchError::Unreachable {
         url: url.to_owned(),
-        detail: crate::http::chain(&e),
+        detail: idp_http::chain(&e),
     };
     let mut response = client.get(url).send().await.map_err(unreachable)?;
     let status = response.status();

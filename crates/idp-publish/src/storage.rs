@@ -172,7 +172,7 @@ fn map_err(op: Op, url: &str, container_url: &str, e: azure_core::Error) -> Stor
             None,
         ),
         ErrorKind::Connection | ErrorKind::Io => {
-            let detail = crate::http::chain(&e);
+            let detail = idp_http::chain(&e);
             classify(op, url, container_url, None, None, Some(detail))
         }
         ErrorKind::Credential => StorageError::Credential {

@@ -4,7 +4,7 @@
 use idp_core::keyring::{KeyState, Keyring, entry_for};
 use idp_core::metadata::{self, Documents, JwksPath};
 use idp_core::{Issuer, keys};
-use idp_publish::http::{self, ExtraRoots, Timeouts};
+use idp_http::{self as http, ExtraRoots, Timeouts};
 use idp_publish::publish::{self, PublishError, Request};
 use idp_publish::readback;
 use idp_publish::sas::SasToken;

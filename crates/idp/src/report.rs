@@ -8,7 +8,7 @@ use idp_core::issuer::IssuerError;
 use idp_core::keyring::KeyringError;
 use idp_core::keys::KeyError;
 use idp_core::metadata::MetadataError;
-use idp_publish::http::HttpError;
+use idp_http::HttpError;
 use idp_publish::publish::PublishError;
 use idp_publish::sas::SasError;
 use idp_publish::storage::StorageError;

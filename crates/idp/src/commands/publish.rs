@@ -8,7 +8,7 @@ use crate::settings::{Settings, StorageAuth};
 use anyhow::Context;
 use idp_core::Issuer;
 use idp_core::metadata::Documents;
-use idp_publish::http::{self, ExtraRoots, Timeouts};
+use idp_http::{self as http, ExtraRoots, Timeouts};
 use idp_publish::plan;
 use idp_publish::publish::{self, Prepared, Request};
 use idp_publish::readback::{self, FetchError};

@@ -12,7 +12,7 @@ use idp_exchange::client::{self, ExchangeError, RetryNote};
 use idp_exchange::explain::Context;
 use idp_exchange::request::Target;
 use idp_exchange::retry::{Policy, Transient};
-use idp_publish::http::{self, ExtraRoots, Timeouts};
+use idp_http::{self as http, ExtraRoots, Timeouts};
 use std::io::Write;
 use std::process::ExitCode;
 
