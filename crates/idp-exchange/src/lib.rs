@@ -20,22 +20,6 @@ pub mod request;
 pub mod response;
 pub mod retry;
 
-/// A secret string (assertion, access token) whose `Debug` shows nothing, wiped on drop.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(zeroize::Zeroizing<String>);
-
-impl Secret {
-    pub fn new(s: String) -> Self {
-        Self(zeroize::Zeroizing::new(s))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(redacted)")
-    }
-}
+/// Assertions and access tokens travel as idp's secret string: `Debug` shows nothing, and
+/// the value is wiped on drop.
+pub use idp_core::secret::SecretString as Secret;

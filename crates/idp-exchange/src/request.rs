@@ -126,7 +126,7 @@ mod tests {
             t.token_url(),
             format!("https://login.microsoftonline.com/{T}/oauth2/v2.0/token")
         );
-        let a = Secret::new("h.c.s".into());
+        let a = Secret::new("h.c.s");
         let f = form(&t, &a);
         assert!(f.contains(&("grant_type", "client_credentials")));
         assert!(f.contains(&("client_assertion_type", ASSERTION_TYPE)));
@@ -167,6 +167,6 @@ mod tests {
 
     #[test]
     fn the_assertion_never_shows_in_debug() {
-        assert!(!format!("{:?}", Secret::new("SECRET".into())).contains("SECRET"));
+        assert!(!format!("{:?}", Secret::new("SECRET")).contains("SECRET"));
     }
 }

@@ -7,7 +7,6 @@ use crate::settings::Settings;
 use anyhow::Context as _;
 use idp_core::assertion::{self, AssertionSpec, PrivateClaims, Subject};
 use idp_core::keys::Purpose;
-use idp_exchange::Secret;
 use idp_exchange::client::{self, ExchangeError, RetryNote};
 use idp_exchange::explain::Context;
 use idp_exchange::request::Target;
@@ -58,7 +57,7 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
             super::now().unix_timestamp(),
             &assertion::random_jti(),
         );
-        Ok(Secret::new(signed.token.expose().to_owned()))
+        Ok(signed.token)
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
