@@ -408,23 +408,10 @@ impl Settings {
         }
     }
 
+    /// The assertion audience for the global cloud (`idp sign`): explicit setting, else
+    /// `api://AzureADTokenExchange`.
     pub fn audience(&self, flag: Option<String>) -> Result<Audience, ConfigError> {
-        let file = self
-            .file
-            .as_ref()
-            .and_then(|f| f.assertion.audience.clone());
-        match self.pick(
-            flag,
-            "--audience",
-            env::AUDIENCE,
-            file,
-            "assertion.audience",
-        )? {
-            Some(raw) => {
-                Ok(parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value)
-            }
-            None => Ok(Audience::default()),
-        }
+        self.audience_for(flag, Cloud::Public)
     }
 
     pub fn lifetime(&self, flag: Option<String>) -> Result<Lifetime, ConfigError> {
@@ -538,7 +525,7 @@ impl Settings {
                 "storage.cache_control",
             )?
             .unwrap_or(Sourced {
-                value: "public, max-age=300".into(),
+                value: idp_server::DEFAULT_CACHE_CONTROL.into(),
                 source: Source::Default,
             }))
     }
