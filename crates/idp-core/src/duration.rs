@@ -25,6 +25,10 @@ pub fn parse(input: &str) -> Result<Duration, DurationError> {
     if trimmed.is_empty() {
         return Err(DurationError::Empty);
     }
+    // Zero needs no unit.
+    if trimmed == "0" {
+        return Ok(Duration::ZERO);
+    }
     if trimmed
         .chars()
         .any(|c| !c.is_ascii_alphanumeric() && !c.is_whitespace())
@@ -120,6 +124,7 @@ mod tests {
         assert_eq!(parse("1h 30m 5s"), Ok(Duration::from_secs(5405)));
         assert_eq!(parse("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse("0"), Ok(Duration::ZERO));
     }
 
     #[test]

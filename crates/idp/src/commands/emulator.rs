@@ -14,15 +14,7 @@ use std::process::ExitCode;
 
 pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     let ttl = duration::parse(&args.metadata_ttl).context("invalid --metadata-ttl")?;
-    let delay = duration::parse(&args.propagation_delay)
-        .or_else(|e| {
-            if args.propagation_delay.trim() == "0" {
-                Ok(std::time::Duration::ZERO)
-            } else {
-                Err(e)
-            }
-        })
-        .context("invalid --propagation-delay")?;
+    let delay = duration::parse(&args.propagation_delay).context("invalid --propagation-delay")?;
     let mut config = Config::new(args.tenant.clone(), args.subscription.clone());
     config.metadata_ttl = ttl;
     config.propagation_delay = delay;
