@@ -24,6 +24,15 @@ pub struct Published {
     pub jwks: Fetched,
 }
 
+impl Published {
+    /// How both documents differ from the rendered ones, discovery first.
+    pub fn compare(&self, docs: &idp_core::metadata::Documents) -> Vec<Mismatch> {
+        let mut out = compare(&self.discovery, &docs.discovery);
+        out.extend(compare(&self.jwks, &docs.jwks));
+        out
+    }
+}
+
 /// Why a document could not be fetched anonymously.
 #[derive(Debug, Error)]
 pub enum FetchError {

@@ -42,10 +42,23 @@ pub fn now() -> OffsetDateTime {
 pub fn render_documents(
     settings: &Settings,
 ) -> anyhow::Result<(idp_core::Issuer, idp_core::metadata::Documents)> {
+    let (issuer, _, docs) = render_with_keyring(settings)?;
+    Ok((issuer, docs))
+}
+
+/// [`render_documents`], also returning the keyring they were rendered from (publishing
+/// plans against it), so it is read once.
+pub fn render_with_keyring(
+    settings: &Settings,
+) -> anyhow::Result<(
+    idp_core::Issuer,
+    idp_core::keyring::Keyring,
+    idp_core::metadata::Documents,
+)> {
     let issuer = settings.issuer()?.value;
     let ring = settings.key_store()?.load()?;
     let docs = idp_core::metadata::render(&issuer, &settings.jwks_path()?, &ring)?;
-    Ok((issuer, docs))
+    Ok((issuer, ring, docs))
 }
 
 pub fn warn(message: impl std::fmt::Display) {

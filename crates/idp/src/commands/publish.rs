@@ -19,8 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let (issuer, docs) = super::render_documents(settings)?;
-    let keyring = settings.key_store()?.load()?;
+    let (issuer, keyring, docs) = super::render_with_keyring(settings)?;
     let roots = ExtraRoots::from_files(&settings.ca_certs()?)?;
     let client = http::client(&roots, Timeouts::default())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -182,8 +181,7 @@ async fn readback(
     let published = readback::fetch_published(client, issuer).await.context(
         "readback failed: the documents cannot be fetched anonymously, as Entra fetches them",
     )?;
-    let mut mismatches = readback::compare(&published.discovery, &docs.discovery);
-    mismatches.extend(readback::compare(&published.jwks, &docs.jwks));
+    let mismatches = published.compare(docs);
     if mismatches.is_empty() {
         return Ok(());
     }
@@ -227,12 +225,7 @@ async fn check(
             published.jwks.url
         ));
     }
-    for m in readback::compare(&published.discovery, &docs.discovery)
-        .into_iter()
-        .chain(readback::compare(&published.jwks, &docs.jwks))
-    {
-        drift.push(m.to_string());
-    }
+    drift.extend(published.compare(docs).iter().map(ToString::to_string));
     let remote = |f: &readback::Fetched| plan::Remote {
         bytes: f.bytes.clone(),
         etag: String::new(),
