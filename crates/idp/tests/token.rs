@@ -162,6 +162,15 @@ impl Flow {
     }
 
     /// `idp token` for `client_id`; returns (exit code, stdout, stderr, elapsed).
+    /// `idp token` at the emulator, for `tenant`, trusting nothing extra yet.
+    fn token_command(&self, tenant: &str, client_id: &str, subject: &str) -> Command {
+        let mut c = idp(self.path());
+        c.args(["token", "--tenant", tenant, "--client-id", client_id])
+            .args(["--subject", subject, "--scope", SCOPE])
+            .args(["--authority-host", &self.authority()]);
+        c
+    }
+
     fn token(
         &self,
         client_id: &str,
@@ -169,17 +178,8 @@ impl Flow {
         extra: &[&str],
     ) -> (i32, String, String, Duration) {
         let started = Instant::now();
-        let out = idp(self.path())
-            .args([
-                "token",
-                "--tenant",
-                &self.tenant,
-                "--client-id",
-                client_id,
-                "--subject",
-                subject,
-            ])
-            .args(["--scope", SCOPE, "--authority-host", &self.authority()])
+        let out = self
+            .token_command(&self.tenant, client_id, subject)
             .arg("--ca-cert")
             .arg(&self.emulator_ca)
             .args(extra)
@@ -240,17 +240,8 @@ fn idp_token_gets_an_access_token_that_verifies_against_the_emulators_keys() {
     assert!(!err.contains(token), "the token goes to stdout only");
 
     // The system roots count too: the emulator's CA as the system bundle, no --ca-cert.
-    let out = idp(f.path())
-        .args([
-            "token",
-            "--tenant",
-            &f.tenant,
-            "--client-id",
-            &client_id,
-            "--subject",
-            SUBJECT,
-        ])
-        .args(["--scope", SCOPE, "--authority-host", &f.authority()])
+    let out = f
+        .token_command(&f.tenant, &client_id, SUBJECT)
         .env("SSL_CERT_FILE", &f.emulator_ca)
         .output()
         .unwrap();
@@ -262,17 +253,8 @@ fn idp_token_gets_an_access_token_that_verifies_against_the_emulators_keys() {
     // And without any root for it, the exchange fails on TLS, clearly, and at once: a
     // certificate refused is not worth retrying.
     let started = Instant::now();
-    let out = idp(f.path())
-        .args([
-            "token",
-            "--tenant",
-            &f.tenant,
-            "--client-id",
-            &client_id,
-            "--subject",
-            SUBJECT,
-        ])
-        .args(["--scope", SCOPE, "--authority-host", &f.authority()])
+    let out = f
+        .token_command(&f.tenant, &client_id, SUBJECT)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -373,22 +355,8 @@ fn idp_token_explains_each_failure_and_retries_none_of_them() {
     );
 
     // The wrong tenant.
-    let out = idp(f.path())
-        .args([
-            "token",
-            "--tenant",
-            "99999999-9999-4999-8999-999999999999",
-            "--client-id",
-            &uami,
-        ])
-        .args([
-            "--subject",
-            SUBJECT,
-            "--scope",
-            SCOPE,
-            "--authority-host",
-            &f.authority(),
-        ])
+    let out = f
+        .token_command("99999999-9999-4999-8999-999999999999", &uami, SUBJECT)
         .arg("--ca-cert")
         .arg(&f.emulator_ca)
         .output()
