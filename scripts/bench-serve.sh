@@ -10,7 +10,7 @@
 # DURATION (default 10s), CONNECTIONS (default 64), RUNS (default 5, medians reported) tune it;
 # IDP_BIN runs a prebuilt idp instead of building one.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-64}
 ncpu=$(nproc)
@@ -25,29 +25,16 @@ else
   workers=${WORKERS:-1}
   wrk_threads=1
 fi
-command -v taskset >/dev/null || { echo "error: taskset is missing (Debian: apt-get install -y util-linux)" >&2; exit 2; }
+need_tools util-linux taskset
 runs=${RUNS:-5}
-for tool in wrk nginx python3 cargo; do
-  command -v "$tool" >/dev/null || { echo "error: $tool is missing (Debian: apt-get install -y wrk nginx-light python3)" >&2; exit 2; }
-done
-
-idp=${IDP_BIN:-}
-if [[ -z $idp ]]; then
-  echo "building (release)…" >&2
-  cargo build --release --quiet --locked --manifest-path "$root/Cargo.toml" --bin idp -p idp
-  idp="$root/target/release/idp"
-fi
-
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+need_tools "wrk nginx-light python3" wrk nginx python3 cargo
+idp_binary
+make_workdir
+chmod 755 "$work" # nginx's workers run as nobody
 unset "${!IDP_@}"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-idp_port=$(port)
-nginx_port=$(port)
+idp_port=$(free_port)
+nginx_port=$(free_port)
 scheme=http
 [[ "${HTTPS:-0}" == 1 ]] && scheme=https
 
@@ -64,7 +51,7 @@ chmod -R a+rX site
 tls_args=()
 if [[ $scheme == https ]]; then
   # idp makes the test CA and server certificate; nginx serves the same pair.
-  timeout 5 "$idp" serve --listen "127.0.0.1:$(port)" --self-signed "$work/tls" >/dev/null 2>&1 || true
+  timeout 5 "$idp" serve --listen "127.0.0.1:$(free_port)" --self-signed "$work/tls" >/dev/null 2>&1 || true
   tls_args=(--tls-cert "$work/tls/server.pem" --tls-key "$work/tls/server.key")
 fi
 

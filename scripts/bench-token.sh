@@ -8,37 +8,22 @@
 # Needs: cargo, hyperfine, wrk, curl, python3 (Debian: apt-get install -y hyperfine wrk curl).
 # IDP_BIN runs a prebuilt idp; RUNS (default 200) and DURATION (default 10s) tune it.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-for tool in hyperfine wrk curl python3; do
-  command -v "$tool" >/dev/null || { echo "error: $tool is missing (Debian: apt-get install -y $tool)" >&2; exit 2; }
-done
-idp=${IDP_BIN:-}
-if [[ -z $idp ]]; then
-  echo "building (release)…" >&2
-  cargo build --release --quiet --locked --manifest-path "$root/Cargo.toml" --bin idp -p idp
-  idp="$root/target/release/idp"
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools "hyperfine wrk curl python3" hyperfine wrk curl python3
+idp_binary
+make_workdir
 unset "${!IDP_@}" "${!AZURE_@}"
 cd "$work"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ready() {
-  for _ in $(seq 400); do grep -q "$2" "$1" 2>/dev/null && { grep -m1 "$2" "$1"; return; }; sleep 0.05; done
-  echo "error: no '$2' in $1" >&2; cat "$1" >&2; exit 1
-}
+port=$(free_port)
 issuer="https://127.0.0.1:$port/oidc"
 "$idp" init --issuer "$issuer" --key-size 2048 >/dev/null 2>&1
 "$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log & pids+=($!)
-ready serve.log "serving on https://" >/dev/null
+ready serve.log "serving on https://" 20 >/dev/null
 "$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem 2>emulator.log & pids+=($!)
-entra=$(ready emulator.log "Entra emulator on https://" | sed 's/.* on //')
-tenant=$(ready emulator.log "  tenant " | awk '{print $2}')
-sub=$(ready emulator.log "  subscription " | awk '{print $2}')
+entra=$(ready emulator.log "Entra emulator on https://" 20 | sed 's/.* on //')
+tenant=$(ready emulator.log "  tenant " 20 | awk '{print $2}')
+sub=$(ready emulator.log "  subscription " 20 | awk '{print $2}')
 arm="$entra/subscriptions/$sub/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami"
 client_id=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' \
   -d '{"location":"westeurope"}' "$arm?api-version=2023-01-31" | python3 -c 'import json,sys; print(json.load(sys.stdin)["properties"]["clientId"])')

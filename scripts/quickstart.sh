@@ -12,45 +12,22 @@
 # Needs curl.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [[ -z "${IDP_BIN:-}" ]]; then
-  echo "building idp (release)…" >&2
-  cargo build --release --quiet --locked --bin idp --manifest-path "$root/Cargo.toml"
-  IDP_BIN="$root/target/release/idp"
-fi
-command -v curl >/dev/null || { echo "error: curl is missing (Debian: apt-get install -y curl)" >&2; exit 2; }
-
-case $IDP_BIN in /*) idp_bin=$IDP_BIN ;; *) idp_bin=$PWD/$IDP_BIN ;; esac
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+idp_binary
+need_tools curl curl
+make_workdir
 cd "$work"
 # Only this run's settings count.
 unset "${!IDP_@}" "${!AZURE_@}"
 
 run() {
   printf '\n$ idp %s\n' "$*"
-  "$idp_bin" "$@"
+  "$idp" "$@"
 }
 
 # A free loopback port for the issuer (its URL carries the port).
 port=8443
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-
-# Waits for a background service's ready line in its log; prints the line.
-ready() {
-  local log=$1 pattern=$2
-  for _ in $(seq 200); do
-    if grep -q "$pattern" "$log" 2>/dev/null; then grep -m1 "$pattern" "$log"; return; fi
-    sleep 0.05
-  done
-  echo "error: no '$pattern' in $log:" >&2; cat "$log" >&2; exit 1
-}
 
 issuer="https://127.0.0.1:$port/quickstart"
 subject="quickstart-customer"
@@ -62,13 +39,13 @@ printf '\n$ find site -type f\n'; find site -type f | sort
 
 # 2. Its metadata over HTTPS, as the blob container would serve it.
 printf '\n$ idp serve --listen 127.0.0.1:%s --self-signed issuer-tls &\n' "$port"
-"$idp_bin" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log &
+"$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log &
 pids+=($!)
 ready serve.log "serving on https://"
 
 # 3. A local Entra, trusting the issuer's CA, on a free port.
 printf '\n$ idp emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem &\n'
-"$idp_bin" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem 2>emulator.log &
+"$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem 2>emulator.log &
 pids+=($!)
 entra=$(ready emulator.log "Entra emulator on https://" | sed 's/.* on //')
 tenant=$(ready emulator.log "  tenant " | awk '{print $2}')

@@ -1,0 +1,54 @@
+# Shared by quickstart.sh and the bench-*.sh scripts (sourced, not run).
+# Sets `root` to the repository and offers:
+#   need_tools HINT TOOL...   fail (exit 2) unless every TOOL is on PATH; HINT is what to apt-get
+#   idp_binary                sets `idp`: $IDP_BIN (made absolute) or a fresh release build
+#   make_workdir              sets `work` (a temp folder) and `pids`; both cleaned up on exit
+#   free_port                 prints a port nothing listens on, on 127.0.0.1 (needs python3)
+#   ready LOG PATTERN [SECS]  waits (default 10 s) for a background service's line; prints it
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+need_tools() {
+  local hint=$1 tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is missing (Debian: apt-get install -y $hint)" >&2; exit 2; }
+  done
+}
+
+idp_binary() {
+  idp=${IDP_BIN:-}
+  if [[ -z $idp ]]; then
+    echo "building idp (release)…" >&2
+    cargo build --release --quiet --locked --manifest-path "$root/Cargo.toml" --bin idp -p idp
+    idp="$root/target/release/idp"
+  fi
+  case $idp in /*) ;; *) idp=$PWD/$idp ;; esac
+}
+
+make_workdir() {
+  work=$(mktemp -d)
+  pids=()
+  trap cleanup_workdir EXIT
+}
+
+cleanup_workdir() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+ready() {
+  local log=$1 pattern=$2 secs=${3:-10}
+  for _ in $(seq $((secs * 20))); do
+    if grep -q "$pattern" "$log" 2>/dev/null; then grep -m1 "$pattern" "$log"; return; fi
+    sleep 0.05
+  done
+  echo "error: no '$pattern' in $log:" >&2
+  cat "$log" >&2
+  exit 1
+}
