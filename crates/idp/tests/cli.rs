@@ -37,14 +37,9 @@ impl Sandbox {
     }
 
     fn idp(&self, args: &[&str]) -> Command {
-        let mut c = Command::cargo_bin("idp").unwrap();
-        c.current_dir(self.path()).args(args);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("IDP_") {
-                c.env_remove(k);
-            }
-        }
-        c
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
+        idp_testkit::isolate(c.current_dir(self.path()).args(args));
+        Command::from_std(c)
     }
 
     fn stdout(&self, args: &[&str]) -> String {

@@ -2,7 +2,7 @@
 //! on a free loopback port, trusting a CA made for the test), as an operator runs it.
 
 use assert_cmd::Command;
-use idp_testkit::{Azurite, Python};
+use idp_testkit::{Azurite, Python, isolate};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,13 +32,9 @@ impl Publisher {
     }
 
     fn idp(&self, args: &[&str]) -> Command {
-        let mut c = Command::cargo_bin("idp").unwrap();
-        c.current_dir(self.path()).args(args);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("IDP_") || k.starts_with("AZURE_") {
-                c.env_remove(k);
-            }
-        }
+        let mut std_cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
+        isolate(std_cmd.current_dir(self.path()).args(args));
+        let mut c = Command::from_std(std_cmd);
         c.env("IDP_CA_CERT", &self.ca);
         c.timeout(Duration::from_secs(120));
         c
@@ -502,10 +498,9 @@ fn concurrent_publishers_never_leave_an_inconsistent_issuer() {
         .iter()
         .map(|p| {
             let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
-            c.current_dir(p.path())
+            isolate(c.current_dir(p.path()))
                 .args(["publish-metadata", "--sas", &sas, "--drop-unknown-keys"])
                 .env("IDP_CA_CERT", &p.ca)
-                .env_remove("IDP_CONFIG")
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped());
             c.spawn().unwrap()

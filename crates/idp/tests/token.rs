@@ -4,7 +4,7 @@
 //! official Python SDK) exchanging assertions there.
 
 use assert_cmd::Command;
-use idp_testkit::{Azurite, Python, Service, free_port};
+use idp_testkit::{Azurite, Python, Service, free_port, isolate};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,25 +13,14 @@ const SUBJECT: &str = "customer-42";
 const SCOPE: &str = "https://vault.azure.net/.default";
 
 fn idp(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("idp").unwrap();
-    c.current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("IDP_") || k.starts_with("AZURE_") {
-            c.env_remove(k);
-        }
-    }
+    let mut c = Command::from_std(idp_process(dir));
     c.timeout(Duration::from_secs(120));
     c
 }
 
 fn idp_process(dir: &Path) -> std::process::Command {
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
-    c.current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("IDP_") || k.starts_with("AZURE_") {
-            c.env_remove(k);
-        }
-    }
+    isolate(c.current_dir(dir));
     c
 }
 

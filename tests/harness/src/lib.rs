@@ -454,3 +454,15 @@ pub fn https_client(ca_pem: &Path) -> reqwest::blocking::Client {
         .build()
         .unwrap()
 }
+
+/// Removes every `IDP_*` and `AZURE_*` variable from `cmd`'s environment, so that only the
+/// settings a test gives count (a developer's own `IDP_ISSUER` or Azure login must not).
+pub fn isolate(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars_os() {
+        let name = k.to_string_lossy();
+        if name.starts_with("IDP_") || name.starts_with("AZURE_") {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd
+}
