@@ -5,8 +5,6 @@ use crate::cli::EmulatorArgs;
 use crate::settings::Settings;
 use anyhow::Context;
 use axum_server::Handle;
-use axum_server::accept::NoDelayAcceptor;
-use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use idp_core::duration;
 use idp_emulator::{Config, Emulator};
 use std::net::SocketAddr;
@@ -61,17 +59,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
             }
         };
         tokio::spawn(announce);
-        let config = RustlsConfig::from_pem(cert, key)
-            .await
-            .context("cannot use the TLS certificate and key")?;
-        // TCP_NODELAY: TLS handshakes written in several pieces must not wait for the
-        // client's delayed ACK (40 ms per exchange on Linux otherwise).
-        axum_server::bind(args.listen)
-            .acceptor(RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new()))
-            .handle(server)
-            .serve(app.into_make_service())
-            .await
-            .with_context(|| format!("cannot serve on {}", args.listen))?;
+        super::serve::serve_https(args.listen, cert, key, server, app).await?;
         eprintln!("stopped");
         anyhow::Ok(())
     })?;

@@ -43,7 +43,6 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let server = Handle::<SocketAddr>::new();
         tokio::spawn(reload_on_sighup(reload_settings, handle));
         tokio::spawn(stop_on_signal(server.clone()));
-        let service = app.into_make_service();
         let scheme = match tls {
             Tls::Off => "http",
             Tls::Pem { .. } => "https",
@@ -63,32 +62,40 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         };
         tokio::spawn(announce);
-        let served = match tls {
-            // TCP_NODELAY: a TLS handshake or a response written in several pieces must
-            // not wait for the peer's delayed ACK (40 ms on Linux).
-            Tls::Off => {
-                axum_server::bind(args.listen)
-                    .acceptor(NoDelayAcceptor::new())
-                    .handle(server)
-                    .serve(service)
-                    .await
-            }
-            Tls::Pem { cert, key } => {
-                let config = RustlsConfig::from_pem(cert, key)
-                    .await
-                    .context("cannot use the TLS certificate and key")?;
-                axum_server::bind(args.listen)
-                    .acceptor(RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new()))
-                    .handle(server)
-                    .serve(service)
-                    .await
-            }
-        };
-        served.with_context(|| format!("cannot serve on {}", args.listen))?;
+        match tls {
+            Tls::Off => axum_server::bind(args.listen)
+                .acceptor(NoDelayAcceptor::new())
+                .handle(server)
+                .serve(app.into_make_service())
+                .await
+                .with_context(|| format!("cannot serve on {}", args.listen))?,
+            Tls::Pem { cert, key } => serve_https(args.listen, cert, key, server, app).await?,
+        }
         eprintln!("stopped");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves `app` over HTTPS on `listen` until `server` is told to stop. Sockets get
+/// TCP_NODELAY: a TLS handshake or a response written in several pieces must not wait for
+/// the peer's delayed ACK (40 ms on Linux).
+pub(super) async fn serve_https(
+    listen: SocketAddr,
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    server: Handle<SocketAddr>,
+    app: axum::Router,
+) -> anyhow::Result<()> {
+    let config = RustlsConfig::from_pem(cert, key)
+        .await
+        .context("cannot use the TLS certificate and key")?;
+    axum_server::bind(listen)
+        .acceptor(RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new()))
+        .handle(server)
+        .serve(app.into_make_service())
+        .await
+        .with_context(|| format!("cannot serve on {listen}"))
 }
 
 /// Reads the certificate and key, or makes them for `--self-signed`.
