@@ -59,10 +59,6 @@ impl ExtraRoots {
             source,
         })
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Timeouts of one client.

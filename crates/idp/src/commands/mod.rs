@@ -61,6 +61,12 @@ pub fn render_with_keyring(
     Ok((issuer, ring, docs))
 }
 
+/// The HTTPS client for outgoing calls, trusting the system roots and `--ca-cert`.
+pub fn https_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
+    let roots = idp_http::ExtraRoots::from_files(&settings.ca_certs()?)?;
+    Ok(idp_http::client(&roots, idp_http::Timeouts::default())?)
+}
+
 pub fn warn(message: impl std::fmt::Display) {
     eprintln!("warning: {message}");
 }

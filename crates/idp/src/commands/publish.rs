@@ -8,7 +8,6 @@ use crate::settings::{Settings, StorageAuth};
 use anyhow::Context;
 use idp_core::Issuer;
 use idp_core::metadata::Documents;
-use idp_http::{self as http, ExtraRoots, Timeouts};
 use idp_publish::plan;
 use idp_publish::publish::{self, Prepared, Request};
 use idp_publish::readback::{self, FetchError};
@@ -20,8 +19,7 @@ use std::sync::Arc;
 
 pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
     let (issuer, keyring, docs) = super::render_with_keyring(settings)?;
-    let roots = ExtraRoots::from_files(&settings.ca_certs()?)?;
-    let client = http::client(&roots, Timeouts::default())?;
+    let client = super::https_client(settings)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

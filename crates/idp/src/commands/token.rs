@@ -11,7 +11,6 @@ use idp_exchange::client::{self, ExchangeError, RetryNote};
 use idp_exchange::explain::Context;
 use idp_exchange::request::Target;
 use idp_exchange::retry::{Policy, Transient};
-use idp_http::{self as http, ExtraRoots, Timeouts};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -31,10 +30,7 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     let store = settings.key_store()?;
     let ring = store.load()?;
     let key = store.signing_key(&ring, Purpose::OneShot)?;
-    let client = http::client(
-        &ExtraRoots::from_files(&settings.ca_certs()?)?,
-        Timeouts::default(),
-    )?;
+    let client = super::https_client(settings)?;
     let context = Context {
         issuer: spec.issuer.as_str().to_owned(),
         subject: args.subject.clone(),
