@@ -42,6 +42,8 @@ pub enum FetchError {
     Status {
         url: String,
         status: u16,
+        /// Azure Storage's `x-ms-error-code`, when it sent one.
+        code: Option<String>,
         cause: &'static str,
     },
     #[error(
@@ -59,9 +61,26 @@ impl FetchError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, FetchError::Status { status: 404, .. })
     }
+
+    /// True when the storage account refuses every anonymous request
+    /// (`allowBlobPublicAccess: false`): Azure answers `409 PublicAccessNotPermitted`.
+    pub fn is_public_access_forbidden(&self) -> bool {
+        match self {
+            FetchError::Status { status, code, .. } => {
+                code.as_deref() == Some(PUBLIC_ACCESS_NOT_PERMITTED)
+                    || (*status == 409 && code.is_none())
+            }
+            _ => false,
+        }
+    }
 }
 
-fn cause_of(status: u16) -> &'static str {
+const PUBLIC_ACCESS_NOT_PERMITTED: &str = "PublicAccessNotPermitted";
+
+fn cause_of(status: u16, code: Option<&str>) -> &'static str {
+    if code == Some(PUBLIC_ACCESS_NOT_PERMITTED) {
+        return cause_of(409, None);
+    }
     match status {
         401 | 403 => {
             "the container does not allow anonymous read (set its public access to `blob`, or allow blob public access on the account, or use the $web static website)"
@@ -95,10 +114,16 @@ pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, Fetch
         });
     }
     if !status.is_success() {
+        let code = response
+            .headers()
+            .get("x-ms-error-code")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         return Err(FetchError::Status {
             url: url.to_owned(),
             status: status.as_u16(),
-            cause: cause_of(status.as_u16()),
+            cause: cause_of(status.as_u16(), code.as_deref()),
+            code,
         });
     }
     let header = |name: reqwest::header::HeaderName| {
@@ -228,6 +253,35 @@ mod tests {
         let m = compare(&f(b"{}", Some("application/octet-stream")), b"{}");
         assert!(matches!(&m[..], [Mismatch::ContentType { .. }]));
         assert!(m[0].to_string().contains("application/octet-stream"));
+    }
+
+    fn status(status: u16, code: Option<&str>) -> FetchError {
+        FetchError::Status {
+            url: "https://h/c/x".into(),
+            status,
+            code: code.map(str::to_owned),
+            cause: cause_of(status, code),
+        }
+    }
+
+    #[test]
+    fn only_an_account_wide_refusal_counts_as_public_access_forbidden() {
+        let forbidden = status(409, Some("PublicAccessNotPermitted"));
+        assert!(forbidden.is_public_access_forbidden());
+        assert!(
+            forbidden.to_string().contains("allowBlobPublicAccess"),
+            "{forbidden}"
+        );
+        assert!(status(409, None).is_public_access_forbidden());
+        assert!(status(401, Some("PublicAccessNotPermitted")).is_public_access_forbidden());
+        for other in [
+            status(404, Some("BlobNotFound")),
+            status(404, None),
+            status(403, Some("AuthorizationFailure")),
+            status(409, Some("LeaseIdMissing")),
+        ] {
+            assert!(!other.is_public_access_forbidden(), "{other}");
+        }
     }
 
     #[test]

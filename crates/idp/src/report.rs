@@ -257,7 +257,7 @@ fn storage_hint(e: &StorageError) -> String {
             "with a SAS (--sas / {}): check it is for this account, not expired, and allows read, write and create (an account SAS also needs resource types container and object to create the container); with an Entra login: give the identity the `Storage Blob Data Contributor` role on the container",
             env::STORAGE_SAS
         ),
-        StorageError::PublicAccessNotPermitted { .. } => "allow it on the account (`az storage account update --allow-blob-public-access true`), or host the issuer on the static website instead: enable it, and use https://<account>.z<NN>.web.core.windows.net/ as the issuer (the $web container needs no public access setting)".into(),
+        StorageError::PublicAccessNotPermitted { .. } => "allow it on the account (`allowBlobPublicAccess: true`, as deploy/issuer-storage.bicep sets it, or `az storage account update --name <account> --allow-blob-public-access true`), or host the issuer on the static website instead: enable it, and use https://<account>.z<NN>.web.core.windows.net/ as the issuer (the $web container needs no public access setting)".into(),
         StorageError::Conflict { .. } => "re-run: the publish starts again from what is published now (`--dry-run` shows what would change)".into(),
         StorageError::Unreachable { .. } => "check the storage endpoint, the network and, for a private CA, --ca-cert / IDP_CA_CERT; then re-run (--retries sets how often a call is retried)".into(),
         StorageError::Credential { .. } => "log in with `az login`, or choose another method with --auth (sas, azure-cli, managed-identity, workload-identity)".into(),

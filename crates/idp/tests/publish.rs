@@ -2,7 +2,7 @@
 //! on a free loopback port, trusting a CA made for the test), as an operator runs it.
 
 use assert_cmd::Command;
-use idp_testkit::{Azurite, Python, isolate};
+use idp_testkit::{Azurite, NoPublicAccess, Python, isolate};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,10 +16,15 @@ struct Publisher {
 
 impl Publisher {
     fn new(azurite: &Azurite, container: &str) -> Self {
+        Self::at(azurite.container_url(container), &azurite.ca.ca_pem)
+    }
+
+    /// For an issuer URL of any storage front that the test CA vouches for.
+    fn at(issuer: String, ca: &Path) -> Self {
         let p = Self {
             dir: tempfile::tempdir().unwrap(),
-            issuer: azurite.container_url(container),
-            ca: azurite.ca.ca_pem.clone(),
+            issuer,
+            ca: ca.to_owned(),
         };
         p.idp(&["init", "--issuer", &p.issuer, "--key-size", "2048"])
             .assert()
@@ -531,4 +536,100 @@ fn concurrent_publishers_never_leave_an_inconsistent_issuer() {
         "the published JWKS is a mix of publishers"
     );
     assert_eq!(discovery, first.rendered("discovery"));
+}
+
+/// What Azurite holds, asked directly (not through any front): the container's blob names,
+/// or `None` when the container does not exist.
+fn blobs_in(azurite: &Azurite, container: &str) -> Option<Vec<String>> {
+    let out = Python::find().run(
+        r#"
+import sys
+from azure.storage.blob import ContainerClient
+c = ContainerClient(sys.argv[1], sys.argv[2], credential=sys.argv[3], connection_verify=sys.argv[4])
+print(" ".join(b.name for b in c.list_blobs()) if c.exists() else "(none)")
+"#,
+        &[
+            &azurite.account_url(),
+            container,
+            &sas(),
+            azurite.ca.ca_pem.to_str().unwrap(),
+        ],
+    );
+    (out != "(none)").then(|| out.split_whitespace().map(str::to_owned).collect())
+}
+
+#[test]
+fn an_account_that_forbids_public_access_is_refused_and_nothing_is_written() {
+    let azurite = Azurite::start();
+    let account = NoPublicAccess::start(&azurite);
+    let sas = sas();
+    let says_why = |err: &str| {
+        assert!(err.contains("does not allow public access"), "{err}");
+        assert!(err.contains("allowBlobPublicAccess"), "{err}");
+        assert!(
+            err.contains("$web") && err.contains(".web.core.windows.net"),
+            "{err}"
+        );
+        assert!(!err.contains("sig="), "the SAS signature leaked: {err}");
+    };
+
+    // A new container: the anonymous probe before any write is refused; nothing is created.
+    let p = Publisher::at(account.container_url("oidc"), &azurite.ca.ca_pem);
+    let (code, out, err) = p.publish(&["--sas", &sas, "--create-container"]);
+    assert_eq!(code, 1, "{out}{err}");
+    says_why(&err);
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(
+        blobs_in(&azurite, "oidc"),
+        None,
+        "no container may be created"
+    );
+
+    // Without the probe (--no-readback), Azure's refusal to create a public container stops it.
+    let (code, out, err) = p.publish(&["--sas", &sas, "--create-container", "--no-readback"]);
+    assert_eq!(code, 1, "{out}{err}");
+    says_why(&err);
+    assert_eq!(
+        blobs_in(&azurite, "oidc"),
+        None,
+        "no container may be created"
+    );
+
+    // An existing container (made directly in Azurite): refused before either blob is written.
+    azurite_create_container(&azurite, "existing");
+    let q = Publisher::at(account.container_url("existing"), &azurite.ca.ca_pem);
+    let (code, out, err) = q.publish(&["--sas", &sas]);
+    assert_eq!(code, 1, "{out}{err}");
+    says_why(&err);
+    assert_eq!(
+        blobs_in(&azurite, "existing"),
+        Some(vec![]),
+        "no blob may be written"
+    );
+
+    // --dry-run reports the same refusal rather than a plan that could never serve Entra.
+    let (code, _, err) = q.publish(&["--sas", &sas, "--dry-run"]);
+    assert_eq!(code, 1, "{err}");
+    says_why(&err);
+    assert!(
+        account.refused() >= 4,
+        "the front refused {}",
+        account.refused()
+    );
+}
+
+fn azurite_create_container(azurite: &Azurite, name: &str) {
+    Python::find().run(
+        r#"
+import sys
+from azure.storage.blob import BlobServiceClient
+BlobServiceClient(sys.argv[1], credential=sys.argv[2], connection_verify=sys.argv[3]).create_container(sys.argv[4])
+"#,
+        &[
+            &azurite.account_url(),
+            &sas(),
+            azurite.ca.ca_pem.to_str().unwrap(),
+            name,
+        ],
+    );
 }

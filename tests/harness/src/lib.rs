@@ -5,10 +5,15 @@
 //!   repository's `package-lock.json`; `npm ci` installs it) over HTTPS, with a CA and
 //!   server certificate made here by rcgen, accepting SAS tokens and (`--oauth basic`)
 //!   bearer tokens.
+//! - [`NoPublicAccess`]: Azurite behind an account that forbids anonymous access (the
+//!   one account setting Azurite lacks), answering as Azure does.
 //! - [`Python`]: the pinned Python packages of `tests/requirements.txt` (in `.venv`), for
 //!   what only the official SDKs should make: SAS tokens, and `azure-identity` as a client.
 //!
 //! A missing service is a failure that says how to install it, never a skipped test.
+
+mod front;
+pub use front::NoPublicAccess;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -12,7 +12,7 @@ use idp_publish::plan;
 use idp_publish::publish::{self, Prepared, Request};
 use idp_publish::readback::{self, FetchError};
 use idp_publish::sas::SasToken;
-use idp_publish::storage::{Credential, RetryPolicy, Store};
+use idp_publish::storage::{Credential, RetryPolicy, StorageError, Store};
 use idp_publish::target::Target;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,6 +51,9 @@ pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
 
     runtime.block_on(async {
         let prepared = publish::prepare(&store, request).await?;
+        if !args.no_readback {
+            refuse_if_account_forbids_public_access(&client, &issuer, &store).await?;
+        }
         print_plan(&store, &prepared);
         if args.dry_run {
             println!("dry run: nothing written");
@@ -168,6 +171,29 @@ fn credential(
         StorageAuth::Auto | StorageAuth::Sas => unreachable!("resolved above"),
     };
     Ok(Credential::Entra(credential))
+}
+
+/// Before anything is written, asks for the discovery document anonymously, as Entra will.
+/// An account that forbids anonymous access (`allowBlobPublicAccess: false`) would take
+/// the writes and still never serve them, so it stops the publish here. Any other answer
+/// (nothing published yet, a private container, the issuer host unreachable from here) is
+/// left to the readback after the write, which names its cause.
+async fn refuse_if_account_forbids_public_access(
+    client: &reqwest::Client,
+    issuer: &Issuer,
+    store: &Store,
+) -> anyhow::Result<()> {
+    match readback::fetch(client, &issuer.discovery_url()).await {
+        Err(e) if e.is_public_access_forbidden() => {
+            Err(anyhow::Error::new(StorageError::PublicAccessNotPermitted {
+                container_url: store.container_url(),
+            })
+            .context(format!(
+                "nothing was written: {e}, so Entra could never read the issuer's documents"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Fetches both documents anonymously and checks they are the rendered bytes.

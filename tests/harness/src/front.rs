@@ -1,0 +1,203 @@
+//! [`NoPublicAccess`]: Azurite behind the one account setting Azurite lacks,
+//! `allowBlobPublicAccess: false`.
+//!
+//! Azurite has no account-level properties, so a storage account that forbids anonymous
+//! access cannot be made with it alone. This front listens on its own free 127.0.0.1 port
+//! over HTTPS (the same test CA) and passes every request through to Azurite, except the
+//! two that Azure refuses on such an account, which it answers as Azure documents:
+//!
+//! - an anonymous request (neither an `Authorization` header nor a SAS `sig`):
+//!   `409 PublicAccessNotPermitted`, "Public access is not permitted on this storage account.";
+//! - a request that asks for anonymous access (`x-ms-blob-public-access`, sent by Create
+//!   Container and Set Container ACL): the same answer, and nothing changes in Azurite.
+//!
+//! Everything else (authorization, containers, blobs, ETags) is Azurite's own.
+
+use crate::{Azurite, free_port};
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Requests refused by the front so far, for tests that want to see it did its job.
+#[derive(Debug, Default)]
+struct Seen {
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+struct Upstream {
+    client: reqwest::Client,
+    base: String,
+    seen: Arc<Seen>,
+}
+
+/// Azurite seen through an account that forbids anonymous access. Stopped on drop.
+#[derive(Debug)]
+pub struct NoPublicAccess {
+    pub port: u16,
+    handle: axum_server::Handle<std::net::SocketAddr>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    seen: Arc<Seen>,
+}
+
+impl NoPublicAccess {
+    /// Starts the front for `azurite`, serving HTTPS with Azurite's test certificate.
+    pub fn start(azurite: &Azurite) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(&azurite.ca.ca_pem).unwrap())
+            .expect("the test CA");
+        let client = reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTPS client for Azurite");
+        let seen = Arc::new(Seen::default());
+        let upstream = Arc::new(Upstream {
+            client,
+            base: format!("https://127.0.0.1:{}", azurite.port),
+            seen: seen.clone(),
+        });
+        let (cert, key) = (
+            std::fs::read(&azurite.ca.cert_pem).unwrap(),
+            std::fs::read(&azurite.ca.key_pem).unwrap(),
+        );
+        let port = free_port();
+        let handle = axum_server::Handle::new();
+        let server = handle.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(async move {
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
+                    .await
+                    .expect("the test server certificate");
+                let app = axum::Router::new().fallback(forward).with_state(upstream);
+                axum_server::bind_rustls(([127, 0, 0, 1], port).into(), config)
+                    .handle(server)
+                    .serve(app.into_make_service())
+                    .await
+                    .expect("the no-public-access front");
+            });
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the no-public-access front did not start on 127.0.0.1:{port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            port,
+            handle,
+            thread: Some(thread),
+            seen,
+        }
+    }
+
+    /// `https://127.0.0.1:<port>/devstoreaccount1/<container>`, through the front.
+    pub fn container_url(&self, container: &str) -> String {
+        format!(
+            "https://127.0.0.1:{}/{}/{container}",
+            self.port,
+            crate::DEV_ACCOUNT
+        )
+    }
+
+    /// How many requests the front refused as Azure would on this account.
+    pub fn refused(&self) -> usize {
+        self.seen.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for NoPublicAccess {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Azure's answer to anonymous access on an account with `allowBlobPublicAccess: false`.
+fn public_access_not_permitted() -> Response {
+    let body = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>PublicAccessNotPermitted</Code>\
+                <Message>Public access is not permitted on this storage account.\n\
+                RequestId:00000000-0000-0000-0000-000000000000\n\
+                Time:2026-01-01T00:00:00.0000000Z</Message></Error>";
+    (
+        StatusCode::CONFLICT,
+        [
+            (header::CONTENT_TYPE, "application/xml"),
+            (
+                HeaderName::from_static("x-ms-error-code"),
+                "PublicAccessNotPermitted",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn forward(State(up): State<Arc<Upstream>>, request: Request) -> Response {
+    let anonymous = !request.headers().contains_key(header::AUTHORIZATION)
+        && !request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("sig=")));
+    let asks_public = request.headers().contains_key("x-ms-blob-public-access");
+    if anonymous || asks_public {
+        up.seen
+            .refused
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        return public_access_not_permitted();
+    }
+
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let Ok(body) = to_bytes(body, 64 << 20).await else {
+        return (StatusCode::BAD_REQUEST, "request body too large").into_response();
+    };
+    let mut outgoing = up
+        .client
+        .request(parts.method, format!("{}{path}", up.base))
+        .body(body);
+    for (name, value) in &parts.headers {
+        if !is_hop_by_hop(name) && name != header::HOST && name != header::CONTENT_LENGTH {
+            outgoing = outgoing.header(name, value);
+        }
+    }
+    let answer = match outgoing.send().await {
+        Ok(a) => a,
+        Err(e) => {
+            return (StatusCode::BAD_GATEWAY, format!("Azurite: {e}")).into_response();
+        }
+    };
+    let mut response = Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        if !is_hop_by_hop(name) && name != header::CONTENT_LENGTH {
+            response = response.header(name, value);
+        }
+    }
+    let bytes = answer.bytes().await.unwrap_or_default();
+    response
+        .body(Body::from(bytes))
+        .unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response())
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::TE,
+        header::TRAILER,
+        header::UPGRADE,
+        header::PROXY_AUTHORIZATION,
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
+}
