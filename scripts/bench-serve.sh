@@ -2,12 +2,16 @@
 # `idp serve` under load, as a ratio to nginx serving the same bytes in the same run:
 # JWKS requests/s and p99 latency under wrk on loopback (both plain HTTP, the way a TLS
 # terminator in front would reach them; HTTPS=1 puts TLS on both, with one test CA).
+# Two measurements: saturated (no pause between requests: the requests/s ratio, and the
+# p99 there), and paced at the same request rate for both servers (the p99 ratio: at
+# saturation, whichever server outruns wrk has its p99 set by wrk's own queueing).
 # The client and the servers run on separate CPUs (taskset): wrk on CPU 0, the server on
 # the others, each with WORKERS workers (default: the server CPUs' count): idp serve
 # --workers N, nginx worker_processes N. Sharing CPUs would measure the scheduler: wrk's
 # threads would wait for the server's time slices, and the faster server would look slower.
 # Needs: cargo, wrk, nginx, python3 (Debian: apt-get install -y wrk nginx-light).
-# DURATION (default 10s), CONNECTIONS (default 64), RUNS (default 5, medians reported) tune it;
+# DURATION (default 10s), CONNECTIONS (default 64), RUNS (default 5, medians reported) and
+# THINK_MS (default 2, the paced runs' think time) tune it;
 # IDP_BIN runs a prebuilt idp instead of building one.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -99,9 +103,12 @@ done
 cmp <(curl -fsk "$scheme://127.0.0.1:$idp_port$path") <(curl -fsk "$scheme://127.0.0.1:$nginx_port$path") \
   || { echo "error: idp and nginx serve different bytes" >&2; exit 1; }
 
-# wrk's --latency output: "Requests/sec: N" and "99% X(us|ms|s)".
+# One wrk run: prints "requests/s p99_ms wrk_cpu_%". THINK_MS (exported) paces it.
 measure() {
-  taskset -c "$client_cpus" wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency "$1" | python3 -c '
+  local out
+  out=$( { TIMEFORMAT=%P; time taskset -c "$client_cpus" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
+    --latency "${@:2}" "$1"; } 2>&1 )
+  python3 -c '
 import re, sys
 t = sys.stdin.read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
@@ -109,28 +116,74 @@ v, u = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", t).groups()
 p99 = float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[u]
 errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 if errs: sys.exit("error: non-2xx responses: " + errs.group(1))
-print(rps, p99)'
+cpu = float(t.strip().splitlines()[-1])
+print(rps, p99, cpu)' <<<"$out"
 }
 
+# Paced runs: each connection waits THINK_MS after a response before its next request.
+# wrk's delay() takes whole milliseconds, so a fractional think time alternates between
+# the two whole values around it.
+cat > "$work/pace.lua" <<'LUA'
+local think = tonumber(os.getenv("THINK_MS") or "2")
+local low = math.floor(think)
+local frac = think - low
+function delay()
+  if math.random() < frac then return low + 1 end
+  return low
+end
+LUA
+paced() { THINK_MS=$2 measure "$1" -s "$work/pace.lua"; }
+
+idp_url="$scheme://127.0.0.1:$idp_port$path"
+nginx_url="$scheme://127.0.0.1:$nginx_port$path"
 echo
 echo "== JWKS over $scheme, $workers worker(s) each on CPU $server_cpus, wrk -t$wrk_threads -c$connections -d$duration on CPU $client_cpus, median of $runs, alternating =="
+echo "saturated: no pause between a response and the next request"
 idp_runs=(); nginx_runs=()
 for _ in $(seq "$runs"); do
-  idp_runs+=("$(measure "$scheme://127.0.0.1:$idp_port$path")")
-  nginx_runs+=("$(measure "$scheme://127.0.0.1:$nginx_port$path")")
+  idp_runs+=("$(measure "$idp_url")")
+  nginx_runs+=("$(measure "$nginx_url")")
 done
-python3 - "${idp_runs[*]}" "${nginx_runs[*]}" <<'PY'
+
+# Latency is compared at the same request rate: at saturation the faster server is driven
+# until wrk itself runs out of CPU, and its p99 is then wrk's own queueing. Both servers get
+# THINK_MS (default 2) of think time per connection; the one that then answers more requests
+# gets a longer think time, calibrated so that both see the same rate.
+think=${THINK_MS:-2}
+read -r i_rps _ <<<"$(paced "$idp_url" "$think")"
+read -r n_rps _ <<<"$(paced "$nginx_url" "$think")"
+read -r think_idp think_nginx <<<"$(python3 -c "
+c, t, i, n = $connections, $think, $i_rps, $n_rps
+# A connection's cycle is c / rate; lengthen the faster one's think time by the difference.
+d = abs(c / i - c / n) * 1e3
+print(f'{t + d:.3f} {t:.3f}' if i > n else f'{t:.3f} {t + d:.3f}')")"
+echo "paced: think time idp ${think_idp} ms, nginx ${think_nginx} ms (calibrated to the same rate)"
+idp_paced=(); nginx_paced=()
+for _ in $(seq "$runs"); do
+  idp_paced+=("$(paced "$idp_url" "$think_idp")")
+  nginx_paced+=("$(paced "$nginx_url" "$think_nginx")")
+done
+
+python3 - "${idp_runs[*]}" "${nginx_runs[*]}" "${idp_paced[*]}" "${nginx_paced[*]}" <<'PY'
 import statistics, sys
+med = statistics.median
 def runs(arg):
     v = list(map(float, arg.split()))
-    return v[0::2], v[1::2]
-(i_rps, i_p99), (n_rps, n_p99) = runs(sys.argv[1]), runs(sys.argv[2])
-med = statistics.median
-print("per run (requests/s, p99 ms):")
-print("  idp serve", ", ".join(f"{r:.0f} {p:.2f}" for r, p in zip(i_rps, i_p99)))
-print("  nginx    ", ", ".join(f"{r:.0f} {p:.2f}" for r, p in zip(n_rps, n_p99)))
-print(f"{'median':<10} {'requests/s':>12} {'p99 ms':>8}")
-print(f"{'idp serve':<10} {med(i_rps):12.0f} {med(i_p99):8.2f}")
-print(f"{'nginx':<10} {med(n_rps):12.0f} {med(n_p99):8.2f}")
-print(f"ratio idp/nginx: requests/s {med(i_rps)/med(n_rps):.2f}x (goal >= 1.00x), p99 {med(i_p99)/med(n_p99):.2f}x (goal <= 1.00x)")
+    return v[0::3], v[1::3], v[2::3]
+for title, a, b, goal_rps in (
+    ("saturated", sys.argv[1], sys.argv[2], True),
+    ("paced, same request rate", sys.argv[3], sys.argv[4], False),
+):
+    (i_rps, i_p99, i_cpu), (n_rps, n_p99, n_cpu) = runs(a), runs(b)
+    print(f"-- {title}; per run (requests/s, p99 ms, wrk CPU %):")
+    print("  idp serve", ", ".join(f"{r:.0f} {p:.2f} {c:.0f}%" for r, p, c in zip(i_rps, i_p99, i_cpu)))
+    print("  nginx    ", ", ".join(f"{r:.0f} {p:.2f} {c:.0f}%" for r, p, c in zip(n_rps, n_p99, n_cpu)))
+    print(f"  {'median':<10} {'requests/s':>12} {'p99 ms':>8} {'wrk CPU':>8}")
+    print(f"  {'idp serve':<10} {med(i_rps):12.0f} {med(i_p99):8.2f} {med(i_cpu):7.0f}%")
+    print(f"  {'nginx':<10} {med(n_rps):12.0f} {med(n_p99):8.2f} {med(n_cpu):7.0f}%")
+    rps_ratio, p99_ratio = med(i_rps) / med(n_rps), med(i_p99) / med(n_p99)
+    if goal_rps:
+        print(f"  ratio idp/nginx: requests/s {rps_ratio:.2f}x (goal >= 1.00x), p99 {p99_ratio:.2f}x")
+    else:
+        print(f"  ratio idp/nginx: requests/s {rps_ratio:.2f}x (same load when near 1.00x), p99 {p99_ratio:.2f}x (goal <= 1.00x)")
 PY
