@@ -106,11 +106,12 @@ cmp <(curl -fsk "$scheme://127.0.0.1:$idp_port$path") <(curl -fsk "$scheme://127
 # One wrk run: prints "requests/s p99_ms wrk_cpu_%". THINK_MS (exported) paces it.
 measure() {
   local out
-  out=$( { TIMEFORMAT=%P; time taskset -c "$client_cpus" wrk -t"$wrk_threads" -c"$connections" -d"$duration" \
-    --latency "${@:2}" "$1"; } 2>&1 )
+  out=$( { LC_ALL=C; TIMEFORMAT=%P; time taskset -c "$client_cpus" wrk -t"$wrk_threads" -c"$connections" \
+    -d"$duration" --latency "${@:2}" "$1"; } 2>&1 ) || { echo "error: wrk failed on $1: $out" >&2; return 1; }
   python3 -c '
 import re, sys
 t = sys.stdin.read()
+if not re.search(r"Requests/sec:", t): sys.exit("error: no result from wrk:\n" + t)
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 v, u = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", t).groups()
 p99 = float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[u]
@@ -150,13 +151,15 @@ done
 # THINK_MS (default 2) of think time per connection; the one that then answers more requests
 # gets a longer think time, calibrated so that both see the same rate.
 think=${THINK_MS:-2}
-read -r i_rps _ <<<"$(paced "$idp_url" "$think")"
-read -r n_rps _ <<<"$(paced "$nginx_url" "$think")"
-read -r think_idp think_nginx <<<"$(python3 -c "
+# (Each result is captured first: `read <<<"$(cmd)"` would not stop on cmd's failure.)
+out=$(paced "$idp_url" "$think"); read -r i_rps _ <<<"$out"
+out=$(paced "$nginx_url" "$think"); read -r n_rps _ <<<"$out"
+out=$(python3 -c "
 c, t, i, n = $connections, $think, $i_rps, $n_rps
 # A connection's cycle is c / rate; lengthen the faster one's think time by the difference.
 d = abs(c / i - c / n) * 1e3
-print(f'{t + d:.3f} {t:.3f}' if i > n else f'{t:.3f} {t + d:.3f}')")"
+print(f'{t + d:.3f} {t:.3f}' if i > n else f'{t:.3f} {t + d:.3f}')")
+read -r think_idp think_nginx <<<"$out"
 echo "paced: think time idp ${think_idp} ms, nginx ${think_nginx} ms (calibrated to the same rate)"
 idp_paced=(); nginx_paced=()
 for _ in $(seq "$runs"); do
@@ -186,4 +189,6 @@ for title, a, b, goal_rps in (
         print(f"  ratio idp/nginx: requests/s {rps_ratio:.2f}x (goal >= 1.00x), p99 {p99_ratio:.2f}x")
     else:
         print(f"  ratio idp/nginx: requests/s {rps_ratio:.2f}x (same load when near 1.00x), p99 {p99_ratio:.2f}x (goal <= 1.00x)")
+        if max(med(i_cpu), med(n_cpu)) > 80:
+            print("  warning: wrk used over 80% of its CPU in the paced runs, so they are close to saturation; raise THINK_MS")
 PY

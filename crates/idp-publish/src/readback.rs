@@ -63,15 +63,11 @@ impl FetchError {
     }
 
     /// True when the storage account refuses every anonymous request
-    /// (`allowBlobPublicAccess: false`): Azure answers `409 PublicAccessNotPermitted`.
+    /// (`allowBlobPublicAccess: false`): Azure answers `409` with the error code
+    /// `PublicAccessNotPermitted`. Only the code counts: a bare 409 from a CDN or proxy in
+    /// front of storage says nothing about the account.
     pub fn is_public_access_forbidden(&self) -> bool {
-        match self {
-            FetchError::Status { status, code, .. } => {
-                code.as_deref() == Some(PUBLIC_ACCESS_NOT_PERMITTED)
-                    || (*status == 409 && code.is_none())
-            }
-            _ => false,
-        }
+        matches!(self, FetchError::Status { code: Some(c), .. } if c == PUBLIC_ACCESS_NOT_PERMITTED)
     }
 }
 
@@ -79,7 +75,7 @@ const PUBLIC_ACCESS_NOT_PERMITTED: &str = "PublicAccessNotPermitted";
 
 fn cause_of(status: u16, code: Option<&str>) -> &'static str {
     if code == Some(PUBLIC_ACCESS_NOT_PERMITTED) {
-        return cause_of(409, None);
+        return "the storage account forbids public access (allowBlobPublicAccess is false)";
     }
     match status {
         401 | 403 => {
@@ -88,7 +84,6 @@ fn cause_of(status: u16, code: Option<&str>) -> &'static str {
         404 => {
             "no such document (not published yet, or the container is private: Azure answers 404 to anonymous reads of private containers)"
         }
-        409 => "the storage account forbids public access (allowBlobPublicAccess is false)",
         _ => "the server refused the request",
     }
 }
@@ -272,13 +267,13 @@ mod tests {
             forbidden.to_string().contains("allowBlobPublicAccess"),
             "{forbidden}"
         );
-        assert!(status(409, None).is_public_access_forbidden());
         assert!(status(401, Some("PublicAccessNotPermitted")).is_public_access_forbidden());
         for other in [
             status(404, Some("BlobNotFound")),
             status(404, None),
             status(403, Some("AuthorizationFailure")),
             status(409, Some("LeaseIdMissing")),
+            status(409, None),
         ] {
             assert!(!other.is_public_access_forbidden(), "{other}");
         }

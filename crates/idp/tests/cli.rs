@@ -717,7 +717,11 @@ fn config_with_an_unknown_field_is_refused() {
 /// `build.rs` links `idp` at a fixed address (ELF type EXEC) on Linux, for start-up time,
 /// unless it was built with `IDP_PIE=1` (type DYN); losing that silently would cost every
 /// `idp sign` about 0.4 ms.
-#[cfg(target_os = "linux")]
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    not(target_feature = "crt-static")
+))]
 #[test]
 fn the_binary_is_linked_the_way_build_rs_chose() {
     let elf = std::fs::read(assert_cmd::cargo::cargo_bin("idp")).unwrap();

@@ -13,7 +13,7 @@
 //!
 //! Everything else (authorization, containers, blobs, ETags) is Azurite's own.
 
-use crate::{Azurite, free_port};
+use crate::Azurite;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, StatusCode, header};
@@ -63,33 +63,41 @@ impl NoPublicAccess {
             std::fs::read(&azurite.ca.cert_pem).unwrap(),
             std::fs::read(&azurite.ca.key_pem).unwrap(),
         );
-        let port = free_port();
+        // Bound here, so no other test can take the port between choosing and binding it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free 127.0.0.1 port");
+        let port = listener.local_addr().expect("the front's address").port();
         let handle = axum_server::Handle::new();
         let server = handle.clone();
+        let (started, start) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a tokio runtime");
             runtime.block_on(async move {
-                let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
-                    .await
-                    .expect("the test server certificate");
-                let app = axum::Router::new().fallback(forward).with_state(upstream);
-                axum_server::bind_rustls(([127, 0, 0, 1], port).into(), config)
-                    .handle(server)
-                    .serve(app.into_make_service())
-                    .await
-                    .expect("the no-public-access front");
+                let serving = async {
+                    let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
+                        .await
+                        .map_err(|e| format!("the test server certificate: {e}"))?;
+                    axum_server::from_tcp_rustls(listener, config)
+                        .map_err(|e| format!("the listener: {e}"))
+                };
+                match serving.await {
+                    Ok(front) => {
+                        let _ = started.send(Ok(()));
+                        let app = axum::Router::new().fallback(forward).with_state(upstream);
+                        let _ = front.handle(server).serve(app.into_make_service()).await;
+                    }
+                    Err(e) => {
+                        let _ = started.send(Err(e));
+                    }
+                }
             });
         });
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the no-public-access front did not start on 127.0.0.1:{port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        match start.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("the no-public-access front cannot start: {e}"),
+            Err(_) => panic!("the no-public-access front did not start within 10 s"),
         }
         Self {
             port,
@@ -158,6 +166,7 @@ async fn forward(State(up): State<Arc<Upstream>>, request: Request) -> Response 
     }
 
     let (parts, body) = request.into_parts();
+    let head = parts.method == axum::http::Method::HEAD;
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let Ok(body) = to_bytes(body, 64 << 20).await else {
         return (StatusCode::BAD_REQUEST, "request body too large").into_response();
@@ -171,19 +180,30 @@ async fn forward(State(up): State<Arc<Upstream>>, request: Request) -> Response 
             outgoing = outgoing.header(name, value);
         }
     }
+    // Errors leave out the URL: its query may hold a SAS signature.
+    let bad_gateway = |e: reqwest::Error| {
+        (
+            StatusCode::BAD_GATEWAY,
+            format!("Azurite: {}", e.without_url()),
+        )
+    };
     let answer = match outgoing.send().await {
         Ok(a) => a,
-        Err(e) => {
-            return (StatusCode::BAD_GATEWAY, format!("Azurite: {e}")).into_response();
-        }
+        Err(e) => return bad_gateway(e).into_response(),
     };
+    // A body-less answer (HEAD, 304) keeps Azurite's Content-Length; otherwise hyper
+    // sets it from the body.
+    let bodiless = head || answer.status() == StatusCode::NOT_MODIFIED;
     let mut response = Response::builder().status(answer.status());
     for (name, value) in answer.headers() {
-        if !is_hop_by_hop(name) && name != header::CONTENT_LENGTH {
+        if !is_hop_by_hop(name) && (bodiless || name != header::CONTENT_LENGTH) {
             response = response.header(name, value);
         }
     }
-    let bytes = answer.bytes().await.unwrap_or_default();
+    let bytes = match answer.bytes().await {
+        Ok(b) => b,
+        Err(e) => return bad_gateway(e).into_response(),
+    };
     response
         .body(Body::from(bytes))
         .unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response())
