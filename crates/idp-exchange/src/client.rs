@@ -87,22 +87,19 @@ async fn attempt(client: &reqwest::Client, target: &Target, assertion: &Secret) 
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut body = Vec::new();
-    let mut response = response;
-    loop {
-        match response.chunk().await {
-            Ok(Some(c)) if body.len() + c.len() <= MAX_BODY => body.extend_from_slice(&c),
-            Ok(Some(_)) => break,
-            Ok(None) => break,
-            Err(e) => {
-                return Failure::Unreachable {
-                    detail: e.to_string(),
-                    permanent: false,
-                };
-            }
-        }
+    match idp_http::read_body(response, MAX_BODY).await {
+        Ok(body) => Failure::Parsed(parse(status, retry_after.as_deref(), &body)),
+        // Not Entra's answer (Entra's are a few kB): reported with its status, unread.
+        Err(idp_http::BodyError::TooLarge { limit }) => Failure::Parsed(Parsed::Unexpected {
+            status,
+            retry_after: crate::response::retry_after(retry_after.as_deref()),
+            snippet: format!("(an answer over {limit} bytes, not read)"),
+        }),
+        Err(idp_http::BodyError::Broken { detail }) => Failure::Unreachable {
+            detail,
+            permanent: false,
+        },
     }
-    Failure::Parsed(parse(status, retry_after.as_deref(), &body))
 }
 
 /// True when `e` is, or wraps, a rustls error (a refused certificate, a failed handshake):

@@ -126,6 +126,39 @@ pub fn client(extra: &ExtraRoots, timeouts: Timeouts) -> Result<reqwest::Client,
     builder.build().map_err(HttpError::Build)
 }
 
+/// Why a response body was not read whole.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BodyError {
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the answer broke off: {detail}")]
+    Broken { detail: String },
+}
+
+/// Reads a whole response body of at most `limit` bytes. A larger one (by its
+/// `Content-Length`, or as it arrives) is refused, never cut short: a truncated document
+/// must not pass for the real one.
+pub async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Broken { detail: chain(&e) })?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// An error and its causes on one line (`a: b: c`), for errors that name a URL but whose
 /// useful part (refused, timed out, certificate unknown) is deep in the chain.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -140,4 +173,52 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::Path as UrlPath;
+
+    /// A loopback server: `/sized/N` answers N bytes with a Content-Length, `/streamed/N`
+    /// the same bytes in 1 KiB chunks without one.
+    async fn serve() -> String {
+        let app = axum::Router::new()
+            .route(
+                "/sized/{n}",
+                axum::routing::get(|UrlPath(n): UrlPath<usize>| async move { vec![b'x'; n] }),
+            )
+            .route(
+                "/streamed/{n}",
+                axum::routing::get(|UrlPath(n): UrlPath<usize>| async move {
+                    let chunks = (0..n)
+                        .step_by(1024)
+                        .map(move |at| Ok::<_, std::io::Error>(vec![b'x'; (n - at).min(1024)]));
+                    Body::from_stream(futures_util::stream::iter(chunks))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    #[tokio::test]
+    async fn bodies_up_to_the_limit_are_read_whole_and_larger_ones_refused() {
+        install_crypto_provider();
+        let base = serve().await;
+        let client = reqwest::Client::new();
+        let get = |path: String| {
+            let request = client.get(format!("{base}{path}"));
+            async move { request.send().await.unwrap() }
+        };
+        for kind in ["sized", "streamed"] {
+            let limit = 4000;
+            let whole = read_body(get(format!("/{kind}/{limit}")).await, limit).await;
+            assert_eq!(whole.map(|b| b.len()), Ok(limit), "{kind}");
+            let over = read_body(get(format!("/{kind}/{}", limit + 1)).await, limit).await;
+            assert_eq!(over, Err(BodyError::TooLarge { limit }), "{kind}");
+        }
+    }
 }

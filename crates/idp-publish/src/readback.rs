@@ -94,7 +94,7 @@ pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, Fetch
         url: url.to_owned(),
         detail: idp_http::chain(&e),
     };
-    let mut response = client.get(url).send().await.map_err(unreachable)?;
+    let response = client.get(url).send().await.map_err(unreachable)?;
     let status = response.status();
     if status.is_redirection() {
         let location = response
@@ -130,15 +130,17 @@ pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, Fetch
     };
     let content_type = header(reqwest::header::CONTENT_TYPE);
     let cache_control = header(reqwest::header::CACHE_CONTROL);
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-        bytes.extend_from_slice(&chunk);
-        if bytes.len() > MAX_BODY {
-            return Err(FetchError::TooLarge {
+    let bytes = idp_http::read_body(response, MAX_BODY)
+        .await
+        .map_err(|e| match e {
+            idp_http::BodyError::TooLarge { .. } => FetchError::TooLarge {
                 url: url.to_owned(),
-            });
-        }
-    }
+            },
+            idp_http::BodyError::Broken { detail } => FetchError::Unreachable {
+                url: url.to_owned(),
+                detail,
+            },
+        })?;
     Ok(Fetched {
         url: url.to_owned(),
         bytes,
