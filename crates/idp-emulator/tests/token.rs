@@ -345,7 +345,7 @@ async fn malformed_assertions_are_50027() {
     for claim in ["iss", "sub", "aud"] {
         let mut claims = w.claims();
         claims.as_object_mut().unwrap().remove(claim);
-        let r = w.token(&sign(&keys()[0], &claims)).await;
+        let r = w.token_with(&claims).await;
         assert_aadsts(&r, 50027, 400, "invalid_request");
     }
     assert_eq!(
@@ -440,7 +440,7 @@ async fn issuer_must_match_byte_for_byte_700211() {
     ] {
         let mut claims = w.claims();
         claims["iss"] = json!(iss);
-        let r = w.token(&sign(&keys()[0], &claims)).await;
+        let r = w.token_with(&claims).await;
         assert_aadsts(&r, 700211, 401, "invalid_client");
         assert!(
             r.2["error_description"]
@@ -499,12 +499,12 @@ async fn a_new_federated_credential_answers_70021_until_it_has_propagated() {
         .unwrap();
     let mut claims = w.claims();
     claims["sub"] = json!("workload-2");
-    let r = w.token(&sign(&keys()[0], &claims)).await;
+    let r = w.token_with(&claims).await;
     assert_aadsts(&r, 70021, 400, "invalid_request");
     w.clock.advance(FIVE_MINUTES);
     let mut claims = w.claims();
     claims["sub"] = json!("workload-2");
-    assert_eq!(w.token(&sign(&keys()[0], &claims)).await.0, 200);
+    assert_eq!(w.token_with(&claims).await.0, 200);
 
     // Changing a FIC's subject restarts its window; an identical re-PUT does not.
     w.emulator
@@ -515,7 +515,7 @@ async fn a_new_federated_credential_answers_70021_until_it_has_propagated() {
             FicSpec::new(&w.issuer, "workload-2", AUDIENCE),
         )
         .unwrap();
-    assert_eq!(w.token(&sign(&keys()[0], &claims)).await.0, 200);
+    assert_eq!(w.token_with(&claims).await.0, 200);
     w.emulator
         .put_federated_credential(
             RG,
@@ -526,12 +526,7 @@ async fn a_new_federated_credential_answers_70021_until_it_has_propagated() {
         .unwrap();
     let mut claims = w.claims();
     claims["sub"] = json!("workload-3");
-    assert_aadsts(
-        &w.token(&sign(&keys()[0], &claims)).await,
-        70021,
-        400,
-        "invalid_request",
-    );
+    assert_aadsts(&w.token_with(&claims).await, 70021, 400, "invalid_request");
 }
 
 async fn expect_90061(w: &World) {
@@ -630,7 +625,7 @@ async fn an_issuer_served_over_plain_http_is_90061() {
         .unwrap();
     let mut claims = w.claims();
     claims["iss"] = json!(http_issuer);
-    let r = w.token(&sign(&keys()[0], &claims)).await;
+    let r = w.token_with(&claims).await;
     assert_aadsts(&r, 90061, 400, "invalid_request");
     assert_eq!(http.site.hits("/oidc/.well-known/openid-configuration"), 0);
 }
@@ -802,17 +797,12 @@ async fn audience_mismatch_is_700212() {
     ] {
         let mut claims = w.claims();
         claims["aud"] = aud;
-        assert_aadsts(
-            &w.token(&sign(&keys()[0], &claims)).await,
-            700212,
-            401,
-            "invalid_client",
-        );
+        assert_aadsts(&w.token_with(&claims).await, 700212, 401, "invalid_client");
     }
     // An array containing the audience is accepted.
     let mut claims = w.claims();
     claims["aud"] = json!(["other", AUDIENCE]);
-    assert_eq!(w.token(&sign(&keys()[0], &claims)).await.0, 200);
+    assert_eq!(w.token_with(&claims).await.0, 200);
 }
 
 #[tokio::test]
@@ -820,26 +810,11 @@ async fn subject_mismatch_is_700213_and_case_only_7002138() {
     let w = world().await;
     let mut claims = w.claims();
     claims["sub"] = json!("workload-2");
-    assert_aadsts(
-        &w.token(&sign(&keys()[0], &claims)).await,
-        700213,
-        401,
-        "invalid_client",
-    );
+    assert_aadsts(&w.token_with(&claims).await, 700213, 401, "invalid_client");
     claims["sub"] = json!("Workload-1");
-    assert_aadsts(
-        &w.token(&sign(&keys()[0], &claims)).await,
-        7002138,
-        401,
-        "invalid_client",
-    );
+    assert_aadsts(&w.token_with(&claims).await, 7002138, 401, "invalid_client");
     claims["sub"] = json!("workload-1 ");
-    assert_aadsts(
-        &w.token(&sign(&keys()[0], &claims)).await,
-        700213,
-        401,
-        "invalid_client",
-    );
+    assert_aadsts(&w.token_with(&claims).await, 700213, 401, "invalid_client");
 }
 
 #[tokio::test]
@@ -848,7 +823,7 @@ async fn expired_or_not_yet_valid_is_700024() {
     let now = w.now();
     let mut claims = w.claims();
     claims["exp"] = json!(now);
-    let r = w.token(&sign(&keys()[0], &claims)).await;
+    let r = w.token_with(&claims).await;
     assert_aadsts(&r, 700024, 401, "invalid_client");
     let d = r.2["error_description"].as_str().unwrap().to_owned();
     assert!(
@@ -860,12 +835,7 @@ async fn expired_or_not_yet_valid_is_700024() {
 
     let mut claims = w.claims();
     claims["nbf"] = json!(now + 30);
-    assert_aadsts(
-        &w.token(&sign(&keys()[0], &claims)).await,
-        700024,
-        401,
-        "invalid_client",
-    );
+    assert_aadsts(&w.token_with(&claims).await, 700024, 401, "invalid_client");
 
     // A good assertion goes bad when the clock passes exp.
     let assertion = w.assertion();
@@ -879,7 +849,7 @@ async fn clock_skew_is_configurable() {
     let w = world_with(|c| c.clock_skew = Duration::from_secs(60)).await;
     let mut claims = w.claims();
     claims["nbf"] = json!(w.now() + 30);
-    assert_eq!(w.token(&sign(&keys()[0], &claims)).await.0, 200);
+    assert_eq!(w.token_with(&claims).await.0, 200);
 }
 
 #[tokio::test]
@@ -889,9 +859,9 @@ async fn a_lifetime_over_25_hours_is_70023() {
     let mut claims = w.claims();
     claims["iat"] = json!(now);
     claims["exp"] = json!(now + 25 * 3600);
-    assert_eq!(w.token(&sign(&keys()[0], &claims)).await.0, 200);
+    assert_eq!(w.token_with(&claims).await.0, 200);
     claims["exp"] = json!(now + 25 * 3600 + 1);
-    let r = w.token(&sign(&keys()[0], &claims)).await;
+    let r = w.token_with(&claims).await;
     assert_aadsts(&r, 70023, 400, "invalid_request");
     assert!(
         r.2["error_description"]
@@ -904,12 +874,7 @@ async fn a_lifetime_over_25_hours_is_70023() {
     claims.as_object_mut().unwrap().remove("iat");
     claims["nbf"] = json!(now - 3600);
     claims["exp"] = json!(now + 24 * 3600 + 1);
-    assert_aadsts(
-        &w.token(&sign(&keys()[0], &claims)).await,
-        70023,
-        400,
-        "invalid_request",
-    );
+    assert_aadsts(&w.token_with(&claims).await, 70023, 400, "invalid_request");
 }
 
 #[tokio::test]
@@ -963,16 +928,16 @@ async fn checks_run_in_entra_order() {
         50027
     );
     // Audience before subject.
-    assert_eq!(code(&w.token(&sign(&keys()[0], &c)).await), 700212);
+    assert_eq!(code(&w.token_with(&c).await), 700212);
     // Subject before time.
     let c =
         json!({"iss": w.issuer, "sub": "x", "aud": AUDIENCE, "iat": now - 100_000, "exp": now - 1});
-    assert_eq!(code(&w.token(&sign(&keys()[0], &c)).await), 700213);
+    assert_eq!(code(&w.token_with(&c).await), 700213);
     // Validity before lifetime.
     let c = json!({"iss": w.issuer, "sub": SUBJECT, "aud": AUDIENCE, "iat": now - 100_000, "exp": now - 1});
-    assert_eq!(code(&w.token(&sign(&keys()[0], &c)).await), 700024);
+    assert_eq!(code(&w.token_with(&c).await), 700024);
     let c = json!({"iss": w.issuer, "sub": SUBJECT, "aud": AUDIENCE, "iat": now - 100_000, "exp": now + 10});
-    assert_eq!(code(&w.token(&sign(&keys()[0], &c)).await), 70023);
+    assert_eq!(code(&w.token_with(&c).await), 70023);
 }
 
 #[tokio::test]

@@ -321,6 +321,11 @@ impl World {
         sign(&keys()[0], &self.claims())
     }
 
+    /// Exchanges `claims`, signed with the world's trusted key (the first test key).
+    pub async fn token_with(&self, claims: &Value) -> (StatusCode, HeaderMap, Value) {
+        self.token(&sign(&keys()[0], claims)).await
+    }
+
     pub async fn token(&self, assertion: &str) -> (StatusCode, HeaderMap, Value) {
         let form = v2_form(
             &self.identity.client_id,
