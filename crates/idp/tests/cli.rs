@@ -3,6 +3,7 @@
 use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use idp_testkit::stdout_of;
 use predicates::str::contains;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -405,13 +406,7 @@ fn metadata_out_writes_the_published_paths_deterministically() {
 fn flag_beats_environment_beats_file() {
     let s = Sandbox::init(ISSUER);
     let issuer_of = |c: &mut Command| -> String {
-        let out = c.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v: Value = serde_json::from_slice(&stdout_of(c.output().unwrap())).unwrap();
         v["issuer"].as_str().unwrap().to_owned()
     };
     assert_eq!(

@@ -2,7 +2,7 @@
 //! on a free loopback port, trusting a CA made for the test), as an operator runs it.
 
 use assert_cmd::Command;
-use idp_testkit::{Azurite, NoPublicAccess, Python, isolate};
+use idp_testkit::{Azurite, NoPublicAccess, Python, isolate, stdout_of};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -71,9 +71,7 @@ impl Publisher {
     }
 
     fn rendered(&self, which: &str) -> Vec<u8> {
-        let out = self.idp(&["metadata", "--only", which]).output().unwrap();
-        assert!(out.status.success());
-        out.stdout
+        stdout_of(self.idp(&["metadata", "--only", which]).output().unwrap())
     }
 
     fn discovery_url(&self) -> String {
@@ -87,13 +85,7 @@ impl Publisher {
     fn keys(&self, args: &[&str]) -> String {
         let mut all = vec!["keys"];
         all.extend_from_slice(args);
-        let out = self.idp(&all).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        String::from_utf8(stdout_of(self.idp(&all).output().unwrap())).unwrap()
     }
 
     fn kid_of_state(&self, state: &str) -> String {
@@ -326,15 +318,11 @@ fn bearer_token_from_the_azure_cli_credential_is_accepted() {
 
     // The same credential path in auto mode (no SAS, no workload or managed identity).
     p.keys(&["add", "--key-size", "2048"]);
-    let out = p
-        .idp(&["publish-metadata"])
-        .env("PATH", &path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        p.idp(&["publish-metadata"])
+            .env("PATH", &path)
+            .output()
+            .unwrap(),
     );
 }
 

@@ -2,6 +2,7 @@
 //! shutdown.
 
 use assert_cmd::cargo::cargo_bin;
+use idp_testkit::stdout_of;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
@@ -9,17 +10,13 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 const ISSUER: &str = "https://127.0.0.1:8443/oidc";
 
 fn idp(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new(cargo_bin("idp"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    stdout_of(
+        Command::new(cargo_bin("idp"))
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap(),
+    )
 }
 
 /// Kills the server if a test fails before it stops it.

@@ -4,7 +4,7 @@
 //! official Python SDK) exchanging assertions there.
 
 use assert_cmd::Command;
-use idp_testkit::{Azurite, Python, Service, free_port, isolate};
+use idp_testkit::{Azurite, Python, Service, free_port, isolate, stdout_of};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -229,15 +229,11 @@ fn idp_token_gets_an_access_token_that_verifies_against_the_emulators_keys() {
     assert!(!err.contains(token), "the token goes to stdout only");
 
     // The system roots count too: the emulator's CA as the system bundle, no --ca-cert.
-    let out = f
-        .token_command(&f.tenant, &client_id, SUBJECT)
-        .env("SSL_CERT_FILE", &f.emulator_ca)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        f.token_command(&f.tenant, &client_id, SUBJECT)
+            .env("SSL_CERT_FILE", &f.emulator_ca)
+            .output()
+            .unwrap(),
     );
     // And without any root for it, the exchange fails on TLS, clearly, and at once: a
     // certificate refused is not worth retrying.
@@ -474,12 +470,7 @@ print(WorkloadIdentityCredential().get_token("https://storage.azure.com/.default
         .env("REQUESTS_CA_BUNDLE", &f.emulator_ca)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap();
+    let token = String::from_utf8(stdout_of(out)).unwrap();
     let claims = f.verify(token.trim(), "https://storage.azure.com");
     assert_eq!(claims["appid"], uami.as_str());
 }

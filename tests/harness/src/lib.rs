@@ -460,6 +460,19 @@ pub fn https_client(ca_pem: &Path) -> reqwest::blocking::Client {
         .unwrap()
 }
 
+/// The standard output of a finished command that had to succeed; if it failed, the test
+/// stops there with its exit status and standard error.
+#[track_caller]
+pub fn stdout_of(out: std::process::Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "command failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Removes every `IDP_*` and `AZURE_*` variable from `cmd`'s environment, so that only the
 /// settings a test gives count (a developer's own `IDP_ISSUER` or Azure login must not).
 pub fn isolate(cmd: &mut Command) -> &mut Command {
