@@ -140,7 +140,7 @@ async fn an_extra_claims_field_and_a_client_request_id_are_accepted() {
         "claims",
         r#"{"access_token":{"xms_cc":{"values":["CP1"]}}}"#,
     ));
-    let (status, _, body) = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+    let (status, _, body) = w.post_v2(&form).await;
     assert_eq!(status, 200, "{body:#}");
 
     // The correlation id comes back from client-request-id.
@@ -206,7 +206,7 @@ async fn missing_parameters_are_900144() {
     );
     for name in ["grant_type", "client_id", "scope"] {
         let form: Vec<_> = full.iter().copied().filter(|(k, _)| *k != name).collect();
-        let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+        let r = w.post_v2(&form).await;
         assert_aadsts(&r, 900144, 400, "invalid_request");
         assert!(
             r.2["error_description"]
@@ -220,7 +220,7 @@ async fn missing_parameters_are_900144() {
         .iter()
         .map(|&(k, v)| if k == "client_id" { (k, "") } else { (k, v) })
         .collect();
-    let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+    let r = w.post_v2(&form).await;
     assert_aadsts(&r, 900144, 400, "invalid_request");
     // v1 needs resource.
     let r = w.post(&format!("/{TENANT}/oauth2/token"), &full[..4]).await;
@@ -254,7 +254,7 @@ async fn wrong_grant_type_is_unsupported_grant_type() {
         "https://vault.azure.net/.default",
     );
     form[0].1 = "password";
-    let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+    let r = w.post_v2(&form).await;
     assert_aadsts(&r, 70003, 400, "unsupported_grant_type");
 }
 
@@ -269,18 +269,18 @@ async fn no_jwt_bearer_assertion_is_7000218() {
     );
     for name in ["client_assertion", "client_assertion_type"] {
         let form: Vec<_> = full.iter().copied().filter(|(k, _)| *k != name).collect();
-        let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+        let r = w.post_v2(&form).await;
         assert_aadsts(&r, 7000218, 401, "invalid_client");
     }
     let mut form = full.clone();
     form[2].1 = "urn:ietf:params:oauth:client-assertion-type:saml2-bearer";
-    let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+    let r = w.post_v2(&form).await;
     assert_aadsts(&r, 7000218, 401, "invalid_client");
     // A client secret is no assertion either.
     let mut form: Vec<_> = full[..3].to_vec();
     form.push(("client_secret", "s3cret"));
     form.push(full[4]);
-    let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+    let r = w.post_v2(&form).await;
     assert_aadsts(&r, 7000218, 401, "invalid_client");
 }
 
@@ -294,7 +294,7 @@ async fn bad_scopes_are_70011_and_two_resources_700022() {
         "https://vault.azure.net/.default openid",
     ] {
         let form = v2_form(&w.identity.client_id, &assertion, scope);
-        let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+        let r = w.post_v2(&form).await;
         assert_aadsts(&r, 70011, 400, "invalid_scope");
     }
     let form = v2_form(
@@ -302,7 +302,7 @@ async fn bad_scopes_are_70011_and_two_resources_700022() {
         &assertion,
         "https://vault.azure.net/.default https://storage.azure.com/.default",
     );
-    let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+    let r = w.post_v2(&form).await;
     assert_aadsts(&r, 700022, 400, "invalid_scope");
 }
 
@@ -312,13 +312,13 @@ async fn unknown_client_id_is_700016() {
     let assertion = w.assertion();
     for client_id in [w.identity.principal_id.as_str(), "not-a-guid"] {
         let form = v2_form(client_id, &assertion, "https://vault.azure.net/.default");
-        let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+        let r = w.post_v2(&form).await;
         assert_aadsts(&r, 700016, 400, "unauthorized_client");
     }
     // The client id is a GUID: case does not matter.
     let upper = w.identity.client_id.to_uppercase();
     let form = v2_form(&upper, &assertion, "https://vault.azure.net/.default");
-    let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+    let r = w.post_v2(&form).await;
     assert_eq!(r.0, 200, "{:#}", r.2);
 }
 
@@ -425,7 +425,7 @@ async fn an_identity_without_federated_credentials_is_70025() {
         &assertion,
         "https://vault.azure.net/.default",
     );
-    let r = w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await;
+    let r = w.post_v2(&form).await;
     assert_aadsts(&r, 70025, 400, "invalid_request");
 }
 
@@ -901,22 +901,13 @@ async fn checks_run_in_entra_order() {
         ("grant_type", "client_credentials"),
         ("client_id", "nobody"),
     ];
-    assert_eq!(
-        code(&w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await),
-        7000218
-    );
+    assert_eq!(code(&w.post_v2(&form).await), 7000218);
     // Scope before the client id.
     let form = v2_form("nobody", &bad_everything, "openid");
-    assert_eq!(
-        code(&w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await),
-        70011
-    );
+    assert_eq!(code(&w.post_v2(&form).await), 70011);
     // Client id before the assertion.
     let form = v2_form("nobody", "garbage", "https://vault.azure.net/.default");
-    assert_eq!(
-        code(&w.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form).await),
-        700016
-    );
+    assert_eq!(code(&w.post_v2(&form).await), 700016);
     // Issuer before key, signature, audience, subject and time.
     assert_eq!(code(&w.token(&bad_everything).await), 700211);
     // Key before signature, audience, subject, time.

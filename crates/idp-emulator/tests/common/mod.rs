@@ -332,7 +332,12 @@ impl World {
             assertion,
             "https://vault.azure.net/.default",
         );
-        self.post(&format!("/{TENANT}/oauth2/v2.0/token"), &form)
+        self.post_v2(&form).await
+    }
+
+    /// POSTs `form` to the tenant's v2 token endpoint.
+    pub async fn post_v2(&self, form: &[(&str, &str)]) -> (StatusCode, HeaderMap, Value) {
+        self.post(&format!("/{TENANT}/oauth2/v2.0/token"), form)
             .await
     }
 
