@@ -2,6 +2,7 @@
 //! discovery document at `{issuer}/.well-known/openid-configuration`, then the JWKS at its
 //! `jwks_uri`, redirects not followed. Used after a publish (readback) and by `--check`.
 
+use crate::storage;
 use idp_core::Issuer;
 use thiserror::Error;
 
@@ -67,14 +68,12 @@ impl FetchError {
     /// `PublicAccessNotPermitted`. Only the code counts: a bare 409 from a CDN or proxy in
     /// front of storage says nothing about the account.
     pub fn is_public_access_forbidden(&self) -> bool {
-        matches!(self, FetchError::Status { code: Some(c), .. } if c == PUBLIC_ACCESS_NOT_PERMITTED)
+        matches!(self, FetchError::Status { code: Some(c), .. } if c == storage::PUBLIC_ACCESS_NOT_PERMITTED)
     }
 }
 
-const PUBLIC_ACCESS_NOT_PERMITTED: &str = "PublicAccessNotPermitted";
-
 fn cause_of(status: u16, code: Option<&str>) -> &'static str {
-    if code == Some(PUBLIC_ACCESS_NOT_PERMITTED) {
+    if code == Some(storage::PUBLIC_ACCESS_NOT_PERMITTED) {
         return "the storage account forbids public access (allowBlobPublicAccess is false)";
     }
     match status {
@@ -96,24 +95,21 @@ pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, Fetch
     };
     let response = client.get(url).send().await.map_err(unreachable)?;
     let status = response.status();
-    if status.is_redirection() {
-        let location = response
+    let header = |name: &str| {
+        response
             .headers()
-            .get(reqwest::header::LOCATION)
+            .get(name)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("(no Location)")
-            .to_owned();
+            .map(str::to_owned)
+    };
+    if status.is_redirection() {
         return Err(FetchError::Redirect {
             url: url.to_owned(),
-            location,
+            location: header("location").unwrap_or_else(|| "(no Location)".into()),
         });
     }
     if !status.is_success() {
-        let code = response
-            .headers()
-            .get("x-ms-error-code")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let code = header("x-ms-error-code");
         return Err(FetchError::Status {
             url: url.to_owned(),
             status: status.as_u16(),
@@ -121,15 +117,8 @@ pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, Fetch
             code,
         });
     }
-    let header = |name: reqwest::header::HeaderName| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let content_type = header(reqwest::header::CONTENT_TYPE);
-    let cache_control = header(reqwest::header::CACHE_CONTROL);
+    let content_type = header("content-type");
+    let cache_control = header("cache-control");
     let bytes = idp_http::read_body(response, MAX_BODY)
         .await
         .map_err(|e| match e {

@@ -120,6 +120,10 @@ pub enum StorageError {
     Other { url: String, detail: String },
 }
 
+/// Azure Storage's error code for anonymous access on an account that forbids it
+/// (`allowBlobPublicAccess: false`), on reads and on requests to grant it alike.
+pub(crate) const PUBLIC_ACCESS_NOT_PERMITTED: &str = "PublicAccessNotPermitted";
+
 /// One operation, for error classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -148,7 +152,7 @@ fn classify(
     let code = code.unwrap_or("").to_owned();
     match (status, code.as_str()) {
         (404, "ContainerNotFound") => StorageError::ContainerNotFound { container_url },
-        (409, "PublicAccessNotPermitted") => {
+        (409, PUBLIC_ACCESS_NOT_PERMITTED) => {
             StorageError::PublicAccessNotPermitted { container_url }
         }
         (401 | 403, _) => StorageError::AccessDenied { url, status, code },
