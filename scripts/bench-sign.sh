@@ -4,11 +4,9 @@
 #   2. `idp sign` as a whole process vs a minimal ring signer and vs `idp --version`
 # Needs: cargo, openssl, hyperfine, python3.  SECONDS_PER_RUN (default 5) sets run length.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 secs=${SECONDS_PER_RUN:-5}
-for tool in openssl hyperfine python3 cargo; do
-  command -v "$tool" >/dev/null || { echo "error: $tool is missing (Debian: apt-get install -y $tool)" >&2; exit 2; }
-done
+need_tools "openssl hyperfine python3" openssl hyperfine python3 cargo
 
 echo "building (release)…" >&2
 # The example alone: built together with the binary, its dev-dependencies' features would
@@ -16,13 +14,11 @@ echo "building (release)…" >&2
 cargo build --release --quiet --locked --manifest-path "$root/Cargo.toml" --example sign_throughput -p idp-core
 CARGO_TARGET_DIR="$root/target/bench-minimal" cargo build --release --quiet --locked \
   --manifest-path "$root/scripts/bench/minimal-signer/Cargo.toml"
-source "$root/scripts/lib.sh"
 idp_binary
 minimal="$root/target/bench-minimal/release/minimal-signer"
 throughput="$root/target/release/examples/sign_throughput"
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+make_workdir
 unset "${!IDP_@}"
 # Both programs run from copies made the same way, as an install makes them: how the
 # linker wrote a file shapes its page cache, and that alone moved start-up by 0.2 ms here.
