@@ -35,10 +35,18 @@ pub enum AssertionError {
         "subject has leading or trailing whitespace; Entra compares it byte for byte with the FIC"
     )]
     SubjectWhitespace,
-    #[error("subject contains a control character")]
-    SubjectControl,
-    #[error("audience `{audience}` is not one Entra accepts from a federated credential")]
-    UnknownAudience { audience: String },
+    #[error("subject has {found}, which cannot be typed reliably into a FIC")]
+    SubjectUntypeable { found: crate::text::Untypeable },
+    #[error("audience is empty")]
+    EmptyAudience,
+    #[error("audience is {len} characters long; a FIC's audience is at most {FIC_VALUE_MAX_CHARS}")]
+    AudienceTooLong { len: usize },
+    #[error(
+        "audience has leading or trailing whitespace; Entra compares it byte for byte with the FIC"
+    )]
+    AudienceWhitespace,
+    #[error("audience has {found}, which cannot be typed reliably into a FIC")]
+    AudienceUntypeable { found: crate::text::Untypeable },
     #[error("lifetime must be more than zero")]
     ZeroLifetime,
     #[error("lifetime {given} is over the 24h limit (Entra refuses assertions over 25h)")]
@@ -67,8 +75,8 @@ impl Subject {
         if s.trim() != s {
             return Err(AssertionError::SubjectWhitespace);
         }
-        if s.chars().any(char::is_control) {
-            return Err(AssertionError::SubjectControl);
+        if let Some(found) = crate::text::first_untypeable(s) {
+            return Err(AssertionError::SubjectUntypeable { found });
         }
         Ok(Self(s.to_owned()))
     }
@@ -78,23 +86,38 @@ impl Subject {
     }
 }
 
-/// The `aud` claim: one of the token-exchange audiences of Entra's clouds.
+/// The `aud` claim: the FIC's audience. A FIC's audience is free text of up to 600
+/// characters; Microsoft recommends the cloud's token-exchange audience
+/// (`api://AzureADTokenExchange` and its sovereign twins), and [`Audience::is_known`] says
+/// whether this is one of those, so the caller can warn when it is not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audience(String);
 
 impl Audience {
     pub fn parse(s: &str) -> Result<Self, AssertionError> {
-        if KNOWN_AUDIENCES.contains(&s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(AssertionError::UnknownAudience {
-                audience: s.to_owned(),
-            })
+        if s.is_empty() {
+            return Err(AssertionError::EmptyAudience);
         }
+        let len = s.chars().count();
+        if len > FIC_VALUE_MAX_CHARS {
+            return Err(AssertionError::AudienceTooLong { len });
+        }
+        if s.trim() != s {
+            return Err(AssertionError::AudienceWhitespace);
+        }
+        if let Some(found) = crate::text::first_untypeable(s) {
+            return Err(AssertionError::AudienceUntypeable { found });
+        }
+        Ok(Self(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether this is one of the clouds' token-exchange audiences.
+    pub fn is_known(&self) -> bool {
+        KNOWN_AUDIENCES.contains(&self.0.as_str())
     }
 }
 
@@ -261,10 +284,26 @@ mod tests {
             Subject::parse("a\n"),
             Err(AssertionError::SubjectWhitespace)
         );
-        assert_eq!(
+        assert!(matches!(
             Subject::parse("a\u{7}b"),
-            Err(AssertionError::SubjectControl)
-        );
+            Err(AssertionError::SubjectUntypeable { found }) if found.position == 2
+        ));
+        for invisible in [
+            "a\u{1}",
+            "a\u{7f}b",
+            "x\u{200B}y",
+            "\u{202E}ab",
+            "a\u{A0}b",
+            "a\tb",
+        ] {
+            assert!(
+                matches!(
+                    Subject::parse(invisible),
+                    Err(AssertionError::SubjectUntypeable { .. })
+                ),
+                "{invisible:?}"
+            );
+        }
         assert!(Subject::parse(&"é".repeat(600)).is_ok());
         assert_eq!(
             Subject::parse(&"a".repeat(601)),
@@ -280,6 +319,9 @@ mod tests {
             Err(AssertionError::ZeroLifetime)
         );
         assert!(Lifetime::new(MAX_LIFETIME).is_ok());
+        // The cap is 24 h to the second, whatever the constant says.
+        assert!(Lifetime::new(Duration::from_secs(86_400)).is_ok());
+        assert!(Lifetime::new(Duration::from_secs(86_401)).is_err());
         assert!(matches!(
             Lifetime::new(MAX_LIFETIME + Duration::from_secs(1)),
             Err(AssertionError::LifetimeTooLong { .. })
@@ -287,12 +329,36 @@ mod tests {
     }
 
     #[test]
-    fn audiences_of_all_three_clouds_and_nothing_else() {
+    fn any_typeable_audience_up_to_600_characters_and_the_clouds_are_known() {
         for a in KNOWN_AUDIENCES {
-            assert!(Audience::parse(a).is_ok());
+            assert!(Audience::parse(a).unwrap().is_known(), "{a}");
         }
-        assert!(Audience::parse("api://azureadtokenexchange").is_err());
-        assert!(Audience::parse("https://management.azure.com").is_err());
+        assert_eq!(Audience::default().as_str(), "api://AzureADTokenExchange");
+        assert!(Audience::default().is_known());
+        // A FIC's audience is free text: other values are allowed, and flagged as unusual.
+        for a in [
+            "api://azureadtokenexchange",
+            "https://management.azure.com",
+            "api://my-isv/exchange",
+        ] {
+            let parsed = Audience::parse(a).unwrap();
+            assert_eq!(parsed.as_str(), a);
+            assert!(!parsed.is_known(), "{a}");
+        }
+        assert!(Audience::parse(&"a".repeat(600)).is_ok());
+        assert_eq!(
+            Audience::parse(&"a".repeat(601)),
+            Err(AssertionError::AudienceTooLong { len: 601 })
+        );
+        assert_eq!(Audience::parse(""), Err(AssertionError::EmptyAudience));
+        assert_eq!(
+            Audience::parse("api://x "),
+            Err(AssertionError::AudienceWhitespace)
+        );
+        assert!(matches!(
+            Audience::parse("api://\u{200B}x"),
+            Err(AssertionError::AudienceUntypeable { found }) if found.position == 7
+        ));
     }
 
     #[test]

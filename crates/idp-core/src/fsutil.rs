@@ -33,30 +33,83 @@ pub fn write_atomic(
     mode: u32,
     overwrite: Overwrite,
 ) -> Result<(), WriteError> {
+    stage(path, contents, mode)?.commit(overwrite)
+}
+
+/// A file whose bytes are written and synced beside `path`, not yet in place: the costly,
+/// failure-prone part of a write (space, quota) done first, so that a command writing
+/// several files can stage them all before it puts any in place. Dropped uncommitted, it
+/// leaves nothing behind.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+/// Writes `contents` to a temporary file in `path`'s folder, with the given Unix mode.
+pub fn stage(path: &Path, contents: &[u8], mode: u32) -> Result<Staged, WriteError> {
     let err = |source| WriteError {
         path: path.to_owned(),
         source,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let folder = folder_of(path);
+    if !folder.is_dir() {
+        return Err(err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("folder {} does not exist", folder.display()),
+        )));
+    }
+    // The temporary file's name means nothing to the user: keep the OS's words only.
     let mut tmp = tempfile::Builder::new()
         .prefix(".idp-tmp-")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    set_mode(tmp.as_file(), mode).map_err(err)?;
-    tmp.write_all(contents).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    match overwrite {
-        Overwrite::Replace => tmp.persist(path).map_err(|e| err(e.error))?,
-        Overwrite::Refuse => tmp.persist_noclobber(path).map_err(|e| err(e.error))?,
-    };
-    // Make the rename itself durable.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
+        .tempfile_in(folder)
+        .map_err(|e| err(without_path(e)))?;
+    set_mode(tmp.as_file(), mode).map_err(|e| err(without_path(e)))?;
+    tmp.write_all(contents).map_err(|e| err(without_path(e)))?;
+    tmp.as_file().sync_all().map_err(|e| err(without_path(e)))?;
+    Ok(Staged {
+        tmp,
+        path: path.to_owned(),
+    })
+}
+
+impl Staged {
+    /// Puts the file in place (a rename) and makes the rename durable.
+    pub fn commit(self, overwrite: Overwrite) -> Result<(), WriteError> {
+        let err = |source| WriteError {
+            path: self.path.clone(),
+            source,
+        };
+        match overwrite {
+            Overwrite::Replace => self
+                .tmp
+                .persist(&self.path)
+                .map_err(|e| err(without_path(e.error)))?,
+            Overwrite::Refuse => self
+                .tmp
+                .persist_noclobber(&self.path)
+                .map_err(|e| err(without_path(e.error)))?,
+        };
+        if let Ok(d) = fs::File::open(folder_of(&self.path)) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// `tempfile` adds the temporary path to its errors; this keeps the kind and the OS message.
+fn without_path(e: io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::from(e.kind()),
+    }
+}
+
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 #[cfg(unix)]
@@ -96,5 +149,34 @@ mod tests {
         );
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_staged_file_is_invisible_until_committed_and_gone_if_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("idp.toml");
+        let staged = stage(&p, b"x", 0o644).unwrap();
+        assert!(!p.exists());
+        drop(staged);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        stage(&p, b"y", 0o644)
+            .unwrap()
+            .commit(Overwrite::Refuse)
+            .unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"y");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_missing_folder_is_named_and_no_temporary_path_is_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nope/a.jwt");
+        let e = write_atomic(&p, b"x", 0o600, Overwrite::Refuse).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("folder") && text.contains("does not exist"),
+            "{text}"
+        );
+        assert!(!text.contains(".idp-tmp-"), "{text}");
     }
 }

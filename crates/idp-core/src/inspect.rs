@@ -82,7 +82,16 @@ impl Report {
 }
 
 /// Checks `token` against `issuer` and `keyring` at `now` (Unix seconds).
-pub fn check(token: &Decoded, issuer: &Issuer, keyring: &Keyring, now: i64) -> Report {
+///
+/// `audience` is the audience the FIC carries when one was configured; without it, any of
+/// the clouds' token-exchange audiences passes.
+pub fn check(
+    token: &Decoded,
+    issuer: &Issuer,
+    audience: Option<&str>,
+    keyring: &Keyring,
+    now: i64,
+) -> Report {
     let mut checks = Vec::new();
     let mut push = |name, ok, detail: String| checks.push(Check { name, ok, detail });
 
@@ -153,14 +162,23 @@ pub fn check(token: &Decoded, issuer: &Issuer, keyring: &Keyring, now: i64) -> R
 
     let aud = token.claims.get("aud");
     let aud_str = aud.and_then(Value::as_str);
+    let expected = |a: &str| match audience {
+        Some(configured) => a == configured,
+        None => KNOWN_AUDIENCES.contains(&a),
+    };
     push(
         "aud",
-        aud_str.is_some_and(|a| KNOWN_AUDIENCES.contains(&a)),
-        match (aud, aud_str) {
-            (_, Some(a)) if KNOWN_AUDIENCES.contains(&a) => format!("`{a}`"),
-            (_, Some(a)) => format!("`{a}` is not a token-exchange audience (AADSTS700212)"),
-            (Some(v), None) => format!("{v} is not a single string"),
-            (None, _) => "missing".into(),
+        aud_str.is_some_and(expected),
+        match (aud, aud_str, audience) {
+            (_, Some(a), _) if expected(a) => format!("`{a}`"),
+            (_, Some(a), Some(configured)) => {
+                format!("`{a}` is not the configured audience `{configured}` (AADSTS700212)")
+            }
+            (_, Some(a), None) => {
+                format!("`{a}` is not a token-exchange audience (AADSTS700212)")
+            }
+            (Some(v), None, _) => format!("{v} is not a single string"),
+            (None, _, _) => "missing".into(),
         },
     );
 
@@ -168,34 +186,44 @@ pub fn check(token: &Decoded, issuer: &Issuer, keyring: &Keyring, now: i64) -> R
     let (iat, nbf, exp) = (num("iat"), num("nbf"), num("exp"));
     let time = match (exp, nbf) {
         (None, _) => (false, "`exp` is missing".to_owned()),
+        // Claims are the token's: any i64, so every difference saturates.
         (Some(e), _) if e <= now => (
             false,
-            format!("expired {} ago (AADSTS700024)", human(now - e)),
+            format!(
+                "expired {} ago (AADSTS700024)",
+                human(now.saturating_sub(e))
+            ),
         ),
         (Some(_), Some(n)) if n > now => (
             false,
-            format!("not valid for another {} (AADSTS700024)", human(n - now)),
+            format!(
+                "not valid for another {} (AADSTS700024)",
+                human(n.saturating_sub(now))
+            ),
         ),
-        (Some(e), _) => (true, format!("valid for another {}", human(e - now))),
+        (Some(e), _) => (
+            true,
+            format!("valid for another {}", human(e.saturating_sub(now))),
+        ),
     };
     push("time", time.0, time.1);
 
     let lifetime = match (iat.or(nbf), exp) {
-        (Some(start), Some(end)) if end - start > ENTRA_MAX_LIFETIME_SECS => (
+        (Some(start), Some(end)) if end.saturating_sub(start) > ENTRA_MAX_LIFETIME_SECS => (
             false,
             format!(
                 "{} from iat to exp; Entra allows 25h (AADSTS70023)",
-                human(end - start)
+                human(end.saturating_sub(start))
             ),
         ),
-        (Some(start), Some(end)) => (true, human(end - start)),
+        (Some(start), Some(end)) => (true, human(end.saturating_sub(start))),
         _ => (true, "no iat; not checked".into()),
     };
     push("lifetime", lifetime.0, lifetime.1);
 
     Report {
         checks,
-        expires_in: exp.map(|e| e - now),
+        expires_in: exp.map(|e| e.saturating_sub(now)),
     }
 }
 
@@ -223,6 +251,7 @@ mod tests {
     use crate::assertion::{self, AssertionSpec, Audience, Lifetime, PrivateClaims, Subject};
     use crate::keyring::entry_for;
     use crate::keys;
+    use serde_json::json;
     use std::path::Path;
     use time::macros::datetime;
 
@@ -268,6 +297,7 @@ mod tests {
         let r = check(
             &decode(&token(&key, "https://h/c")).unwrap(),
             &issuer,
+            None,
             &ring,
             NOW,
         );
@@ -279,12 +309,12 @@ mod tests {
     fn names_the_failing_check() {
         let (ring, key, issuer) = setup();
         let t = token(&key, "https://h/c/");
-        let r = check(&decode(&t).unwrap(), &issuer, &ring, NOW);
+        let r = check(&decode(&t).unwrap(), &issuer, None, &ring, NOW);
         assert_eq!(failing(&r), ["iss"]);
         assert!(r.checks[3].detail.contains("trailing slash"));
 
         let t = token(&key, "https://h/c");
-        let r = check(&decode(&t).unwrap(), &issuer, &ring, NOW + 601);
+        let r = check(&decode(&t).unwrap(), &issuer, None, &ring, NOW + 601);
         assert_eq!(failing(&r), ["time"]);
 
         // Payload changed after signing.
@@ -297,7 +327,7 @@ mod tests {
             B64URL.encode(serde_json::to_vec(&claims).unwrap()),
             parts[2]
         );
-        let r = check(&decode(&forged).unwrap(), &issuer, &ring, NOW);
+        let r = check(&decode(&forged).unwrap(), &issuer, None, &ring, NOW);
         assert_eq!(failing(&r), ["signature"]);
 
         // Signed by a key the keyring does not know.
@@ -305,10 +335,59 @@ mod tests {
         let r = check(
             &decode(&token(&other, "https://h/c")).unwrap(),
             &issuer,
+            None,
             &ring,
             NOW,
         );
         assert_eq!(failing(&r), ["kid", "signature"]);
+    }
+
+    /// A token with these claims and a signature that does not verify.
+    fn unsigned(claims: Value) -> Decoded {
+        let header = B64URL.encode(br#"{"alg":"RS256","kid":"k"}"#);
+        let claims = B64URL.encode(serde_json::to_vec(&claims).unwrap());
+        decode(&format!("{header}.{claims}.c2ln")).unwrap()
+    }
+
+    #[test]
+    fn extreme_times_fail_without_overflowing() {
+        let (ring, _, issuer) = setup();
+        let d = unsigned(json!({"iss": "https://h/c", "sub": "s",
+            "aud": "api://AzureADTokenExchange", "iat": i64::MIN, "nbf": i64::MIN, "exp": i64::MAX}));
+        let r = check(&d, &issuer, None, &ring, NOW);
+        assert!(failing(&r).contains(&"lifetime"), "{:?}", r.checks);
+        assert_eq!(r.expires_in, Some(i64::MAX - NOW));
+        let d = unsigned(json!({"iss": "https://h/c", "sub": "s",
+            "aud": "api://AzureADTokenExchange", "iat": i64::MAX, "exp": i64::MIN}));
+        let r = check(&d, &issuer, None, &ring, NOW);
+        assert!(failing(&r).contains(&"time"), "{:?}", r.checks);
+        assert_eq!(r.expires_in, Some(i64::MIN));
+    }
+
+    #[test]
+    fn a_configured_audience_is_the_one_expected() {
+        let (ring, _, issuer) = setup();
+        let with = |aud: &str| {
+            unsigned(json!({"iss": "https://h/c", "sub": "s", "aud": aud,
+                "iat": NOW, "exp": NOW + 600}))
+        };
+        let aud_check = |d: &Decoded, configured: Option<&str>| {
+            check(d, &issuer, configured, &ring, NOW)
+                .checks
+                .into_iter()
+                .find(|c| c.name == "aud")
+                .unwrap()
+        };
+        assert!(aud_check(&with("api://AzureADTokenExchangeUSGov"), None).ok);
+        assert!(!aud_check(&with("api://custom"), None).ok);
+        assert!(aud_check(&with("api://custom"), Some("api://custom")).ok);
+        let c = aud_check(&with("api://AzureADTokenExchange"), Some("api://custom"));
+        assert!(!c.ok);
+        assert!(
+            c.detail.contains("configured audience `api://custom`"),
+            "{}",
+            c.detail
+        );
     }
 
     #[test]

@@ -32,6 +32,89 @@ pub enum IssuerError {
     Fragment { issuer: String },
     #[error("issuer `{issuer}` has user information before the host; OIDC issuers may not")]
     UserInfo { issuer: String },
+    #[error("issuer has {found}, which cannot be typed reliably into a FIC")]
+    Untypeable { found: crate::text::Untypeable },
+    #[error("issuer has `{found}` at character {position}, which a URL may not hold as it is")]
+    NotUriCharacter { found: char, position: usize },
+    #[error("issuer has the non-ASCII character `{found}` at character {position}")]
+    NonAscii { found: char, position: usize },
+    #[error("issuer's host `{host}` is not ASCII; the FIC would have to hold `{ascii}`")]
+    NonAsciiHost { host: String, ascii: String },
+    #[error("issuer `{issuer}` has no host right after `https://`")]
+    EmptyAuthority { issuer: String },
+    #[error("issuer `{issuer}` has port 0, which nothing can listen on")]
+    PortZero { issuer: String },
+    #[error(
+        "issuer `{issuer}` has the path segment `{segment}`; URL parsers remove it, so the FIC and the URL fetched would differ"
+    )]
+    DotSegment { issuer: String, segment: String },
+    #[error("issuer `{issuer}` has a `%` at character {position} not followed by two hex digits")]
+    BadPercent { issuer: String, position: usize },
+}
+
+/// Whether `c` may stand in a URI as written (RFC 3986: unreserved, reserved, `%`).
+fn is_uri_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
+}
+
+/// Checks each character of a would-be issuer, in order: what cannot be typed, what is not
+/// ASCII, what a URI may not hold.
+fn check_characters(s: &str) -> Result<(), IssuerError> {
+    if let Some(found) = crate::text::first_untypeable(s) {
+        return Err(IssuerError::Untypeable { found });
+    }
+    for (i, c) in s.chars().enumerate() {
+        let position = i + 1;
+        if !c.is_ascii() {
+            return Err(IssuerError::NonAscii { found: c, position });
+        }
+        if !is_uri_char(c) {
+            return Err(IssuerError::NotUriCharacter { found: c, position });
+        }
+    }
+    let bytes = s.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        {
+            return Err(IssuerError::BadPercent {
+                issuer: s.to_owned(),
+                position: i + 1,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The host of an `https://` string, when it is not ASCII: the error names its ASCII
+/// (punycode) form, the one a FIC could hold.
+fn non_ascii_host(s: &str) -> Option<IssuerError> {
+    let rest = s.strip_prefix("https://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host.split(':').next()?;
+    if host.is_ascii() || crate::text::first_untypeable(host).is_some() {
+        return None;
+    }
+    let ascii = url::Url::parse(&format!("https://{host}/"))
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "(no valid ASCII form)".into());
+    Some(IssuerError::NonAsciiHost {
+        host: host.to_owned(),
+        ascii,
+    })
+}
+
+/// The port as written after the host (`Url` forgets an explicit default port and may
+/// normalise others), or `None` when there is no `:` after the host.
+fn written_port(authority: &str) -> Option<&str> {
+    let after_host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split_once(']')?.1,
+        None => authority.find(':').map_or("", |i| &authority[i..]),
+    };
+    after_host.strip_prefix(':')
 }
 
 /// A validated issuer URL, stored exactly as the user wrote it.
@@ -49,15 +132,39 @@ impl Issuer {
         if len > ISSUER_MAX_CHARS {
             return Err(IssuerError::TooLong { len });
         }
-        if let Some(position) = s.chars().position(char::is_whitespace) {
+        if let Some(position) = s.chars().position(|c| c.is_ascii_whitespace()) {
             return Err(IssuerError::Whitespace {
                 position: position + 1,
             });
         }
+        if let Some(host) = non_ascii_host(s) {
+            return Err(host);
+        }
+        check_characters(s)?;
         // The scheme is compared exactly: Entra and the FIC see this string verbatim.
         if !s.starts_with("https://") {
             return Err(IssuerError::NotHttps {
                 issuer: s.to_owned(),
+            });
+        }
+        let authority = s["https://".len()..]
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default();
+        if authority.is_empty() {
+            return Err(IssuerError::EmptyAuthority {
+                issuer: s.to_owned(),
+            });
+        }
+        let path = &s["https://".len() + authority.len()..];
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        if let Some(segment) = path.split('/').find(|seg| {
+            let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+            seg == "." || seg == ".."
+        }) {
+            return Err(IssuerError::DotSegment {
+                issuer: s.to_owned(),
+                segment: segment.to_owned(),
             });
         }
         let url = url::Url::parse(s).map_err(|e| IssuerError::Invalid {
@@ -75,8 +182,6 @@ impl Issuer {
                 issuer: s.to_owned(),
             });
         }
-        let authority = &s["https://".len()..];
-        let authority = authority.split('/').next().unwrap_or_default();
         if !url.username().is_empty() || url.password().is_some() || authority.contains('@') {
             return Err(IssuerError::UserInfo {
                 issuer: s.to_owned(),
@@ -86,6 +191,11 @@ impl Issuer {
             return Err(IssuerError::Invalid {
                 issuer: s.to_owned(),
                 reason: "no host".into(),
+            });
+        }
+        if written_port(authority).is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b == b'0')) {
+            return Err(IssuerError::PortZero {
+                issuer: s.to_owned(),
             });
         }
         Ok(Self(s.to_owned()))
@@ -164,8 +274,15 @@ mod tests {
             "https://acct.z13.web.core.windows.net/",
             "https://127.0.0.1:10000/devstoreaccount1/oidc",
             "https://Example.COM/Path",
+            "https://h:443/c",
+            "https://h/a%2Fb/.well/..x/c.d",
+            "https://[::1]:8443/c",
+            "https://h/~user/x-y_z;v=1",
         ] {
-            assert_eq!(Issuer::parse(s).unwrap().as_str(), s);
+            let issuer = Issuer::parse(s).unwrap();
+            assert_eq!(issuer.as_str(), s);
+            assert_eq!(issuer.to_string(), s);
+            assert_eq!(format!("{issuer:?}"), format!("Issuer({s:?})"));
         }
     }
 
@@ -209,7 +326,62 @@ mod tests {
             (" https://h/c", |e| matches!(e, Whitespace { position: 1 })),
             ("https://h/c ", |e| matches!(e, Whitespace { .. })),
             ("https://h/a b", |e| matches!(e, Whitespace { .. })),
-            ("https://", |e| matches!(e, Invalid { .. })),
+            ("https://", |e| matches!(e, EmptyAuthority { .. })),
+            ("https:///host/path", |e| matches!(e, EmptyAuthority { .. })),
+            ("https://h:0/c", |e| matches!(e, PortZero { .. })),
+            ("https://h:000/c", |e| matches!(e, PortZero { .. })),
+            (
+                "https://h/c\u{1}",
+                |e| matches!(e, Untypeable { found } if found.position == 12 && found.found == '\u{1}'),
+            ),
+            (
+                "https://h/\u{7f}c",
+                |e| matches!(e, Untypeable { found } if found.position == 11),
+            ),
+            ("https://h/c\u{200B}", |e| matches!(e, Untypeable { .. })),
+            ("https://h/\u{202E}c", |e| matches!(e, Untypeable { .. })),
+            ("https://h/c\u{A0}", |e| matches!(e, Untypeable { .. })),
+            ("https://h\\c", |e| {
+                matches!(
+                    e,
+                    NotUriCharacter {
+                        found: '\\',
+                        position: 10
+                    }
+                )
+            }),
+            ("https://h/a\"b", |e| {
+                matches!(e, NotUriCharacter { found: '"', .. })
+            }),
+            ("https://h/{x}", |e| {
+                matches!(e, NotUriCharacter { found: '{', .. })
+            }),
+            (
+                "https://h/x/../oidc",
+                |e| matches!(e, DotSegment { segment, .. } if segment == ".."),
+            ),
+            ("https://h/./oidc", |e| matches!(e, DotSegment { .. })),
+            ("https://h/oidc/..", |e| matches!(e, DotSegment { .. })),
+            ("https://h/x/%2E%2e/oidc", |e| {
+                matches!(e, DotSegment { .. })
+            }),
+            ("https://h/ö", |e| {
+                matches!(
+                    e,
+                    NonAscii {
+                        found: 'ö',
+                        position: 11
+                    }
+                )
+            }),
+            (
+                "https://bücher.example/c",
+                |e| matches!(e, NonAsciiHost { ascii, .. } if ascii == "xn--bcher-kva.example"),
+            ),
+            ("https://h/a%2", |e| {
+                matches!(e, BadPercent { position: 12, .. })
+            }),
+            ("https://h/a%zz", |e| matches!(e, BadPercent { .. })),
         ];
         for (input, check) in cases {
             let err = Issuer::parse(input).unwrap_err();

@@ -127,6 +127,10 @@ pub enum KeyringError {
         kid: String,
         found: String,
     },
+    #[error(
+        "{} is already there, not in the keyring, and holds {found}: left by an interrupted command or put there by hand", path.display()
+    )]
+    StrayKeyFile { path: PathBuf, found: String },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
@@ -354,8 +358,40 @@ impl KeyStore {
             keys: vec![entry],
         };
         self.write_key_file(&ring.keys[0], key, force)?;
-        self.save(&ring)?;
+        if let Err(e) = self.save(&ring) {
+            // No keyring without its key file, no key file without its keyring: a re-run
+            // must find the folder as it was.
+            if !force {
+                let _ = fs::remove_file(self.dir.join(&ring.keys[0].file));
+            }
+            return Err(e);
+        }
         Ok(ring)
+    }
+
+    /// Undoes a [`KeyStore::create`] that was not forced, when what it was part of failed:
+    /// removes the keyring, its key files, the lock file, and (with `folder`, when the
+    /// create made it) the folder if that leaves it empty. Best effort; returns the paths it
+    /// could not remove.
+    pub fn remove_created(&self, ring: &Keyring, folder: bool) -> Vec<PathBuf> {
+        let mut left = Vec::new();
+        let files = ring
+            .keys
+            .iter()
+            .filter(|k| !k.file.is_empty())
+            .map(|k| self.dir.join(&k.file))
+            .chain([self.keyring_path(), self.dir.join(LOCK_FILE)]);
+        for path in files {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => left.push(path),
+            }
+        }
+        if folder {
+            let _ = fs::remove_dir(&self.dir);
+        }
+        left
     }
 
     /// Applies `change` under the lock and saves the result atomically. When `change`
@@ -372,25 +408,50 @@ impl KeyStore {
         Ok((ring, out))
     }
 
-    /// Writes a private key file (mode 0600) for `entry`.
+    /// Writes a private key file (mode 0600) for `entry`. Without `overwrite`, a file
+    /// already there that holds this very key (left by a command interrupted between
+    /// writing the key and the keyring) is adopted; one holding anything else is refused.
     pub fn write_key_file(
         &self,
         entry: &KeyEntry,
         key: &ParsedKey,
         overwrite: bool,
     ) -> Result<(), KeyringError> {
+        let path = self.dir.join(&entry.file);
         let mode = if overwrite {
             Overwrite::Replace
         } else {
             Overwrite::Refuse
         };
-        fsutil::write_atomic(
-            &self.dir.join(&entry.file),
-            key.to_pem().expose(),
-            0o600,
-            mode,
-        )?;
-        Ok(())
+        match fsutil::write_atomic(&path, key.to_pem().expose(), 0o600, mode) {
+            Ok(()) => Ok(()),
+            Err(e) if !overwrite && e.source.kind() == std::io::ErrorKind::AlreadyExists => {
+                let found = keys::check_private_mode(&path)
+                    .and_then(|()| {
+                        let pem =
+                            crate::secret::SecretBytes::new(fs::read(&path).map_err(|source| {
+                                KeyError::Read {
+                                    path: path.clone(),
+                                    source,
+                                }
+                            })?);
+                        keys::parse_pem(pem.expose(), &path)
+                    })
+                    .map(|k| k.public.thumbprint());
+                match found {
+                    Ok(kid) if kid == entry.kid => Ok(()),
+                    Ok(kid) => Err(KeyringError::StrayKeyFile {
+                        path,
+                        found: format!("key `{kid}`"),
+                    }),
+                    Err(e) => Err(KeyringError::StrayKeyFile {
+                        path,
+                        found: format!("no usable key ({e})"),
+                    }),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Loads the active key's private key, checking its file mode and that it matches.

@@ -241,6 +241,17 @@ pub fn parse_pem(pem: &[u8], path: &Path) -> Result<ParsedKey, KeyError> {
         path: path.to_owned(),
         reason: "no `-----BEGIN` line".into(),
     })?;
+    // OpenSSL's legacy encryption (RFC 1421 headers in a PKCS#1 block), which strict
+    // RFC 7468 decoding would call malformed.
+    if text[start..]
+        .lines()
+        .take(3)
+        .any(|l| l.trim_start().starts_with("Proc-Type:") && l.contains("ENCRYPTED"))
+    {
+        return Err(KeyError::Encrypted {
+            path: path.to_owned(),
+        });
+    }
     let (label, der) =
         pem_rfc7468::decode_vec(text[start..].trim_end().as_bytes()).map_err(|e| {
             KeyError::NotPem {
@@ -445,6 +456,16 @@ mod tests {
         assert!(matches!(
             parse_pem(cert.as_bytes(), p),
             Err(KeyError::NotPrivateKey { .. })
+        ));
+    }
+
+    #[test]
+    fn a_legacy_encrypted_pem_is_called_encrypted() {
+        // `openssl genrsa -aes256` / `openssl rsa -aes256` output: RFC 1421 headers.
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,0123456789ABCDEF0123456789ABCDEF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert!(matches!(
+            parse_pem(legacy.as_bytes(), Path::new("k.pem")),
+            Err(KeyError::Encrypted { .. })
         ));
     }
 }

@@ -28,6 +28,7 @@ pub mod keyring;
 pub mod keys;
 pub mod metadata;
 pub mod secret;
+pub mod text;
 
 pub use issuer::Issuer;
 

@@ -210,6 +210,24 @@ pub enum Error {
     },
 }
 
+/// The most requests one injection may fail.
+pub const MAX_FAULT_COUNT: u32 = 100_000;
+/// The most injections pending at once.
+pub const MAX_FAULT_RUNS: usize = 1_000;
+/// The longest `Retry-After` a fault may announce.
+pub const MAX_FAULT_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Why a fault injection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FaultLimit {
+    #[error("count is at most 100000")]
+    Count,
+    #[error("retry_after is at most 3600 seconds")]
+    RetryAfter,
+    #[error("1000 injections are already pending; DELETE /_emulator/faults first")]
+    Runs,
+}
+
 /// A failure the token endpoint answers with instead of checking the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -229,7 +247,9 @@ struct Inner {
     key: SigningKey,
     registry: Mutex<Registry>,
     metadata: MetadataCache,
-    faults: Mutex<VecDeque<Fault>>,
+    /// Pending faults as runs (`count` requests each), so memory follows the number of
+    /// injections, never the counts asked for.
+    faults: Mutex<VecDeque<(Fault, u32)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -339,10 +359,26 @@ impl Emulator {
     }
 
     /// Makes the next `count` token requests fail with `fault` (queued after any already
-    /// pending).
-    pub fn inject_faults(&self, fault: Fault, count: u32) {
+    /// pending). Refused beyond [`MAX_FAULT_COUNT`] requests or [`MAX_FAULT_RUNS`] pending
+    /// injections: a test double must not be a way to exhaust the process.
+    pub fn inject_faults(&self, fault: Fault, count: u32) -> Result<(), FaultLimit> {
+        if count > MAX_FAULT_COUNT {
+            return Err(FaultLimit::Count);
+        }
+        if let Fault::TooManyRequests { retry_after } | Fault::ServiceUnavailable { retry_after } =
+            fault
+            && retry_after > MAX_FAULT_RETRY_AFTER
+        {
+            return Err(FaultLimit::RetryAfter);
+        }
         let mut faults = lock(&self.0.faults);
-        faults.extend(std::iter::repeat_n(fault, count as usize));
+        if faults.len() >= MAX_FAULT_RUNS {
+            return Err(FaultLimit::Runs);
+        }
+        if count > 0 {
+            faults.push_back((fault, count));
+        }
+        Ok(())
     }
 
     /// Drops pending faults.
@@ -352,7 +388,7 @@ impl Emulator {
 
     /// How many token requests will still fail.
     pub fn pending_faults(&self) -> usize {
-        lock(&self.0.faults).len()
+        lock(&self.0.faults).iter().map(|(_, n)| *n as usize).sum()
     }
 
     /// Forgets every issuer's cached metadata.
@@ -361,7 +397,16 @@ impl Emulator {
     }
 
     pub(crate) fn take_fault(&self, now: SystemTime, correlation: &str) -> Option<Response> {
-        let fault = lock(&self.0.faults).pop_front()?;
+        let fault = {
+            let mut faults = lock(&self.0.faults);
+            let (fault, left) = faults.front_mut()?;
+            let fault = *fault;
+            *left -= 1;
+            if *left == 0 {
+                faults.pop_front();
+            }
+            fault
+        };
         let (status, code, message, retry_after) = match fault {
             Fault::TooManyRequests { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -749,7 +794,7 @@ async fn post_faults(State(emu): State<Emulator>, body: Bytes) -> Response {
     let field = |v: &Value, name: &str| v.get(name).and_then(Value::as_u64);
     let fault = parsed.ok().and_then(|v| {
         let retry_after = Duration::from_secs(field(&v, "retry_after").unwrap_or(1));
-        let count = u32::try_from(field(&v, "count").unwrap_or(1)).ok()?;
+        let count = u32::try_from(field(&v, "count").unwrap_or(1)).unwrap_or(u32::MAX);
         let fault = match field(&v, "status")? {
             429 => Fault::TooManyRequests { retry_after },
             503 => Fault::ServiceUnavailable { retry_after },
@@ -758,10 +803,10 @@ async fn post_faults(State(emu): State<Emulator>, body: Bytes) -> Response {
         Some((fault, count))
     });
     match fault {
-        Some((fault, count)) => {
-            emu.inject_faults(fault, count);
-            StatusCode::NO_CONTENT.into_response()
-        }
+        Some((fault, count)) => match emu.inject_faults(fault, count) {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(limit) => (StatusCode::BAD_REQUEST, format!("refused: {limit}\n")).into_response(),
+        },
         None => (
             StatusCode::BAD_REQUEST,
             "expected {\"status\":429|503,\"count\":n,\"retry_after\":seconds}\n",

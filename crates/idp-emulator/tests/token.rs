@@ -969,12 +969,14 @@ async fn metadata_is_cached_for_the_ttl_so_a_late_key_is_7000272_until_it_expire
 #[tokio::test]
 async fn injected_faults_answer_429_and_503_with_retry_after() {
     let w = world().await;
-    w.emulator.inject_faults(
-        Fault::TooManyRequests {
-            retry_after: Duration::from_secs(1),
-        },
-        2,
-    );
+    w.emulator
+        .inject_faults(
+            Fault::TooManyRequests {
+                retry_after: Duration::from_secs(1),
+            },
+            2,
+        )
+        .unwrap();
     assert_eq!(w.emulator.pending_faults(), 2);
     for _ in 0..2 {
         let r = w.token(&w.assertion()).await;
@@ -1007,6 +1009,52 @@ async fn injected_faults_answer_429_and_503_with_retry_after() {
         .body(Body::from(r#"{"status":200}"#))
         .unwrap();
     assert_eq!(send(&w.router, request).await.0, 400);
+}
+
+#[tokio::test]
+async fn absurd_fault_injections_are_refused_and_the_emulator_lives_on() {
+    let w = world().await;
+    let post = |body: &'static str| {
+        Request::post("/_emulator/faults")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // Each of these once aborted the process on a huge allocation, or would hold a client
+    // for hours.
+    for body in [
+        r#"{"status":429,"count":4294967295}"#,
+        r#"{"status":429,"count":18446744073709551615}"#,
+        r#"{"status":429,"count":100001}"#,
+        r#"{"status":503,"count":1,"retry_after":3601}"#,
+    ] {
+        let (status, _, text) = send(&w.router, post(body)).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(text.as_str().unwrap().contains("refused"), "{text}");
+    }
+    assert_eq!(w.emulator.pending_faults(), 0);
+    // The largest allowed count costs one queue entry, and every request still counts.
+    assert_eq!(
+        send(&w.router, post(r#"{"status":429,"count":100000}"#))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(w.emulator.pending_faults(), 100_000);
+    assert_eq!(w.token(&w.assertion()).await.0, 429);
+    assert_eq!(w.emulator.pending_faults(), 99_999);
+    // Injections pending at once are bounded too.
+    w.emulator.clear_faults();
+    let fault = Fault::TooManyRequests {
+        retry_after: Duration::from_secs(1),
+    };
+    for _ in 0..idp_emulator::MAX_FAULT_RUNS {
+        w.emulator.inject_faults(fault, 1).unwrap();
+    }
+    assert_eq!(
+        w.emulator.inject_faults(fault, 1),
+        Err(idp_emulator::FaultLimit::Runs)
+    );
+    assert_eq!(w.emulator.pending_faults(), idp_emulator::MAX_FAULT_RUNS);
 }
 
 #[tokio::test]

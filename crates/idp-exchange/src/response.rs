@@ -1,6 +1,7 @@
 //! Entra's answer: an access token, or an error body with AADSTS codes.
 
 use crate::Secret;
+use idp_core::secret::redact;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -32,6 +33,23 @@ pub struct EntraError {
 }
 
 impl EntraError {
+    /// Hides whatever in the body could be a secret: Entra's descriptions may echo the
+    /// request, assertion included. Every text field is network text.
+    fn redact(&mut self) {
+        for field in [
+            &mut self.error,
+            &mut self.error_description,
+            &mut self.timestamp,
+            &mut self.trace_id,
+            &mut self.correlation_id,
+        ] {
+            *field = redact(field);
+        }
+        if let Some(uri) = &mut self.error_uri {
+            *uri = redact(uri);
+        }
+    }
+
     /// The first AADSTS code, from `error_codes` or else the description's `AADSTSnnn:`.
     pub fn code(&self) -> Option<u64> {
         self.error_codes.first().copied().or_else(|| {
@@ -107,6 +125,7 @@ pub fn parse(status: u16, retry_after_header: Option<&str>, body: &[u8]) -> Pars
     {
         e.status = status;
         e.retry_after = retry_after;
+        e.redact();
         return Parsed::Error(e);
     }
     let text = String::from_utf8_lossy(body);
@@ -114,7 +133,7 @@ pub fn parse(status: u16, retry_after_header: Option<&str>, body: &[u8]) -> Pars
     let snippet = if (200..300).contains(&status) {
         String::from("(a success status without an access_token)")
     } else {
-        text.chars().take(200).collect()
+        redact(&text.chars().take(200).collect::<String>())
     };
     Parsed::Unexpected {
         status,
@@ -166,6 +185,31 @@ mod tests {
             panic!()
         };
         assert_eq!(e.code(), Some(90061));
+    }
+
+    #[test]
+    fn an_echoed_assertion_never_leaves_the_parser() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzIn0.c2ln";
+        let body = format!(
+            r#"{{"error":"invalid_request","error_description":"AADSTS50027: JWT token is invalid: '{jwt}' in client_assertion={jwt}&x=1.\r\nTrace ID: t","error_codes":[50027]}}"#
+        );
+        let Parsed::Error(e) = parse(400, None, body.as_bytes()) else {
+            panic!()
+        };
+        assert!(!format!("{e:?}").contains("eyJ"), "{e:?}");
+        assert!(
+            e.summary()
+                .starts_with("AADSTS50027: JWT token is invalid: 'REDACTED'")
+        );
+        assert_eq!(e.code(), Some(50027));
+        let Parsed::Unexpected { snippet, .. } = parse(
+            502,
+            None,
+            format!("<p>bad gateway for {jwt}</p>").as_bytes(),
+        ) else {
+            panic!()
+        };
+        assert_eq!(snippet, "<p>bad gateway for REDACTED</p>");
     }
 
     #[test]

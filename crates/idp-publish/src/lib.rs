@@ -10,6 +10,10 @@
 //! assert_eq!(t.blob_name(".well-known/openid-configuration"), ".well-known/openid-configuration");
 //! ```
 
+/// Largest document idp reads from storage or from the issuer URL (a 100-key 4096-bit JWKS
+/// is about 75 KB): anything larger is refused, not read whole.
+pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+
 pub mod plan;
 pub mod publish;
 pub mod readback;

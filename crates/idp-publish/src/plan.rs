@@ -2,7 +2,7 @@
 //! replace it (on the ETag read), or leave it; and which kids appear or disappear.
 
 use idp_core::keyring::{KeyState, Keyring};
-use idp_core::metadata::{Documents, Jwks};
+use idp_core::metadata::Documents;
 use std::collections::BTreeSet;
 use thiserror::Error;
 
@@ -66,6 +66,34 @@ pub enum PlanError {
         "the published JWKS has key `{kid}`, which this keyring does not know: another keyring published it, and may still sign with it"
     )]
     DropsUnknownKey { kid: String },
+    #[error(
+        "the published JWKS cannot be read as a key set ({reason}), so idp cannot tell which keys publishing would drop"
+    )]
+    UnreadableRemote { reason: String },
+}
+
+/// Every key the published JWKS names, read leniently: whatever a key's other members
+/// (no `use`/`alg`, another key type, extra members), its `kid` counts, so another
+/// keyring's key is never dropped just because idp would not have written it that way.
+/// A key with no string `kid` counts as `#<index>`: Entra may still pick it, and it is not
+/// idp's to drop. Fails only when the bytes are not a JSON object with a `keys` array.
+pub fn published_kids(bytes: &[u8]) -> Result<BTreeSet<String>, String> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let keys = doc
+        .get("keys")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| "no `keys` array".to_owned())?;
+    Ok(keys
+        .iter()
+        .enumerate()
+        .map(
+            |(i, k)| match k.get("kid").and_then(serde_json::Value::as_str) {
+                Some(kid) => kid.to_owned(),
+                None => format!("#{i} (a key without a kid)"),
+            },
+        )
+        .collect())
 }
 
 /// What a plan may do beyond the safe default.
@@ -91,10 +119,14 @@ pub fn plan(
             kid: active.kid.clone(),
         });
     }
-    let remote_kids: BTreeSet<String> = remote_jwks
-        .and_then(|r| serde_json::from_slice::<Jwks>(&r.bytes).ok())
-        .map(|j| j.keys.into_iter().map(|k| k.kid).collect())
-        .unwrap_or_default();
+    let remote_kids = match remote_jwks {
+        None => BTreeSet::new(),
+        Some(r) => match published_kids(&r.bytes) {
+            Ok(kids) => kids,
+            Err(_) if allow.drop_unknown_keys => BTreeSet::new(),
+            Err(reason) => return Err(PlanError::UnreadableRemote { reason }),
+        },
+    };
     let kids_removed: Vec<String> = remote_kids.difference(&local_kids).cloned().collect();
     for kid in &kids_removed {
         match keyring.get(kid) {
@@ -257,6 +289,88 @@ mod tests {
             plan(&docs, &r, None, None, Allow::default()),
             Err(PlanError::MissingActive { .. })
         ));
+    }
+
+    #[test]
+    fn a_foreign_key_without_use_or_alg_or_of_another_type_still_counts() {
+        let ours = ring(&[KeyState::Active]);
+        let local = render(&ours);
+        // Another keyring's RSA key without the optional members, and an EC key.
+        let published = br#"{"keys":[
+            {"kty":"RSA","kid":"theirs-rsa","n":"AQAB","e":"AQAB"},
+            {"kty":"EC","kid":"theirs-ec","crv":"P-256","x":"AA","y":"AA"}
+        ]}"#;
+        let err = plan(
+            &local,
+            &ours,
+            Some(&remote(published, "\"e\"")),
+            None,
+            Allow::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::DropsUnknownKey {
+                kid: "theirs-ec".into()
+            }
+        );
+        let p = plan(
+            &local,
+            &ours,
+            Some(&remote(published, "\"e\"")),
+            None,
+            Allow {
+                drop_unknown_keys: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(p.kids_removed, vec!["theirs-ec", "theirs-rsa"]);
+    }
+
+    #[test]
+    fn a_published_key_without_a_kid_is_not_dropped_silently() {
+        let ours = ring(&[KeyState::Active]);
+        let published = br#"{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}"#;
+        let err = plan(
+            &render(&ours),
+            &ours,
+            Some(&remote(published, "\"e\"")),
+            None,
+            Allow::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, PlanError::DropsUnknownKey { kid } if kid.starts_with("#0")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_published_jwks_is_refused_unless_allowed() {
+        let ours = ring(&[KeyState::Active]);
+        let local = render(&ours);
+        for bytes in [&b"<html>"[..], b"{}", br#"{"keys":{}}"#] {
+            let r = remote(bytes, "\"e\"");
+            assert!(
+                matches!(
+                    plan(&local, &ours, Some(&r), None, Allow::default()),
+                    Err(PlanError::UnreadableRemote { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+            let allow = Allow {
+                drop_unknown_keys: true,
+            };
+            let p = plan(&local, &ours, Some(&r), None, allow).unwrap();
+            assert!(p.kids_removed.is_empty());
+            assert_eq!(
+                p.jwks,
+                Step::Replace {
+                    etag: "\"e\"".into()
+                }
+            );
+        }
     }
 
     #[test]

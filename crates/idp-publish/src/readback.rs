@@ -6,8 +6,7 @@ use crate::storage;
 use idp_core::Issuer;
 use thiserror::Error;
 
-/// Largest document accepted (a 100-key 4096-bit JWKS is about 75 KB).
-const MAX_BODY: usize = 1 << 20;
+use crate::MAX_DOCUMENT_BYTES as MAX_BODY;
 
 /// One fetched document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +104,13 @@ pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, Fetch
     if status.is_redirection() {
         return Err(FetchError::Redirect {
             url: url.to_owned(),
-            location: header("location").unwrap_or_else(|| "(no Location)".into()),
+            location: header("location")
+                .map(|l| crate::sas::redact(&l))
+                .unwrap_or_else(|| "(no Location)".into()),
         });
     }
     if !status.is_success() {
-        let code = header("x-ms-error-code");
+        let code = header("x-ms-error-code").map(|c| crate::sas::redact(&c));
         return Err(FetchError::Status {
             url: url.to_owned(),
             status: status.as_u16(),

@@ -54,24 +54,9 @@ impl fmt::Debug for SasToken {
     }
 }
 
-/// Replaces the value of every `sig=` parameter in `text` (a URL, an error message).
-pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("sig=") {
-        let (head, tail) = rest.split_at(i + 4);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c == '&' || c == '"' || c == '\'' || c.is_whitespace() || c == ')')
-            .unwrap_or(tail.len());
-        if end > 0 {
-            out.push_str("REDACTED");
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
+/// Hides every secret in `text` (a URL, an error message): `sig=` values, JWTs, bearer
+/// credentials. One rule for all of idp: [`idp_core::secret::redact`].
+pub use idp_core::secret::redact;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! blob with its ETag, write it on a condition, create the container with anonymous read
 //! for blobs. Errors name what went wrong in storage terms, never a SAS signature.
 
+use crate::MAX_DOCUMENT_BYTES;
 use crate::plan::{Remote, Step};
 use crate::sas::{self, SasToken};
 use crate::target::Target;
@@ -16,6 +17,7 @@ use azure_storage_blob::models::{
     BlobClientDownloadOptions, BlobClientUploadOptions, BlobContainerClientCreateOptions,
     PublicAccessType,
 };
+use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -118,6 +120,10 @@ pub enum StorageError {
     },
     #[error("storage call to {url} failed: {detail}")]
     Other { url: String, detail: String },
+    #[error(
+        "{url} is larger than {limit} bytes, too large to be an issuer document; it was not read"
+    )]
+    TooLarge { url: String, limit: usize },
 }
 
 /// Azure Storage's error code for anonymous access on an account that forbids it
@@ -149,7 +155,8 @@ fn classify(
             detail: sas::redact(&transport_detail.unwrap_or_else(|| "no response".into())),
         };
     };
-    let code = code.unwrap_or("").to_owned();
+    // Storage's `x-ms-error-code` is network text like any other.
+    let code = sas::redact(code.unwrap_or(""));
     match (status, code.as_str()) {
         (404, "ContainerNotFound") => StorageError::ContainerNotFound { container_url },
         (409, PUBLIC_ACCESS_NOT_PERMITTED) => {
@@ -284,15 +291,28 @@ impl Store {
             .as_ref()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        let bytes = result
-            .body
-            .collect()
-            .await
-            .map_err(|e| map_err(Op::Read, &url, &self.container_url(), e))?;
-        Ok(Some(Remote {
-            bytes: bytes.to_vec(),
-            etag,
-        }))
+        let too_large = || StorageError::TooLarge {
+            url: url.clone(),
+            limit: MAX_DOCUMENT_BYTES,
+        };
+        if result
+            .properties
+            .content_length
+            .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        // The length announced is a claim, not a bound: count the bytes as they arrive.
+        let mut bytes = Vec::new();
+        let mut body = result.body;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| map_err(Op::Read, &url, &self.container_url(), e))?;
+            if bytes.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some(Remote { bytes, etag }))
     }
 
     /// Writes a blob as `step` says: create only if absent, replace only on the ETag read.

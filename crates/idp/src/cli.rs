@@ -304,6 +304,9 @@ pub struct InspectArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
+    /// The audience the FIC carries [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: any cloud's token-exchange audience]
+    #[arg(long)]
+    pub audience: Option<String>,
 }
 
 fn key_size(s: &str) -> Result<u32, String> {

@@ -20,6 +20,32 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code for an operation that failed.
 pub const EXIT_FAILED: u8 = 1;
 
+/// An error that is the user's to fix (a file named on the command line that cannot be
+/// read, an address that cannot be bound), with what to do: exit 2 instead of 1. Used as an
+/// error or as context (`.context(Usage::new(..))`).
+#[derive(Debug)]
+pub struct Usage {
+    pub message: String,
+    pub hint: String,
+}
+
+impl Usage {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 /// An error that already told the user everything; only the exit code is left.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -30,12 +56,15 @@ pub struct Reported {
 
 pub fn print_error(err: &anyhow::Error) -> ExitCode {
     let (code, hint) = classify(err);
-    eprintln!("error: {err}");
+    // Errors carry text that came from the network; whatever a layer below forgot to hide
+    // is hidden here, the one place every error is printed.
+    let redact = idp_core::secret::redact;
+    eprintln!("error: {}", redact(&err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", redact(&cause.to_string()));
     }
     if let Some(hint) = hint {
-        eprintln!("  hint: {hint}");
+        eprintln!("  hint: {}", redact(&hint));
     }
     ExitCode::from(code)
 }
@@ -97,6 +126,12 @@ fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
             (EXIT_FAILED, exchange_hint(e))
         } else if let Some(e) = cause.downcast_ref::<Reported>() {
             (e.code, None)
+        } else if let Some(u) = cause.downcast_ref::<Usage>() {
+            (EXIT_USAGE, Some(u.hint.clone()))
+        } else if let Some(e) = cause.downcast_ref::<idp_core::fsutil::WriteError>() {
+            // A folder that does not exist was named by the user (--out, --keys-dir).
+            let missing = e.source.kind() == std::io::ErrorKind::NotFound;
+            (if missing { EXIT_USAGE } else { EXIT_FAILED }, None)
         } else {
             continue;
         };
@@ -107,6 +142,14 @@ fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
         if hint.is_none() {
             hint = h;
         }
+    }
+    // `Usage` given as context (`.context(Usage(..))`) is not in the chain as a type of its
+    // own; anyhow finds it at any depth.
+    if let Some(u) = err.downcast_ref::<Usage>() {
+        if code == EXIT_FAILED {
+            code = EXIT_USAGE;
+        }
+        hint.get_or_insert_with(|| u.hint.clone());
     }
     (code, hint)
 }
@@ -119,15 +162,26 @@ fn config_hint(e: &ConfigError) -> Option<String> {
             env::ISSUER
         ),
         ConfigError::ExplicitMissing { source_name, .. } => {
-            format!("check the path given by {source_name}, or create it with `idp init --issuer <URL>`")
+            format!(
+                "check the path given by {source_name}, or create it with `idp init --issuer <URL>`"
+            )
         }
-        ConfigError::Parse { .. } => "fix the file; known keys are `issuer`, `ca_cert`, `keys.dir`, `metadata.jwks_path`, `assertion.audience`, `assertion.lifetime`, `storage.endpoint`, `storage.cache_control`, `storage.auth` and `storage.retries`".into(),
+        ConfigError::Parse { .. } => format!(
+            "fix the file; known keys are {}",
+            crate::settings::FILE_KEYS
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         ConfigError::Invalid { source_name, .. } => match source_name {
             Source::Default => return None,
             s => format!("correct the value given by {s}"),
         },
         ConfigError::EnvNotUnicode { var } => format!("set {var} to UTF-8 text or unset it"),
-        ConfigError::ConfigExists { .. } => "pass --force to replace it, or --config to write another file".into(),
+        ConfigError::ConfigExists { .. } => {
+            "pass --force to replace it, or --config to write another file".into()
+        }
         ConfigError::Read { .. } => return None,
     })
 }
@@ -141,6 +195,14 @@ fn issuer_hint(e: &IssuerError) -> String {
         IssuerError::UserInfo { .. } => "remove the `user@` part; credentials never go in an issuer".into(),
         IssuerError::Whitespace { .. } => "remove the whitespace (a pasted newline or space?)".into(),
         IssuerError::TooLong { .. } => "use a shorter storage account, container or prefix".into(),
+        IssuerError::Untypeable { .. } => "retype the issuer: a copied URL may hold a character that does not show, and the FIC must match it byte for byte".into(),
+        IssuerError::NotUriCharacter { found: '\\', .. } => "write `/`, not `\\`: parsers turn one into the other, so the FIC and the URL fetched would differ".into(),
+        IssuerError::NotUriCharacter { .. } | IssuerError::BadPercent { .. } => "percent-encode the character (like %20), or leave it out of the container or prefix name".into(),
+        IssuerError::NonAscii { .. } => "percent-encode the path's non-ASCII characters, or use an ASCII prefix: the FIC's issuer is a URI and compares byte for byte".into(),
+        IssuerError::NonAsciiHost { ascii, .. } => format!("use the host's ASCII form `{ascii}` in the issuer and the FIC"),
+        IssuerError::EmptyAuthority { .. } => "write exactly two slashes after https:, then the host".into(),
+        IssuerError::PortZero { .. } => "leave the port out (443), or give the port the issuer is served on".into(),
+        IssuerError::DotSegment { .. } => "write the path without `.` and `..` segments, as it will be fetched".into(),
         IssuerError::Empty | IssuerError::Invalid { .. } => {
             "give the URL the FIC will carry, like https://<account>.blob.core.windows.net/<container>".into()
         }
@@ -155,7 +217,7 @@ fn key_hint(e: &KeyError) -> (u8, Option<String>) {
         }
         KeyError::NotPrivateKey { .. } => "give the private key (-----BEGIN PRIVATE KEY-----), not a certificate or public key".into(),
         KeyError::Encrypted { path } => format!(
-            "decrypt it first: `openssl pkcs8 -in {} -out key.pem` then `chmod 600 key.pem`",
+            "decrypt it first: `openssl pkey -in {} -out key.pem` (it asks for the passphrase), then `chmod 600 key.pem`",
             path.display()
         ),
         KeyError::NotRsa { .. } | KeyError::TooSmall { .. } => {
@@ -181,6 +243,10 @@ fn keyring_hint(e: &KeyringError) -> (u8, Option<String>) {
         KeyringError::NoActiveKey => "activate a key with `idp keys activate <kid>`".into(),
         KeyringError::KeyMismatch { .. } => "the key file was replaced; restore the right file from backup, or add and activate a new key".into(),
         KeyringError::Corrupt { .. } => "restore keyring.json from backup; do not edit it by hand".into(),
+        KeyringError::StrayKeyFile { path, .. } => format!(
+            "move {} out of the keys folder (keep it if it may be a key someone uses), then re-run",
+            path.display()
+        ),
         KeyringError::Key(k) => return key_hint(k),
         KeyringError::Read { .. } | KeyringError::Write(_) | KeyringError::Lock { .. } => {
             return (EXIT_FAILED, Some("check that the keys folder exists and is writable".into()));
@@ -193,12 +259,17 @@ fn assertion_hint(e: &AssertionError) -> String {
     match e {
         AssertionError::EmptySubject
         | AssertionError::SubjectTooLong { .. }
-        | AssertionError::SubjectWhitespace
-        | AssertionError::SubjectControl => {
+        | AssertionError::SubjectWhitespace => {
             "the subject must equal the FIC's subject exactly: 1 to 600 characters, no surrounding whitespace".into()
         }
-        AssertionError::UnknownAudience { .. } => format!(
-            "use one of: {}",
+        AssertionError::SubjectUntypeable { .. } => {
+            "the subject must equal the FIC's subject exactly: retype it (a copied value may hold a character that does not show), or use only visible characters in the FIC".into()
+        }
+        AssertionError::EmptyAudience
+        | AssertionError::AudienceTooLong { .. }
+        | AssertionError::AudienceWhitespace
+        | AssertionError::AudienceUntypeable { .. } => format!(
+            "the audience must equal the FIC's audience exactly, 1 to 600 visible characters; the clouds' own are {}",
             idp_core::KNOWN_AUDIENCES.join(", ")
         ),
         AssertionError::ZeroLifetime | AssertionError::LifetimeTooLong { .. } => {
@@ -243,6 +314,9 @@ fn publish_hint(e: &PublishError) -> Option<String> {
         PublishError::Refused(idp_publish::plan::PlanError::DropsUnknownKey { .. }) => Some(
             "publish from the keyring that made that key; or, if that key no longer signs anywhere, pass --drop-unknown-keys".into(),
         ),
+        PublishError::Refused(idp_publish::plan::PlanError::UnreadableRemote { .. }) => Some(
+            "look at the published JWKS blob: if it is not a key set anyone signs with, pass --drop-unknown-keys to replace it".into(),
+        ),
         PublishError::Refused(_) => Some(
             "the local keyring and the published JWKS disagree: check `idp keys list`; a key leaves the JWKS only once retired".into(),
         ),
@@ -261,6 +335,7 @@ fn storage_hint(e: &StorageError) -> String {
         StorageError::Conflict { .. } => "re-run: the publish starts again from what is published now (`--dry-run` shows what would change)".into(),
         StorageError::Unreachable { .. } => "check the storage endpoint, the network and, for a private CA, --ca-cert / IDP_CA_CERT; then re-run (--retries sets how often a call is retried)".into(),
         StorageError::Credential { .. } => "log in with `az login`, or choose another method with --auth (sas, azure-cli, managed-identity, workload-identity)".into(),
+        StorageError::TooLarge { .. } => "look at that blob: an issuer's JWKS and discovery document are a few KB; delete it (`az storage blob delete`) if nothing uses it, then re-run".into(),
         StorageError::Service { .. } | StorageError::Other { .. } => "re-run; if it persists, check the storage account in the Azure portal".into(),
     }
 }

@@ -58,6 +58,23 @@ pub struct FileConfig {
     pub exchange: ExchangeSection,
 }
 
+/// Every key idp.toml accepts, as `section.key`, for error hints. A test checks it against
+/// the fields serde accepts, so it cannot drift.
+pub const FILE_KEYS: &[&str] = &[
+    "issuer",
+    "ca_cert",
+    "keys.dir",
+    "metadata.jwks_path",
+    "assertion.audience",
+    "assertion.lifetime",
+    "storage.endpoint",
+    "storage.cache_control",
+    "storage.auth",
+    "storage.retries",
+    "exchange.cloud",
+    "exchange.authority_host",
+];
+
 /// `[exchange]`: where `idp token` exchanges assertions.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -516,18 +533,31 @@ impl Settings {
             .file
             .as_ref()
             .and_then(|f| f.storage.cache_control.clone());
-        Ok(self
-            .pick(
-                flag,
-                "--cache-control",
-                env::STORAGE_CACHE_CONTROL,
-                file,
-                "storage.cache_control",
-            )?
-            .unwrap_or(Sourced {
+        match self.pick(
+            flag,
+            "--cache-control",
+            env::STORAGE_CACHE_CONTROL,
+            file,
+            "storage.cache_control",
+        )? {
+            // Sent as an HTTP header value: visible ASCII and spaces only, so a pasted
+            // newline is a usage error here, not a failed request later.
+            Some(raw) => parse("cache_control", raw, |s| {
+                match s.chars().position(|c| !(c == ' ' || c.is_ascii_graphic())) {
+                    Some(i) => anyhow::bail!(
+                        "character {} is {:?}; a Cache-Control value is visible ASCII and spaces",
+                        i + 1,
+                        s.chars().nth(i).unwrap_or_default()
+                    ),
+                    None if s.trim().is_empty() => anyhow::bail!("the value is empty"),
+                    None => Ok(s.to_owned()),
+                }
+            }),
+            None => Ok(Sourced {
                 value: idp_server::DEFAULT_CACHE_CONTROL.into(),
                 source: Source::Default,
-            }))
+            }),
+        }
     }
 
     pub fn storage_auth(&self, flag: Option<String>) -> Result<StorageAuth, ConfigError> {
@@ -590,6 +620,27 @@ impl Settings {
             .unwrap_or_else(|| cloud.authority_host().to_owned()))
     }
 
+    /// The audience configured for assertions, if one was (flag, environment or file): the
+    /// one `idp inspect` expects. Without it, any cloud's token-exchange audience passes.
+    pub fn configured_audience(
+        &self,
+        flag: Option<String>,
+    ) -> Result<Option<Audience>, ConfigError> {
+        let file = self
+            .file
+            .as_ref()
+            .and_then(|f| f.assertion.audience.clone());
+        self.pick(
+            flag,
+            "--audience",
+            env::AUDIENCE,
+            file,
+            "assertion.audience",
+        )?
+        .map(|raw| Ok(parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value))
+        .transpose()
+    }
+
     /// The assertion audience: explicit setting, else the cloud's.
     pub fn audience_for(
         &self,
@@ -608,7 +659,16 @@ impl Settings {
             "assertion.audience",
         )? {
             Some(raw) => {
-                Ok(parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value)
+                let audience =
+                    parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value;
+                if !audience.is_known() {
+                    crate::commands::warn(format_args!(
+                        "audience `{}` is not a cloud's token-exchange audience ({}); the FIC must carry exactly this value",
+                        audience.as_str(),
+                        idp_core::KNOWN_AUDIENCES.join(", ")
+                    ));
+                }
+                Ok(audience)
             }
             None => Ok(Audience::parse(cloud.audience()).expect("known audience")),
         }
@@ -647,5 +707,47 @@ fn env_var(name: &'static str) -> Result<Option<String>, ConfigError> {
         Ok(v) => Ok(Some(v)),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::EnvNotUnicode { var: name }),
+    }
+}
+
+#[cfg(test)]
+mod file_keys {
+    use super::*;
+
+    /// The fields serde accepts in `section` (top level when empty), read from its
+    /// unknown-field error: the same list the parser itself holds.
+    fn accepted(section: &str) -> Vec<String> {
+        let doc = if section.is_empty() {
+            "zzz_unknown = 1".to_owned()
+        } else {
+            format!("[{section}]\nzzz_unknown = 1")
+        };
+        let err = toml::from_str::<FileConfig>(&doc).unwrap_err().to_string();
+        let list = err
+            .split("expected one of ")
+            .nth(1)
+            .or_else(|| err.split("expected ").nth(1))
+            .unwrap_or_else(|| panic!("no list of fields in {err}"));
+        list.replace(" or ", ",")
+            .split(',')
+            .map(|f| f.trim().trim_matches(['`', '\n', '.']).to_owned())
+            .filter(|f| !f.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_hints_list_of_keys_is_every_key_the_file_accepts() {
+        let mut expected: Vec<String> = Vec::new();
+        for top in accepted("") {
+            if ["keys", "metadata", "assertion", "storage", "exchange"].contains(&top.as_str()) {
+                expected.extend(accepted(&top).into_iter().map(|k| format!("{top}.{k}")));
+            } else {
+                expected.push(top);
+            }
+        }
+        let mut listed: Vec<String> = FILE_KEYS.iter().map(|k| (*k).to_owned()).collect();
+        expected.sort();
+        listed.sort();
+        assert_eq!(listed, expected);
     }
 }

@@ -519,6 +519,48 @@ use predicates::prelude::PredicateBooleanExt;
 // ---- Bad inputs: each a clear message, exit 2, and no file changed. ----
 
 #[test]
+fn init_that_cannot_write_its_configuration_leaves_nothing_and_a_rerun_works() {
+    let s = Sandbox::new();
+    let before = s.snapshot();
+    let out = s
+        .idp(&[
+            "--config",
+            "no-such-folder/idp.toml",
+            "--keys-dir",
+            "keys",
+            "init",
+            "--issuer",
+            ISSUER,
+            "--key-size",
+            "2048",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert!(
+        err.contains("folder no-such-folder does not exist"),
+        "{err}"
+    );
+    assert_eq!(before, s.snapshot(), "no key, no keyring, no config");
+    assert!(!s.path().join("keys").exists());
+    // The same init with a configuration it can write then succeeds: nothing to adopt.
+    s.idp(&[
+        "--keys-dir",
+        "keys",
+        "init",
+        "--issuer",
+        ISSUER,
+        "--key-size",
+        "2048",
+    ])
+    .assert()
+    .success();
+    assert_eq!(s.keyring()["keys"].as_array().unwrap().len(), 1);
+}
+
+#[test]
 fn bad_issuers_are_refused() {
     let s = Sandbox::new();
     let long = format!("https://h.example/{}", "a".repeat(600));
@@ -578,7 +620,7 @@ fn bad_lifetimes_are_refused() {
 }
 
 #[test]
-fn registered_claims_and_unknown_audiences_are_refused() {
+fn registered_claims_and_unusable_audiences_are_refused() {
     let s = Sandbox::init(ISSUER);
     s.refuses(
         &["sign", "--subject", "s", "--claim", "iss=evil"],
@@ -589,9 +631,62 @@ fn registered_claims_and_unknown_audiences_are_refused() {
         "claim `exp` is registered",
     );
     s.refuses(
-        &["sign", "--subject", "s", "--audience", "api://other"],
-        "not one Entra accepts",
+        &["sign", "--subject", "s", "--audience", ""],
+        "audience is empty",
     );
+    let long = "a".repeat(601);
+    s.refuses(
+        &["sign", "--subject", "s", "--audience", &long],
+        "audience is 601 characters long",
+    );
+    s.refuses(
+        &["sign", "--subject", "s", "--audience", "api://x\u{200B}"],
+        "U+200B",
+    );
+}
+
+#[test]
+fn a_custom_audience_is_signed_with_a_warning_and_inspect_expects_it() {
+    let s = Sandbox::init(ISSUER);
+    let out = s
+        .idp(&["sign", "--subject", "s", "--audience", "api://my-isv"])
+        .output()
+        .unwrap();
+    let (token, err) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: audience `api://my-isv` is not a cloud's token-exchange audience"),
+        "{err}"
+    );
+    assert_eq!(claims_of(token.trim())["aud"], "api://my-isv");
+    // The clouds' own audiences sign without a warning.
+    let out = s
+        .idp(&[
+            "sign",
+            "--subject",
+            "s",
+            "--audience",
+            "api://AzureADTokenExchangeUSGov",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // inspect expects the configured audience when there is one, any cloud's otherwise.
+    s.idp(&["inspect", token.trim(), "--audience", "api://my-isv"])
+        .assert()
+        .success();
+    s.idp(&["inspect", token.trim()])
+        .assert()
+        .code(1)
+        .stdout(contains("not a token-exchange audience"));
 }
 
 #[test]
@@ -683,6 +778,144 @@ fn an_imported_rsa_key_joins_as_next() {
         .stdout(contains("(next)"));
     assert_eq!(s.kids().len(), 2);
     s.refuses(&["keys", "add", "--import", &f], "already in the keyring");
+}
+
+#[test]
+fn an_import_interrupted_before_the_keyring_was_saved_can_be_rerun() {
+    let s = Sandbox::init(ISSUER);
+    let ring_path = s.path().join("keys/keyring.json");
+    let before = std::fs::read(&ring_path).unwrap();
+    let k = josekit::jwk::alg::rsa::RsaKeyPair::generate(2048).unwrap();
+    let f = write_private(&s, "imported.pem", &k.to_pem_private_key());
+    s.idp(&["keys", "add", "--import", &f]).assert().success();
+    // As if the process died after writing the key file and before saving the keyring.
+    std::fs::write(&ring_path, &before).unwrap();
+    s.idp(&["keys", "add", "--import", &f])
+        .assert()
+        .success()
+        .stdout(contains("(next)"));
+    assert_eq!(s.kids().len(), 2);
+
+    // A file of that name holding another key is refused, named, and left alone.
+    std::fs::write(&ring_path, &before).unwrap();
+    let next = s.keyring()["keys"][0]["file"].as_str().unwrap().to_owned();
+    let stray = s
+        .path()
+        .join("keys")
+        .read_dir()
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pem") && !p.ends_with(&next))
+        .unwrap();
+    std::fs::copy(s.active_key_file(), &stray).unwrap();
+    s.refuses(
+        &["keys", "add", "--import", &f],
+        "is already there, not in the keyring",
+    );
+}
+
+#[test]
+fn a_legacy_encrypted_key_is_called_encrypted() {
+    let s = Sandbox::init(ISSUER);
+    let legacy = b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,0123456789ABCDEF0123456789ABCDEF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    let f = write_private(&s, "legacy.pem", legacy);
+    s.refuses(&["keys", "add", "--import", &f], "encrypted");
+}
+
+#[test]
+fn usage_errors_found_by_commands_exit_2_and_write_nothing() {
+    let s = Sandbox::init(ISSUER);
+    s.refuses(
+        &["publish-metadata", "--auth", "sas", "--dry-run"],
+        "--auth sas needs a SAS token",
+    );
+    s.refuses(
+        &[
+            "publish-metadata",
+            "--sas",
+            "sv=1&sig=x",
+            "--cache-control",
+            "max-age=60\r\nX-Injected: 1",
+            "--dry-run",
+        ],
+        "character 11 is '\\r'",
+    );
+    // A missing folder for --out is named as such, not as a temporary file's path.
+    let before = s.snapshot();
+    let out = s
+        .idp(&["sign", "--subject", "s", "--out", "no-such-folder/a.jwt"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("folder no-such-folder does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains(".idp-tmp"), "{err}");
+    assert_eq!(before, s.snapshot());
+    // TLS files that cannot be read, and an address already taken.
+    let out = s
+        .idp(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "no.pem",
+            "--tls-key",
+            "no.key",
+        ])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = s
+        .idp(&["serve", "--listen", &addr])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("cannot serve on {addr}")), "{err}");
+}
+
+#[test]
+fn the_emulator_checks_its_inputs_before_writing_its_tls_folder() {
+    let s = Sandbox::new();
+    for args in [
+        &["emulator", "--self-signed", "emu", "--tenant", "not-a-guid"][..],
+        &["emulator", "--self-signed", "emu", "--metadata-ttl", "soon"][..],
+        &[
+            "emulator",
+            "--self-signed",
+            "emu",
+            "--trust-ca",
+            "no-such-ca.pem",
+        ][..],
+    ] {
+        let out = s
+            .idp(args)
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !s.path().join("emu").exists(),
+            "{args:?} wrote the TLS folder"
+        );
+    }
 }
 
 #[test]

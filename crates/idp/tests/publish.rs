@@ -621,3 +621,95 @@ BlobServiceClient(sys.argv[1], credential=sys.argv[2], connection_verify=sys.arg
         ],
     );
 }
+
+fn azurite_put_blob(azurite: &Azurite, container: &str, blob: &str, bytes: &str) {
+    Python::find().run(
+        r#"
+import sys
+from azure.storage.blob import BlobServiceClient
+s = BlobServiceClient(sys.argv[1], credential=sys.argv[2], connection_verify=sys.argv[3])
+c = s.get_container_client(sys.argv[4])
+if not c.exists():
+    c.create_container(public_access="blob")
+c.upload_blob(sys.argv[5], sys.argv[6].encode(), overwrite=True)
+"#,
+        &[
+            &azurite.account_url(),
+            &sas(),
+            azurite.ca.ca_pem.to_str().unwrap(),
+            container,
+            blob,
+            bytes,
+        ],
+    );
+}
+
+#[test]
+fn a_published_foreign_key_of_another_shape_is_never_dropped_silently() {
+    let azurite = Azurite::start();
+    let sas = sas();
+    // Another keyring's JWKS, as other tools write it: an RSA key without `use`/`alg`, and
+    // an EC key. idp would not write either, but both kids are someone's signing keys.
+    let foreign = r#"{"keys":[{"kty":"RSA","kid":"their-rsa","n":"AQAB","e":"AQAB"},{"kty":"EC","kid":"their-ec","crv":"P-256","x":"AA","y":"AA"}]}"#;
+    azurite_put_blob(&azurite, "mixed", ".well-known/jwks.json", foreign);
+    let p = Publisher::new(&azurite, "mixed");
+
+    let (code, _, err) = p.publish(&["--sas", &sas]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("their-ec") && err.contains("does not know"),
+        "{err}"
+    );
+    let (code, _, err) = p.publish(&["--sas", &sas, "--dry-run"]);
+    assert_eq!(code, 1, "--dry-run refuses too: {err}");
+    assert_eq!(
+        get(&p.ca, &p.jwks_url()).1,
+        foreign.as_bytes(),
+        "nothing written"
+    );
+
+    // With the flag the plan names both disappearing kids.
+    let out = p.publish_ok(&["--sas", &sas, "--dry-run", "--drop-unknown-keys"]);
+    for kid in ["their-rsa", "their-ec"] {
+        assert!(out.contains(&format!("kid {kid}: disappears")), "{out}");
+    }
+    assert_eq!(
+        get(&p.ca, &p.jwks_url()).1,
+        foreign.as_bytes(),
+        "a dry run writes nothing"
+    );
+}
+
+#[test]
+fn a_huge_published_jwks_is_refused_without_being_read_whole() {
+    let azurite = Azurite::start();
+    // 50 MB where the JWKS should be.
+    Python::find().run(
+        r#"
+import sys
+from azure.storage.blob import BlobServiceClient
+s = BlobServiceClient(sys.argv[1], credential=sys.argv[2], connection_verify=sys.argv[3])
+c = s.create_container("huge", public_access="blob")
+c.upload_blob(".well-known/jwks.json", b" " * (50 << 20))
+"#,
+        &[
+            &azurite.account_url(),
+            &sas(),
+            azurite.ca.ca_pem.to_str().unwrap(),
+        ],
+    );
+    let p = Publisher::new(&azurite, "huge");
+    let sas = sas();
+    for args in [&["--dry-run"][..], &[][..], &["--drop-unknown-keys"][..]] {
+        let mut all = vec!["--sas", sas.as_str()];
+        all.extend_from_slice(args);
+        let (code, _, err) = p.publish(&all);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("larger than 1048576 bytes"), "{err}");
+    }
+    assert_eq!(
+        blobs_in(&azurite, "huge").unwrap(),
+        vec![".well-known/jwks.json"],
+        "nothing else written"
+    );
+}

@@ -490,3 +490,84 @@ fn idp_token_explains_metadata_entra_cannot_fetch() {
     );
     assert!(!err.contains("retry"), "{err}");
 }
+
+/// An authority that answers every token request with an Entra error whose description
+/// echoes the request body (assertion included) on its first line, and the assertion again
+/// in `x-ms-error-code` and in an `error_uri` query: text from the network that idp must
+/// never print as it came.
+const ECHOING_AUTHORITY: &str = r#"
+import http.server, json, ssl, sys
+class Echo(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", "0"))).decode()
+        assertion = [p.split("=", 1)[1] for p in body.split("&") if p.startswith("client_assertion=")][0]
+        out = json.dumps({
+            "error": "invalid_request",
+            "error_description": "AADSTS50027: JWT token is invalid or malformed. Request: " + body + "\r\nTrace ID: t",
+            "error_codes": [50027],
+            "error_uri": "https://login.example/error?code=50027&client_assertion=" + assertion,
+        }).encode()
+        self.send_response(400)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-ms-error-code", assertion)
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+srv = http.server.HTTPServer(("127.0.0.1", 0), Echo)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("echoing authority on https://127.0.0.1:%d" % srv.server_address[1], file=sys.stderr, flush=True)
+srv.serve_forever()
+"#;
+
+#[test]
+fn an_authority_echoing_the_assertion_never_gets_it_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = idp_testkit::TestCa::create(dir.path());
+    let mut py = Python::find().command();
+    py.arg("-c")
+        .arg(ECHOING_AUTHORITY)
+        .arg(&ca.cert_pem)
+        .arg(&ca.key_pem);
+    let authority = Service::spawn(py, "echoing authority on");
+    idp(dir.path())
+        .args([
+            "init",
+            "--issuer",
+            "https://127.0.0.1:9/oidc",
+            "--key-size",
+            "2048",
+        ])
+        .assert()
+        .success();
+    let out = idp(dir.path())
+        .args(["token", "--tenant", "00000000-0000-0000-0000-000000000001"])
+        .args(["--client-id", "00000000-0000-0000-0000-000000000002"])
+        .args(["--subject", SUBJECT, "--scope", SCOPE])
+        .args([
+            "--authority-host",
+            &format!("https://{}", authority.address()),
+        ])
+        .arg("--ca-cert")
+        .arg(&ca.ca_pem)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("AADSTS50027"),
+        "the failure is still explained: {stderr}"
+    );
+    assert!(stderr.contains("REDACTED"), "{stderr}");
+    // An RS256 JWT header always starts `eyJ`; no part of the assertion may show.
+    assert!(
+        !stderr.contains("eyJ") && !stdout.contains("eyJ"),
+        "{stderr}"
+    );
+}

@@ -2,6 +2,7 @@
 //! the emulator's own keys), for testing a setup and pipelines offline.
 
 use crate::cli::EmulatorArgs;
+use crate::report::Usage;
 use crate::settings::Settings;
 use anyhow::Context;
 use axum_server::Handle;
@@ -11,6 +12,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> {
+    // Every input is checked before `--self-signed` writes its folder.
     let ttl = duration::parse(&args.metadata_ttl).context("invalid --metadata-ttl")?;
     let delay = duration::parse(&args.propagation_delay).context("invalid --propagation-delay")?;
     let mut config = Config::new(args.tenant.clone(), args.subscription.clone());
@@ -18,18 +20,28 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
     config.propagation_delay = delay;
     config.state_file = args.state.clone();
     for path in settings.ca_certs()?.iter().chain(&args.trust_ca) {
-        let pem = std::fs::read(path)
-            .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        let pem = std::fs::read(path).with_context(|| {
+            Usage::new(
+                format!("cannot read the CA file {}", path.display()),
+                "check the --trust-ca and --ca-cert / IDP_CA_CERT paths",
+            )
+        })?;
         config.extra_roots.push(pem);
     }
+    let emulator = Emulator::new(config).context(Usage::new(
+        "cannot start the emulator",
+        "correct the value named above; `idp emulator --help` lists each option's form",
+    ))?;
     let (cert, key) = super::serve::tls_material(
         args.tls_cert.as_deref(),
         args.tls_key.as_deref(),
         args.self_signed.as_deref(),
         None,
     )?
-    .context("the emulator serves HTTPS only, like Entra: pass --self-signed DIR or --tls-cert/--tls-key")?;
-    let emulator = Emulator::new(config).context("cannot start the emulator")?;
+    .context(Usage::new(
+        "the emulator serves HTTPS only, like Entra",
+        "pass --self-signed DIR, or --tls-cert and --tls-key",
+    ))?;
     let app = emulator.router();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

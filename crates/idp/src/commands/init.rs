@@ -36,18 +36,35 @@ pub fn run(global: &GlobalArgs, settings: &Settings, args: InitArgs) -> anyhow::
 
     eprintln!("generating a {}-bit RSA key…", args.key_size);
     let key = keys::generate(args.key_size)?;
+    // All or nothing: the configuration's bytes are written first (beside it, not yet in
+    // place), so a full disk or a missing folder stops init before any key exists; it is
+    // put in place last, and if that fails the keyring just made is removed again.
+    let staged = fsutil::stage(&config_path, text.as_bytes(), 0o644)
+        .context("the configuration file cannot be written, so nothing was written")?;
+    let folder_existed = keys_dir.is_dir();
     let ring = store.create(&key, super::now(), args.force)?;
     let overwrite = if args.force {
         Overwrite::Replace
     } else {
         Overwrite::Refuse
     };
-    fsutil::write_atomic(&config_path, text.as_bytes(), 0o644, overwrite).with_context(|| {
-        format!(
-            "the key was written to {}, but the configuration was not",
-            keys_dir.display()
-        )
-    })?;
+    if let Err(e) = staged.commit(overwrite) {
+        if args.force {
+            return Err(anyhow::Error::new(e).context(format!(
+                "the new key was written to {}, but the configuration was not",
+                keys_dir.display()
+            )));
+        }
+        let left = store.remove_created(&ring, !folder_existed);
+        let undone = if left.is_empty() {
+            "nothing was left behind".to_owned()
+        } else {
+            format!("remove these by hand before re-running: {left:?}")
+        };
+        return Err(anyhow::Error::new(e).context(format!(
+            "the configuration cannot be written, so the key just made was removed ({undone})"
+        )));
+    }
 
     let kid = &ring.keys[0].kid;
     println!("wrote {}", config_path.display());

@@ -20,7 +20,14 @@ pub fn run(settings: &Settings, args: InspectArgs) -> anyhow::Result<ExitCode> {
     let issuer = settings.issuer()?.value;
     let ring = settings.key_store()?.load()?;
     let now = super::now().unix_timestamp();
-    let report = inspect::check(&decoded, &issuer, &ring, now);
+    let audience = settings.configured_audience(args.audience)?;
+    let report = inspect::check(
+        &decoded,
+        &issuer,
+        audience.as_ref().map(|a| a.as_str()),
+        &ring,
+        now,
+    );
 
     if args.json {
         let checks: Vec<Value> = report

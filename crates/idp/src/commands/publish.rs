@@ -131,7 +131,11 @@ fn credential(
     let has = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
     let chosen = match (auth, &sas) {
         (StorageAuth::Sas, None) => {
-            anyhow::bail!("--auth sas needs a SAS token: pass --sas or set IDP_STORAGE_SAS")
+            return Err(crate::report::Usage::new(
+                "--auth sas needs a SAS token",
+                "pass --sas (the SAS URL or its query string) or set IDP_STORAGE_SAS; or pick another --auth",
+            )
+            .into());
         }
         (StorageAuth::Sas | StorageAuth::Auto, Some(sas)) => {
             return Ok(Credential::Sas(sas.clone()));

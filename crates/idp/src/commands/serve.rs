@@ -2,6 +2,7 @@
 //! SIGHUP, stopped cleanly on SIGTERM or Ctrl-C.
 
 use crate::cli::ServeArgs;
+use crate::report::Usage;
 use crate::settings::Settings;
 use anyhow::Context;
 use axum_server::Handle;
@@ -68,7 +69,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .handle(server)
                 .serve(app.into_make_service())
                 .await
-                .with_context(|| format!("cannot serve on {}", args.listen))?,
+                .with_context(|| Usage::new(format!("cannot serve on {}", args.listen), LISTEN_HINT))?,
             Tls::Pem { cert, key } => serve_https(args.listen, cert, key, server, app).await?,
         }
         eprintln!("stopped");
@@ -87,16 +88,20 @@ pub(super) async fn serve_https(
     server: Handle<SocketAddr>,
     app: axum::Router,
 ) -> anyhow::Result<()> {
-    let config = RustlsConfig::from_pem(cert, key)
-        .await
-        .context("cannot use the TLS certificate and key")?;
+    let config = RustlsConfig::from_pem(cert, key).await.context(Usage::new(
+        "cannot use the TLS certificate and key",
+        "give --tls-cert a PEM certificate chain and --tls-key its PEM private key",
+    ))?;
     axum_server::bind(listen)
         .acceptor(RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new()))
         .handle(server)
         .serve(app.into_make_service())
         .await
-        .with_context(|| format!("cannot serve on {listen}"))
+        .with_context(|| Usage::new(format!("cannot serve on {listen}"), LISTEN_HINT))
 }
+
+const LISTEN_HINT: &str =
+    "choose another --listen address (a free 127.0.0.1 port), or stop what listens there";
 
 /// Reads the certificate and key, or makes them for `--self-signed`.
 fn tls_for(args: &ServeArgs, issuer: &Issuer) -> anyhow::Result<Tls> {
@@ -128,7 +133,12 @@ pub(super) fn tls_material(
     idp_server::install_crypto_provider();
     if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
         let read = |p: &std::path::Path| {
-            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+            std::fs::read(p).with_context(|| {
+                Usage::new(
+                    format!("cannot read {}", p.display()),
+                    "check the --tls-cert and --tls-key paths",
+                )
+            })
         };
         return Ok(Some((read(cert)?, read(key)?)));
     }
@@ -150,7 +160,12 @@ pub(super) fn tls_material(
         }
     }
     let ca = idp_server::tls::local_ca(&hosts).context("cannot make the local certificates")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| {
+        Usage::new(
+            format!("cannot create {}", dir.display()),
+            "give --self-signed a folder idp may create and write",
+        )
+    })?;
     fsutil::write_atomic(
         &dir.join("ca.pem"),
         ca.ca_pem.as_bytes(),
