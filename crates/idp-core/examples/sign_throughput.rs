@@ -14,7 +14,7 @@ fn main() {
     let bits: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2048);
     let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let key = idp_core::keys::generate(bits)
-        .and_then(|k| k.into_signing_key(Path::new("bench"), idp_core::keys::Purpose::Many))
+        .and_then(|k| k.into_signing_key(Path::new("bench")))
         .expect("key");
     let spec = AssertionSpec {
         issuer: Issuer::parse("https://acct.blob.core.windows.net/oidc").unwrap(),

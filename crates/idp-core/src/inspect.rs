@@ -267,9 +267,7 @@ mod tests {
                 datetime!(2026-01-01 00:00 UTC),
             )],
         };
-        let key = parsed
-            .into_signing_key(Path::new("k"), keys::Purpose::Many)
-            .unwrap();
+        let key = parsed.into_signing_key(Path::new("k")).unwrap();
         (ring, key, Issuer::parse("https://h/c").unwrap())
     }
 

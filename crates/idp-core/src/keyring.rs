@@ -11,7 +11,7 @@
 //! atomically, so two `idp keys` commands at once cannot corrupt it.
 
 use crate::fsutil::{self, Overwrite, WriteError};
-use crate::keys::{self, KeyError, ParsedKey, Purpose, RsaPublic, SigningKey};
+use crate::keys::{self, KeyError, ParsedKey, RsaPublic, SigningKey};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -455,23 +455,15 @@ impl KeyStore {
     }
 
     /// Loads the active key's private key, checking its file mode and that it matches.
-    pub fn signing_key(
-        &self,
-        ring: &Keyring,
-        purpose: Purpose,
-    ) -> Result<SigningKey, KeyringError> {
+    pub fn signing_key(&self, ring: &Keyring) -> Result<SigningKey, KeyringError> {
         let entry = ring.active().ok_or(KeyringError::NoActiveKey)?;
-        self.load_private(entry, purpose)
+        self.load_private(entry)
     }
 
     /// Loads the private key of `entry`.
-    pub fn load_private(
-        &self,
-        entry: &KeyEntry,
-        purpose: Purpose,
-    ) -> Result<SigningKey, KeyringError> {
+    pub fn load_private(&self, entry: &KeyEntry) -> Result<SigningKey, KeyringError> {
         let path = self.dir.join(&entry.file);
-        let key = keys::load_file(&path, purpose)?;
+        let key = keys::load_file(&path)?;
         if key.kid() != entry.kid {
             return Err(KeyringError::KeyMismatch {
                 path,
@@ -660,7 +652,7 @@ mod tests {
         let kid = ring.keys[0].kid.clone();
         assert!(store.update(|r, _| r.retire(&kid, T1)).is_err());
         assert_eq!(fs::read(store.keyring_path()).unwrap(), before);
-        let signer = store.signing_key(&ring, Purpose::OneShot).unwrap();
+        let signer = store.signing_key(&ring).unwrap();
         assert_eq!(signer.kid(), kid);
     }
 

@@ -10,8 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use josekit::jws::RS256;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
-use rsa::pkcs1::RsaPrivateKeyRef as Pkcs1PrivateKey;
-use rsa::pkcs8::PrivateKeyInfoRef;
+use pkcs1::RsaPrivateKeyRef as Pkcs1PrivateKey;
+use pkcs8::PrivateKeyInfoRef;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -94,39 +94,24 @@ impl RsaPublic {
     }
 }
 
-/// What a loaded key will be used for; it picks the RSA implementation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// One or a few signatures, then the process ends (`idp sign`). ring: loading takes tens
-    /// of microseconds and there is no per-process setup, so the process stays short.
-    OneShot,
-    /// Many signatures from one loaded key (a pipeline minting for many customers). OpenSSL
-    /// (josekit's backend): about 1 ms of setup (blinding, DRBG), then OpenSSL's own signing
-    /// rate, which on AVX-512 machines is about 3× ring's for 2048-bit keys.
-    Many,
-}
-
-enum Backend {
-    Ring(Box<ring::signature::RsaKeyPair>),
-    OpenSsl(PKey<Private>),
-}
-
 /// A private key ready to sign, with its `kid`. Its `Debug` shows only the `kid`.
+///
+/// idp has one RSA implementation for private-key operations: OpenSSL (statically linked,
+/// the library josekit is built on), which generates keys, converts PKCS#1 and signs. Keys
+/// are parsed for their public half by plain DER readers (`pkcs8`, `pkcs1`) and handed to
+/// OpenSSL as PKCS#1 DER (`d2i_RSAPrivateKey`): OpenSSL 3's generic PKCS#8 decoder, which
+/// josekit's `signer_from_der` goes through, costs about a millisecond per process, and
+/// `idp sign` is often one process per assertion.
 pub struct SigningKey {
     kid: String,
     public: RsaPublic,
-    backend: Backend,
+    private: PKey<Private>,
 }
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let backend = match self.backend {
-            Backend::Ring(_) => "ring",
-            Backend::OpenSsl(_) => "openssl",
-        };
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
-            .field("backend", &backend)
             .field("private", &"[redacted]")
             .finish()
     }
@@ -142,27 +127,11 @@ impl SigningKey {
     }
 
     /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over `message`.
-    /// RS256 is deterministic: both backends give the same bytes for the same key and input.
     pub fn sign_rs256(&self, message: &[u8]) -> Vec<u8> {
-        // Signing with a key the backend accepted cannot fail short of memory exhaustion.
-        match &self.backend {
-            Backend::Ring(pair) => {
-                let mut sig = vec![0; pair.public().modulus_len()];
-                pair.sign(
-                    &ring::signature::RSA_PKCS1_SHA256,
-                    &ring::rand::SystemRandom::new(),
-                    message,
-                    &mut sig,
-                )
-                .expect("RS256 signing with a loaded key");
-                sig
-            }
-            Backend::OpenSsl(private) => {
-                openssl::sign::Signer::new(MessageDigest::sha256(), private)
-                    .and_then(|mut s| s.sign_oneshot_to_vec(message))
-                    .expect("RS256 signing with a loaded key")
-            }
-        }
+        // Signing with a key OpenSSL accepted cannot fail short of memory exhaustion.
+        openssl::sign::Signer::new(MessageDigest::sha256(), &self.private)
+            .and_then(|mut s| s.sign_oneshot_to_vec(message))
+            .expect("RS256 signing with a loaded key")
     }
 }
 
@@ -185,35 +154,21 @@ impl ParsedKey {
         SecretBytes::new(pem.into_bytes())
     }
 
-    /// Makes the key ready to sign for `purpose` (see [`Purpose`]). A key ring refuses
-    /// (over 4096 bits, say) is signed with OpenSSL whatever the purpose.
-    pub fn into_signing_key(self, path: &Path, purpose: Purpose) -> Result<SigningKey, KeyError> {
+    /// Makes the key ready to sign. `path` only names the key in errors.
+    pub fn into_signing_key(self, path: &Path) -> Result<SigningKey, KeyError> {
         let malformed = |reason: String| KeyError::Malformed {
             path: path.to_owned(),
             reason,
         };
-        let ring_pair = match purpose {
-            Purpose::OneShot => {
-                ring::signature::RsaKeyPair::from_pkcs8(self.pkcs8_der.expose()).ok()
-            }
-            Purpose::Many => None,
-        };
-        let backend = match ring_pair {
-            Some(pair) => Backend::Ring(Box::new(pair)),
-            None => {
-                // PKCS#1 DER through `d2i_RSAPrivateKey` skips OpenSSL 3's generic decoder
-                // framework, which costs about a millisecond per process.
-                let info = PrivateKeyInfoRef::try_from(self.pkcs8_der.expose())
-                    .map_err(|e| malformed(e.to_string()))?;
-                let rsa = openssl::rsa::Rsa::private_key_from_der(info.private_key.as_bytes())
-                    .map_err(|e| malformed(e.to_string()))?;
-                Backend::OpenSsl(PKey::from_rsa(rsa).map_err(|e| malformed(e.to_string()))?)
-            }
-        };
+        let info = PrivateKeyInfoRef::try_from(self.pkcs8_der.expose())
+            .map_err(|e| malformed(e.to_string()))?;
+        let rsa = openssl::rsa::Rsa::private_key_from_der(info.private_key.as_bytes())
+            .map_err(|e| malformed(e.to_string()))?;
+        let private = PKey::from_rsa(rsa).map_err(|e| malformed(e.to_string()))?;
         Ok(SigningKey {
             kid: self.public.thumbprint(),
             public: self.public,
-            backend,
+            private,
         })
     }
 }
@@ -281,13 +236,13 @@ pub fn parse_pem(pem: &[u8], path: &Path) -> Result<ParsedKey, KeyError> {
 }
 
 /// Reads and parses a private key file, refusing one that group or others can read.
-pub fn load_file(path: &Path, purpose: Purpose) -> Result<SigningKey, KeyError> {
+pub fn load_file(path: &Path) -> Result<SigningKey, KeyError> {
     check_private_mode(path)?;
     let pem = SecretBytes::new(std::fs::read(path).map_err(|source| KeyError::Read {
         path: path.to_owned(),
         source,
     })?);
-    parse_pem(pem.expose(), path)?.into_signing_key(path, purpose)
+    parse_pem(pem.expose(), path)?.into_signing_key(path)
 }
 
 /// Refuses a key file that group or others may read, as OpenSSH does.
@@ -405,23 +360,41 @@ mod tests {
     }
 
     #[test]
-    fn ring_and_openssl_sign_the_same_bytes() {
+    fn signatures_verify_with_an_independent_implementation() {
         let p = Path::new("k.pem");
         for bits in [2048, 3072] {
             let pem = generate(bits).unwrap().to_pem();
-            let load = |purpose| {
-                parse_pem(pem.expose(), p)
-                    .unwrap()
-                    .into_signing_key(p, purpose)
-                    .unwrap()
-            };
-            let (one, many) = (load(Purpose::OneShot), load(Purpose::Many));
-            assert!(format!("{one:?}").contains("ring"));
-            assert!(format!("{many:?}").contains("openssl"));
+            let key = parse_pem(pem.expose(), p)
+                .unwrap()
+                .into_signing_key(p)
+                .unwrap();
+            assert!(!format!("{key:?}").contains("PRIVATE"));
+            // RustCrypto's verifier (through jsonwebtoken), not OpenSSL.
+            let public =
+                jsonwebtoken::DecodingKey::from_rsa_components(&key.public().n, &key.public().e)
+                    .unwrap();
             for msg in [&b""[..], b"header.claims", &[7u8; 5000][..]] {
-                let sig = one.sign_rs256(msg);
+                let sig = key.sign_rs256(msg);
                 assert_eq!(sig.len() as u32 * 8, bits);
-                assert_eq!(sig, many.sign_rs256(msg));
+                let ok = jsonwebtoken::crypto::verify(
+                    &B64URL.encode(&sig),
+                    msg,
+                    &public,
+                    jsonwebtoken::Algorithm::RS256,
+                )
+                .unwrap();
+                assert!(ok, "{bits}-bit signature over {} bytes", msg.len());
+                let mut tampered = msg.to_vec();
+                tampered.push(0);
+                assert!(
+                    !jsonwebtoken::crypto::verify(
+                        &B64URL.encode(&sig),
+                        &tampered,
+                        &public,
+                        jsonwebtoken::Algorithm::RS256,
+                    )
+                    .unwrap()
+                );
             }
         }
     }

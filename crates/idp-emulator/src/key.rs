@@ -1,31 +1,29 @@
 //! The emulator's own RSA key, which signs the access tokens it hands out.
 //!
-//! Made with the RustCrypto `rsa` crate and used through `jsonwebtoken`, so none of idp's
-//! signing code (ring, OpenSSL, josekit) is involved.
+//! Generated and used through the `openssl` crate directly, with the JWT put together
+//! here: none of idp's signing code (idp-core's keys and assertions) is involved, and no
+//! private-key operation goes through RustCrypto `rsa` (RUSTSEC-2023-0071). Incoming
+//! assertions are verified with another library (`jsonwebtoken`, RustCrypto).
 
 use crate::Error;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::PrivateKey;
-use rsa::pkcs1::EncodeRsaPrivateKey as _;
-use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding};
-use rsa::traits::PublicKeyParts as _;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::sync::Arc;
 
 /// Bits in a generated key.
-pub const KEY_BITS: usize = 2048;
+pub const KEY_BITS: u32 = 2048;
 
 /// An RSA signing key with its public JWK. Cheap to clone; `Debug` shows only the kid.
 #[derive(Clone)]
 pub struct SigningKey(Arc<Inner>);
 
 struct Inner {
-    private: PrivateKey,
-    encoding: EncodingKey,
+    private: PKey<Private>,
     n: String,
     e: String,
     kid: String,
@@ -40,11 +38,12 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Generates a fresh 2048-bit key from the OS RNG. Slow in debug builds (up to a second):
-    /// make one per process and share it.
+    /// Generates a fresh 2048-bit key.
     pub fn generate() -> Result<Self, Error> {
-        let mut rng = getrandom::SysRng;
-        let private = PrivateKey::new(&mut rng, KEY_BITS).map_err(|e| Error::KeyGeneration {
+        let rsa = openssl::rsa::Rsa::generate(KEY_BITS).map_err(|e| Error::KeyGeneration {
+            reason: e.to_string(),
+        })?;
+        let private = PKey::from_rsa(rsa).map_err(|e| Error::KeyGeneration {
             reason: e.to_string(),
         })?;
         Self::from_private(private)
@@ -52,38 +51,32 @@ impl SigningKey {
 
     /// Loads a PKCS#8 PEM (`BEGIN PRIVATE KEY`) RSA key.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, Error> {
-        let private = PrivateKey::from_pkcs8_pem(pem).map_err(|e| Error::InvalidKey {
-            reason: e.to_string(),
-        })?;
+        let private =
+            PKey::private_key_from_pem(pem.as_bytes()).map_err(|e| Error::InvalidKey {
+                reason: e.to_string(),
+            })?;
         Self::from_private(private)
     }
 
     /// The key as PKCS#8 PEM. Secret: handle with care.
     pub fn to_pkcs8_pem(&self) -> Result<String, Error> {
-        self.0
+        let invalid = |reason: String| Error::InvalidKey { reason };
+        let pem = self
+            .0
             .private
-            .to_pkcs8_pem(LineEnding::LF)
-            .map(|pem| pem.to_string())
-            .map_err(|e| Error::InvalidKey {
-                reason: e.to_string(),
-            })
+            .private_key_to_pem_pkcs8()
+            .map_err(|e| invalid(e.to_string()))?;
+        String::from_utf8(pem).map_err(|e| invalid(e.to_string()))
     }
 
-    fn from_private(private: PrivateKey) -> Result<Self, Error> {
-        let der = private.to_pkcs1_der().map_err(|e| Error::InvalidKey {
-            reason: e.to_string(),
+    fn from_private(private: PKey<Private>) -> Result<Self, Error> {
+        let rsa = private.rsa().map_err(|_| Error::InvalidKey {
+            reason: "not an RSA key".into(),
         })?;
-        let encoding = EncodingKey::from_rsa_der(der.as_bytes());
-        let n = URL_SAFE_NO_PAD.encode(private.n_bytes());
-        let e = URL_SAFE_NO_PAD.encode(private.e_bytes());
+        let n = URL_SAFE_NO_PAD.encode(rsa.n().to_vec());
+        let e = URL_SAFE_NO_PAD.encode(rsa.e().to_vec());
         let kid = thumbprint(&n, &e);
-        Ok(Self(Arc::new(Inner {
-            private,
-            encoding,
-            n,
-            e,
-            kid,
-        })))
+        Ok(Self(Arc::new(Inner { private, n, e, kid })))
     }
 
     /// The key id: the RFC 7638 SHA-256 thumbprint of the public key.
@@ -103,11 +96,17 @@ impl SigningKey {
         })
     }
 
-    /// Signs `claims` as an RS256 JWT whose header names this key.
-    pub(crate) fn sign(&self, claims: &Value) -> Result<String, jsonwebtoken::errors::Error> {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.0.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.0.encoding)
+    /// Signs `claims` as an RS256 JWT whose header names this key (RFC 7515 compact form).
+    pub(crate) fn sign(&self, claims: &Value) -> Result<String, Error> {
+        let header = json!({"typ": "JWT", "alg": "RS256", "kid": self.0.kid});
+        let encode = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let input = format!("{}.{}", encode(&header), encode(claims));
+        let signature = openssl::sign::Signer::new(MessageDigest::sha256(), &self.0.private)
+            .and_then(|mut s| s.sign_oneshot_to_vec(input.as_bytes()))
+            .map_err(|e| Error::Signing {
+                reason: e.to_string(),
+            })?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 }
 

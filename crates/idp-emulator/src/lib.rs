@@ -192,6 +192,8 @@ pub enum Error {
     KeyGeneration { reason: String },
     #[error("invalid signing key: {reason}")]
     InvalidKey { reason: String },
+    #[error("cannot sign an access token: {reason}")]
+    Signing { reason: String },
     #[error("extra root certificate {index}: {reason}")]
     ExtraRoot { index: usize, reason: String },
     #[error("cannot build the metadata http client: {reason}")]

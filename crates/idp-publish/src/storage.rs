@@ -431,7 +431,21 @@ mod tests {
 
     #[test]
     fn retry_policy_zero_means_none() {
-        assert_eq!(RetryPolicy::with_retries(0).max_retries, 0);
-        let _ = RetryPolicy::default().to_sdk();
+        // What the SDK is handed, not what was just set: zero retries is the SDK's `None`
+        // mode (its default would retry for about 80 s), and n retries keep the bounds.
+        assert_eq!(
+            format!("{:?}", RetryPolicy::with_retries(0).to_sdk()),
+            "RetryOptions { mode: None }"
+        );
+        let three = format!("{:?}", RetryPolicy::with_retries(3).to_sdk());
+        assert!(
+            three.starts_with("RetryOptions { mode: Exponential("),
+            "{three}"
+        );
+        assert!(three.contains("max_retries: 3"), "{three}");
+        assert!(
+            three.contains("max_total_elapsed: SignedDuration { seconds: 20,"),
+            "{three}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! on a free loopback port, trusting a CA made for the test), as an operator runs it.
 
 use assert_cmd::Command;
-use idp_testkit::{Azurite, NoPublicAccess, Python, isolate, stdout_of};
+use idp_testkit::{Azurite, FlakyStorage, NoPublicAccess, Python, stdout_of};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,8 +37,8 @@ impl Publisher {
     }
 
     fn idp(&self, args: &[&str]) -> Command {
-        let mut std_cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
-        isolate(std_cmd.current_dir(self.path()).args(args));
+        let mut std_cmd = idp_testkit::idp_command(env!("CARGO_BIN_EXE_idp"), self.path());
+        std_cmd.args(args);
         let mut c = Command::from_std(std_cmd);
         c.env("IDP_CA_CERT", &self.ca);
         c.timeout(Duration::from_secs(120));
@@ -480,6 +480,67 @@ fn unreachable_storage_fails_after_bounded_retries_then_a_rerun_completes() {
 }
 
 #[test]
+fn storage_answers_408_429_and_503_are_retried_within_the_bound() {
+    let azurite = Azurite::start();
+    let sas = sas();
+    azurite_create_container(&azurite, "flaky");
+    // Three failures in a row, then storage answers: the default 3 retries ride it out.
+    let front = FlakyStorage::start(&azurite, &[503, 429, 408]);
+    let p = Publisher::at(front.container_url("flaky"), &azurite.ca.ca_pem);
+    let (code, _, err) = p.publish(&["--sas", &sas, "--no-readback"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(front.failed(), 3, "every failure was met by a retry");
+    assert_eq!(
+        blobs_in(&azurite, "flaky").unwrap(),
+        vec![".well-known/jwks.json", ".well-known/openid-configuration"]
+    );
+
+    // More failures than --retries allows: the publish stops, said, after 1 + 1 calls.
+    let front = FlakyStorage::start(&azurite, &[503; 10]);
+    let q = Publisher::at(front.container_url("flaky"), &azurite.ca.ca_pem);
+    let (code, _, err) = q.publish(&["--sas", &sas, "--no-readback", "--retries", "1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("503"), "{err}");
+    assert_eq!(front.failed(), 2, "one call and one retry: {err}");
+}
+
+#[test]
+fn a_write_that_lands_between_read_and_write_is_never_overwritten() {
+    let azurite = Azurite::start();
+    let sas = sas();
+    azurite_create_container(&azurite, "race1");
+    // The container is private: read with the SAS.
+    let jwks_now = |p: &Publisher| get(&p.ca, &format!("{}?{sas}", p.jwks_url())).1;
+
+    // Creating: another publisher creates the JWKS after idp saw none (If-None-Match: *).
+    let front = FlakyStorage::racing(&azurite);
+    let p = Publisher::at(front.container_url("race1"), &azurite.ca.ca_pem);
+    let (code, _, err) = p.publish(&["--sas", &sas, "--no-readback"]);
+    assert!(front.raced());
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("another publisher"), "{err}");
+    assert_eq!(
+        jwks_now(&p),
+        idp_testkit::RACER_BYTES,
+        "the other write stands"
+    );
+
+    // Replacing: idp read the racer's JWKS (and was allowed to drop it); another write
+    // lands before idp's (If-Match on the ETag read).
+    let front = FlakyStorage::racing(&azurite);
+    let q = Publisher::at(front.container_url("race1"), &azurite.ca.ca_pem);
+    let (code, _, err) = q.publish(&["--sas", &sas, "--no-readback", "--drop-unknown-keys"]);
+    assert!(front.raced());
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("another publisher"), "{err}");
+    assert_eq!(
+        jwks_now(&q),
+        idp_testkit::RACER_BYTES,
+        "the other write stands"
+    );
+}
+
+#[test]
 fn concurrent_publishers_never_leave_an_inconsistent_issuer() {
     let azurite = Azurite::start();
     let sas = sas();
@@ -490,9 +551,8 @@ fn concurrent_publishers_never_leave_an_inconsistent_issuer() {
     let children: Vec<_> = others
         .iter()
         .map(|p| {
-            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
-            isolate(c.current_dir(p.path()))
-                .args(["publish-metadata", "--sas", &sas, "--drop-unknown-keys"])
+            let mut c = idp_testkit::idp_command(env!("CARGO_BIN_EXE_idp"), p.path());
+            c.args(["publish-metadata", "--sas", &sas, "--drop-unknown-keys"])
                 .env("IDP_CA_CERT", &p.ca)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped());

@@ -10,8 +10,10 @@ fn readme_quickstart_runs_the_main_job() {
         readme.contains("\nscripts/quickstart.sh\n"),
         "README must show the quickstart command"
     );
-    let out = std::process::Command::new(root.join("scripts/quickstart.sh"))
-        .env("IDP_BIN", assert_cmd::cargo::cargo_bin("idp"))
+    let mut quickstart = std::process::Command::new(root.join("scripts/quickstart.sh"));
+    idp_testkit::isolate(&mut quickstart);
+    let out = quickstart
+        .env("IDP_BIN", env!("CARGO_BIN_EXE_idp"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,7 +1,6 @@
 //! `idp serve` as a process: the rendered bytes over HTTP and HTTPS, SIGHUP reload, SIGTERM
 //! shutdown.
 
-use assert_cmd::cargo::cargo_bin;
 use idp_testkit::stdout_of;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -11,8 +10,7 @@ const ISSUER: &str = "https://127.0.0.1:8443/oidc";
 
 fn idp(dir: &Path, args: &[&str]) -> Vec<u8> {
     stdout_of(
-        Command::new(cargo_bin("idp"))
-            .current_dir(dir)
+        idp_testkit::idp_command(env!("CARGO_BIN_EXE_idp"), dir)
             .args(args)
             .output()
             .unwrap(),
@@ -54,8 +52,7 @@ fn wait_for(stderr: &mut BufReader<ChildStderr>, needle: &str) -> String {
 /// Starts `idp serve` with `args` on a free loopback port; returns the server, its stderr
 /// and the address it announced.
 fn start(dir: &Path, args: &[&str]) -> (Server, BufReader<ChildStderr>, String) {
-    let mut child = Command::new(cargo_bin("idp"))
-        .current_dir(dir)
+    let mut child = idp_testkit::idp_command(env!("CARGO_BIN_EXE_idp"), dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .stderr(Stdio::piped())
@@ -108,16 +105,22 @@ fn serves_https_with_a_self_signed_ca_and_with_given_pem_files() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
     assert_eq!(r.bytes().unwrap().to_vec(), discovery);
-    // A client that does not trust this CA is refused.
+    // A client that does not trust this CA is refused, for the certificate: the server
+    // is up (the request above just succeeded), and the failure names why.
     let other_ca = idp_server::tls::local_ca(&["localhost".into()])
         .unwrap()
         .ca_pem;
-    assert!(
-        client_trusting(other_ca.as_bytes())
-            .get(&url)
-            .send()
-            .is_err()
-    );
+    let refused = client_trusting(other_ca.as_bytes())
+        .get(&url)
+        .send()
+        .unwrap_err();
+    let mut why = String::new();
+    let mut cause: Option<&dyn std::error::Error> = Some(&refused);
+    while let Some(c) = cause {
+        why.push_str(&format!("{c}; "));
+        cause = c.source();
+    }
+    assert!(why.contains("invalid peer certificate"), "{why}");
     drop(server);
 
     // The same certificate, given as files.

@@ -4,7 +4,7 @@
 //! official Python SDK) exchanging assertions there.
 
 use assert_cmd::Command;
-use idp_testkit::{Azurite, Python, Service, free_port, isolate, stdout_of};
+use idp_testkit::{Azurite, Python, Service, free_port, stdout_of};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,9 +19,7 @@ fn idp(dir: &Path) -> Command {
 }
 
 fn idp_process(dir: &Path) -> std::process::Command {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("idp"));
-    isolate(c.current_dir(dir));
-    c
+    idp_testkit::idp_command(env!("CARGO_BIN_EXE_idp"), dir)
 }
 
 use idp_testkit::https_client as client;
@@ -248,6 +246,8 @@ fn idp_token_gets_an_access_token_that_verifies_against_the_emulators_keys() {
         err.contains("cannot reach") && err.contains("--ca-cert"),
         "{err}"
     );
+    // The emulator is up (it just answered): the refusal is the certificate's.
+    assert!(err.contains("UnknownIssuer"), "{err}");
     assert!(!err.contains("retry"), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -259,8 +259,18 @@ fn idp_token_gets_an_access_token_that_verifies_against_the_emulators_keys() {
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["token_type"], "Bearer");
-    assert!(v["expires_in"].as_u64().unwrap() > 3000);
-    assert!(v["expires_on"].as_i64().unwrap() > 0);
+    let expires_in = v["expires_in"].as_i64().unwrap();
+    assert!(expires_in > 3000, "{v}");
+    // expires_on is a Unix time: now + expires_in, not the duration again.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let expires_on = v["expires_on"].as_i64().unwrap();
+    assert!(
+        (expires_on - (now + expires_in)).abs() <= 60,
+        "expires_on {expires_on}, now {now}, expires_in {expires_in}"
+    );
     f.verify(
         v["access_token"].as_str().unwrap(),
         "https://vault.azure.net",
@@ -361,12 +371,19 @@ fn idp_token_explains_each_failure_and_retries_none_of_them() {
     );
     assert_eq!(status, 201);
     let bare_id = bare["properties"]["clientId"].as_str().unwrap();
-    let (code, _, err, _) = f.token(bare_id, SUBJECT, &["--max-wait", "1s"]);
+    // The first retry waits 2 s, so a 3 s --max-wait retries once (a FIC that never
+    // appears), then gives up.
+    let (code, _, err, took) = f.token(bare_id, SUBJECT, &["--max-wait", "3s"]);
     assert_eq!(code, 1);
     assert!(
         err.contains("AADSTS70025") && err.contains("has no federated credentials"),
         "{err}"
     );
+    assert!(
+        err.contains("retry 1 in") && !err.contains("retry 3 in"),
+        "retried within --max-wait: {err}"
+    );
+    assert!(took >= Duration::from_secs(2), "{took:?}");
 
     // Bad input is refused before anything is signed or sent.
     let (code, _, err, _) = f.token("not-a-guid", SUBJECT, &[]);
@@ -387,7 +404,7 @@ fn idp_token_waits_out_fic_propagation_and_throttling() {
     assert!(took >= Duration::from_secs(2), "{took:?}");
     f.verify(out.trim(), "https://vault.azure.net");
 
-    // A wait too short for propagation gives up with the explanation.
+    // A --max-wait shorter than the first retry delay (2 s) gives up at once, explained.
     let fresh = f.identity_with_fic("fresh", &f.issuer, SUBJECT);
     let (code, _, err, _) = f.token(&fresh, SUBJECT, &["--max-wait", "1s"]);
     assert_eq!(code, 1);
@@ -395,6 +412,7 @@ fn idp_token_waits_out_fic_propagation_and_throttling() {
         err.contains("AADSTS70021") && err.contains("propagating"),
         "{err}"
     );
+    assert!(!err.contains("retry 1 in"), "no retry fits in 1 s: {err}");
 
     // 429 with Retry-After: honoured, then success.
     let r = client(&f.emulator_ca)

@@ -21,88 +21,193 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Requests refused by the front so far, for tests that want to see it did its job.
+/// Requests refused or failed by a front so far, for tests that want to see it did its job.
 #[derive(Debug, Default)]
 struct Seen {
     refused: std::sync::atomic::AtomicUsize,
+    /// Statuses still to answer instead of forwarding, one request each.
+    fail_next: std::sync::Mutex<std::collections::VecDeque<u16>>,
+    failed: std::sync::atomic::AtomicUsize,
+    /// Before forwarding the next blob upload, write other bytes to that blob
+    /// unconditionally: another publisher winning the race between read and write.
+    race_next_put: std::sync::atomic::AtomicBool,
 }
+
+/// What the racing front writes before the upload it races.
+pub const RACER_BYTES: &[u8] =
+    b"{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"racer\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}";
 
 struct Upstream {
     client: reqwest::Client,
     base: String,
     seen: Arc<Seen>,
+    /// Refuse anonymous access as an account with `allowBlobPublicAccess: false` does.
+    forbid_public: bool,
 }
 
 /// Azurite seen through an account that forbids anonymous access. Stopped on drop.
 #[derive(Debug)]
 pub struct NoPublicAccess {
     pub port: u16,
+    #[allow(dead_code)] // held for its Drop
+    running: Running,
+    seen: Arc<Seen>,
+}
+
+/// Azurite behind a front that answers the next requests with the given statuses (408,
+/// 429, 503…, with `Retry-After: 0`) before passing requests through: a storage account
+/// having a bad moment, to show that idp's storage calls retry. Stopped on drop.
+#[derive(Debug)]
+pub struct FlakyStorage {
+    pub port: u16,
+    #[allow(dead_code)] // held for its Drop
+    running: Running,
+    seen: Arc<Seen>,
+}
+
+impl FlakyStorage {
+    /// Starts the front; the first `statuses.len()` requests get those statuses.
+    pub fn start(azurite: &Azurite, statuses: &[u16]) -> Self {
+        let seen = Arc::new(Seen::default());
+        seen.fail_next
+            .lock()
+            .unwrap()
+            .extend(statuses.iter().copied());
+        let running = spawn(azurite, seen.clone(), false);
+        Self {
+            port: running.port,
+            running,
+            seen,
+        }
+    }
+
+    /// `https://127.0.0.1:<port>/devstoreaccount1/<container>`, through the front.
+    pub fn container_url(&self, container: &str) -> String {
+        format!(
+            "https://127.0.0.1:{}/{}/{container}",
+            self.port,
+            crate::DEV_ACCOUNT
+        )
+    }
+
+    /// Starts a front that, on the first blob upload it sees, first writes
+    /// [`RACER_BYTES`] to that blob with no condition (another publisher's write landing
+    /// between idp's read and its write), then forwards idp's upload as it came.
+    pub fn racing(azurite: &Azurite) -> Self {
+        let seen = Arc::new(Seen::default());
+        seen.race_next_put
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let running = spawn(azurite, seen.clone(), false);
+        Self {
+            port: running.port,
+            running,
+            seen,
+        }
+    }
+
+    /// Whether the racing write happened.
+    pub fn raced(&self) -> bool {
+        !self
+            .seen
+            .race_next_put
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many requests were answered with a failure status.
+    pub fn failed(&self) -> usize {
+        self.seen.failed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A front's listener, thread and shutdown handle.
+#[derive(Debug)]
+struct Running {
+    port: u16,
     handle: axum_server::Handle<std::net::SocketAddr>,
     thread: Option<std::thread::JoinHandle<()>>,
-    seen: Arc<Seen>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serves HTTPS on a free 127.0.0.1 port with Azurite's test certificate, passing
+/// requests to Azurite through [`forward`].
+fn spawn(azurite: &Azurite, seen: Arc<Seen>, forbid_public: bool) -> Running {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&azurite.ca.ca_pem).unwrap())
+        .expect("the test CA");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTPS client for Azurite");
+    let upstream = Arc::new(Upstream {
+        client,
+        base: format!("https://127.0.0.1:{}", azurite.port),
+        seen,
+        forbid_public,
+    });
+    let (cert, key) = (
+        std::fs::read(&azurite.ca.cert_pem).unwrap(),
+        std::fs::read(&azurite.ca.key_pem).unwrap(),
+    );
+    // Bound here, so no other test can take the port between choosing and binding it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free 127.0.0.1 port");
+    let port = listener.local_addr().expect("the front's address").port();
+    let handle = axum_server::Handle::new();
+    let server = handle.clone();
+    let (started, start) = std::sync::mpsc::channel::<Result<(), String>>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        runtime.block_on(async move {
+            let serving = async {
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
+                    .await
+                    .map_err(|e| format!("the test server certificate: {e}"))?;
+                axum_server::from_tcp_rustls(listener, config)
+                    .map_err(|e| format!("the listener: {e}"))
+            };
+            match serving.await {
+                Ok(front) => {
+                    let _ = started.send(Ok(()));
+                    let app = axum::Router::new().fallback(forward).with_state(upstream);
+                    let _ = front.handle(server).serve(app.into_make_service()).await;
+                }
+                Err(e) => {
+                    let _ = started.send(Err(e));
+                }
+            }
+        });
+    });
+    match start.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!("the storage front cannot start: {e}"),
+        Err(_) => panic!("the storage front did not start within 10 s"),
+    }
+    Running {
+        port,
+        handle,
+        thread: Some(thread),
+    }
 }
 
 impl NoPublicAccess {
     /// Starts the front for `azurite`, serving HTTPS with Azurite's test certificate.
     pub fn start(azurite: &Azurite) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let ca = reqwest::Certificate::from_pem(&std::fs::read(&azurite.ca.ca_pem).unwrap())
-            .expect("the test CA");
-        let client = reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("an HTTPS client for Azurite");
         let seen = Arc::new(Seen::default());
-        let upstream = Arc::new(Upstream {
-            client,
-            base: format!("https://127.0.0.1:{}", azurite.port),
-            seen: seen.clone(),
-        });
-        let (cert, key) = (
-            std::fs::read(&azurite.ca.cert_pem).unwrap(),
-            std::fs::read(&azurite.ca.key_pem).unwrap(),
-        );
-        // Bound here, so no other test can take the port between choosing and binding it.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free 127.0.0.1 port");
-        let port = listener.local_addr().expect("the front's address").port();
-        let handle = axum_server::Handle::new();
-        let server = handle.clone();
-        let (started, start) = std::sync::mpsc::channel::<Result<(), String>>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a tokio runtime");
-            runtime.block_on(async move {
-                let serving = async {
-                    let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key)
-                        .await
-                        .map_err(|e| format!("the test server certificate: {e}"))?;
-                    axum_server::from_tcp_rustls(listener, config)
-                        .map_err(|e| format!("the listener: {e}"))
-                };
-                match serving.await {
-                    Ok(front) => {
-                        let _ = started.send(Ok(()));
-                        let app = axum::Router::new().fallback(forward).with_state(upstream);
-                        let _ = front.handle(server).serve(app.into_make_service()).await;
-                    }
-                    Err(e) => {
-                        let _ = started.send(Err(e));
-                    }
-                }
-            });
-        });
-        match start.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("the no-public-access front cannot start: {e}"),
-            Err(_) => panic!("the no-public-access front did not start within 10 s"),
-        }
+        let running = spawn(azurite, seen.clone(), true);
         Self {
-            port,
-            handle,
-            thread: Some(thread),
+            port: running.port,
+            running,
             seen,
         }
     }
@@ -119,15 +224,6 @@ impl NoPublicAccess {
     /// How many requests the front refused as Azure would on this account.
     pub fn refused(&self) -> usize {
         self.seen.refused.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-impl Drop for NoPublicAccess {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -158,11 +254,25 @@ async fn forward(State(up): State<Arc<Upstream>>, request: Request) -> Response 
             .query()
             .is_some_and(|q| q.split('&').any(|p| p.starts_with("sig=")));
     let asks_public = request.headers().contains_key("x-ms-blob-public-access");
-    if anonymous || asks_public {
+    if up.forbid_public && (anonymous || asks_public) {
         up.seen
             .refused
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         return public_access_not_permitted();
+    }
+
+    let failure = up.seen.fail_next.lock().unwrap().pop_front();
+    if let Some(status) = failure {
+        up.seen
+            .failed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let status = StatusCode::from_u16(status).expect("a valid HTTP status");
+        return (
+            status,
+            [(header::RETRY_AFTER, "0")],
+            "the front says: try again",
+        )
+            .into_response();
     }
 
     let (parts, body) = request.into_parts();
@@ -171,6 +281,40 @@ async fn forward(State(up): State<Arc<Upstream>>, request: Request) -> Response 
     let Ok(body) = to_bytes(body, 64 << 20).await else {
         return (StatusCode::BAD_REQUEST, "request body too large").into_response();
     };
+    let is_upload =
+        parts.method == axum::http::Method::PUT && parts.headers.contains_key("x-ms-blob-type");
+    if is_upload
+        && up
+            .seen
+            .race_next_put
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    {
+        let mut racer = up
+            .client
+            .put(format!("{}{path}", up.base))
+            .header("x-ms-blob-type", "BlockBlob")
+            .body(RACER_BYTES);
+        if let Some(v) = parts.headers.get("x-ms-version") {
+            racer = racer.header("x-ms-version", v);
+        }
+        match racer.send().await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => {
+                return (
+                    StatusCode::BAD_GATEWAY,
+                    format!("the racing write: {}", r.status()),
+                )
+                    .into_response();
+            }
+            Err(e) => {
+                return (
+                    StatusCode::BAD_GATEWAY,
+                    format!("the racing write: {}", e.without_url()),
+                )
+                    .into_response();
+            }
+        }
+    }
     let mut outgoing = up
         .client
         .request(parts.method, format!("{}{path}", up.base))

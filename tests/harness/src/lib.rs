@@ -13,7 +13,7 @@
 //! A missing service is a failure that says how to install it, never a skipped test.
 
 mod front;
-pub use front::NoPublicAccess;
+pub use front::{FlakyStorage, NoPublicAccess, RACER_BYTES};
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -473,14 +473,90 @@ pub fn stdout_of(out: std::process::Output) -> Vec<u8> {
     out.stdout
 }
 
-/// Removes every `IDP_*` and `AZURE_*` variable from `cmd`'s environment, so that only the
-/// settings a test gives count (a developer's own `IDP_ISSUER` or Azure login must not).
+/// Prefixes of variables that change what idp or an Azure client does: idp's own settings,
+/// Azure SDK credentials and clouds, Terraform's, CI token-request protocols.
+const ISOLATED_PREFIXES: [&str; 7] = [
+    "IDP_",
+    "AZURE_",
+    "ARM_",
+    "MSAL_",
+    "ACTIONS_ID_TOKEN_REQUEST_",
+    "SYSTEM_OIDC",
+    "SSL_CERT_",
+];
+
+/// Single variables with the same power: managed identity endpoints (an Azure-hosted
+/// runner has them, and the `auto` credential would pick managed identity), CA bundles,
+/// proxies (either case), Azure DevOps' job token.
+const ISOLATED_VARS: [&str; 12] = [
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "SYSTEM_ACCESSTOKEN",
+    "GITHUB_ENV",
+    "GITHUB_ACTIONS",
+];
+
+const PROXY_VARS: [&str; 4] = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"];
+
+/// Whether a variable of this name must not reach a process under test.
+pub fn is_isolated(name: &str) -> bool {
+    ISOLATED_PREFIXES.iter().any(|p| name.starts_with(p))
+        || ISOLATED_VARS.contains(&name)
+        || PROXY_VARS.iter().any(|p| name.eq_ignore_ascii_case(p))
+}
+
+/// Removes from `cmd`'s environment every variable that would let the machine's setup
+/// decide a test's outcome ([`is_isolated`]): only the settings a test gives count (a
+/// developer's own `IDP_ISSUER`, an Azure login, a runner's managed identity, a proxy).
 pub fn isolate(cmd: &mut Command) -> &mut Command {
     for (k, _) in std::env::vars_os() {
-        let name = k.to_string_lossy();
-        if name.starts_with("IDP_") || name.starts_with("AZURE_") {
+        if is_isolated(&k.to_string_lossy()) {
             cmd.env_remove(&k);
         }
     }
     cmd
+}
+
+/// The one launcher of `idp` for every suite: the binary under test (pass
+/// `env!("CARGO_BIN_EXE_idp")`), run in `dir`, with an isolated environment.
+pub fn idp_command(bin: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    isolate(cmd.current_dir(dir));
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_isolation_removes() {
+        for name in [
+            "IDP_ISSUER",
+            "AZURE_CLIENT_ID",
+            "ARM_USE_OIDC",
+            "IDENTITY_ENDPOINT",
+            "MSI_ENDPOINT",
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "no_proxy",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "SYSTEM_OIDCREQUESTURI",
+            "REQUESTS_CA_BUNDLE",
+        ] {
+            assert!(is_isolated(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "RUST_BACKTRACE", "TMPDIR", "LANG"] {
+            assert!(!is_isolated(name), "{name}");
+        }
+    }
 }

@@ -13,9 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http_body_util::BodyExt as _;
 use idp_emulator::{Config, Emulator, FicSpec, Identity, ManualClock, SigningKey};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::pkcs1::EncodeRsaPrivateKey as _;
-use rsa::traits::PublicKeyParts as _;
+use openssl::pkey::{PKey, Private};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -29,7 +27,7 @@ pub const SUBJECT: &str = "workload-1";
 pub const RG: &str = "rg-test";
 pub const UAMI: &str = "uami-test";
 
-/// The emulator's own key, made once: `rsa` key generation is slow in debug builds.
+/// The emulator's own key, made once per test binary.
 pub fn emulator_key() -> SigningKey {
     static KEY: OnceLock<SigningKey> = OnceLock::new();
     KEY.get_or_init(|| SigningKey::generate().unwrap()).clone()
@@ -39,7 +37,7 @@ pub fn emulator_key() -> SigningKey {
 #[derive(Clone)]
 pub struct TestKey {
     pub kid: String,
-    pub encoding: EncodingKey,
+    pub private: PKey<Private>,
     pub public_pem: String,
     pub n: String,
     pub e: String,
@@ -59,19 +57,17 @@ impl TestKey {
     }
 }
 
+/// The issuer's side is played with OpenSSL (the emulator verifies with RustCrypto).
 fn make_key(kid: &str) -> TestKey {
-    use rsa::pkcs8::EncodePublicKey as _;
-    let private = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).unwrap();
-    let der = private.to_pkcs1_der().unwrap();
+    let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+    let (n, e) = (rsa.n().to_vec(), rsa.e().to_vec());
+    let private = PKey::from_rsa(rsa).unwrap();
     TestKey {
         kid: kid.into(),
-        encoding: EncodingKey::from_rsa_der(der.as_bytes()),
-        public_pem: private
-            .to_public_key()
-            .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
-            .unwrap(),
-        n: URL_SAFE_NO_PAD.encode(private.n_bytes()),
-        e: URL_SAFE_NO_PAD.encode(private.e_bytes()),
+        public_pem: String::from_utf8(private.public_key_to_pem().unwrap()).unwrap(),
+        private,
+        n: URL_SAFE_NO_PAD.encode(n),
+        e: URL_SAFE_NO_PAD.encode(e),
     }
 }
 
@@ -399,10 +395,20 @@ pub async fn send(router: &Router, request: Request) -> (StatusCode, HeaderMap, 
 
 /// An RS256 assertion signed with `key`, header kid = the key's kid.
 pub fn sign(key: &TestKey, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(key.kid.clone());
-    header.typ = Some("JWT".into());
-    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+    sign_with_header(
+        key,
+        &json!({"alg": "RS256", "typ": "JWT", "kid": key.kid}),
+        claims,
+    )
+}
+
+/// An RS256 JWT with this exact header, signed with `key`.
+pub fn sign_with_header(key: &TestKey, header: &Value, claims: &Value) -> String {
+    let input = format!("{}.{}", b64(header), b64(claims));
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key.private).unwrap();
+    let signature = signer.sign_oneshot_to_vec(input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
 pub fn b64(value: &Value) -> String {

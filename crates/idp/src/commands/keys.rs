@@ -64,7 +64,7 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                     ));
                 }
                 // The key must be able to sign before it becomes the signing key.
-                store.load_private(entry, idp_core::keys::Purpose::OneShot)?;
+                store.load_private(entry)?;
                 ring.activate(&kid, now)?;
                 Ok(kid)
             })?;

@@ -19,7 +19,7 @@ pub fn run(settings: &Settings, args: SignArgs) -> anyhow::Result<ExitCode> {
     let store = settings.key_store()?;
     let ring = store.load()?;
     // One signature per process: the backend with the least setup.
-    let key = store.signing_key(&ring, idp_core::keys::Purpose::OneShot)?;
+    let key = store.signing_key(&ring)?;
     let signed = assertion::sign(
         &spec,
         &key,

@@ -6,7 +6,6 @@ use crate::report::{EXIT_FAILED, Reported};
 use crate::settings::Settings;
 use anyhow::Context as _;
 use idp_core::assertion::{self, AssertionSpec, PrivateClaims, Subject};
-use idp_core::keys::Purpose;
 use idp_exchange::client::{self, ExchangeError, RetryNote};
 use idp_exchange::explain::Context;
 use idp_exchange::request::Target;
@@ -29,7 +28,7 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     };
     let store = settings.key_store()?;
     let ring = store.load()?;
-    let key = store.signing_key(&ring, Purpose::OneShot)?;
+    let key = store.signing_key(&ring)?;
     let client = super::https_client(settings)?;
     let context = Context {
         issuer: spec.issuer.as_str().to_owned(),
