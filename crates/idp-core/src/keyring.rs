@@ -82,7 +82,21 @@ pub struct KeyEntry {
         skip_serializing_if = "Option::is_none"
     )]
     pub retired_at: Option<OffsetDateTime>,
+    /// When the key was first seen in the JWKS fetched anonymously from the issuer URL
+    /// (by publish-metadata's readback, or `keys activate`), as Entra would fetch it.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub published_at: Option<OffsetDateTime>,
 }
+
+/// How long after it stopped signing a key must stay in the JWKS: the longest assertion
+/// lifetime idp signs, plus a margin for clocks. Retiring a key earlier makes assertions
+/// it signed fail (AADSTS7000272) while they are still within their lifetime.
+pub const RETIRE_AFTER: std::time::Duration =
+    std::time::Duration::from_secs(crate::assertion::MAX_LIFETIME.as_secs() + 5 * 60);
 
 /// All keys, in the order they were added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +135,26 @@ pub enum KeyringError {
     TooManyKeys { count: usize },
     #[error("the keyring has no active key")]
     NoActiveKey,
+    #[error(
+        "key `{kid}` is not in the JWKS published at {jwks_url}, so Entra cannot verify what it would sign"
+    )]
+    NotPublished { kid: String, jwks_url: String },
+    #[error(
+        "key `{kid}` was first seen in the published JWKS at {first_seen}, less than {min_age} ago: Entra may still cache a JWKS without it"
+    )]
+    PublishedTooRecently {
+        kid: String,
+        first_seen: String,
+        min_age: String,
+    },
+    #[error(
+        "key `{kid}` signed assertions until {stopped}; they can be valid until {until}, and retiring it before then makes them fail"
+    )]
+    AssertionsStillValid {
+        kid: String,
+        stopped: String,
+        until: String,
+    },
     #[error("the key file {} does not hold key `{kid}` (it holds `{found}`)", path.display())]
     KeyMismatch {
         path: PathBuf,
@@ -226,6 +260,74 @@ impl Keyring {
         }
     }
 
+    /// Records `now` as the first-published time of every key in `published` (kids seen
+    /// in the JWKS fetched from the issuer URL) that has none yet. Returns whether anything
+    /// changed.
+    pub fn record_published(
+        &mut self,
+        published: &std::collections::BTreeSet<String>,
+        now: OffsetDateTime,
+    ) -> bool {
+        let mut changed = false;
+        for k in &mut self.keys {
+            if k.published_at.is_none() && k.state.is_published() && published.contains(&k.kid) {
+                k.published_at = Some(now);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Refuses to make `kid` the signing key unless Entra can verify it: it is in the JWKS
+    /// published at `jwks_url` (`published` holds that JWKS's kids), and it was first seen
+    /// there at least `min_age` ago.
+    pub fn check_activation(
+        &self,
+        kid: &str,
+        published: &std::collections::BTreeSet<String>,
+        jwks_url: &str,
+        min_age: std::time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), KeyringError> {
+        let entry = &self.keys[self.index(kid)?];
+        if !published.contains(kid) {
+            return Err(KeyringError::NotPublished {
+                kid: kid.into(),
+                jwks_url: jwks_url.into(),
+            });
+        }
+        let first_seen = entry.published_at.unwrap_or(now);
+        if now - first_seen < min_age {
+            return Err(KeyringError::PublishedTooRecently {
+                kid: kid.into(),
+                first_seen: rfc3339(first_seen),
+                min_age: crate::duration::format(min_age),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses to retire `kid` while an assertion it signed may still be valid: until
+    /// [`RETIRE_AFTER`] after it stopped signing. A key that never signed (`next`) may go.
+    pub fn check_retirement(&self, kid: &str, now: OffsetDateTime) -> Result<(), KeyringError> {
+        let entry = &self.keys[self.index(kid)?];
+        let Some(stopped) = entry
+            .retiring_at
+            .filter(|_| entry.state == KeyState::Retiring)
+        else {
+            return Ok(());
+        };
+        let until = stopped + RETIRE_AFTER;
+        if now < until {
+            return Err(KeyringError::AssertionsStillValid {
+                kid: kid.into(),
+                stopped: rfc3339(stopped),
+                until: rfc3339(until),
+            });
+        }
+        Ok(())
+    }
+
     fn index(&self, kid: &str) -> Result<usize, KeyringError> {
         self.keys
             .iter()
@@ -275,6 +377,11 @@ impl Keyring {
     }
 }
 
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
 /// Builds the keyring entry for a freshly generated or imported key.
 pub fn entry_for(key: &ParsedKey, state: KeyState, now: OffsetDateTime) -> KeyEntry {
     let kid = key.public.thumbprint();
@@ -287,6 +394,7 @@ pub fn entry_for(key: &ParsedKey, state: KeyState, now: OffsetDateTime) -> KeyEn
         activated_at: (state == KeyState::Active).then_some(now),
         retiring_at: None,
         retired_at: None,
+        published_at: None,
         kid,
     }
 }
@@ -532,7 +640,84 @@ mod tests {
             activated_at: None,
             retiring_at: None,
             retired_at: None,
+            published_at: None,
         }
+    }
+
+    #[test]
+    fn the_first_time_a_key_is_seen_published_is_kept() {
+        let mut r = ring(&[KeyState::Active, KeyState::Next, KeyState::Retired]);
+        let all: std::collections::BTreeSet<String> =
+            r.keys.iter().map(|k| k.kid.clone()).collect();
+        assert!(r.record_published(&all, T0));
+        assert_eq!(r.keys[0].published_at, Some(T0));
+        assert_eq!(r.keys[1].published_at, Some(T0));
+        assert_eq!(
+            r.keys[2].published_at, None,
+            "a retired key is not published"
+        );
+        // Seen again later: the first time stays, and nothing changed.
+        assert!(!r.record_published(&all, T1));
+        assert_eq!(r.keys[1].published_at, Some(T0));
+        // A kid not in the set is not marked.
+        let mut r = ring(&[KeyState::Active, KeyState::Next]);
+        let only_active = [r.keys[0].kid.clone()].into_iter().collect();
+        assert!(r.record_published(&only_active, T0));
+        assert_eq!(r.keys[1].published_at, None);
+    }
+
+    #[test]
+    fn activation_needs_the_key_published_for_the_minimum_age() {
+        use std::time::Duration;
+        let mut r = ring(&[KeyState::Active, KeyState::Next]);
+        let next = r.keys[1].kid.clone();
+        let day = Duration::from_secs(24 * 3600);
+        let none = std::collections::BTreeSet::new();
+        assert!(matches!(
+            r.check_activation(&next, &none, "u", day, T1),
+            Err(KeyringError::NotPublished { .. })
+        ));
+        let published: std::collections::BTreeSet<String> = [next.clone()].into();
+        // Published, but never seen before: seen now, too recent.
+        assert!(matches!(
+            r.check_activation(&next, &published, "u", day, T1),
+            Err(KeyringError::PublishedTooRecently { .. })
+        ));
+        r.keys[1].published_at = Some(T0);
+        // Exactly the minimum age is enough; a second less is not.
+        assert!(r.check_activation(&next, &published, "u", day, T1).is_ok());
+        assert!(matches!(
+            r.check_activation(&next, &published, "u", day, T1 - Duration::from_secs(1)),
+            Err(KeyringError::PublishedTooRecently { .. })
+        ));
+        // A zero minimum age only asks that the key be published.
+        r.keys[1].published_at = None;
+        assert!(
+            r.check_activation(&next, &published, "u", Duration::ZERO, T0)
+                .is_ok()
+        );
+        assert!(matches!(
+            r.check_activation("nope", &published, "u", day, T1),
+            Err(KeyringError::UnknownKid { .. })
+        ));
+    }
+
+    #[test]
+    fn retirement_waits_for_the_last_assertion_to_expire() {
+        let mut r = ring(&[KeyState::Active, KeyState::Retiring, KeyState::Next]);
+        r.keys[1].retiring_at = Some(T0);
+        let retiring = r.keys[1].kid.clone();
+        // 24 h lifetime + 5 min: 86,700 s after it stopped signing.
+        let until = T0 + std::time::Duration::from_secs(86_700);
+        assert_eq!(RETIRE_AFTER.as_secs(), 86_700);
+        assert!(matches!(
+            r.check_retirement(&retiring, until - std::time::Duration::from_secs(1)),
+            Err(KeyringError::AssertionsStillValid { .. })
+        ));
+        assert!(r.check_retirement(&retiring, until).is_ok());
+        // A key that never signed may go at once.
+        let next = r.keys[2].kid.clone();
+        assert!(r.check_retirement(&next, T0).is_ok());
     }
 
     fn ring(states: &[KeyState]) -> Keyring {

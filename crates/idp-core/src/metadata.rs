@@ -196,6 +196,7 @@ mod tests {
             activated_at: None,
             retiring_at: None,
             retired_at: None,
+            published_at: None,
         }
     }
 

@@ -246,19 +246,31 @@ pub enum KeysCommand {
         #[arg(long, value_name = "PEM")]
         import: Option<PathBuf>,
     },
-    /// Make a key the signing key; the current active key becomes `retiring`
+    /// Make a key the signing key; the current active key becomes `retiring`. Refused
+    /// unless the JWKS published at the issuer URL (fetched anonymously, as Entra does)
+    /// holds the key, first seen there at least --min-published-age ago
     Activate {
         /// The key's kid (a unique prefix of at least 6 characters is enough)
         // A kid is base64url, so it may start with `-`.
         #[arg(allow_hyphen_values = true)]
         kid: String,
+        /// How long the key must have been published [env: IDP_ROTATION_MIN_PUBLISHED_AGE] [toml: rotation.min_published_age] [default: 24h]
+        #[arg(long, value_name = "DURATION")]
+        min_published_age: Option<String>,
+        /// Activate without those checks: exchanges fail with AADSTS7000272 while Entra still caches a JWKS without the key
+        #[arg(long)]
+        force: bool,
     },
-    /// Take a key out of the JWKS for good (not the active key)
+    /// Take a key out of the JWKS for good (not the active key). Refused while assertions
+    /// it signed can still be valid (24h and 5m after it stopped signing)
     Retire {
         /// The key's kid (a unique prefix of at least 6 characters is enough)
         // A kid is base64url, so it may start with `-`.
         #[arg(allow_hyphen_values = true)]
         kid: String,
+        /// Retire now: assertions it signed that are still within their lifetime fail with AADSTS7000272 once the JWKS drops it
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -327,7 +339,9 @@ mod tests {
         for verb in ["activate", "retire"] {
             let cli = Cli::try_parse_from(["idp", "keys", verb, "-_Ab3xyz"]).unwrap();
             match cli.command {
-                Command::Keys(KeysCommand::Activate { kid } | KeysCommand::Retire { kid }) => {
+                Command::Keys(
+                    KeysCommand::Activate { kid, .. } | KeysCommand::Retire { kid, .. },
+                ) => {
                     assert_eq!(kid, "-_Ab3xyz")
                 }
                 other => panic!("{other:?}"),

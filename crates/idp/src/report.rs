@@ -20,31 +20,44 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code for an operation that failed.
 pub const EXIT_FAILED: u8 = 1;
 
-/// An error that is the user's to fix (a file named on the command line that cannot be
-/// read, an address that cannot be bound), with what to do: exit 2 instead of 1. Used as an
-/// error or as context (`.context(Usage::new(..))`).
+/// An error found by a command itself, with what to do and its exit code: 2 for what is
+/// the user's to fix (a file named on the command line that cannot be read, an address
+/// that cannot be bound), 1 for an operation that failed. Used as an error or as context
+/// (`.context(Hint::usage(..))`).
 #[derive(Debug)]
-pub struct Usage {
+pub struct Hint {
     pub message: String,
     pub hint: String,
+    pub code: u8,
 }
 
-impl Usage {
-    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+impl Hint {
+    /// The user's to fix: exit 2.
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             hint: hint.into(),
+            code: EXIT_USAGE,
+        }
+    }
+
+    /// An operation that failed: exit 1.
+    pub fn failed(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: hint.into(),
+            code: EXIT_FAILED,
         }
     }
 }
 
-impl std::fmt::Display for Usage {
+impl std::fmt::Display for Hint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for Usage {}
+impl std::error::Error for Hint {}
 
 /// An error that already told the user everything; only the exit code is left.
 #[derive(Debug, thiserror::Error)]
@@ -126,8 +139,8 @@ fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
             (EXIT_FAILED, exchange_hint(e))
         } else if let Some(e) = cause.downcast_ref::<Reported>() {
             (e.code, None)
-        } else if let Some(u) = cause.downcast_ref::<Usage>() {
-            (EXIT_USAGE, Some(u.hint.clone()))
+        } else if let Some(h) = cause.downcast_ref::<Hint>() {
+            (h.code, Some(h.hint.clone()))
         } else if let Some(e) = cause.downcast_ref::<idp_core::fsutil::WriteError>() {
             // A folder that does not exist was named by the user (--out, --keys-dir).
             let missing = e.source.kind() == std::io::ErrorKind::NotFound;
@@ -143,13 +156,13 @@ fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
             hint = h;
         }
     }
-    // `Usage` given as context (`.context(Usage(..))`) is not in the chain as a type of its
-    // own; anyhow finds it at any depth.
-    if let Some(u) = err.downcast_ref::<Usage>() {
+    // A `Hint` given as context (`.context(Hint::usage(..))`) is not in the chain as a type
+    // of its own; anyhow finds it at any depth.
+    if let Some(h) = err.downcast_ref::<Hint>() {
         if code == EXIT_FAILED {
-            code = EXIT_USAGE;
+            code = h.code;
         }
-        hint.get_or_insert_with(|| u.hint.clone());
+        hint.get_or_insert_with(|| h.hint.clone());
     }
     (code, hint)
 }
@@ -243,6 +256,9 @@ fn keyring_hint(e: &KeyringError) -> (u8, Option<String>) {
         KeyringError::NoActiveKey => "activate a key with `idp keys activate <kid>`".into(),
         KeyringError::KeyMismatch { .. } => "the key file was replaced; restore the right file from backup, or add and activate a new key".into(),
         KeyringError::Corrupt { .. } => "restore keyring.json from backup; do not edit it by hand".into(),
+        KeyringError::NotPublished { .. } => "publish the metadata first (`idp publish-metadata`), wait --min-published-age (24h), then activate; `--force` skips the check".into(),
+        KeyringError::PublishedTooRecently { .. } => "wait until Entra has surely refreshed the issuer's JWKS (--min-published-age, `rotation.min_published_age`), then activate again; `--force` activates now and risks AADSTS7000272".into(),
+        KeyringError::AssertionsStillValid { .. } => "retire it after that time, or pass --force if nothing still uses assertions it signed".into(),
         KeyringError::StrayKeyFile { path, .. } => format!(
             "move {} out of the keys folder (keep it if it may be a key someone uses), then re-run",
             path.display()

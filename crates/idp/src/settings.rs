@@ -32,6 +32,7 @@ pub mod env {
     pub const STORAGE_SAS: &str = "IDP_STORAGE_SAS";
     pub const EXCHANGE_CLOUD: &str = "IDP_EXCHANGE_CLOUD";
     pub const EXCHANGE_AUTHORITY_HOST: &str = "IDP_EXCHANGE_AUTHORITY_HOST";
+    pub const ROTATION_MIN_PUBLISHED_AGE: &str = "IDP_ROTATION_MIN_PUBLISHED_AGE";
 }
 
 /// The default configuration file name, in the current directory.
@@ -56,7 +57,28 @@ pub struct FileConfig {
     pub storage: StorageSection,
     #[serde(default, skip_serializing_if = "ExchangeSection::is_empty")]
     pub exchange: ExchangeSection,
+    #[serde(default, skip_serializing_if = "RotationSection::is_empty")]
+    pub rotation: RotationSection,
 }
+
+/// `[rotation]`: how `idp keys activate` decides a published key is safe to sign with.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationSection {
+    /// How long a key must have been in the published JWKS before it may sign (24h).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_published_age: Option<String>,
+}
+
+impl RotationSection {
+    fn is_empty(&self) -> bool {
+        self.min_published_age.is_none()
+    }
+}
+
+/// Entra's metadata cache time is undocumented; idp plans with a day, as azwi does.
+pub const DEFAULT_MIN_PUBLISHED_AGE: std::time::Duration =
+    std::time::Duration::from_secs(24 * 3600);
 
 /// Every key idp.toml accepts, as `section.key`, for error hints. A test checks it against
 /// the fields serde accepts, so it cannot drift.
@@ -73,6 +95,7 @@ pub const FILE_KEYS: &[&str] = &[
     "storage.retries",
     "exchange.cloud",
     "exchange.authority_host",
+    "rotation.min_published_age",
 ];
 
 /// `[exchange]`: where `idp token` exchanges assertions.
@@ -431,6 +454,27 @@ impl Settings {
         self.audience_for(flag, Cloud::Public)
     }
 
+    /// How long a key must have been published before `keys activate` lets it sign.
+    pub fn min_published_age(
+        &self,
+        flag: Option<String>,
+    ) -> Result<std::time::Duration, ConfigError> {
+        let file = self
+            .file
+            .as_ref()
+            .and_then(|f| f.rotation.min_published_age.clone());
+        match self.pick(
+            flag,
+            "--min-published-age",
+            env::ROTATION_MIN_PUBLISHED_AGE,
+            file,
+            "rotation.min_published_age",
+        )? {
+            Some(raw) => Ok(parse("min_published_age", raw, |s| Ok(duration::parse(s)?))?.value),
+            None => Ok(DEFAULT_MIN_PUBLISHED_AGE),
+        }
+    }
+
     pub fn lifetime(&self, flag: Option<String>) -> Result<Lifetime, ConfigError> {
         let file = self
             .file
@@ -739,7 +783,16 @@ mod file_keys {
     fn the_hints_list_of_keys_is_every_key_the_file_accepts() {
         let mut expected: Vec<String> = Vec::new();
         for top in accepted("") {
-            if ["keys", "metadata", "assertion", "storage", "exchange"].contains(&top.as_str()) {
+            if [
+                "keys",
+                "metadata",
+                "assertion",
+                "storage",
+                "exchange",
+                "rotation",
+            ]
+            .contains(&top.as_str())
+            {
                 expected.extend(accepted(&top).into_iter().map(|k| format!("{top}.{k}")));
             } else {
                 expected.push(top);

@@ -206,6 +206,28 @@ fn rotation_publishes_the_next_key_and_keeps_the_retiring_one() {
 
     p.keys(&["add", "--key-size", "2048"]);
     let next = p.kid_of_state("next");
+    // Not published yet: activation is refused, and the keyring is unchanged.
+    let refused = |args: &[&str], says: &str| {
+        let ring_before = std::fs::read(p.path().join("keys/keyring.json")).unwrap();
+        let mut all = vec!["keys"];
+        all.extend_from_slice(args);
+        let out = p.idp(&all).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(says) && err.contains("hint:"), "{err}");
+        let ring_after = std::fs::read(p.path().join("keys/keyring.json")).unwrap();
+        let state = |b: &[u8]| {
+            let v: Value = serde_json::from_slice(b).unwrap();
+            v["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| (k["kid"].clone(), k["state"].clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(state(&ring_before), state(&ring_after), "no state changed");
+    };
+    refused(&["activate", &next], "is not in the JWKS published at");
     let out = p.publish_ok(&["--sas", &sas]);
     assert!(out.contains(&format!("kid {next}: appears")), "{out}");
     assert!(out.contains("jwks.json: replace"), "{out}");
@@ -214,13 +236,35 @@ fn rotation_publishes_the_next_key_and_keeps_the_retiring_one() {
     assert_eq!(kids.len(), 2);
     assert!(kids.contains(&first) && kids.contains(&next));
 
-    p.keys(&["activate", &next]);
+    // The readback recorded when Entra could first see it.
+    let ring: Value =
+        serde_json::from_slice(&std::fs::read(p.path().join("keys/keyring.json")).unwrap())
+            .unwrap();
+    let entry = |kid: &str| {
+        ring["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap()
+            .clone()
+    };
+    assert!(entry(&next)["published_at"].is_string(), "{ring}");
+    // Published a moment ago: Entra may still cache the old JWKS for a day.
+    refused(&["activate", &next], "less than 1d ago");
+    // With the minimum age met (here: none), the published key activates.
+    p.keys(&["activate", &next, "--min-published-age", "0s"]);
     p.publish_ok(&["--sas", &sas]);
     let kids = jwks_kids(&get(&p.ca, &p.jwks_url()).1);
     assert_eq!(kids[0], next, "the active key comes first");
     assert!(kids.contains(&first), "the retiring key stays published");
 
-    p.keys(&["retire", &first]);
+    // The first key signed until a moment ago: its assertions may still be valid.
+    refused(
+        &["retire", &first],
+        "retiring it before then makes them fail",
+    );
+    p.keys(&["retire", &first, "--force"]);
     let out = p.publish_ok(&["--sas", &sas]);
     assert!(out.contains(&format!("kid {first}: disappears")), "{out}");
     assert_eq!(jwks_kids(&get(&p.ca, &p.jwks_url()).1), vec![next]);

@@ -339,7 +339,7 @@ fn idp_token_explains_each_failure_and_retries_none_of_them() {
         .unwrap()
         .to_owned();
     idp(f.path())
-        .args(["keys", "activate", &next])
+        .args(["keys", "activate", &next, "--force"])
         .assert()
         .success();
     let (code, _, err, _) = f.token(&uami, SUBJECT, &[]);

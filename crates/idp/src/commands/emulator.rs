@@ -2,7 +2,7 @@
 //! the emulator's own keys), for testing a setup and pipelines offline.
 
 use crate::cli::EmulatorArgs;
-use crate::report::Usage;
+use crate::report::Hint;
 use crate::settings::Settings;
 use anyhow::Context;
 use axum_server::Handle;
@@ -21,14 +21,14 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
     config.state_file = args.state.clone();
     for path in settings.ca_certs()?.iter().chain(&args.trust_ca) {
         let pem = std::fs::read(path).with_context(|| {
-            Usage::new(
+            Hint::usage(
                 format!("cannot read the CA file {}", path.display()),
                 "check the --trust-ca and --ca-cert / IDP_CA_CERT paths",
             )
         })?;
         config.extra_roots.push(pem);
     }
-    let emulator = Emulator::new(config).context(Usage::new(
+    let emulator = Emulator::new(config).context(Hint::usage(
         "cannot start the emulator",
         "correct the value named above; `idp emulator --help` lists each option's form",
     ))?;
@@ -38,7 +38,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         args.self_signed.as_deref(),
         None,
     )?
-    .context(Usage::new(
+    .context(Hint::usage(
         "the emulator serves HTTPS only, like Entra",
         "pass --self-signed DIR, or --tls-cert and --tls-key",
     ))?;

@@ -7,8 +7,6 @@ use idp_core::keys;
 use std::process::ExitCode;
 use time::format_description::well_known::Rfc3339;
 
-/// Entra's metadata cache time is undocumented; idp plans with a day, as azwi does.
-const PUBLISH_AHEAD_SECS: i64 = 24 * 3600;
 /// The shortest kid prefix accepted in place of the whole kid.
 const MIN_KID_PREFIX: usize = 6;
 
@@ -51,22 +49,42 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                 "next: publish the metadata so Entra sees the key, wait 24h, then `idp keys activate {kid}`"
             );
         }
-        KeysCommand::Activate { kid } => {
+        KeysCommand::Activate {
+            kid,
+            min_published_age,
+            force,
+        } => {
             let now = super::now();
+            let ring = store.load()?;
+            let kid = resolve_kid(&ring, &kid)?;
+            let min_age = settings.min_published_age(min_published_age)?;
+            // What the keyring alone refuses (a retired key, the active one) is said before
+            // anything is fetched.
+            ring.clone().activate(&kid, now)?;
+            // What Entra would fetch now: anything else is a guess about its cache.
+            let published = if force {
+                None
+            } else {
+                Some(published_kids(settings)?)
+            };
+            if let Some((_, kids)) = &published {
+                // What was just seen is kept even if the activation is refused: the wait
+                // for --min-published-age starts at the first sighting.
+                store.update(|ring, _| Ok(ring.record_published(kids, now)))?;
+            }
             let (ring, kid) = store.update(|ring, store| {
-                let kid = resolve_kid(ring, &kid)?;
-                let entry = ring.get(&kid).expect("resolved kid exists");
-                if entry.state == KeyState::Next
-                    && (now - entry.created_at).whole_seconds() < PUBLISH_AHEAD_SECS
-                {
+                if let Some((jwks_url, kids)) = &published {
+                    ring.check_activation(&kid, kids, jwks_url, min_age, now)?;
+                } else {
                     super::warn(format!(
-                        "key {kid} was added less than 24h ago; if Entra still caches a JWKS without it, exchanges fail with AADSTS7000272"
+                        "--force: not checking that Entra can see key {kid}; if it still caches a JWKS without it, every exchange fails with AADSTS7000272 until it refreshes (up to a day)"
                     ));
                 }
+                let entry = ring.get(&kid).expect("resolved kid exists");
                 // The key must be able to sign before it becomes the signing key.
                 store.load_private(entry)?;
                 ring.activate(&kid, now)?;
-                Ok(kid)
+                Ok(kid.clone())
             })?;
             println!("activated {kid}");
             if let Some(old) = ring
@@ -81,10 +99,19 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             }
             println!("next: publish the metadata");
         }
-        KeysCommand::Retire { kid } => {
+        KeysCommand::Retire { kid, force } => {
             let now = super::now();
             let (_, kid) = store.update(|ring, _| {
                 let kid = resolve_kid(ring, &kid)?;
+                if force {
+                    if ring.check_retirement(&kid, now).is_err() {
+                        super::warn(format!(
+                            "--force: assertions key {kid} signed may still be valid; once the JWKS drops it, Entra refuses them with AADSTS7000272"
+                        ));
+                    }
+                } else {
+                    ring.check_retirement(&kid, now)?;
+                }
                 ring.retire(&kid, now)?;
                 Ok(kid)
             })?;
@@ -92,6 +119,32 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kids of the JWKS published at the issuer URL, fetched anonymously as Entra and
+/// publish-metadata's readback fetch it, read leniently (every kid counts), with its URL.
+fn published_kids(
+    settings: &Settings,
+) -> anyhow::Result<(String, std::collections::BTreeSet<String>)> {
+    use anyhow::Context;
+    let issuer = settings.issuer()?.value;
+    let client = super::https_client(settings)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let published = runtime
+        .block_on(idp_publish::readback::fetch_published(&client, &issuer))
+        .context(crate::report::Hint::failed(
+            "cannot read the published JWKS, so idp cannot tell whether Entra can verify the key",
+            "publish first (`idp publish-metadata`); if the issuer is not reachable from here, pass --force and check `idp publish-metadata --check` from where it is",
+        ))?;
+    let kids = idp_publish::plan::published_kids(&published.jwks.bytes).map_err(|reason| {
+        anyhow::anyhow!(
+            "the JWKS at {} is not a key set: {reason}",
+            published.jwks.url
+        )
+    })?;
+    Ok((published.jwks.url, kids))
 }
 
 /// Accepts a full kid or a unique prefix of at least six characters.

@@ -25,7 +25,7 @@ pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
         .build()?;
 
     if args.check {
-        return runtime.block_on(check(&client, &issuer, &docs, &keyring));
+        return runtime.block_on(check(settings, &client, &issuer, &docs, &keyring));
     }
 
     let target = match settings.storage_endpoint(args.endpoint.clone())? {
@@ -82,11 +82,12 @@ pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
             println!("published (readback skipped)");
             return Ok(ExitCode::SUCCESS);
         }
-        readback(&client, &issuer, &docs).await?;
+        let published = readback(&client, &issuer, &docs).await?;
         println!(
             "published: {} and its JWKS read back anonymously, byte for byte",
             issuer.discovery_url()
         );
+        record_published(settings, &keyring, &published)?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -131,7 +132,7 @@ fn credential(
     let has = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
     let chosen = match (auth, &sas) {
         (StorageAuth::Sas, None) => {
-            return Err(crate::report::Usage::new(
+            return Err(crate::report::Hint::usage(
                 "--auth sas needs a SAS token",
                 "pass --sas (the SAS URL or its query string) or set IDP_STORAGE_SAS; or pick another --auth",
             )
@@ -200,18 +201,42 @@ async fn refuse_if_account_forbids_public_access(
     }
 }
 
+/// Notes in the keyring when each key was first seen in the JWKS read back, the clock
+/// `idp keys activate` waits on (`rotation.min_published_age`). Writes only when a key is
+/// seen for the first time.
+fn record_published(
+    settings: &Settings,
+    keyring: &idp_core::keyring::Keyring,
+    published: &readback::Published,
+) -> anyhow::Result<()> {
+    let Ok(kids) = plan::published_kids(&published.jwks.bytes) else {
+        return Ok(());
+    };
+    let new = keyring
+        .keys
+        .iter()
+        .any(|k| k.published_at.is_none() && k.state.is_published() && kids.contains(&k.kid));
+    if new {
+        let now = super::now();
+        settings
+            .key_store()?
+            .update(|ring, _| Ok(ring.record_published(&kids, now)))?;
+    }
+    Ok(())
+}
+
 /// Fetches both documents anonymously and checks they are the rendered bytes.
 async fn readback(
     client: &reqwest::Client,
     issuer: &Issuer,
     docs: &Documents,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<readback::Published> {
     let published = readback::fetch_published(client, issuer).await.context(
         "readback failed: the documents cannot be fetched anonymously, as Entra fetches them",
     )?;
     let mismatches = published.compare(docs);
     if mismatches.is_empty() {
-        return Ok(());
+        return Ok(published);
     }
     for m in &mismatches {
         eprintln!("readback: {m}");
@@ -225,6 +250,7 @@ async fn readback(
 
 /// `--check`: compares what Entra would fetch with the local state; exit 1 on drift.
 async fn check(
+    settings: &Settings,
     client: &reqwest::Client,
     issuer: &Issuer,
     docs: &Documents,
@@ -245,6 +271,7 @@ async fn check(
             return Ok(ExitCode::from(EXIT_FAILED));
         }
     };
+    record_published(settings, keyring, &published)?;
     let mut drift = Vec::new();
     let jwks_url = issuer.join(&docs.jwks_path);
     if published.jwks.url != jwks_url {

@@ -2,7 +2,7 @@
 //! SIGHUP, stopped cleanly on SIGTERM or Ctrl-C.
 
 use crate::cli::ServeArgs;
-use crate::report::Usage;
+use crate::report::Hint;
 use crate::settings::Settings;
 use anyhow::Context;
 use axum_server::Handle;
@@ -69,7 +69,7 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .handle(server)
                 .serve(app.into_make_service())
                 .await
-                .with_context(|| Usage::new(format!("cannot serve on {}", args.listen), LISTEN_HINT))?,
+                .with_context(|| Hint::usage(format!("cannot serve on {}", args.listen), LISTEN_HINT))?,
             Tls::Pem { cert, key } => serve_https(args.listen, cert, key, server, app).await?,
         }
         eprintln!("stopped");
@@ -88,16 +88,18 @@ pub(super) async fn serve_https(
     server: Handle<SocketAddr>,
     app: axum::Router,
 ) -> anyhow::Result<()> {
-    let config = RustlsConfig::from_pem(cert, key).await.context(Usage::new(
-        "cannot use the TLS certificate and key",
-        "give --tls-cert a PEM certificate chain and --tls-key its PEM private key",
-    ))?;
+    let config = RustlsConfig::from_pem(cert, key)
+        .await
+        .context(Hint::usage(
+            "cannot use the TLS certificate and key",
+            "give --tls-cert a PEM certificate chain and --tls-key its PEM private key",
+        ))?;
     axum_server::bind(listen)
         .acceptor(RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new()))
         .handle(server)
         .serve(app.into_make_service())
         .await
-        .with_context(|| Usage::new(format!("cannot serve on {listen}"), LISTEN_HINT))
+        .with_context(|| Hint::usage(format!("cannot serve on {listen}"), LISTEN_HINT))
 }
 
 const LISTEN_HINT: &str =
@@ -134,7 +136,7 @@ pub(super) fn tls_material(
     if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
         let read = |p: &std::path::Path| {
             std::fs::read(p).with_context(|| {
-                Usage::new(
+                Hint::usage(
                     format!("cannot read {}", p.display()),
                     "check the --tls-cert and --tls-key paths",
                 )
@@ -161,7 +163,7 @@ pub(super) fn tls_material(
     }
     let ca = idp_server::tls::local_ca(&hosts).context("cannot make the local certificates")?;
     std::fs::create_dir_all(dir).with_context(|| {
-        Usage::new(
+        Hint::usage(
             format!("cannot create {}", dir.display()),
             "give --self-signed a folder idp may create and write",
         )
