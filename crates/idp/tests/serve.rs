@@ -1,10 +1,10 @@
 //! `idp serve` as a process: the rendered bytes over HTTP and HTTPS, SIGHUP reload, SIGTERM
 //! shutdown.
 
-use idp_testkit::stdout_of;
-use std::io::{BufRead, BufReader, Read};
+use idp_testkit::{Service, stdout_of};
 use std::path::Path;
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 const ISSUER: &str = "https://127.0.0.1:8443/oidc";
 
@@ -17,52 +17,23 @@ fn idp(dir: &Path, args: &[&str]) -> Vec<u8> {
     )
 }
 
-/// Kills the server if a test fails before it stops it.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Sends a signal with the shell's own `kill`, so the test needs no procps.
-fn signal(child: &Child, sig: &str) {
+fn signal(server: &Service, sig: &str) {
     let ok = Command::new("sh")
-        .args(["-c", &format!("kill {sig} {}", child.id())])
+        .args(["-c", &format!("kill {sig} {}", server.pid())])
         .status()
         .unwrap();
     assert!(ok.success());
 }
 
-/// Reads stderr lines until one contains `needle`; fails if the server exits first.
-fn wait_for(stderr: &mut BufReader<ChildStderr>, needle: &str) -> String {
-    let mut line = String::new();
-    while !line.contains(needle) {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "idp serve exited before saying {needle:?}"
-        );
-    }
-    line
-}
-
-/// Starts `idp serve` with `args` on a free loopback port; returns the server, its stderr
-/// and the address it announced.
-fn start(dir: &Path, args: &[&str]) -> (Server, BufReader<ChildStderr>, String) {
-    let mut child = idp_testkit::idp_command(env!("CARGO_BIN_EXE_idp"), dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let server = Server(child);
-    let line = wait_for(&mut stderr, "serving on");
-    let addr = line.split("://").nth(1).unwrap().trim().to_owned();
-    (server, stderr, addr)
+/// Starts `idp serve` with `args` on a free loopback port (it binds port 0 itself and
+/// says where); returns the server (killed on drop) and that address.
+fn start(dir: &Path, args: &[&str]) -> (Service, String) {
+    let mut cmd = idp_testkit::idp_command(env!("CARGO_BIN_EXE_idp"), dir);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+    let server = Service::spawn(cmd, "serving on");
+    let addr = server.address();
+    (server, addr)
 }
 
 /// A client that trusts only the CA in `ca_pem`.
@@ -92,7 +63,7 @@ fn serves_https_with_a_self_signed_ca_and_with_given_pem_files() {
         &["init", "--issuer", ISSUER, "--key-size", "2048"],
     );
     let discovery = idp(dir.path(), &["metadata", "--only", "discovery"]);
-    let (server, _stderr, addr) = start(dir.path(), &["--self-signed", "certs"]);
+    let (server, addr) = start(dir.path(), &["--self-signed", "certs"]);
     let ca = std::fs::read(dir.path().join("certs/ca.pem")).unwrap();
     let key_mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(dir.path().join("certs/server.key"))
@@ -124,7 +95,7 @@ fn serves_https_with_a_self_signed_ca_and_with_given_pem_files() {
     drop(server);
 
     // The same certificate, given as files.
-    let (_server, _stderr, addr) = start(
+    let (_server, addr) = start(
         dir.path(),
         &[
             "--tls-cert",
@@ -147,7 +118,7 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
         dir.path(),
         &["init", "--issuer", ISSUER, "--key-size", "2048"],
     );
-    let (mut server, mut stderr, addr) = start(dir.path(), &[]);
+    let (mut server, addr) = start(dir.path(), &[]);
     idp_server::install_crypto_provider();
     let client = reqwest::blocking::Client::new();
     let get = |path: &str| {
@@ -168,16 +139,15 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
 
     // A new key appears after SIGHUP.
     idp(dir.path(), &["keys", "add", "--key-size", "2048"]);
-    signal(&server.0, "-HUP");
-    wait_for(&mut stderr, "reloaded the keyring");
+    signal(&server, "-HUP");
+    server.expect_line("reloaded the keyring");
     let jwks2 = get(".well-known/jwks.json");
     assert_ne!(jwks1, jwks2);
     assert_eq!(jwks2, idp(dir.path(), &["metadata", "--only", "jwks"]));
 
-    signal(&server.0, "-TERM");
-    let status = server.0.wait().unwrap();
+    signal(&server, "-TERM");
+    let status = server.wait_exit(Duration::from_secs(60));
     assert!(status.success(), "{status:?}");
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
+    let rest = server.rest();
     assert!(rest.contains("stopped"), "{rest}");
 }

@@ -39,23 +39,43 @@ impl Flow {
     /// The issuer hosted by `idp serve --self-signed`.
     fn served(emulator_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let issuer = format!("https://127.0.0.1:{port}/oidc");
+        // The key is made first; the port is chosen only when `idp serve` is about to bind
+        // it (the issuer, which names the port, is set then), and a port taken meanwhile
+        // by another test is simply chosen again.
         idp(dir.path())
-            .args(["init", "--issuer", &issuer, "--key-size", "2048"])
+            .args([
+                "init",
+                "--issuer",
+                "https://127.0.0.1:1/oidc",
+                "--key-size",
+                "2048",
+            ])
             .assert()
             .success();
-        let mut serve = idp_process(dir.path());
-        serve.args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--self-signed",
-            "issuer-tls",
-        ]);
-        let host = Service::spawn(serve, "serving on https://");
-        let ca = dir.path().join("issuer-tls/ca.pem");
-        Self::with_emulator(dir, issuer, Some(host), &ca, emulator_args)
+        let config = dir.path().join("idp.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let mut tries = Vec::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let issuer = format!("https://127.0.0.1:{port}/oidc");
+            std::fs::write(&config, text.replace("https://127.0.0.1:1/oidc", &issuer)).unwrap();
+            let mut serve = idp_process(dir.path());
+            serve.args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--self-signed",
+                "issuer-tls",
+            ]);
+            match Service::try_spawn(serve, "serving on https://") {
+                Ok(host) => {
+                    let ca = dir.path().join("issuer-tls/ca.pem");
+                    return Self::with_emulator(dir, issuer, Some(host), &ca, emulator_args);
+                }
+                Err(e) => tries.push(e),
+            }
+        }
+        panic!("idp serve did not start in 3 tries: {tries:#?}");
     }
 
     fn with_emulator(
@@ -76,24 +96,11 @@ impl Flow {
         ])
         .arg(issuer_ca)
         .args(emulator_args);
-        let emulator = Service::spawn(emu, "Entra emulator on https://");
-        let mut tenant = String::new();
-        let mut subscription = String::new();
-        let start = Instant::now();
-        while (tenant.is_empty() || subscription.is_empty())
-            && start.elapsed() < Duration::from_secs(10)
-        {
-            for line in emulator.drain() {
-                let mut words = line.split_whitespace();
-                match (words.next(), words.next()) {
-                    (Some("tenant"), Some(t)) => tenant = t.to_owned(),
-                    (Some("subscription"), Some(s)) => subscription = s.to_owned(),
-                    _ => {}
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!tenant.is_empty() && !subscription.is_empty());
+        let mut emulator = Service::spawn(emu, "Entra emulator on https://");
+        // The lines after the ready line, in the order the emulator prints them.
+        let value = |line: String| line.split_whitespace().nth(1).unwrap().to_owned();
+        let tenant = value(emulator.expect_line("tenant "));
+        let subscription = value(emulator.expect_line("subscription "));
         let emulator_ca = dir.path().join("emulator-tls/ca.pem");
         Self {
             dir,

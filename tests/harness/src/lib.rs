@@ -51,9 +51,33 @@ pub struct TestCa {
     pub key_pem: PathBuf,
 }
 
+/// The test CA's PEM texts, in memory: the CA certificate, and a server certificate for
+/// 127.0.0.1 and localhost with its key.
+#[derive(Debug, Clone)]
+pub struct TestPems {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
 impl TestCa {
     /// Writes `ca.pem`, `server.pem` and `server.key` into `dir`.
     pub fn create(dir: &Path) -> Self {
+        let pems = Self::pems();
+        let out = Self {
+            ca_pem: dir.join("ca.pem"),
+            cert_pem: dir.join("server.pem"),
+            key_pem: dir.join("server.key"),
+        };
+        std::fs::write(&out.ca_pem, pems.ca_pem).unwrap();
+        std::fs::write(&out.cert_pem, pems.cert_pem).unwrap();
+        std::fs::write(&out.key_pem, pems.key_pem).unwrap();
+        out
+    }
+
+    /// A new CA and server certificate, valid from an hour ago for two days: the one test
+    /// CA of every suite.
+    pub fn pems() -> TestPems {
         use rcgen::{
             BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
             KeyPair, KeyUsagePurpose,
@@ -82,15 +106,11 @@ impl TestCa {
         server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         (server.not_before, server.not_after) = (from, to);
         let cert = server.signed_by(&key, &issuer).unwrap();
-        let out = Self {
-            ca_pem: dir.join("ca.pem"),
-            cert_pem: dir.join("server.pem"),
-            key_pem: dir.join("server.key"),
-        };
-        std::fs::write(&out.ca_pem, ca_cert.pem()).unwrap();
-        std::fs::write(&out.cert_pem, cert.pem()).unwrap();
-        std::fs::write(&out.key_pem, key.serialize_pem()).unwrap();
-        out
+        TestPems {
+            ca_pem: ca_cert.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
     }
 }
 
@@ -386,13 +406,22 @@ pub struct Service {
 }
 
 impl Service {
-    /// Spawns `cmd` and waits (up to 60 s) for a stderr line containing `ready`.
-    pub fn spawn(mut cmd: Command, ready: &str) -> Self {
+    /// Spawns `cmd` and waits (up to 60 s, a debug build on a loaded 2-core machine) for a
+    /// stderr line containing `ready`; panics with what it printed otherwise.
+    pub fn spawn(cmd: Command, ready: &str) -> Self {
+        Self::try_spawn(cmd, ready).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`Service::spawn`], but says why it did not start instead of panicking (so a
+    /// caller may retry, say on another port).
+    pub fn try_spawn(mut cmd: Command, ready: &str) -> Result<Self, String> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn service");
-        let stderr = child.stderr.take().unwrap();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot spawn {cmd:?}: {e}"))?;
+        let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = mpsc::channel::<String>();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -401,28 +430,79 @@ impl Service {
                 }
             }
         });
+        let mut service = Self {
+            child,
+            ready_line: String::new(),
+            lines: rx,
+        };
+        match service.wait_line(ready, Duration::from_secs(60)) {
+            Ok(line) => {
+                service.ready_line = line;
+                Ok(service)
+            }
+            Err(seen) => {
+                let _ = service.child.kill();
+                Err(format!(
+                    "service {cmd:?} never said {ready:?}; stderr:\n{seen}"
+                ))
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for a stderr line containing `needle` and returns it; the
+    /// lines before it are consumed. On a timeout or an exit, the error holds what was seen.
+    pub fn wait_line(&mut self, needle: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = std::time::Instant::now() + timeout;
         let mut seen = String::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains(ready) => {
-                    return Self {
-                        child,
-                        ready_line: line,
-                        lines: rx,
-                    };
-                }
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Ok(line),
                 Ok(line) => {
                     seen.push_str(&line);
                     seen.push('\n');
                 }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("service {cmd:?} never said {ready:?}; stderr:\n{seen}");
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("(no {needle:?} within {timeout:?})\n{seen}"));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("(exited before saying {needle:?})\n{seen}"));
                 }
             }
         }
+    }
+
+    /// [`Service::wait_line`] that must succeed.
+    #[track_caller]
+    pub fn expect_line(&mut self, needle: &str) -> String {
+        self.wait_line(needle, Duration::from_secs(60))
+            .unwrap_or_else(|seen| panic!("{seen}"))
+    }
+
+    /// The process id, to send it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit; panics if it does not.
+    #[track_caller]
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child's status") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the service did not exit within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The rest of its stderr once it has exited.
+    pub fn rest(&self) -> String {
+        self.lines.iter().collect::<Vec<_>>().join("\n")
     }
 
     /// The `host:port` in the ready line after `scheme://`.

@@ -1,4 +1,4 @@
-//! Test support: an HTTPS issuer on 127.0.0.1 (rcgen CA, axum-server + rustls) whose
+//! Test support: an HTTPS issuer on 127.0.0.1 (the testkit CA, axum-server + rustls) whose
 //! documents each test sets, RSA keys made once per test binary, assertions signed with
 //! jsonwebtoken, and requests driven through the emulator's router with `oneshot`.
 
@@ -88,36 +88,10 @@ pub fn keys() -> &'static [TestKey; 3] {
     })
 }
 
-/// A CA and a server certificate for 127.0.0.1, made once.
-pub struct Tls {
-    pub ca_pem: String,
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-pub fn tls() -> &'static Tls {
-    static TLS: OnceLock<Tls> = OnceLock::new();
-    TLS.get_or_init(|| {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-        };
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca.distinguished_name
-            .push(DnType::CommonName, "idp-emulator test CA");
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca, ca_key);
-        let key = KeyPair::generate().unwrap();
-        let server = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-        let cert = server.signed_by(&key, &issuer).unwrap();
-        Tls {
-            ca_pem: ca_cert.pem(),
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    })
+/// The test CA of every suite (idp-testkit), made once per test binary.
+pub fn tls() -> &'static idp_testkit::TestPems {
+    static TLS: OnceLock<idp_testkit::TestPems> = OnceLock::new();
+    TLS.get_or_init(idp_testkit::TestCa::pems)
 }
 
 /// What the test web server answers: path → (status, body), and how often each was asked.
