@@ -348,6 +348,134 @@ mod tests {
     }
 
     #[test]
+    fn each_check_fails_alone_with_its_reason() {
+        let (ring, _, issuer) = setup();
+        let kid = ring.keys[0].kid.clone();
+        let base = json!({"iss": "https://h/c", "sub": "s", "aud": "api://AzureADTokenExchange",
+            "iat": NOW, "nbf": NOW - 60, "exp": NOW + 600});
+        let token = |header: Value, claims: Value| {
+            let h = B64URL.encode(serde_json::to_vec(&header).unwrap());
+            let c = B64URL.encode(serde_json::to_vec(&claims).unwrap());
+            decode(&format!("{h}.{c}.c2ln")).unwrap()
+        };
+        let with = |key: &str, v: Value| {
+            let mut c = base.clone();
+            match v {
+                Value::Null => {
+                    c.as_object_mut().unwrap().remove(key);
+                }
+                v => c[key] = v,
+            }
+            c
+        };
+        let rs = json!({"alg": "RS256", "kid": kid});
+        // (header, claims, the failing checks besides `signature`, words in the detail)
+        let cases: Vec<(Value, Value, &str, &str)> = vec![
+            (
+                json!({"alg": "HS256", "kid": kid}),
+                base.clone(),
+                "alg",
+                "Entra accepts RS256",
+            ),
+            (json!({"kid": kid}), base.clone(), "alg", "missing"),
+            (
+                json!({"alg": "RS256"}),
+                base.clone(),
+                "kid",
+                "header has no `kid`",
+            ),
+            (
+                json!({"alg": "RS256", "kid": "other"}),
+                base.clone(),
+                "kid",
+                "not in the local keyring",
+            ),
+            (
+                rs.clone(),
+                with("iss", "https://h/c/".into()),
+                "iss",
+                "only by a trailing slash",
+            ),
+            (
+                rs.clone(),
+                with("iss", "https://x/c".into()),
+                "iss",
+                "is not the issuer",
+            ),
+            (rs.clone(), with("iss", Value::Null), "iss", "missing"),
+            (rs.clone(), with("sub", "".into()), "sub", "empty"),
+            (
+                rs.clone(),
+                with("sub", " s".into()),
+                "sub",
+                "surrounding whitespace",
+            ),
+            (rs.clone(), with("sub", Value::Null), "sub", "missing"),
+            (
+                rs.clone(),
+                with("aud", "api://other".into()),
+                "aud",
+                "not a token-exchange audience",
+            ),
+            (
+                rs.clone(),
+                with("aud", json!(["api://AzureADTokenExchange"])),
+                "aud",
+                "not a single string",
+            ),
+            (rs.clone(), with("aud", Value::Null), "aud", "missing"),
+            (
+                rs.clone(),
+                with("exp", (NOW - 1).into()),
+                "time",
+                "expired 1s ago",
+            ),
+            (
+                rs.clone(),
+                with("exp", Value::Null),
+                "time",
+                "`exp` is missing",
+            ),
+            (
+                rs.clone(),
+                with("nbf", (NOW + 30).into()),
+                "time",
+                "not valid for another 30s",
+            ),
+            (
+                rs.clone(),
+                {
+                    let mut c = with("exp", (NOW + 25 * 3600 + 1).into());
+                    c["nbf"] = NOW.into();
+                    c
+                },
+                "lifetime",
+                "Entra allows 25h",
+            ),
+        ];
+        for (header, claims, check_name, words) in cases {
+            let r = check(&token(header, claims.clone()), &issuer, None, &ring, NOW);
+            let failed: Vec<_> = failing(&r)
+                .into_iter()
+                .filter(|n| *n != "signature")
+                .collect();
+            assert_eq!(failed, [check_name], "{claims}: {:?}", r.checks);
+            let detail = &r
+                .checks
+                .iter()
+                .find(|c| c.name == check_name)
+                .unwrap()
+                .detail;
+            assert!(detail.contains(words), "{check_name}: {detail}");
+        }
+        // A lifetime of exactly 25 h passes.
+        let mut c = with("exp", (NOW + 25 * 3600).into());
+        c["iat"] = NOW.into();
+        let r = check(&token(rs, c), &issuer, None, &ring, NOW);
+        assert!(!failing(&r).contains(&"lifetime"), "{:?}", r.checks);
+    }
+
+    #[test]
     fn extreme_times_fail_without_overflowing() {
         let (ring, _, issuer) = setup();
         let d = unsigned(json!({"iss": "https://h/c", "sub": "s",

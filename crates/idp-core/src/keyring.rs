@@ -842,6 +842,83 @@ mod tests {
     }
 
     #[test]
+    fn a_keyring_file_that_breaks_a_rule_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path());
+        let good = ring(&[KeyState::Active, KeyState::Next]);
+        let write = |r: &serde_json::Value| {
+            fs::write(store.keyring_path(), serde_json::to_vec(r).unwrap()).unwrap()
+        };
+        let as_json = |r: &Keyring| serde_json::to_value(r).unwrap();
+        write(&as_json(&good));
+        assert_eq!(store.load().unwrap(), good);
+
+        let reason = |store: &KeyStore| match store.load() {
+            Err(KeyringError::Corrupt { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        fs::write(store.keyring_path(), b"{\"version\": 1, \"keys\": [").unwrap();
+        assert!(!reason(&store).is_empty());
+
+        let mut two_active = as_json(&good);
+        two_active["keys"][1]["state"] = "active".into();
+        write(&two_active);
+        assert_eq!(reason(&store), "2 keys are active; exactly one may be");
+
+        let mut wrong_kid = as_json(&good);
+        wrong_kid["keys"][1]["kid"] = "not-the-thumbprint".into();
+        write(&wrong_kid);
+        assert_eq!(
+            reason(&store),
+            "kid `not-the-thumbprint` is not the thumbprint of its public key"
+        );
+
+        let mut twice = as_json(&good);
+        twice["keys"][1] = twice["keys"][0].clone();
+        twice["keys"][1]["state"] = "next".into();
+        write(&twice);
+        assert!(
+            reason(&store).ends_with("appears twice"),
+            "{}",
+            reason(&store)
+        );
+
+        for escape in [
+            "../outside.pem",
+            "/etc/passwd",
+            "sub/k.pem",
+            "..\\k.pem",
+            ".hidden.pem",
+        ] {
+            let mut r = as_json(&good);
+            r["keys"][0]["file"] = escape.into();
+            write(&r);
+            assert_eq!(
+                reason(&store),
+                format!("key file name `{escape}` is not a plain file name")
+            );
+        }
+
+        let mut version = as_json(&good);
+        version["version"] = 2.into();
+        write(&version);
+        assert!(
+            reason(&store).starts_with("format version 2"),
+            "{}",
+            reason(&store)
+        );
+
+        let mut unknown = as_json(&good);
+        unknown["keys"][0]["secret"] = "x".into();
+        write(&unknown);
+        assert!(
+            reason(&store).contains("unknown field"),
+            "{}",
+            reason(&store)
+        );
+    }
+
+    #[test]
     fn concurrent_updates_do_not_lose_keys() {
         let dir = tempfile::tempdir().unwrap();
         let store = KeyStore::new(dir.path());

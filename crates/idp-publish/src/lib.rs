@@ -14,6 +14,7 @@
 /// is about 75 KB): anything larger is refused, not read whole.
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
+pub mod credential;
 pub mod plan;
 pub mod publish;
 pub mod readback;

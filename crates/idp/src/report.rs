@@ -137,6 +137,13 @@ fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
             )
         } else if let Some(e) = cause.downcast_ref::<idp_exchange::client::ExchangeError>() {
             (EXIT_FAILED, exchange_hint(e))
+        } else if let Some(e) = cause.downcast_ref::<idp_publish::credential::CredentialError>() {
+            let code = if e.is_usage() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILED
+            };
+            (code, Some(e.hint()))
         } else if let Some(e) = cause.downcast_ref::<Reported>() {
             (e.code, None)
         } else if let Some(h) = cause.downcast_ref::<Hint>() {

@@ -495,43 +495,6 @@ impl Settings {
     }
 }
 
-/// How `idp publish-metadata` authenticates to storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageAuth {
-    /// SAS if one is given; else workload identity if `AZURE_FEDERATED_TOKEN_FILE` is set;
-    /// else managed identity if `IDENTITY_ENDPOINT` or `MSI_ENDPOINT` is set; else the
-    /// developer's Azure CLI login.
-    Auto,
-    Sas,
-    AzureCli,
-    ManagedIdentity,
-    WorkloadIdentity,
-}
-
-impl StorageAuth {
-    pub const NAMES: [&str; 5] = [
-        "auto",
-        "sas",
-        "azure-cli",
-        "managed-identity",
-        "workload-identity",
-    ];
-
-    fn parse(s: &str) -> anyhow::Result<Self> {
-        Ok(match s {
-            "auto" => Self::Auto,
-            "sas" => Self::Sas,
-            "azure-cli" => Self::AzureCli,
-            "managed-identity" => Self::ManagedIdentity,
-            "workload-identity" => Self::WorkloadIdentity,
-            other => anyhow::bail!(
-                "unknown storage auth `{other}`: use one of {}",
-                Self::NAMES.join(", ")
-            ),
-        })
-    }
-}
-
 impl Settings {
     /// Extra CA files: every `--ca-cert`, else `IDP_CA_CERT` (several joined by `:`), else
     /// `ca_cert` in the file.
@@ -604,11 +567,17 @@ impl Settings {
         }
     }
 
-    pub fn storage_auth(&self, flag: Option<String>) -> Result<StorageAuth, ConfigError> {
+    pub fn storage_auth(
+        &self,
+        flag: Option<String>,
+    ) -> Result<idp_publish::credential::Auth, ConfigError> {
         let file = self.file.as_ref().and_then(|f| f.storage.auth.clone());
         match self.pick(flag, "--auth", env::STORAGE_AUTH, file, "storage.auth")? {
-            Some(raw) => Ok(parse("storage auth", raw, StorageAuth::parse)?.value),
-            None => Ok(StorageAuth::Auto),
+            Some(raw) => Ok(parse("storage auth", raw, |s| {
+                Ok(idp_publish::credential::Auth::parse(s)?)
+            })?
+            .value),
+            None => Ok(idp_publish::credential::Auth::Auto),
         }
     }
 
@@ -751,6 +720,39 @@ fn env_var(name: &'static str) -> Result<Option<String>, ConfigError> {
         Ok(v) => Ok(Some(v)),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::EnvNotUnicode { var: name }),
+    }
+}
+
+#[cfg(test)]
+mod clouds {
+    use super::*;
+
+    #[test]
+    fn each_cloud_has_its_authority_host_and_audience() {
+        for (names, host, audience) in [
+            (
+                ["public", "AzureCloud"],
+                "https://login.microsoftonline.com",
+                "api://AzureADTokenExchange",
+            ),
+            (
+                ["usgov", "AzureUSGovernment"],
+                "https://login.microsoftonline.us",
+                "api://AzureADTokenExchangeUSGov",
+            ),
+            (
+                ["china", "AzureChinaCloud"],
+                "https://login.chinacloudapi.cn",
+                "api://AzureADTokenExchangeChina",
+            ),
+        ] {
+            for name in names {
+                let cloud = Cloud::parse(name).unwrap();
+                assert_eq!(cloud.authority_host(), host, "{name}");
+                assert_eq!(cloud.audience(), audience, "{name}");
+            }
+        }
+        assert!(Cloud::parse("germany").is_err());
     }
 }
 

@@ -426,6 +426,73 @@ fn metadata_out_writes_the_published_paths_deterministically() {
 }
 
 #[test]
+fn every_layer_counts_for_every_setting_file_then_environment_then_flag() {
+    let s = Sandbox::init(ISSUER);
+    let config = s.path().join("idp.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[assertion]\nlifetime = \"3m\"\naudience = \"api://AzureADTokenExchangeUSGov\"\n\n[metadata]\njwks_path = \"file/jwks\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let claims = |env: &[(&str, &str)], flags: &[&str]| {
+        let mut args = vec!["sign", "--subject", "s"];
+        args.extend_from_slice(flags);
+        let mut c = s.idp(&args);
+        c.envs(env.iter().copied());
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let c = claims_of(String::from_utf8(out.stdout).unwrap().trim());
+        (
+            c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+            c["aud"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(
+        claims(&[], &[]),
+        (180, "api://AzureADTokenExchangeUSGov".into())
+    );
+    let env = [
+        ("IDP_ASSERTION_LIFETIME", "2m"),
+        ("IDP_ASSERTION_AUDIENCE", "api://AzureADTokenExchangeChina"),
+    ];
+    assert_eq!(
+        claims(&env, &[]),
+        (120, "api://AzureADTokenExchangeChina".into())
+    );
+    assert_eq!(
+        claims(
+            &env,
+            &[
+                "--lifetime",
+                "1m",
+                "--audience",
+                "api://AzureADTokenExchange"
+            ]
+        ),
+        (60, "api://AzureADTokenExchange".into())
+    );
+    let jwks_uri = |env: &[(&str, &str)], flags: &[&str]| {
+        let mut args = vec!["metadata", "--only", "discovery"];
+        args.extend_from_slice(flags);
+        let mut c = s.idp(&args);
+        c.envs(env.iter().copied());
+        let v: Value = serde_json::from_slice(&stdout_of(c.output().unwrap())).unwrap();
+        v["jwks_uri"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(jwks_uri(&[], &[]), format!("{ISSUER}/file/jwks"));
+    let env = [("IDP_METADATA_JWKS_PATH", "env/jwks")];
+    assert_eq!(jwks_uri(&env, &[]), format!("{ISSUER}/env/jwks"));
+    assert_eq!(
+        jwks_uri(&env, &["--jwks-path", "flag/jwks"]),
+        format!("{ISSUER}/flag/jwks")
+    );
+}
+
+#[test]
 fn flag_beats_environment_beats_file() {
     let s = Sandbox::init(ISSUER);
     let issuer_of = |c: &mut Command| -> String {

@@ -817,3 +817,50 @@ c.upload_blob(".well-known/jwks.json", b" " * (50 << 20))
         "nothing else written"
     );
 }
+
+/// An HTTPS host that answers every GET with `302 Location: <argv[3]>`.
+const REDIRECTING_HOST: &str = r#"
+import http.server, ssl, sys
+class Redirect(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(302)
+        self.send_header("location", sys.argv[3] + self.path)
+        self.send_header("content-length", "0")
+        self.end_headers()
+srv = http.server.HTTPServer(("127.0.0.1", 0), Redirect)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("redirecting on https://127.0.0.1:%d" % srv.server_address[1], file=sys.stderr, flush=True)
+srv.serve_forever()
+"#;
+
+#[test]
+fn readback_never_follows_a_redirect() {
+    // The documents are published (Azurite), but the issuer URL redirects to them, as a
+    // CDN or a moved container might: Entra does not follow redirects, so neither does idp.
+    let azurite = Azurite::start();
+    let sas = sas();
+    let target = Publisher::new(&azurite, "real");
+    target.publish_ok(&["--sas", &sas, "--create-container"]);
+    let mut py = Python::find().command();
+    py.arg("-c")
+        .arg(REDIRECTING_HOST)
+        .arg(&azurite.ca.cert_pem)
+        .arg(&azurite.ca.key_pem)
+        .arg(azurite.account_url());
+    let host = idp_testkit::Service::spawn(py, "redirecting on");
+    let p = Publisher::at(
+        format!("https://{}/devstoreaccount1/real", host.address()),
+        &azurite.ca.ca_pem,
+    );
+    let (code, out, err) = p.publish(&["--check"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("redirects to") && out.contains("Entra does not follow redirects"),
+        "{out}"
+    );
+    // The redirect's target is real and would have answered: nothing was fetched there.
+    assert!(!out.contains("up to date"), "{out}");
+}

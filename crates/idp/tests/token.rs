@@ -138,6 +138,17 @@ impl Flow {
 
     /// Creates a UAMI and a FIC (issuer, subject); returns the UAMI's client id.
     fn identity_with_fic(&self, name: &str, fic_issuer: &str, fic_subject: &str) -> String {
+        self.identity_with_fic_for(name, fic_issuer, fic_subject, "api://AzureADTokenExchange")
+    }
+
+    /// The same with the FIC's one audience given.
+    fn identity_with_fic_for(
+        &self,
+        name: &str,
+        fic_issuer: &str,
+        fic_subject: &str,
+        audience: &str,
+    ) -> String {
         let (status, uami) = self.arm(
             reqwest::Method::PUT,
             name,
@@ -149,7 +160,7 @@ impl Flow {
             &format!("{name}/federatedIdentityCredentials/idp"),
             Some(json!({"properties": {
                 "issuer": fic_issuer, "subject": fic_subject,
-                "audiences": ["api://AzureADTokenExchange"]}})),
+                "audiences": [audience]}})),
         );
         assert!(status == 200 || status == 201, "{fic}");
         uami["properties"]["clientId"].as_str().unwrap().to_owned()
@@ -594,5 +605,47 @@ fn an_authority_echoing_the_assertion_never_gets_it_printed() {
     assert!(
         !stderr.contains("eyJ") && !stdout.contains("eyJ"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn the_cloud_picks_the_assertion_audience_and_an_explicit_one_wins() {
+    let f = Flow::served(&[]);
+    let usgov =
+        f.identity_with_fic_for("gov", &f.issuer, SUBJECT, "api://AzureADTokenExchangeUSGov");
+    let global = f.identity_with_fic("global", &f.issuer, SUBJECT);
+    // --authority-host points at the emulator; the cloud still sets the audience.
+    let (code, out, err, _) = f.token(&usgov, SUBJECT, &["--cloud", "usgov"]);
+    assert_eq!(code, 0, "{err}");
+    f.verify(out.trim(), "https://vault.azure.net");
+    let (code, _, err, _) = f.token(&global, SUBJECT, &["--cloud", "china"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("AADSTS700212") && err.contains("api://AzureADTokenExchangeChina"),
+        "{err}"
+    );
+    // The same from the environment, and an explicit --audience over the cloud's.
+    let (code, _, err, _) = f.token(
+        &global,
+        SUBJECT,
+        &[
+            "--cloud",
+            "usgov",
+            "--audience",
+            "api://AzureADTokenExchange",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let out = f
+        .token_command(&f.tenant, &usgov, SUBJECT)
+        .arg("--ca-cert")
+        .arg(&f.emulator_ca)
+        .env("IDP_EXCHANGE_CLOUD", "AzureUSGovernment")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

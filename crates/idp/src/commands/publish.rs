@@ -4,10 +4,11 @@
 
 use crate::cli::PublishArgs;
 use crate::report::{EXIT_FAILED, Reported};
-use crate::settings::{Settings, StorageAuth};
+use crate::settings::Settings;
 use anyhow::Context;
 use idp_core::Issuer;
 use idp_core::metadata::Documents;
+use idp_publish::credential;
 use idp_publish::plan;
 use idp_publish::publish::{self, Prepared, Request};
 use idp_publish::readback::{self, FetchError};
@@ -15,7 +16,6 @@ use idp_publish::sas::SasToken;
 use idp_publish::storage::{Credential, RetryPolicy, StorageError, Store};
 use idp_publish::target::Target;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
     let (issuer, keyring, docs) = super::render_with_keyring(settings)?;
@@ -129,53 +129,9 @@ fn credential(
         ),
         None => None,
     };
-    let has = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
-    let chosen = match (auth, &sas) {
-        (StorageAuth::Sas, None) => {
-            return Err(crate::report::Hint::usage(
-                "--auth sas needs a SAS token",
-                "pass --sas (the SAS URL or its query string) or set IDP_STORAGE_SAS; or pick another --auth",
-            )
-            .into());
-        }
-        (StorageAuth::Sas | StorageAuth::Auto, Some(sas)) => {
-            return Ok(Credential::Sas(sas.clone()));
-        }
-        (StorageAuth::Auto, None) if has("AZURE_FEDERATED_TOKEN_FILE") => {
-            StorageAuth::WorkloadIdentity
-        }
-        (StorageAuth::Auto, None) if has("IDENTITY_ENDPOINT") || has("MSI_ENDPOINT") => {
-            StorageAuth::ManagedIdentity
-        }
-        (StorageAuth::Auto, None) => StorageAuth::AzureCli,
-        (other, _) => other,
-    };
-    let transport = || azure_core::http::ClientOptions {
-        transport: Some(azure_core::http::Transport::new(Arc::new(client.clone()))),
-        ..Default::default()
-    };
-    let credential: Arc<dyn azure_core::credentials::TokenCredential> = match chosen {
-        StorageAuth::AzureCli => azure_identity::AzureCliCredential::new(None)?,
-        StorageAuth::ManagedIdentity => {
-            azure_identity::ManagedIdentityCredential::new(Some(
-                azure_identity::ManagedIdentityCredentialOptions {
-                    client_options: transport(),
-                    ..Default::default()
-                },
-            ))?
-        }
-        StorageAuth::WorkloadIdentity => azure_identity::WorkloadIdentityCredential::new(Some(
-            azure_identity::WorkloadIdentityCredentialOptions {
-                credential_options: azure_identity::ClientAssertionCredentialOptions {
-                    client_options: transport(),
-                },
-                ..Default::default()
-            },
-        ))
-        .context("workload identity needs AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE")?,
-        StorageAuth::Auto | StorageAuth::Sas => unreachable!("resolved above"),
-    };
-    Ok(Credential::Entra(credential))
+    let is_set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    let method = credential::choose(auth, sas.is_some(), is_set)?;
+    Ok(credential::build(method, sas, client)?)
 }
 
 /// Before anything is written, asks for the discovery document anonymously, as Entra will.
