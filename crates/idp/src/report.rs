@@ -188,9 +188,9 @@ fn config_hint(e: &ConfigError) -> Option<String> {
         }
         ConfigError::Parse { .. } => format!(
             "fix the file; known keys are {}",
-            crate::settings::FILE_KEYS
+            crate::settings::setting::IN_FILE
                 .iter()
-                .map(|k| format!("`{k}`"))
+                .map(|s| format!("`{}`", s.key))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

@@ -16,23 +16,85 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// Environment variable names, declared once.
+/// One setting, declared once: its idp.toml key, its environment variable and its flag.
+/// Every resolver, hint, `--help` line and the README table take the names from here (tests
+/// hold the help text, the file's accepted keys and the README to this list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The dotted idp.toml key; empty for a secret never read from the file.
+    pub key: &'static str,
+    pub env: &'static str,
+    pub flag: &'static str,
+}
+
+/// Every setting.
+pub mod setting {
+    use super::Setting;
+
+    const fn s(key: &'static str, env: &'static str, flag: &'static str) -> Setting {
+        Setting { key, env, flag }
+    }
+
+    pub const ISSUER: Setting = s("issuer", "IDP_ISSUER", "--issuer");
+    pub const CA_CERT: Setting = s("ca_cert", "IDP_CA_CERT", "--ca-cert");
+    pub const KEYS_DIR: Setting = s("keys.dir", "IDP_KEYS_DIR", "--keys-dir");
+    pub const JWKS_PATH: Setting = s(
+        "metadata.jwks_path",
+        "IDP_METADATA_JWKS_PATH",
+        "--jwks-path",
+    );
+    pub const AUDIENCE: Setting = s("assertion.audience", "IDP_ASSERTION_AUDIENCE", "--audience");
+    pub const LIFETIME: Setting = s("assertion.lifetime", "IDP_ASSERTION_LIFETIME", "--lifetime");
+    pub const STORAGE_ENDPOINT: Setting =
+        s("storage.endpoint", "IDP_STORAGE_ENDPOINT", "--endpoint");
+    pub const STORAGE_CACHE_CONTROL: Setting = s(
+        "storage.cache_control",
+        "IDP_STORAGE_CACHE_CONTROL",
+        "--cache-control",
+    );
+    pub const STORAGE_AUTH: Setting = s("storage.auth", "IDP_STORAGE_AUTH", "--auth");
+    pub const STORAGE_RETRIES: Setting = s("storage.retries", "IDP_STORAGE_RETRIES", "--retries");
+    pub const EXCHANGE_CLOUD: Setting = s("exchange.cloud", "IDP_EXCHANGE_CLOUD", "--cloud");
+    pub const EXCHANGE_AUTHORITY_HOST: Setting = s(
+        "exchange.authority_host",
+        "IDP_EXCHANGE_AUTHORITY_HOST",
+        "--authority-host",
+    );
+    pub const ROTATION_MIN_PUBLISHED_AGE: Setting = s(
+        "rotation.min_published_age",
+        "IDP_ROTATION_MIN_PUBLISHED_AGE",
+        "--min-published-age",
+    );
+    /// Secret: from the flag or the environment only, never from idp.toml.
+    pub const STORAGE_SAS: Setting = s("", "IDP_STORAGE_SAS", "--sas");
+
+    /// The settings idp.toml may hold, in the README's order.
+    pub const IN_FILE: [Setting; 13] = [
+        ISSUER,
+        KEYS_DIR,
+        JWKS_PATH,
+        AUDIENCE,
+        LIFETIME,
+        CA_CERT,
+        STORAGE_ENDPOINT,
+        STORAGE_AUTH,
+        STORAGE_CACHE_CONTROL,
+        STORAGE_RETRIES,
+        EXCHANGE_CLOUD,
+        EXCHANGE_AUTHORITY_HOST,
+        ROTATION_MIN_PUBLISHED_AGE,
+    ];
+}
+
+/// Environment variable names, for hints and tests: the declarations' own.
 pub mod env {
+    use super::setting;
     pub const CONFIG: &str = "IDP_CONFIG";
-    pub const ISSUER: &str = "IDP_ISSUER";
-    pub const KEYS_DIR: &str = "IDP_KEYS_DIR";
-    pub const JWKS_PATH: &str = "IDP_METADATA_JWKS_PATH";
-    pub const AUDIENCE: &str = "IDP_ASSERTION_AUDIENCE";
-    pub const LIFETIME: &str = "IDP_ASSERTION_LIFETIME";
-    pub const CA_CERT: &str = "IDP_CA_CERT";
-    pub const STORAGE_ENDPOINT: &str = "IDP_STORAGE_ENDPOINT";
-    pub const STORAGE_CACHE_CONTROL: &str = "IDP_STORAGE_CACHE_CONTROL";
-    pub const STORAGE_AUTH: &str = "IDP_STORAGE_AUTH";
-    pub const STORAGE_RETRIES: &str = "IDP_STORAGE_RETRIES";
+    pub const ISSUER: &str = setting::ISSUER.env;
+    pub const CA_CERT: &str = setting::CA_CERT.env;
+    pub const STORAGE_ENDPOINT: &str = setting::STORAGE_ENDPOINT.env;
     /// Secret: never read from idp.toml.
-    pub const STORAGE_SAS: &str = "IDP_STORAGE_SAS";
-    pub const EXCHANGE_CLOUD: &str = "IDP_EXCHANGE_CLOUD";
-    pub const EXCHANGE_AUTHORITY_HOST: &str = "IDP_EXCHANGE_AUTHORITY_HOST";
-    pub const ROTATION_MIN_PUBLISHED_AGE: &str = "IDP_ROTATION_MIN_PUBLISHED_AGE";
+    pub const STORAGE_SAS: &str = setting::STORAGE_SAS.env;
 }
 
 /// The default configuration file name, in the current directory.
@@ -79,24 +141,6 @@ impl RotationSection {
 /// Entra's metadata cache time is undocumented; idp plans with a day, as azwi does.
 pub const DEFAULT_MIN_PUBLISHED_AGE: std::time::Duration =
     std::time::Duration::from_secs(24 * 3600);
-
-/// Every key idp.toml accepts, as `section.key`, for error hints. A test checks it against
-/// the fields serde accepts, so it cannot drift.
-pub const FILE_KEYS: &[&str] = &[
-    "issuer",
-    "ca_cert",
-    "keys.dir",
-    "metadata.jwks_path",
-    "assertion.audience",
-    "assertion.lifetime",
-    "storage.endpoint",
-    "storage.cache_control",
-    "storage.auth",
-    "storage.retries",
-    "exchange.cloud",
-    "exchange.authority_host",
-    "rotation.min_published_age",
-];
 
 /// `[exchange]`: where `idp token` exchanges assertions.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -355,43 +399,46 @@ impl Settings {
         }
     }
 
-    /// flag > env > file, as raw strings.
+    /// The value idp.toml gives `key` (dotted), as text.
+    fn file_value(&self, key: &str) -> Option<String> {
+        if key.is_empty() {
+            return None;
+        }
+        let file = toml::Value::try_from(self.file.as_ref()?).ok()?;
+        let value = key.split('.').try_fold(&file, |v, part| v.get(part))?;
+        Some(match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+
+    /// `setting` as raw text, flag > environment > file, with where it came from.
     fn pick(
         &self,
+        setting: &Setting,
         flag: Option<String>,
-        flag_name: &'static str,
-        var: &'static str,
-        file: Option<String>,
-        key: &'static str,
     ) -> Result<Option<Sourced<String>>, ConfigError> {
         if let Some(value) = flag {
             return Ok(Some(Sourced {
                 value,
-                source: Source::Flag(flag_name),
+                source: Source::Flag(setting.flag),
             }));
         }
-        if let Some(value) = env_var(var)? {
+        if let Some(value) = env_var(setting.env)? {
             return Ok(Some(Sourced {
                 value,
-                source: Source::Env(var),
+                source: Source::Env(setting.env),
             }));
         }
-        Ok(file.map(|value| Sourced {
+        Ok(self.file_value(setting.key).map(|value| Sourced {
             value,
-            source: self.file_source(key),
+            source: self.file_source(setting.key),
         }))
     }
 
     pub fn issuer(&self) -> Result<Sourced<Issuer>, ConfigError> {
-        let file = self.file.as_ref().and_then(|f| f.issuer.clone());
         let raw = self
-            .pick(
-                self.flags.issuer.clone(),
-                "--issuer",
-                env::ISSUER,
-                file,
-                "issuer",
-            )?
+            .pick(&setting::ISSUER, self.flags.issuer.clone())?
             .ok_or_else(|| ConfigError::Missing {
                 path: self.config_path.value.clone(),
             })?;
@@ -404,25 +451,22 @@ impl Settings {
             .keys_dir
             .as_ref()
             .map(|p| p.to_string_lossy().into_owned());
-        let file = self.file.as_ref().and_then(|f| f.keys.dir.clone());
-        Ok(
-            match self.pick(flag, "--keys-dir", env::KEYS_DIR, file, "keys.dir")? {
-                Some(Sourced { value, source }) => {
-                    let path = match &source {
-                        Source::File { .. } => self.config_dir().join(&value),
-                        _ => PathBuf::from(value),
-                    };
-                    Sourced {
-                        value: path,
-                        source,
-                    }
+        Ok(match self.pick(&setting::KEYS_DIR, flag)? {
+            Some(Sourced { value, source }) => {
+                let path = match &source {
+                    Source::File { .. } => self.config_dir().join(&value),
+                    _ => PathBuf::from(value),
+                };
+                Sourced {
+                    value: path,
+                    source,
                 }
-                None => Sourced {
-                    value: self.config_dir().join("keys"),
-                    source: Source::Default,
-                },
+            }
+            None => Sourced {
+                value: self.config_dir().join("keys"),
+                source: Source::Default,
             },
-        )
+        })
     }
 
     pub fn key_store(&self) -> Result<KeyStore, ConfigError> {
@@ -430,17 +474,7 @@ impl Settings {
     }
 
     pub fn jwks_path(&self) -> Result<JwksPath, ConfigError> {
-        let file = self
-            .file
-            .as_ref()
-            .and_then(|f| f.metadata.jwks_path.clone());
-        match self.pick(
-            self.flags.jwks_path.clone(),
-            "--jwks-path",
-            env::JWKS_PATH,
-            file,
-            "metadata.jwks_path",
-        )? {
+        match self.pick(&setting::JWKS_PATH, self.flags.jwks_path.clone())? {
             Some(raw) => {
                 Ok(parse("JWKS path", raw, |s| JwksPath::parse(s).map_err(Into::into))?.value)
             }
@@ -459,34 +493,14 @@ impl Settings {
         &self,
         flag: Option<String>,
     ) -> Result<std::time::Duration, ConfigError> {
-        let file = self
-            .file
-            .as_ref()
-            .and_then(|f| f.rotation.min_published_age.clone());
-        match self.pick(
-            flag,
-            "--min-published-age",
-            env::ROTATION_MIN_PUBLISHED_AGE,
-            file,
-            "rotation.min_published_age",
-        )? {
+        match self.pick(&setting::ROTATION_MIN_PUBLISHED_AGE, flag)? {
             Some(raw) => Ok(parse("min_published_age", raw, |s| Ok(duration::parse(s)?))?.value),
             None => Ok(DEFAULT_MIN_PUBLISHED_AGE),
         }
     }
 
     pub fn lifetime(&self, flag: Option<String>) -> Result<Lifetime, ConfigError> {
-        let file = self
-            .file
-            .as_ref()
-            .and_then(|f| f.assertion.lifetime.clone());
-        match self.pick(
-            flag,
-            "--lifetime",
-            env::LIFETIME,
-            file,
-            "assertion.lifetime",
-        )? {
+        match self.pick(&setting::LIFETIME, flag)? {
             Some(raw) => {
                 Ok(parse("lifetime", raw, |s| Ok(Lifetime::new(duration::parse(s)?)?))?.value)
             }
@@ -510,9 +524,7 @@ impl Settings {
                 .collect());
         }
         Ok(self
-            .file
-            .as_ref()
-            .and_then(|f| f.ca_cert.as_ref())
+            .file_value(setting::CA_CERT.key)
             .map(|p| vec![self.config_dir().join(p)])
             .unwrap_or_default())
     }
@@ -522,31 +534,14 @@ impl Settings {
         &self,
         flag: Option<String>,
     ) -> Result<Option<Sourced<String>>, ConfigError> {
-        let file = self.file.as_ref().and_then(|f| f.storage.endpoint.clone());
-        self.pick(
-            flag,
-            "--endpoint",
-            env::STORAGE_ENDPOINT,
-            file,
-            "storage.endpoint",
-        )
+        self.pick(&setting::STORAGE_ENDPOINT, flag)
     }
 
     pub fn storage_cache_control(
         &self,
         flag: Option<String>,
     ) -> Result<Sourced<String>, ConfigError> {
-        let file = self
-            .file
-            .as_ref()
-            .and_then(|f| f.storage.cache_control.clone());
-        match self.pick(
-            flag,
-            "--cache-control",
-            env::STORAGE_CACHE_CONTROL,
-            file,
-            "storage.cache_control",
-        )? {
+        match self.pick(&setting::STORAGE_CACHE_CONTROL, flag)? {
             // Sent as an HTTP header value: visible ASCII and spaces only, so a pasted
             // newline is a usage error here, not a failed request later.
             Some(raw) => parse("cache_control", raw, |s| {
@@ -571,8 +566,7 @@ impl Settings {
         &self,
         flag: Option<String>,
     ) -> Result<idp_publish::credential::Auth, ConfigError> {
-        let file = self.file.as_ref().and_then(|f| f.storage.auth.clone());
-        match self.pick(flag, "--auth", env::STORAGE_AUTH, file, "storage.auth")? {
+        match self.pick(&setting::STORAGE_AUTH, flag)? {
             Some(raw) => Ok(parse("storage auth", raw, |s| {
                 Ok(idp_publish::credential::Auth::parse(s)?)
             })?
@@ -582,17 +576,7 @@ impl Settings {
     }
 
     pub fn storage_retries(&self, flag: Option<u32>) -> Result<u32, ConfigError> {
-        let file = self
-            .file
-            .as_ref()
-            .and_then(|f| f.storage.retries.map(|r| r.to_string()));
-        match self.pick(
-            flag.map(|r| r.to_string()),
-            "--retries",
-            env::STORAGE_RETRIES,
-            file,
-            "storage.retries",
-        )? {
+        match self.pick(&setting::STORAGE_RETRIES, flag.map(|r| r.to_string()))? {
             Some(raw) => Ok(parse("storage retries", raw, |s| {
                 let n: u32 = s.parse()?;
                 anyhow::ensure!(n <= 10, "at most 10 retries");
@@ -604,8 +588,7 @@ impl Settings {
     }
 
     pub fn cloud(&self, flag: Option<String>) -> Result<Cloud, ConfigError> {
-        let file = self.file.as_ref().and_then(|f| f.exchange.cloud.clone());
-        match self.pick(flag, "--cloud", env::EXCHANGE_CLOUD, file, "exchange.cloud")? {
+        match self.pick(&setting::EXCHANGE_CLOUD, flag)? {
             Some(raw) => Ok(parse("cloud", raw, Cloud::parse)?.value),
             None => Ok(Cloud::Public),
         }
@@ -617,18 +600,8 @@ impl Settings {
         flag: Option<String>,
         cloud: Cloud,
     ) -> Result<String, ConfigError> {
-        let file = self
-            .file
-            .as_ref()
-            .and_then(|f| f.exchange.authority_host.clone());
         Ok(self
-            .pick(
-                flag,
-                "--authority-host",
-                env::EXCHANGE_AUTHORITY_HOST,
-                file,
-                "exchange.authority_host",
-            )?
+            .pick(&setting::EXCHANGE_AUTHORITY_HOST, flag)?
             .map(|s| s.value)
             .unwrap_or_else(|| cloud.authority_host().to_owned()))
     }
@@ -639,19 +612,11 @@ impl Settings {
         &self,
         flag: Option<String>,
     ) -> Result<Option<Audience>, ConfigError> {
-        let file = self
-            .file
-            .as_ref()
-            .and_then(|f| f.assertion.audience.clone());
-        self.pick(
-            flag,
-            "--audience",
-            env::AUDIENCE,
-            file,
-            "assertion.audience",
-        )?
-        .map(|raw| Ok(parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value))
-        .transpose()
+        self.pick(&setting::AUDIENCE, flag)?
+            .map(|raw| {
+                Ok(parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value)
+            })
+            .transpose()
     }
 
     /// The assertion audience: explicit setting, else the cloud's.
@@ -660,17 +625,7 @@ impl Settings {
         flag: Option<String>,
         cloud: Cloud,
     ) -> Result<Audience, ConfigError> {
-        let file = self
-            .file
-            .as_ref()
-            .and_then(|f| f.assertion.audience.clone());
-        match self.pick(
-            flag,
-            "--audience",
-            env::AUDIENCE,
-            file,
-            "assertion.audience",
-        )? {
+        match self.pick(&setting::AUDIENCE, flag)? {
             Some(raw) => {
                 let audience =
                     parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value;
@@ -692,7 +647,7 @@ impl Settings {
         &self,
         flag: Option<String>,
     ) -> Result<Option<Sourced<String>>, ConfigError> {
-        self.pick(flag, "--sas", env::STORAGE_SAS, None, "")
+        self.pick(&setting::STORAGE_SAS, flag)
     }
 }
 
@@ -720,6 +675,92 @@ fn env_var(name: &'static str) -> Result<Option<String>, ConfigError> {
         Ok(v) => Ok(Some(v)),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::EnvNotUnicode { var: name }),
+    }
+}
+
+#[cfg(test)]
+mod declared_once {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every `--help` line of a setting's flag names its environment variable and its
+    /// idp.toml key as declared, so the help cannot drift from what is resolved.
+    #[test]
+    fn every_flag_of_a_setting_says_its_variable_and_key() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut check = |cmd: &clap::Command, path: String| {
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                let flag = format!("--{long}");
+                // Command inputs that share a setting's flag name without being that
+                // setting: the issuer init writes, the header serve sends, the exchange
+                // retries of idp token (storage.retries is publish-metadata's).
+                if [
+                    ("idp init", "--issuer"),
+                    ("idp serve", "--cache-control"),
+                    ("idp token", "--retries"),
+                ]
+                .contains(&(path.as_str(), flag.as_str()))
+                {
+                    continue;
+                }
+                let Some(s) = setting::IN_FILE
+                    .iter()
+                    .chain([&setting::STORAGE_SAS])
+                    .find(|s| s.flag == flag)
+                else {
+                    continue;
+                };
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                assert!(
+                    help.contains(&format!("[env: {}]", s.env))
+                        || help.contains(&format!("[env: {},", s.env)),
+                    "{path} {flag}: {help}"
+                );
+                if !s.key.is_empty() {
+                    assert!(
+                        help.contains(&format!("[toml: {}]", s.key)),
+                        "{path} {flag}: {help}"
+                    );
+                }
+                seen.insert(s.key);
+            }
+        };
+        let root = crate::cli::Cli::command();
+        check(&root, "idp".into());
+        for sub in root.get_subcommands() {
+            check(sub, format!("idp {}", sub.get_name()));
+            for subsub in sub.get_subcommands() {
+                check(
+                    subsub,
+                    format!("idp {} {}", sub.get_name(), subsub.get_name()),
+                );
+            }
+        }
+        for s in setting::IN_FILE {
+            assert!(seen.contains(s.key), "no flag declares {}", s.key);
+        }
+    }
+
+    /// The README's settings table has a row per setting with its key, variable and flag.
+    #[test]
+    fn the_readme_table_lists_every_setting_as_declared() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
+        for s in setting::IN_FILE.iter().chain([&setting::STORAGE_SAS]) {
+            let key = if s.key.is_empty() {
+                "(secret: not in the file)".to_owned()
+            } else {
+                format!("`{}`", s.key)
+            };
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| {key} |")))
+                .unwrap_or_else(|| panic!("no README row for {key}"));
+            assert!(row.contains(&format!("`{}`", s.env)), "{row}");
+            assert!(row.contains(s.flag), "{row}");
+        }
     }
 }
 
@@ -800,7 +841,7 @@ mod file_keys {
                 expected.push(top);
             }
         }
-        let mut listed: Vec<String> = FILE_KEYS.iter().map(|k| (*k).to_owned()).collect();
+        let mut listed: Vec<String> = setting::IN_FILE.iter().map(|s| s.key.to_owned()).collect();
         expected.sort();
         listed.sort();
         assert_eq!(listed, expected);
