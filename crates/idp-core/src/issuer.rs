@@ -171,18 +171,20 @@ impl Issuer {
             issuer: s.to_owned(),
             reason: e.to_string(),
         })?;
-        // `Url` drops an empty `?` or `#`, so look at the raw string too.
-        if url.query().is_some() || s.contains('?') {
+        // The raw string is what the FIC holds, so it is what is checked: a `?` always
+        // starts a query (empty or not) and a `#` a fragment, and an `@` before the path
+        // ends user information.
+        if s.contains('?') {
             return Err(IssuerError::Query {
                 issuer: s.to_owned(),
             });
         }
-        if url.fragment().is_some() || s.contains('#') {
+        if s.contains('#') {
             return Err(IssuerError::Fragment {
                 issuer: s.to_owned(),
             });
         }
-        if !url.username().is_empty() || url.password().is_some() || authority.contains('@') {
+        if authority.contains('@') {
             return Err(IssuerError::UserInfo {
                 issuer: s.to_owned(),
             });

@@ -17,6 +17,7 @@
 //! # let _ = app;
 //! ```
 
+pub mod listen;
 pub mod tls;
 
 use axum::Router;

@@ -137,6 +137,8 @@ fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
             )
         } else if let Some(e) = cause.downcast_ref::<idp_exchange::client::ExchangeError>() {
             (EXIT_FAILED, exchange_hint(e))
+        } else if let Some(e) = cause.downcast_ref::<idp_server::listen::ListenError>() {
+            (EXIT_USAGE, Some(e.hint().to_owned()))
         } else if let Some(e) = cause.downcast_ref::<idp_publish::credential::CredentialError>() {
             let code = if e.is_usage() {
                 EXIT_USAGE

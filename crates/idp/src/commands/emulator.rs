@@ -32,7 +32,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         "cannot start the emulator",
         "correct the value named above; `idp emulator --help` lists each option's form",
     ))?;
-    let (cert, key) = super::serve::tls_material(
+    let tls = super::serve::tls_material(
         args.tls_cert.as_deref(),
         args.tls_key.as_deref(),
         args.self_signed.as_deref(),
@@ -49,7 +49,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         .build()?;
     runtime.block_on(async move {
         let server = Handle::<SocketAddr>::new();
-        tokio::spawn(super::serve::stop_on_signal(server.clone()));
+        tokio::spawn(idp_server::listen::stop_on_signal(server.clone()));
         let announce = {
             let server = server.clone();
             let (tenant, subscription) = (args.tenant.clone(), args.subscription.clone());
@@ -71,7 +71,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
             }
         };
         tokio::spawn(announce);
-        super::serve::serve_https(args.listen, cert, key, server, app).await?;
+        idp_server::listen::serve(args.listen, Some(tls), server, app).await?;
         eprintln!("stopped");
         anyhow::Ok(())
     })?;

@@ -6,22 +6,12 @@ use crate::report::Hint;
 use crate::settings::Settings;
 use anyhow::Context;
 use axum_server::Handle;
-use axum_server::accept::NoDelayAcceptor;
-use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use idp_core::Issuer;
 use idp_core::fsutil::{self, Overwrite};
+use idp_server::listen::{self, Pem};
 use idp_server::{Site, SiteHandle};
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
-
-/// How long open connections get to finish after a stop signal.
-const GRACE: Duration = Duration::from_secs(10);
-
-enum Tls {
-    Off,
-    Pem { cert: Vec<u8>, key: Vec<u8> },
-}
 
 pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (issuer, docs) = super::render_documents(settings)?;
@@ -43,11 +33,8 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let server = Handle::<SocketAddr>::new();
         tokio::spawn(reload_on_sighup(reload_settings, handle));
-        tokio::spawn(stop_on_signal(server.clone()));
-        let scheme = match tls {
-            Tls::Off => "http",
-            Tls::Pem { .. } => "https",
-        };
+        tokio::spawn(listen::stop_on_signal(server.clone()));
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let announce = {
             let server = server.clone();
             async move {
@@ -63,63 +50,23 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         };
         tokio::spawn(announce);
-        match tls {
-            Tls::Off => axum_server::bind(args.listen)
-                .acceptor(NoDelayAcceptor::new())
-                .handle(server)
-                .serve(app.into_make_service())
-                .await
-                .with_context(|| Hint::usage(format!("cannot serve on {}", args.listen), LISTEN_HINT))?,
-            Tls::Pem { cert, key } => serve_https(args.listen, cert, key, server, app).await?,
-        }
+        listen::serve(args.listen, tls, server, app).await?;
         eprintln!("stopped");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Serves `app` over HTTPS on `listen` until `server` is told to stop. Sockets get
-/// TCP_NODELAY: a TLS handshake or a response written in several pieces must not wait for
-/// the peer's delayed ACK (40 ms on Linux).
-pub(super) async fn serve_https(
-    listen: SocketAddr,
-    cert: Vec<u8>,
-    key: Vec<u8>,
-    server: Handle<SocketAddr>,
-    app: axum::Router,
-) -> anyhow::Result<()> {
-    let config = RustlsConfig::from_pem(cert, key)
-        .await
-        .context(Hint::usage(
-            "cannot use the TLS certificate and key",
-            "give --tls-cert a PEM certificate chain and --tls-key its PEM private key",
-        ))?;
-    axum_server::bind(listen)
-        .acceptor(RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new()))
-        .handle(server)
-        .serve(app.into_make_service())
-        .await
-        .with_context(|| Hint::usage(format!("cannot serve on {listen}"), LISTEN_HINT))
-}
-
-const LISTEN_HINT: &str =
-    "choose another --listen address (a free 127.0.0.1 port), or stop what listens there";
-
 /// Reads the certificate and key, or makes them for `--self-signed`.
-fn tls_for(args: &ServeArgs, issuer: &Issuer) -> anyhow::Result<Tls> {
+fn tls_for(args: &ServeArgs, issuer: &Issuer) -> anyhow::Result<Option<Pem>> {
     let host = url::Url::parse(issuer.as_str())
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned));
-    Ok(
-        match tls_material(
-            args.tls_cert.as_deref(),
-            args.tls_key.as_deref(),
-            args.self_signed.as_deref(),
-            host,
-        )? {
-            Some((cert, key)) => Tls::Pem { cert, key },
-            None => Tls::Off,
-        },
+    tls_material(
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+        args.self_signed.as_deref(),
+        host,
     )
 }
 
@@ -131,8 +78,7 @@ pub(super) fn tls_material(
     tls_key: Option<&std::path::Path>,
     self_signed: Option<&std::path::Path>,
     extra_host: Option<String>,
-) -> anyhow::Result<Option<(Vec<u8>, Vec<u8>)>> {
-    idp_server::install_crypto_provider();
+) -> anyhow::Result<Option<Pem>> {
     if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
         let read = |p: &std::path::Path| {
             std::fs::read(p).with_context(|| {
@@ -142,7 +88,10 @@ pub(super) fn tls_material(
                 )
             })
         };
-        return Ok(Some((read(cert)?, read(key)?)));
+        return Ok(Some(Pem {
+            cert: read(cert)?,
+            key: read(key)?,
+        }));
     }
     let Some(dir) = self_signed else {
         return Ok(None);
@@ -191,7 +140,10 @@ pub(super) fn tls_material(
         hosts.join(", "),
         dir.join("ca.pem").display()
     );
-    Ok(Some((ca.cert_pem.into_bytes(), ca.key_pem.into_bytes())))
+    Ok(Some(Pem {
+        cert: ca.cert_pem.into_bytes(),
+        key: ca.key_pem.into_bytes(),
+    }))
 }
 
 fn render(settings: &Settings) -> anyhow::Result<Site> {
@@ -217,21 +169,4 @@ async fn reload_on_sighup(settings: Settings, handle: SiteHandle) {
             Err(e) => eprintln!("reload failed, still serving the previous documents: {e:#}"),
         }
     }
-}
-
-pub(super) async fn stop_on_signal(server: Handle<SocketAddr>) {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
-    eprintln!("shutting down");
-    server.graceful_shutdown(Some(GRACE));
 }
