@@ -1,0 +1,191 @@
+//! The ARM API over HTTP: `/subscriptions/{sub}/resourceGroups/{rg}/providers/
+//! Microsoft.ManagedIdentity/userAssignedIdentities/{name}[/federatedIdentityCredentials/{fic}]`
+//! requests parsed, checked and answered with ARM's bodies; the rules live in [`crate::arm`].
+
+use crate::Emulator;
+use crate::arm::{self, ArmError, FicSpec, Target};
+use crate::clock;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+fn arm_response(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn arm_error(e: &ArmError) -> Response {
+    arm_response(e.status, e.body())
+}
+
+fn has_api_version(uri: &Uri) -> bool {
+    uri.query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "api-version" && !v.is_empty())
+    })
+}
+
+fn invalid_content(detail: impl std::fmt::Display) -> ArmError {
+    ArmError {
+        status: StatusCode::BAD_REQUEST,
+        code: "InvalidRequestContent",
+        message: format!("The request content was invalid and could not be deserialized: {detail}"),
+    }
+}
+
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ArmError> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(invalid_content("the body is not a JSON object")),
+        Err(e) => Err(invalid_content(e)),
+    }
+}
+
+fn identity_body(body: &[u8]) -> Result<(String, BTreeMap<String, String>), ArmError> {
+    let map = json_object(body)?;
+    let location = match map.get("location") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(invalid_content("'location' is not a string")),
+    };
+    let tags = match map.get("tags") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|_| invalid_content("'tags' is not an object of strings"))?,
+    };
+    Ok((location, tags))
+}
+
+fn fic_body(body: &[u8]) -> Result<FicSpec, ArmError> {
+    let map = json_object(body)?;
+    let Some(Value::Object(props)) = map.get("properties") else {
+        return Err(ArmError {
+            status: StatusCode::BAD_REQUEST,
+            code: "BadRequest",
+            message: "The 'properties' object is required.".into(),
+        });
+    };
+    let string = |name: &str| match props.get(name) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(invalid_content(format!("'{name}' is not a string"))),
+    };
+    let audiences = match props.get("audiences") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|_| invalid_content("'audiences' is not an array of strings"))?,
+    };
+    Ok(FicSpec {
+        issuer: string("issuer")?,
+        subject: string("subject")?,
+        audiences,
+    })
+}
+
+pub(crate) async fn arm_route(
+    State(emu): State<Emulator>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    match arm_request(&emu, &method, &uri, &body) {
+        Ok((status, body)) => arm_response(status, body),
+        Err(e) => arm_error(&e),
+    }
+}
+
+fn arm_request(
+    emu: &Emulator,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<(StatusCode, Value), ArmError> {
+    let Some((subscription, target)) = arm::parse_path(uri.path()) else {
+        return Err(ArmError {
+            status: StatusCode::NOT_FOUND,
+            code: "InvalidResourceType",
+            message: format!("The emulator has no ARM resource at '{}'.", uri.path()),
+        });
+    };
+    if !has_api_version(uri) {
+        return Err(ArmError {
+            status: StatusCode::BAD_REQUEST,
+            code: "MissingApiVersionParameter",
+            message:
+                "The api-version query parameter (?api-version=) is required for all requests."
+                    .into(),
+        });
+    }
+    if !subscription.eq_ignore_ascii_case(emu.subscription()) {
+        return Err(ArmError {
+            status: StatusCode::NOT_FOUND,
+            code: "SubscriptionNotFound",
+            message: format!("The subscription '{subscription}' could not be found."),
+        });
+    }
+    let (sub, tenant) = (emu.subscription(), emu.tenant());
+    let ok = |v: Value| Ok((StatusCode::OK, v));
+    let created = |c: bool| {
+        if c {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        }
+    };
+    match (method.clone(), target) {
+        (Method::GET, Target::Identities { rg }) => {
+            let registry = emu.registry();
+            let value: Vec<Value> = registry
+                .list(rg)?
+                .into_iter()
+                .map(|i| arm::identity_json(sub, tenant, i))
+                .collect();
+            ok(json!({ "value": value }))
+        }
+        (Method::GET, Target::Identity { rg, name }) => {
+            ok(arm::identity_json(sub, tenant, &emu.identity(rg, name)?))
+        }
+        (Method::PUT, Target::Identity { rg, name }) => {
+            let (location, tags) = identity_body(body)?;
+            let (identity, c) = emu.write(|r| r.put_identity(rg, name, &location, tags))?;
+            Ok((created(c), arm::identity_json(sub, tenant, &identity)))
+        }
+        (Method::DELETE, Target::Identity { rg, name }) => match emu.delete_identity(rg, name)? {
+            Some(_) => ok(Value::Null),
+            None => Ok((StatusCode::NO_CONTENT, Value::Null)),
+        },
+        (Method::GET, Target::Fics { rg, name }) => {
+            let identity = emu.identity(rg, name)?;
+            let value: Vec<Value> = identity
+                .federated_credentials
+                .iter()
+                .map(|f| arm::fic_json(sub, &identity, f))
+                .collect();
+            ok(json!({ "value": value }))
+        }
+        (Method::GET, Target::Fic { rg, name, fic }) => {
+            let registry = emu.registry();
+            let f = registry.fic(rg, name, fic)?;
+            ok(arm::fic_json(sub, registry.identity(rg, name)?, f))
+        }
+        (Method::PUT, Target::Fic { rg, name, fic }) => {
+            emu.identity(rg, name)?;
+            let spec = fic_body(body)?;
+            let now = clock::unix(emu.now());
+            let (f, c) = emu.write(|r| r.put_fic(rg, name, fic, spec, now))?;
+            Ok((created(c), arm::fic_json(sub, &emu.identity(rg, name)?, &f)))
+        }
+        (Method::DELETE, Target::Fic { rg, name, fic }) => {
+            match emu.delete_federated_credential(rg, name, fic)? {
+                Some(_) => ok(Value::Null),
+                None => Ok((StatusCode::NO_CONTENT, Value::Null)),
+            }
+        }
+        (method, _) => Err(ArmError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "MethodNotAllowed",
+            message: format!("The method '{method}' is not allowed on this resource."),
+        }),
+    }
+}

@@ -1,0 +1,100 @@
+//! What the emulator runs with ([`Config`]), and why it cannot start ([`Error`]).
+
+use crate::SigningKey;
+use crate::clock::{Clock, SystemClock};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the emulator is and how strict it is. Start from [`Config::new`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The tenant id (a GUID) in token URLs and tokens.
+    pub tenant: String,
+    /// The one subscription (a GUID) the ARM API knows.
+    pub subscription: String,
+    /// How long an issuer's discovery document and JWKS are cached. Default 24 h.
+    pub metadata_ttl: Duration,
+    /// How long a new or changed FIC answers AADSTS70021 (whole seconds). Default 0.
+    pub propagation_delay: Duration,
+    /// PEM CA certificates trusted, besides the system roots, when fetching issuer metadata.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// Where identities, FICs and the signing key persist; `None` keeps them in memory.
+    pub state_file: Option<PathBuf>,
+    /// The longest `exp` − `iat` accepted (AADSTS70023). Default 25 h, Entra's `1.01:00:00`.
+    pub max_assertion_lifetime: Duration,
+    /// Leeway on `nbf` and `exp`. Default 0: Entra's own tolerance is undocumented.
+    pub clock_skew: Duration,
+    /// Timeout for each metadata request. Default 10 s.
+    pub fetch_timeout: Duration,
+    /// Require the discovery document's `issuer` to equal `iss` (else 90061). Default true:
+    /// whether Entra checks it is unconfirmed, so the emulator takes the stricter reading.
+    pub require_discovery_issuer_match: bool,
+    /// Require `jwks_uri` on the issuer's host and port (else 90061). Default true, the
+    /// stricter reading of an unconfirmed rule.
+    pub require_same_host_jwks: bool,
+    /// The emulator's external base URL (`https://host:port`) for its own discovery
+    /// document; `None` uses `https://` and the request's `Host`.
+    pub public_base_url: Option<String>,
+    /// The key for access tokens when there is no state file yet; `None` generates one.
+    /// A key in an existing state file always wins.
+    pub signing_key: Option<SigningKey>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    /// Entra's defaults for `tenant` and `subscription`, in memory, on the system clock.
+    pub fn new(tenant: impl Into<String>, subscription: impl Into<String>) -> Self {
+        Self {
+            tenant: tenant.into(),
+            subscription: subscription.into(),
+            metadata_ttl: Duration::from_secs(24 * 3600),
+            propagation_delay: Duration::ZERO,
+            extra_roots: Vec::new(),
+            state_file: None,
+            max_assertion_lifetime: Duration::from_secs(25 * 3600),
+            clock_skew: Duration::ZERO,
+            fetch_timeout: Duration::from_secs(10),
+            require_discovery_issuer_match: true,
+            require_same_host_jwks: true,
+            public_base_url: None,
+            signing_key: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Why the emulator cannot start or persist.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("tenant {0:?} is not a guid")]
+    InvalidTenant(String),
+    #[error("subscription {0:?} is not a guid")]
+    InvalidSubscription(String),
+    #[error("public base url {url:?} is not an absolute http(s) url")]
+    InvalidBaseUrl { url: String },
+    #[error("cannot generate the signing key: {reason}")]
+    KeyGeneration { reason: String },
+    #[error("invalid signing key: {reason}")]
+    InvalidKey { reason: String },
+    #[error("cannot sign an access token: {reason}")]
+    Signing { reason: String },
+    #[error("extra root certificate {index}: {reason}")]
+    ExtraRoot { index: usize, reason: String },
+    #[error("cannot build the metadata http client: {reason}")]
+    HttpClient { reason: String },
+    #[error("cannot read state file {}: {source}", path.display())]
+    ReadState {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {} is not valid: {reason}", path.display())]
+    InvalidState { path: PathBuf, reason: String },
+    #[error("cannot write state file {}: {source}", path.display())]
+    WriteState {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
