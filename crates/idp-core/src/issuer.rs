@@ -392,6 +392,21 @@ mod tests {
     }
 
     #[test]
+    fn the_fic_note_names_the_exact_string_and_the_slash() {
+        let with = Issuer::parse("https://h/c/").unwrap().fic_note();
+        assert!(
+            with.contains("`https://h/c/`") && with.contains("with the trailing slash"),
+            "{with}"
+        );
+        let without = Issuer::parse("https://h/c").unwrap().fic_note();
+        assert!(
+            without.contains("`https://h/c`") && without.contains("no trailing slash"),
+            "{without}"
+        );
+        assert!(without.contains("AADSTS700211"));
+    }
+
+    #[test]
     fn length_limit_is_600_characters() {
         let base = "https://h/";
         let ok = format!("{base}{}", "a".repeat(600 - base.len()));

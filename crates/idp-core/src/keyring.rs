@@ -419,7 +419,7 @@ impl KeyStore {
     }
 
     pub fn exists(&self) -> bool {
-        self.keyring_path().exists()
+        self.keyring_path().is_file()
     }
 
     /// Reads the keyring. Readers need no lock: writers replace the file atomically.
@@ -916,6 +916,114 @@ mod tests {
             "{}",
             reason(&store)
         );
+    }
+
+    #[test]
+    fn states_and_entries_say_what_they_are() {
+        let names: Vec<&str> = [
+            KeyState::Next,
+            KeyState::Active,
+            KeyState::Retiring,
+            KeyState::Retired,
+        ]
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+        assert_eq!(names, ["next", "active", "retiring", "retired"]);
+        let key = keys::generate(2048).unwrap();
+        let active = entry_for(&key, KeyState::Active, T0);
+        assert_eq!(active.activated_at, Some(T0));
+        assert_eq!(active.file, format!("{}.pem", key.public.thumbprint()));
+        assert_eq!(entry_for(&key, KeyState::Next, T0).activated_at, None);
+        // Times in refusals are RFC 3339.
+        let mut r = ring(&[KeyState::Active, KeyState::Retiring]);
+        r.keys[1].retiring_at = Some(T0);
+        let kid = r.keys[1].kid.clone();
+        let e = r.check_retirement(&kid, T0).unwrap_err().to_string();
+        assert!(
+            e.contains("until 2026-01-01T00:00:00Z") && e.contains("until 2026-01-02T00:05:00Z"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_keyring_is_missing_and_an_unreadable_one_is_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path());
+        assert!(matches!(store.load(), Err(KeyringError::Missing { .. })));
+        fs::create_dir(store.keyring_path()).unwrap();
+        assert!(matches!(store.load(), Err(KeyringError::Read { .. })));
+    }
+
+    #[test]
+    fn a_create_whose_keyring_cannot_be_saved_leaves_no_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path());
+        // A folder where keyring.json should go: the key file is written, the keyring not.
+        fs::create_dir(store.keyring_path()).unwrap();
+        assert!(!store.exists());
+        let key = keys::generate(2048).unwrap();
+        assert!(store.create(&key, T0, false).is_err());
+        let file = dir.path().join(format!("{}.pem", key.public.thumbprint()));
+        assert!(!file.exists(), "the key file was removed again");
+    }
+
+    #[test]
+    fn remove_created_undoes_a_create_and_the_folder_only_if_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys_dir = dir.path().join("keys");
+        let store = KeyStore::new(&keys_dir);
+        let ring = store
+            .create(&keys::generate(2048).unwrap(), T0, false)
+            .unwrap();
+        assert!(store.remove_created(&ring, false).is_empty());
+        assert!(keys_dir.is_dir(), "kept: not asked to remove it");
+        assert_eq!(fs::read_dir(&keys_dir).unwrap().count(), 0);
+        let ring = store
+            .create(&keys::generate(2048).unwrap(), T0, false)
+            .unwrap();
+        assert!(store.remove_created(&ring, true).is_empty());
+        assert!(!keys_dir.exists());
+        // What cannot be removed is named.
+        let ring = store
+            .create(&keys::generate(2048).unwrap(), T0, false)
+            .unwrap();
+        fs::remove_file(store.keyring_path()).unwrap();
+        fs::create_dir_all(store.keyring_path().join("x")).unwrap();
+        assert_eq!(
+            store.remove_created(&ring, true),
+            vec![store.keyring_path()]
+        );
+    }
+
+    #[test]
+    fn a_key_file_left_by_an_interrupted_add_is_adopted_and_another_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path());
+        let key = keys::generate(2048).unwrap();
+        let entry = entry_for(&key, KeyState::Next, T0);
+        store.write_key_file(&entry, &key, false).unwrap();
+        // The same key again (the keyring was never saved): adopted.
+        store.write_key_file(&entry, &key, false).unwrap();
+        // Another key's PEM under that name: refused, and the file is left as it was.
+        let other = keys::generate(2048).unwrap();
+        let path = dir.path().join(&entry.file);
+        fs::write(&path, other.to_pem().expose()).unwrap();
+        let before = fs::read(&path).unwrap();
+        assert!(matches!(
+            store.write_key_file(&entry, &key, false),
+            Err(KeyringError::StrayKeyFile { found, .. }) if found.contains(&other.public.thumbprint())
+        ));
+        assert_eq!(fs::read(&path).unwrap(), before);
+        // Overwriting was asked for: replaced by the entry's key.
+        store.write_key_file(&entry, &key, true).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), key.to_pem().expose());
+        // A file that is no key at all is refused too.
+        fs::write(&path, b"junk").unwrap();
+        assert!(matches!(
+            store.write_key_file(&entry, &key, false),
+            Err(KeyringError::StrayKeyFile { found, .. }) if found.starts_with("no usable key")
+        ));
     }
 
     #[test]
