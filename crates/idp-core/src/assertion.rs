@@ -270,6 +270,41 @@ pub fn sign(spec: &AssertionSpec, key: &SigningKey, now: i64, jti: &str) -> Sign
     }
 }
 
+impl crate::diagnostic::Diagnostic for AssertionError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+        AssertionError::EmptySubject
+        | AssertionError::SubjectTooLong { .. }
+        | AssertionError::SubjectWhitespace => {
+            "the subject must equal the FIC's subject exactly: 1 to 600 characters, no surrounding whitespace".into()
+        }
+        AssertionError::SubjectUntypeable { .. } => {
+            "the subject must equal the FIC's subject exactly: retype it (a copied value may hold a character that does not show), or use only visible characters in the FIC".into()
+        }
+        AssertionError::EmptyAudience
+        | AssertionError::AudienceTooLong { .. }
+        | AssertionError::AudienceWhitespace
+        | AssertionError::AudienceUntypeable { .. } => format!(
+            "the audience must equal the FIC's audience exactly, 1 to 600 visible characters; the clouds' own are {}",
+            crate::KNOWN_AUDIENCES.join(", ")
+        ),
+        AssertionError::ZeroLifetime | AssertionError::LifetimeTooLong { .. } => {
+            "give a lifetime between 1s and 24h, like --lifetime 10m".into()
+        }
+        AssertionError::ClaimSyntax { .. } | AssertionError::DuplicateClaim { .. } => {
+            "write each private claim once, as --claim key=value".into()
+        }
+        AssertionError::RegisteredClaim { .. } => {
+            "idp sets iss, sub, aud, exp, nbf, iat and jti itself; use --subject, --audience or --lifetime".into()
+        }
+    })
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,6 +112,16 @@ pub fn format(d: Duration) -> String {
     F(d.as_secs()).to_string()
 }
 
+impl crate::diagnostic::Diagnostic for DurationError {
+    fn hint(&self) -> Option<String> {
+        Some("write durations like 90s, 10m or 1h30m".into())
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

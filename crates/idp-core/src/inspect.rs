@@ -245,6 +245,19 @@ pub fn human(secs: i64) -> String {
     crate::duration::format(std::time::Duration::from_secs(secs.unsigned_abs()))
 }
 
+impl crate::diagnostic::Diagnostic for DecodeError {
+    fn hint(&self) -> Option<String> {
+        Some(
+            "pass the whole token (header.claims.signature), or `-` to read it from standard input"
+                .into(),
+        )
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -264,6 +264,35 @@ impl fmt::Debug for Issuer {
     }
 }
 
+impl crate::diagnostic::Diagnostic for IssuerError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+        IssuerError::NotHttps { .. } => "use an https:// URL (lowercase scheme); Entra fetches the issuer's metadata over https only".into(),
+        IssuerError::Query { .. } | IssuerError::Fragment { .. } => {
+            "remove the `?…` or `#…` part; an OIDC issuer is a plain https URL".into()
+        }
+        IssuerError::UserInfo { .. } => "remove the `user@` part; credentials never go in an issuer".into(),
+        IssuerError::Whitespace { .. } => "remove the whitespace (a pasted newline or space?)".into(),
+        IssuerError::TooLong { .. } => "use a shorter storage account, container or prefix".into(),
+        IssuerError::Untypeable { .. } => "retype the issuer: a copied URL may hold a character that does not show, and the FIC must match it byte for byte".into(),
+        IssuerError::NotUriCharacter { found: '\\', .. } => "write `/`, not `\\`: parsers turn one into the other, so the FIC and the URL fetched would differ".into(),
+        IssuerError::NotUriCharacter { .. } | IssuerError::BadPercent { .. } => "percent-encode the character (like %20), or leave it out of the container or prefix name".into(),
+        IssuerError::NonAscii { .. } => "percent-encode the path's non-ASCII characters, or use an ASCII prefix: the FIC's issuer is a URI and compares byte for byte".into(),
+        IssuerError::NonAsciiHost { ascii, .. } => format!("use the host's ASCII form `{ascii}` in the issuer and the FIC"),
+        IssuerError::EmptyAuthority { .. } => "write exactly two slashes after https:, then the host".into(),
+        IssuerError::PortZero { .. } => "leave the port out (443), or give the port the issuer is served on".into(),
+        IssuerError::DotSegment { .. } => "write the path without `.` and `..` segments, as it will be fetched".into(),
+        IssuerError::Empty | IssuerError::Invalid { .. } => {
+            "give the URL the FIC will carry, like https://<account>.blob.core.windows.net/<container>".into()
+        }
+    })
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

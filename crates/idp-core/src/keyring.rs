@@ -620,6 +620,43 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+impl crate::diagnostic::Diagnostic for KeyringError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+        KeyringError::Missing { .. } => "run `idp init --issuer <URL>`, or point --keys-dir / IDP_KEYS_DIR at the keys folder".into(),
+        KeyringError::AlreadyExists { .. } => "pass --force to start a new keyring (the old keys stop being published)".into(),
+        KeyringError::UnknownKid { .. } => "see the kids with `idp keys list`".into(),
+        KeyringError::RetireActive { .. } => "activate the next key first (`idp keys add`, publish, `idp keys activate <kid>`), then retire this one".into(),
+        KeyringError::ActivateRetired { .. } => "add a new key with `idp keys add`".into(),
+        KeyringError::AlreadyInState { .. } => "nothing to do; see `idp keys list`".into(),
+        KeyringError::DuplicateKey { .. } => "that key is already known; see `idp keys list`".into(),
+        KeyringError::TooManyKeys { .. } => "retire keys that no longer sign with `idp keys retire <kid>`".into(),
+        KeyringError::NoActiveKey => "activate a key with `idp keys activate <kid>`".into(),
+        KeyringError::KeyMismatch { .. } => "the key file was replaced; restore the right file from backup, or add and activate a new key".into(),
+        KeyringError::Corrupt { .. } => "restore keyring.json from backup; do not edit it by hand".into(),
+        KeyringError::NotPublished { .. } => "publish the metadata first (`idp publish-metadata`), wait --min-published-age (24h), then activate; `--force` skips the check".into(),
+        KeyringError::PublishedTooRecently { .. } => "wait until Entra has surely refreshed the issuer's JWKS (--min-published-age, `rotation.min_published_age`), then activate again; `--force` activates now and risks AADSTS7000272".into(),
+        KeyringError::AssertionsStillValid { .. } => "retire it after that time, or pass --force if nothing still uses assertions it signed".into(),
+        KeyringError::StrayKeyFile { path, .. } => format!(
+            "move {} out of the keys folder (keep it if it may be a key someone uses), then re-run",
+            path.display()
+        ),
+        KeyringError::Key(k) => return k.hint(),
+        KeyringError::Read { .. } | KeyringError::Write(_) | KeyringError::Lock { .. } => {
+            "check that the keys folder exists and is writable".into()
+        }
+        })
+    }
+
+    fn is_usage(&self) -> bool {
+        match self {
+            KeyringError::Key(k) => k.is_usage(),
+            KeyringError::Read { .. } | KeyringError::Write(_) | KeyringError::Lock { .. } => false,
+            _ => true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

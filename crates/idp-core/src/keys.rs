@@ -318,6 +318,32 @@ fn algorithm_name(oid: &str) -> String {
     }
 }
 
+impl crate::diagnostic::Diagnostic for KeyError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+        KeyError::Permissions { path, .. } => format!("run `chmod 600 {}`", path.display()),
+        KeyError::NotPem { .. } | KeyError::Malformed { .. } => {
+            "the key file is damaged or not a PEM private key: restore it from your backup, or add a new key with `idp keys add`".into()
+        }
+        KeyError::NotPrivateKey { .. } => "give the private key (-----BEGIN PRIVATE KEY-----), not a certificate or public key".into(),
+        KeyError::Encrypted { path } => format!(
+            "decrypt it first: `openssl pkey -in {} -out key.pem` (it asks for the passphrase), then `chmod 600 key.pem`",
+            path.display()
+        ),
+        KeyError::NotRsa { .. } | KeyError::TooSmall { .. } => {
+            "use an RSA key of 2048 bits or more: `idp keys add --key-size 3072`, or import one made by `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072`".into()
+        }
+        KeyError::UnsupportedSize { .. } => "choose --key-size 2048, 3072 or 4096".into(),
+        KeyError::Read { .. } => "check the keys folder (--keys-dir / IDP_KEYS_DIR)".into(),
+        KeyError::Generate(_) => return None,
+        })
+    }
+
+    fn is_usage(&self) -> bool {
+        !matches!(self, KeyError::Generate(_))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod assertion;
+pub mod diagnostic;
 pub mod duration;
 pub mod fsutil;
 pub mod inspect;

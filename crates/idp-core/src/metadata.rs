@@ -177,6 +177,24 @@ fn pretty<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
+impl crate::diagnostic::Diagnostic for MetadataError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            MetadataError::BadJwksPath { .. } => {
+                "use a relative path like `.well-known/jwks.json`".into()
+            }
+            MetadataError::NoActiveKey => "activate a key with `idp keys activate <kid>`".into(),
+            MetadataError::TooManyKeys { .. } => {
+                "retire keys that no longer sign with `idp keys retire <kid>`".into()
+            }
+        })
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

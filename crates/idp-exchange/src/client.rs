@@ -199,3 +199,21 @@ pub async fn exchange(
         tokio::time::sleep(delay).await;
     }
 }
+
+impl idp_core::diagnostic::Diagnostic for ExchangeError {
+    fn hint(&self) -> Option<String> {
+        match self {
+        ExchangeError::Unreachable { .. } => Some(
+            "check the authority host (--authority-host / IDP_EXCHANGE_AUTHORITY_HOST, --cloud), the network, and for a private CA --ca-cert / IDP_CA_CERT".into(),
+        ),
+        ExchangeError::Unexpected { .. } => Some(
+            "the authority host answered, but not as Entra: check --authority-host (a bare https host, no path)".into(),
+        ),
+        _ => None,
+    }
+    }
+
+    fn is_usage(&self) -> bool {
+        false
+    }
+}

@@ -106,6 +106,16 @@ pub fn form<'a>(target: &'a Target, assertion: &'a Secret) -> [(&'static str, &'
     ]
 }
 
+impl idp_core::diagnostic::Diagnostic for RequestError {
+    fn hint(&self) -> Option<String> {
+        Some("--tenant is the customer's tenant id, --client-id the managed identity's client id, --scope one resource's `<resource>/.default`".into())
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -175,6 +175,16 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+impl idp_core::diagnostic::Diagnostic for HttpError {
+    fn hint(&self) -> Option<String> {
+        Some("give --ca-cert / IDP_CA_CERT a PEM file with one or more certificates".into())
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,19 +39,17 @@ pub enum CredentialError {
     Setup { method: Method, detail: String },
 }
 
-impl CredentialError {
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        match self {
+impl idp_core::diagnostic::Diagnostic for CredentialError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             CredentialError::NoSas => "pass --sas (the SAS URL or its query string) or set IDP_STORAGE_SAS; or pick another --auth".into(),
             CredentialError::UnknownAuth(_) => format!("use one of {}", Auth::NAMES.join(", ")),
             CredentialError::Setup { method: Method::WorkloadIdentity, .. } => "workload identity needs AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE".into(),
             CredentialError::Setup { .. } => "choose another method with --auth (sas, azure-cli, managed-identity, workload-identity)".into(),
-        }
+        })
     }
 
-    /// Whether the user's input is at fault (exit 2) rather than the environment.
-    pub fn is_usage(&self) -> bool {
+    fn is_usage(&self) -> bool {
         matches!(
             self,
             CredentialError::NoSas | CredentialError::UnknownAuth(_)

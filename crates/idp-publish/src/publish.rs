@@ -177,3 +177,27 @@ pub fn describe(step: &Step) -> &'static str {
         Step::Replace { .. } => "replace",
     }
 }
+
+impl idp_core::diagnostic::Diagnostic for PublishError {
+    fn hint(&self) -> Option<String> {
+        match self {
+        PublishError::NoContainer { .. } => Some(
+            "pass --create-container to create it with anonymous read access for blobs, or check the container name in the issuer URL".into(),
+        ),
+        PublishError::Refused(crate::plan::PlanError::DropsUnknownKey { .. }) => Some(
+            "publish from the keyring that made that key; or, if that key no longer signs anywhere, pass --drop-unknown-keys".into(),
+        ),
+        PublishError::Refused(crate::plan::PlanError::UnreadableRemote { .. }) => Some(
+            "look at the published JWKS blob: if it is not a key set anyone signs with, pass --drop-unknown-keys to replace it".into(),
+        ),
+        PublishError::Refused(_) => Some(
+            "the local keyring and the published JWKS disagree: check `idp keys list`; a key leaves the JWKS only once retired".into(),
+        ),
+        _ => self.storage().and_then(|s| s.hint()),
+    }
+    }
+
+    fn is_usage(&self) -> bool {
+        false
+    }
+}

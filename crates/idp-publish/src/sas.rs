@@ -58,6 +58,16 @@ impl fmt::Debug for SasToken {
 /// credentials. One rule for all of idp: [`idp_core::secret::redact`].
 pub use idp_core::secret::redact;
 
+impl idp_core::diagnostic::Diagnostic for SasError {
+    fn hint(&self) -> Option<String> {
+        Some("pass the SAS token's query string (sv=…&sig=…) or the whole SAS URL; make one with `az storage container generate-sas --as-user --auth-mode login --permissions rcw …`".into())
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -364,6 +364,28 @@ impl Store {
     }
 }
 
+impl idp_core::diagnostic::Diagnostic for StorageError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+        StorageError::ContainerNotFound { .. } => "pass --create-container, or check the container name".into(),
+        StorageError::AccessDenied { .. } => format!(
+            "with a SAS (--sas / {}): check it is for this account, not expired, and allows read, write and create (an account SAS also needs resource types container and object to create the container); with an Entra login: give the identity the `Storage Blob Data Contributor` role on the container",
+            "IDP_STORAGE_SAS"
+        ),
+        StorageError::PublicAccessNotPermitted { .. } => "allow it on the account (`allowBlobPublicAccess: true`, as deploy/issuer-storage.bicep sets it, or `az storage account update --name <account> --allow-blob-public-access true`), or host the issuer on the static website instead: enable it, and use https://<account>.z<NN>.web.core.windows.net/ as the issuer (the $web container needs no public access setting)".into(),
+        StorageError::Conflict { .. } => "re-run: the publish starts again from what is published now (`--dry-run` shows what would change)".into(),
+        StorageError::Unreachable { .. } => "check the storage endpoint, the network and, for a private CA, --ca-cert / IDP_CA_CERT; then re-run (--retries sets how often a call is retried)".into(),
+        StorageError::Credential { .. } => "log in with `az login`, or choose another method with --auth (sas, azure-cli, managed-identity, workload-identity)".into(),
+        StorageError::TooLarge { .. } => "look at that blob: an issuer's JWKS and discovery document are a few KB; delete it (`az storage blob delete`) if nothing uses it, then re-run".into(),
+        StorageError::Service { .. } | StorageError::Other { .. } => "re-run; if it persists, check the storage account in the Azure portal".into(),
+    })
+    }
+
+    fn is_usage(&self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,6 +177,22 @@ fn check_container(name: &str) -> Result<(), TargetError> {
     Ok(())
 }
 
+impl idp_core::diagnostic::Diagnostic for TargetError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            TargetError::NotHttps { .. } => "storage is reached over https only".into(),
+            _ => format!(
+                "publish-metadata needs an issuer like https://<account>.blob.core.windows.net/<container>, https://<account>.z<NN>.web.core.windows.net (static website) or https://127.0.0.1:<port>/<account>/<container> (emulator); behind a custom domain, set the container URL with --endpoint / {} / `storage.endpoint`",
+                "IDP_STORAGE_ENDPOINT"
+            ),
+        })
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

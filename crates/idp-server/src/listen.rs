@@ -24,10 +24,9 @@ pub enum ListenError {
     },
 }
 
-impl ListenError {
-    /// What to do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
+impl idp_core::diagnostic::Diagnostic for ListenError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
             ListenError::Tls(_) => {
                 "give --tls-cert a PEM certificate chain and --tls-key its PEM private key"
             }
@@ -35,6 +34,11 @@ impl ListenError {
                 "choose another --listen address (a free 127.0.0.1 port), or stop what listens there"
             }
         }
+        .into())
+    }
+
+    fn is_usage(&self) -> bool {
+        true
     }
 }
 

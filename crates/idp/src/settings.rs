@@ -92,9 +92,6 @@ pub mod env {
     pub const CONFIG: &str = "IDP_CONFIG";
     pub const ISSUER: &str = setting::ISSUER.env;
     pub const CA_CERT: &str = setting::CA_CERT.env;
-    pub const STORAGE_ENDPOINT: &str = setting::STORAGE_ENDPOINT.env;
-    /// Secret: never read from idp.toml.
-    pub const STORAGE_SAS: &str = setting::STORAGE_SAS.env;
 }
 
 /// The default configuration file name, in the current directory.
