@@ -38,6 +38,9 @@ pub struct GlobalArgs {
     /// Extra CA certificate(s) (PEM) trusted by every outgoing HTTPS call, besides the system roots; repeatable [env: IDP_CA_CERT, `:`-separated] [toml: ca_cert]
     #[arg(long, global = true, value_name = "PEM")]
     pub ca_cert: Vec<PathBuf>,
+    /// The customer inventory [env: IDP_CUSTOMERS_FILE] [toml: customers.file] [default: customers.toml beside idp.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub customers_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +64,46 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Sign a fresh assertion and exchange it at Entra for a managed identity's access token
     Token(TokenArgs),
+    /// The customer inventory: each customer's tenant, managed identity and FIC subject
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Add a customer with its tenant, the UAMI's client id and the FIC's subject
+    Add {
+        /// The customer's name: letters, digits, `-`, `_`, `.`
+        name: String,
+        /// The customer's tenant id
+        #[arg(long, value_name = "T")]
+        tenant: String,
+        /// The UAMI's client id
+        #[arg(long, value_name = "C")]
+        client_id: String,
+        /// The FIC's subject, exactly
+        #[arg(long, value_name = "S")]
+        subject: String,
+        /// The UAMI's ARM resource id (/subscriptions/…/userAssignedIdentities/…), recorded
+        #[arg(long, value_name = "ID")]
+        identity: Option<String>,
+        /// This customer's cloud: public, usgov or china
+        #[arg(long, value_name = "CLOUD")]
+        cloud: Option<String>,
+        /// This customer's default scope, like https://vault.azure.net/.default
+        #[arg(long, value_name = "SCOPE")]
+        scope: Option<String>,
+    },
+    /// List the customers
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one customer as JSON
+    Show { name: String },
+    /// Remove a customer from the inventory (nothing changes in Azure)
+    Remove { name: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -75,18 +118,21 @@ pub enum TokenFormat {
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
+    /// A customer of the inventory (`idp customers`): its tenant, client id, subject, cloud and scope
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject"])]
+    pub customer: Option<String>,
     /// The customer's tenant id (where the managed identity lives)
-    #[arg(long, value_name = "T")]
-    pub tenant: String,
+    #[arg(long, value_name = "T", required_unless_present = "customer")]
+    pub tenant: Option<String>,
     /// The managed identity's client id (clientId, not principalId)
-    #[arg(long, value_name = "C")]
-    pub client_id: String,
+    #[arg(long, value_name = "C", required_unless_present = "customer")]
+    pub client_id: Option<String>,
     /// The assertion's `sub`: the FIC's subject, exactly
-    #[arg(long, value_name = "S")]
-    pub subject: String,
-    /// One resource's scope, like https://vault.azure.net/.default
+    #[arg(long, value_name = "S", required_unless_present = "customer")]
+    pub subject: Option<String>,
+    /// One resource's scope, like https://vault.azure.net/.default [default: the customer's]
     #[arg(long, value_name = "SCOPE")]
-    pub scope: String,
+    pub scope: Option<String>,
     /// Entra's authority host [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's, https://login.microsoftonline.com]
     #[arg(long, value_name = "URL")]
     pub authority_host: Option<String>,

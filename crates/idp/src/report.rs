@@ -111,6 +111,7 @@ fn diagnostic<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Di
         idp_exchange::request::RequestError,
         idp_exchange::client::ExchangeError,
         idp_server::listen::ListenError,
+        idp_fleet::inventory::InventoryError,
         Hint,
     );
     None

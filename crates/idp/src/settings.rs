@@ -65,11 +65,13 @@ pub mod setting {
         "IDP_ROTATION_MIN_PUBLISHED_AGE",
         "--min-published-age",
     );
+    pub const CUSTOMERS_FILE: Setting =
+        s("customers.file", "IDP_CUSTOMERS_FILE", "--customers-file");
     /// Secret: from the flag or the environment only, never from idp.toml.
     pub const STORAGE_SAS: Setting = s("", "IDP_STORAGE_SAS", "--sas");
 
     /// The settings idp.toml may hold, in the README's order.
-    pub const IN_FILE: [Setting; 13] = [
+    pub const IN_FILE: [Setting; 14] = [
         ISSUER,
         KEYS_DIR,
         JWKS_PATH,
@@ -83,6 +85,7 @@ pub mod setting {
         EXCHANGE_CLOUD,
         EXCHANGE_AUTHORITY_HOST,
         ROTATION_MIN_PUBLISHED_AGE,
+        CUSTOMERS_FILE,
     ];
 }
 
@@ -118,6 +121,22 @@ pub struct FileConfig {
     pub exchange: ExchangeSection,
     #[serde(default, skip_serializing_if = "RotationSection::is_empty")]
     pub rotation: RotationSection,
+    #[serde(default, skip_serializing_if = "CustomersSection::is_empty")]
+    pub customers: CustomersSection,
+}
+
+/// `[customers]`: where the customer inventory is.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomersSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl CustomersSection {
+    fn is_empty(&self) -> bool {
+        self.file.is_none()
+    }
 }
 
 /// `[rotation]`: how `idp keys activate` decides a published key is safe to sign with.
@@ -466,6 +485,25 @@ impl Settings {
         })
     }
 
+    /// The customer inventory: `customers.file` (relative to idp.toml), else
+    /// `customers.toml` beside idp.toml.
+    pub fn customers(&self) -> Result<idp_fleet::inventory::InventoryFile, ConfigError> {
+        let flag = self
+            .flags
+            .customers_file
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned());
+        let path = match self.pick(&setting::CUSTOMERS_FILE, flag)? {
+            Some(Sourced {
+                value,
+                source: Source::File { .. },
+            }) => self.config_dir().join(value),
+            Some(Sourced { value, .. }) => PathBuf::from(value),
+            None => self.config_dir().join("customers.toml"),
+        };
+        Ok(idp_fleet::inventory::InventoryFile::new(path))
+    }
+
     pub fn key_store(&self) -> Result<KeyStore, ConfigError> {
         Ok(KeyStore::new(self.keys_dir()?.value))
     }
@@ -691,11 +729,13 @@ mod declared_once {
                 let flag = format!("--{long}");
                 // Command inputs that share a setting's flag name without being that
                 // setting: the issuer init writes, the header serve sends, the exchange
-                // retries of idp token (storage.retries is publish-metadata's).
+                // retries of idp token (storage.retries is publish-metadata's), the cloud
+                // recorded for one customer.
                 if [
                     ("idp init", "--issuer"),
                     ("idp serve", "--cache-control"),
                     ("idp token", "--retries"),
+                    ("idp customers add", "--cloud"),
                 ]
                 .contains(&(path.as_str(), flag.as_str()))
                 {
@@ -830,6 +870,7 @@ mod file_keys {
                 "storage",
                 "exchange",
                 "rotation",
+                "customers",
             ]
             .contains(&top.as_str())
             {

@@ -1046,3 +1046,147 @@ fn the_binary_is_position_independent() {
         "idp should be a position-independent executable (ET_DYN)"
     );
 }
+
+const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT_ID: &str = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";
+
+#[test]
+fn the_customer_inventory_adds_lists_shows_and_removes() {
+    let s = Sandbox::init(ISSUER);
+    let add = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "customers",
+            "add",
+            name,
+            "--tenant",
+            TENANT_ID,
+            "--client-id",
+            CLIENT_ID,
+            "--subject",
+        ];
+        args.push(name);
+        args.extend_from_slice(extra);
+        s.idp(&args).assert().success();
+    };
+    assert!(s.stdout(&["customers", "list"]).contains("no customers"));
+    add("fabrikam", &[]);
+    add(
+        "contoso",
+        &[
+            "--scope",
+            "https://vault.azure.net/.default",
+            "--identity",
+            "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/mrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami",
+        ],
+    );
+    let list: Value = serde_json::from_str(&s.stdout(&["customers", "list", "--json"])).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["contoso", "fabrikam"]);
+    let shown: Value = serde_json::from_str(&s.stdout(&["customers", "show", "contoso"])).unwrap();
+    assert_eq!(shown["scope"], "https://vault.azure.net/.default");
+    assert_eq!(shown["subject"], "contoso");
+    let text = s.stdout(&["customers", "list"]);
+    assert!(
+        text.contains("fabrikam") && text.contains(CLIENT_ID),
+        "{text}"
+    );
+    s.idp(&["customers", "remove", "fabrikam"])
+        .assert()
+        .success();
+    assert!(!s.stdout(&["customers", "list"]).contains("fabrikam"));
+    // The file sits beside idp.toml.
+    assert!(s.path().join("customers.toml").exists());
+}
+
+#[test]
+fn bad_customer_input_is_refused_and_nothing_changes() {
+    let s = Sandbox::init(ISSUER);
+    s.idp(&[
+        "customers",
+        "add",
+        "contoso",
+        "--tenant",
+        TENANT_ID,
+        "--client-id",
+        CLIENT_ID,
+        "--subject",
+        "s",
+    ])
+    .assert()
+    .success();
+    let add = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "customers",
+            "add",
+            name,
+            "--tenant",
+            TENANT_ID,
+            "--client-id",
+            CLIENT_ID,
+            "--subject",
+            "s",
+        ];
+        args.extend_from_slice(extra);
+        args.iter()
+            .map(|a| (*a).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let refuses = |args: Vec<String>, message: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        s.refuses(&args, message);
+    };
+    refuses(add("contoso", &[]), "customer `contoso` is already in");
+    refuses(add("a b", &[]), "customer name `a b` is not usable");
+    refuses(
+        add("x", &["--identity", "/subscriptions/nope/resourceGroups/g"]),
+        "is not a managed identity's resource id",
+    );
+    refuses(
+        add("x", &["--cloud", "germany"]),
+        "cloud `germany` is not one of",
+    );
+    s.refuses(
+        &[
+            "customers",
+            "add",
+            "y",
+            "--tenant",
+            TENANT_ID,
+            "--client-id",
+            "not-a-guid",
+            "--subject",
+            "s",
+        ],
+        "customer `y`: client_id",
+    );
+    s.refuses(&["customers", "show", "nobody"], "no customer `nobody`");
+    s.refuses(
+        &["customers", "remove", "nobody"],
+        "known customers: contoso",
+    );
+    s.refuses(&["token", "--customer", "nobody"], "no customer `nobody`");
+    // --customer with the ids it replaces is a usage error from the parser.
+    s.idp(&["token", "--customer", "contoso", "--tenant", TENANT_ID])
+        .assert()
+        .code(2);
+    // A customer without a scope needs --scope.
+    s.refuses(&["token", "--customer", "contoso"], "has no default scope");
+
+    // A corrupt inventory: named with its line, and never rewritten.
+    let path = s.path().join("customers.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[broken\n");
+    std::fs::write(&path, &text).unwrap();
+    let line = text.lines().count();
+    s.refuses(&["customers", "list"], &format!("(line {line})"));
+    s.refuses(
+        &add("z", &[]).iter().map(String::as_str).collect::<Vec<_>>(),
+        "is not a valid customer inventory",
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}

@@ -649,3 +649,54 @@ fn the_cloud_picks_the_assertion_audience_and_an_explicit_one_wins() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn idp_token_for_a_customer_of_the_inventory() {
+    let f = Flow::served(&[]);
+    let client_id = f.identity_with_fic("uami-contoso", &f.issuer, SUBJECT);
+    idp(f.path())
+        .args(["customers", "add", "contoso", "--tenant", &f.tenant])
+        .args([
+            "--client-id",
+            &client_id,
+            "--subject",
+            SUBJECT,
+            "--scope",
+            SCOPE,
+        ])
+        .assert()
+        .success();
+    let out = idp(f.path())
+        .args(["token", "--customer", "contoso", "--format", "claims"])
+        .args(["--authority-host", &f.authority()])
+        .arg("--ca-cert")
+        .arg(&f.emulator_ca)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let claims: Value = serde_json::from_str(&stdout).unwrap();
+    let claims = claims.get("claims").unwrap_or(&claims);
+    assert_eq!(claims["appid"], client_id.as_str(), "{stdout}");
+    assert_eq!(claims["aud"], "https://vault.azure.net", "{stdout}");
+    // --scope overrides the customer's default.
+    let out = idp(f.path())
+        .args(["token", "--customer", "contoso", "--format", "claims"])
+        .args(["--scope", "https://storage.azure.com/.default"])
+        .args(["--authority-host", &f.authority()])
+        .arg("--ca-cert")
+        .arg(&f.emulator_ca)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"https://storage.azure.com\""), "{stdout}");
+}

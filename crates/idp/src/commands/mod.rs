@@ -1,5 +1,6 @@
 //! One module per command. Each validates all of its input before it writes anything.
 
+mod customers;
 mod emulator;
 mod init;
 mod inspect;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PublishMetadata(args) => publish::run(&settings, args),
         Command::Emulator(args) => emulator::run(&settings, args),
         Command::Token(args) => token::run(&settings, args),
+        Command::Customers(cmd) => customers::run(&settings, cmd),
     }
 }
 

@@ -15,12 +15,13 @@ use std::process::ExitCode;
 
 pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     // Every input is checked before the key is touched or anything is sent.
-    let cloud = settings.cloud(args.cloud.clone())?;
+    let who = Who::resolve(settings, &args)?;
+    let cloud = settings.cloud(args.cloud.clone().or(who.cloud.clone()))?;
     let authority = settings.authority_host(args.authority_host.clone(), cloud)?;
-    let target = Target::new(&authority, &args.tenant, &args.client_id, &args.scope)?;
+    let target = Target::new(&authority, &who.tenant, &who.client_id, &who.scope)?;
     let max_wait = idp_core::duration::parse(&args.max_wait).context("invalid --max-wait")?;
     let spec = AssertionSpec {
-        subject: Subject::parse(&args.subject)?,
+        subject: Subject::parse(&who.subject)?,
         audience: settings.audience_for(args.audience.clone(), cloud)?,
         lifetime: settings.lifetime(args.lifetime.clone())?,
         claims: PrivateClaims::parse(std::iter::empty())?,
@@ -32,11 +33,11 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     let client = super::https_client(settings)?;
     let context = Context {
         issuer: spec.issuer.as_str().to_owned(),
-        subject: args.subject.clone(),
+        subject: who.subject.clone(),
         audience: spec.audience.as_str().to_owned(),
-        tenant: args.tenant.clone(),
-        client_id: args.client_id.clone(),
-        scope: args.scope.clone(),
+        tenant: who.tenant.clone(),
+        client_id: who.client_id.clone(),
+        scope: who.scope.clone(),
         authority: authority.clone(),
         lifetime_secs: spec.lifetime.get().as_secs(),
     };
@@ -92,6 +93,51 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whom the token is for: the flags, or a customer of the inventory (`--customer`), whose
+/// cloud and scope apply unless the flags say otherwise.
+struct Who {
+    tenant: String,
+    client_id: String,
+    subject: String,
+    scope: String,
+    cloud: Option<String>,
+}
+
+impl Who {
+    fn resolve(settings: &Settings, args: &TokenArgs) -> anyhow::Result<Self> {
+        let Some(name) = &args.customer else {
+            // clap requires these three without --customer.
+            let given = |v: &Option<String>| v.clone().unwrap_or_default();
+            return Ok(Self {
+                tenant: given(&args.tenant),
+                client_id: given(&args.client_id),
+                subject: given(&args.subject),
+                scope: args.scope.clone().ok_or_else(|| {
+                    crate::report::Hint::usage(
+                        "--scope is needed",
+                        "give the resource's scope, like --scope https://vault.azure.net/.default",
+                    )
+                })?,
+                cloud: None,
+            });
+        };
+        let customer = settings.customers()?.customer(name)?;
+        let scope = args.scope.clone().or(customer.scope).ok_or_else(|| {
+            crate::report::Hint::usage(
+                format!("customer `{name}` has no default scope and --scope is not given"),
+                "pass --scope, or record one: `idp customers remove NAME` then `idp customers add NAME … --scope <resource>/.default`",
+            )
+        })?;
+        Ok(Self {
+            tenant: customer.tenant,
+            client_id: customer.client_id,
+            subject: customer.subject,
+            scope,
+            cloud: customer.cloud,
+        })
+    }
 }
 
 fn say_retry(note: &RetryNote) {

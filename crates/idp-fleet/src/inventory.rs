@@ -1,0 +1,578 @@
+//! `customers.toml`: one table per customer name, with the tenant, the UAMI's client id and
+//! the FIC's subject, and optionally the UAMI's ARM resource id, the cloud and a default
+//! scope. Read whole, changed under a lock, written atomically; a file that does not parse
+//! is an error naming the line, and is never rewritten.
+//!
+//! ```toml
+//! [contoso]
+//! tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+//! client_id = "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
+//! subject = "contoso-prod"
+//! identity = "/subscriptions/…/resourceGroups/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/…"
+//! scope = "https://vault.azure.net/.default"
+//! ```
+
+use idp_core::assertion::Subject;
+use idp_core::fsutil::{self, Overwrite};
+use idp_exchange::request::{DEFAULT_AUTHORITY, Target};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The scope used to check a customer's values when it has none of its own.
+const CHECK_SCOPE: &str = "https://management.azure.com/.default";
+/// Clouds a customer may name (as `idp token --cloud` takes them).
+pub const CLOUDS: [&str; 3] = ["public", "usgov", "china"];
+/// Most characters in a customer name.
+pub const MAX_NAME_CHARS: usize = 63;
+
+/// One customer: what an exchange for it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    /// The customer's tenant id.
+    pub tenant: String,
+    /// The UAMI's client id.
+    pub client_id: String,
+    /// The FIC's subject, exactly.
+    pub subject: String,
+    /// The UAMI's ARM resource id, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// `public`, `usgov` or `china`; the configured cloud when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<String>,
+    /// Default scope for this customer, like `https://vault.azure.net/.default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl Customer {
+    pub fn new(tenant: &str, client_id: &str, subject: &str) -> Self {
+        Self {
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            subject: subject.into(),
+            identity: None,
+            cloud: None,
+            scope: None,
+        }
+    }
+
+    /// Checks every value as `idp token` would before anything is signed or sent.
+    pub fn validate(&self, name: &str) -> Result<(), InventoryError> {
+        let invalid = |field: &'static str, reason: String| InventoryError::Invalid {
+            name: name.into(),
+            field,
+            reason,
+        };
+        let scope = self.scope.as_deref().unwrap_or(CHECK_SCOPE);
+        Target::new(DEFAULT_AUTHORITY, &self.tenant, &self.client_id, scope).map_err(|e| {
+            let field = match e {
+                idp_exchange::request::RequestError::BadTenant(_) => "tenant",
+                idp_exchange::request::RequestError::BadClientId(_) => "client_id",
+                _ => "scope",
+            };
+            invalid(field, e.to_string())
+        })?;
+        Subject::parse(&self.subject).map_err(|e| invalid("subject", e.to_string()))?;
+        if let Some(cloud) = &self.cloud
+            && !CLOUDS.contains(&cloud.as_str())
+        {
+            return Err(invalid(
+                "cloud",
+                format!("`{cloud}` is not one of {}", CLOUDS.join(", ")),
+            ));
+        }
+        if let Some(id) = &self.identity {
+            IdentityId::parse(id).map_err(|reason| invalid("identity", reason))?;
+        }
+        Ok(())
+    }
+}
+
+/// A user-assigned managed identity's ARM resource id, its parts checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityId {
+    pub subscription: String,
+    pub resource_group: String,
+    pub name: String,
+}
+
+impl IdentityId {
+    /// `/subscriptions/{guid}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}`;
+    /// ARM compares the fixed segments without case, so they may be in any case.
+    pub fn parse(id: &str) -> Result<Self, String> {
+        const SHAPE: &str = "/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>";
+        let bad = |why: &str| {
+            format!("`{id}` is not a managed identity's resource id ({why}); expected {SHAPE}")
+        };
+        let parts: Vec<&str> = id.split('/').collect();
+        let [empty, subs, sub, rgs, rg, providers, ns, kind, name] = parts.as_slice() else {
+            return Err(bad(&format!(
+                "{} segments, not 8",
+                parts.len().saturating_sub(1)
+            )));
+        };
+        let fixed = [
+            (*subs, "subscriptions"),
+            (*rgs, "resourceGroups"),
+            (*providers, "providers"),
+            (*ns, "Microsoft.ManagedIdentity"),
+            (*kind, "userAssignedIdentities"),
+        ];
+        if !empty.is_empty() {
+            return Err(bad("it must start with `/`"));
+        }
+        if let Some((got, want)) = fixed
+            .iter()
+            .find(|(got, want)| !got.eq_ignore_ascii_case(want))
+        {
+            return Err(bad(&format!("`{got}` where `{want}` belongs")));
+        }
+        if !is_guid(sub) {
+            return Err(bad("the subscription is not a GUID"));
+        }
+        // ARM: resource group names are 1-90 characters of letters, digits, `_`, `-`, `.`,
+        // `(`, `)`, not ending in `.`; identity names 3-128 of letters, digits, `-`, `_`.
+        let rg_ok = (1..=90).contains(&rg.chars().count())
+            && rg
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_-.()".contains(c))
+            && !rg.ends_with('.');
+        if !rg_ok {
+            return Err(bad("the resource group name is not one ARM accepts"));
+        }
+        let name_ok = (3..=128).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(bad("the identity name is not one ARM accepts"));
+        }
+        Ok(Self {
+            subscription: (*sub).into(),
+            resource_group: (*rg).into(),
+            name: (*name).into(),
+        })
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Why the inventory cannot be read, changed or used.
+#[derive(Debug, Error)]
+pub enum InventoryError {
+    #[error("{} is not a valid customer inventory (line {line}): {message}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("customer `{name}`: {field} {reason}")]
+    Invalid {
+        name: String,
+        field: &'static str,
+        reason: String,
+    },
+    #[error("customer name `{name}` is not usable: {reason}")]
+    BadName { name: String, reason: String },
+    #[error("no customer `{name}` in {}", path.display())]
+    Unknown {
+        name: String,
+        path: PathBuf,
+        known: Vec<String>,
+    },
+    #[error("customer `{name}` is already in {}", path.display())]
+    Duplicate { name: String, path: PathBuf },
+    #[error("{} has no customers", path.display())]
+    Empty { path: PathBuf },
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot lock {}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] fsutil::WriteError),
+}
+
+impl idp_core::diagnostic::Diagnostic for InventoryError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            InventoryError::Corrupt { .. } => {
+                "fix that line by hand (idp rewrites the file only when it parses), or restore it from version control".into()
+            }
+            InventoryError::Invalid { .. } => "correct the value; `idp customers show NAME` prints what is recorded".into(),
+            InventoryError::BadName { .. } => format!(
+                "name customers with letters, digits, `-`, `_` and `.` (at most {MAX_NAME_CHARS}, starting with a letter or digit)"
+            ),
+            InventoryError::Unknown { known, .. } if known.is_empty() => {
+                "the inventory is empty: add one with `idp customers add NAME --tenant T --client-id C --subject S`".into()
+            }
+            InventoryError::Unknown { known, .. } => format!("known customers: {}", known.join(", ")),
+            InventoryError::Duplicate { .. } => "pick another name, or `idp customers remove NAME` first".into(),
+            InventoryError::Empty { .. } => "add customers with `idp customers add NAME --tenant T --client-id C --subject S`".into(),
+            InventoryError::Read { .. } | InventoryError::Lock { .. } | InventoryError::Write(_) => {
+                "check the inventory's path (--customers-file / IDP_CUSTOMERS_FILE) and that its folder is writable".into()
+            }
+        })
+    }
+
+    fn is_usage(&self) -> bool {
+        !matches!(
+            self,
+            InventoryError::Read { .. } | InventoryError::Lock { .. } | InventoryError::Write(_)
+        )
+    }
+}
+
+/// Checks a customer name: 1-63 characters of letters, digits, `-`, `_`, `.`, starting with
+/// a letter or digit (so it is a safe file name and TOML key).
+pub fn check_name(name: &str) -> Result<(), InventoryError> {
+    let bad = |reason: &str| InventoryError::BadName {
+        name: name.into(),
+        reason: reason.into(),
+    };
+    if name.is_empty() || name.len() > MAX_NAME_CHARS {
+        return Err(bad("it must be 1 to 63 characters"));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(bad("it must start with a letter or a digit"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
+    {
+        return Err(bad(&format!(
+            "`{c}` is not a letter, digit, `-`, `_` or `.`"
+        )));
+    }
+    Ok(())
+}
+
+/// The customers, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    customers: BTreeMap<String, Customer>,
+}
+
+impl Inventory {
+    /// Adds a new customer, checked; refuses a name already there.
+    pub fn add(&mut self, name: &str, customer: Customer) -> Result<(), InventoryError> {
+        check_name(name)?;
+        customer.validate(name)?;
+        if self.customers.contains_key(name) {
+            return Err(InventoryError::Duplicate {
+                name: name.into(),
+                path: PathBuf::new(),
+            });
+        }
+        self.customers.insert(name.into(), customer);
+        Ok(())
+    }
+
+    /// Removes a customer, returning it.
+    pub fn remove(&mut self, name: &str) -> Option<Customer> {
+        self.customers.remove(name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Customer> {
+        self.customers.get(name)
+    }
+
+    /// Customers in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Customer)> {
+        self.customers.iter().map(|(n, c)| (n.as_str(), c))
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.customers.keys().cloned().collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// Parses `customers.toml` text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, InventoryError> {
+        let customers: BTreeMap<String, Customer> =
+            toml::from_str(text).map_err(|e| InventoryError::Corrupt {
+                path: path.to_owned(),
+                line: e.span().map_or(1, |s| {
+                    text[..s.start.min(text.len())].lines().count().max(1)
+                }),
+                message: e.message().to_owned(),
+            })?;
+        for (name, customer) in &customers {
+            check_name(name)?;
+            customer.validate(name)?;
+        }
+        Ok(Self { customers })
+    }
+
+    /// The file's text: a comment, then one table per customer in name order.
+    pub fn render(&self) -> String {
+        let body = toml::to_string_pretty(&self.customers).expect("the inventory serialises");
+        format!(
+            "# Customers of this issuer, one table each, written by `idp customers`.\n\
+             # tenant, client_id and subject are what the exchange sends; edit with care.\n\n{body}"
+        )
+    }
+}
+
+/// `customers.toml` on disk, with its lock beside it.
+#[derive(Debug, Clone)]
+pub struct InventoryFile {
+    path: PathBuf,
+}
+
+impl InventoryFile {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the inventory; a missing file is an empty inventory.
+    pub fn load(&self) -> Result<Inventory, InventoryError> {
+        match fs::read_to_string(&self.path) {
+            Ok(text) => Inventory::parse(&text, &self.path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Inventory::default()),
+            Err(source) => Err(InventoryError::Read {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// The named customer, or an error listing the known ones.
+    pub fn customer(&self, name: &str) -> Result<Customer, InventoryError> {
+        let inv = self.load()?;
+        inv.get(name)
+            .cloned()
+            .ok_or_else(|| InventoryError::Unknown {
+                name: name.into(),
+                path: self.path.clone(),
+                known: inv.names(),
+            })
+    }
+
+    /// Applies `change` under the lock and writes the result atomically; when `change`
+    /// fails, nothing is written.
+    pub fn update<T>(
+        &self,
+        change: impl FnOnce(&mut Inventory) -> Result<T, InventoryError>,
+    ) -> Result<T, InventoryError> {
+        let _lock = self.lock()?;
+        let mut inv = self.load()?;
+        let out = change(&mut inv).map_err(|e| match e {
+            InventoryError::Duplicate { name, .. } => InventoryError::Duplicate {
+                name,
+                path: self.path.clone(),
+            },
+            other => other,
+        })?;
+        fsutil::write_atomic(
+            &self.path,
+            inv.render().as_bytes(),
+            0o644,
+            Overwrite::Replace,
+        )?;
+        Ok(out)
+    }
+
+    fn lock(&self) -> Result<fs::File, InventoryError> {
+        let name = self.path.file_name().map_or_else(
+            || "customers.toml".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let path = self.path.with_file_name(format!(".{name}.lock"));
+        let err = |source| InventoryError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(err)?;
+        file.lock().map_err(err)?;
+        Ok(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const CLIENT: &str = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";
+    const UAMI: &str = "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/mrg-app-1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami-app";
+
+    #[test]
+    fn adds_round_trip_through_the_file_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = InventoryFile::new(dir.path().join("customers.toml"));
+        assert!(file.load().unwrap().is_empty());
+        file.update(|inv| inv.add("zeta", Customer::new(TENANT, CLIENT, "z")))
+            .unwrap();
+        let mut with_all = Customer::new(TENANT, CLIENT, "a b/c");
+        with_all.identity = Some(UAMI.into());
+        with_all.cloud = Some("usgov".into());
+        with_all.scope = Some("https://vault.azure.net/.default".into());
+        file.update(|inv| inv.add("alpha", with_all.clone()))
+            .unwrap();
+        let inv = file.load().unwrap();
+        assert_eq!(inv.names(), ["alpha", "zeta"]);
+        assert_eq!(inv.get("alpha"), Some(&with_all));
+        let text = fs::read_to_string(file.path()).unwrap();
+        assert!(
+            text.find("[alpha]").unwrap() < text.find("[zeta]").unwrap(),
+            "{text}"
+        );
+        assert_eq!(file.customer("zeta").unwrap().subject, "z");
+    }
+
+    #[test]
+    fn a_duplicate_or_an_unknown_name_is_an_error_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = InventoryFile::new(dir.path().join("customers.toml"));
+        file.update(|inv| inv.add("c1", Customer::new(TENANT, CLIENT, "s")))
+            .unwrap();
+        let before = fs::read(file.path()).unwrap();
+        assert!(matches!(
+            file.update(|inv| inv.add("c1", Customer::new(TENANT, CLIENT, "t"))),
+            Err(InventoryError::Duplicate { path, .. }) if path == file.path()
+        ));
+        assert_eq!(fs::read(file.path()).unwrap(), before);
+        assert!(matches!(
+            file.customer("c2"),
+            Err(InventoryError::Unknown { known, .. }) if known == ["c1"]
+        ));
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_the_field() {
+        let field_of = |c: Customer| match Inventory::default().add("x", c) {
+            Err(InventoryError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field_of(Customer::new("not a tenant", CLIENT, "s")),
+            "tenant"
+        );
+        assert_eq!(field_of(Customer::new(TENANT, "nope", "s")), "client_id");
+        assert_eq!(field_of(Customer::new(TENANT, CLIENT, " s")), "subject");
+        assert_eq!(field_of(Customer::new(TENANT, CLIENT, "")), "subject");
+        let mut c = Customer::new(TENANT, CLIENT, "s");
+        c.scope = Some("https://vault.azure.net".into());
+        assert_eq!(field_of(c), "scope");
+        let mut c = Customer::new(TENANT, CLIENT, "s");
+        c.cloud = Some("germany".into());
+        assert_eq!(field_of(c), "cloud");
+        let mut c = Customer::new(TENANT, CLIENT, "s");
+        c.identity = Some("/subscriptions/x".into());
+        assert_eq!(field_of(c), "identity");
+    }
+
+    #[test]
+    fn resource_ids_are_checked_segment_by_segment() {
+        let id = IdentityId::parse(UAMI).unwrap();
+        assert_eq!(
+            (
+                id.subscription.as_str(),
+                id.resource_group.as_str(),
+                id.name.as_str()
+            ),
+            (
+                "0b1f6471-1bf0-4dda-aec3-111122223333",
+                "mrg-app-1",
+                "uami-app"
+            )
+        );
+        // ARM's fixed segments in any case.
+        assert!(IdentityId::parse(&UAMI.replace("resourceGroups", "resourcegroups")).is_ok());
+        for (bad, why) in [
+            (
+                "subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami",
+                "segments",
+            ),
+            (
+                &UAMI.replace("Microsoft.ManagedIdentity", "Microsoft.Storage"),
+                "`Microsoft.Storage` where",
+            ),
+            (
+                &UAMI.replace("0b1f6471-1bf0-4dda-aec3-111122223333", "sub"),
+                "not a GUID",
+            ),
+            (&UAMI.replace("uami-app", "u!"), "identity name"),
+            (&UAMI.replace("mrg-app-1", "rg."), "resource group"),
+            (
+                &format!("{UAMI}/federatedIdentityCredentials/x"),
+                "segments",
+            ),
+            ("", "segments"),
+        ] {
+            let e = IdentityId::parse(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn names_are_file_and_key_safe() {
+        for ok in ["contoso", "c-1", "a.b_c", "9lives"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", ".x", "a b", "a/b", "ä", &"a".repeat(64)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_file_names_its_line_and_is_never_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = InventoryFile::new(dir.path().join("customers.toml"));
+        let text = format!(
+            "[ok]\ntenant = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\nsubject = \"s\"\n\n[broken]\ntenant = \n"
+        );
+        fs::write(file.path(), &text).unwrap();
+        match file.load() {
+            Err(InventoryError::Corrupt { line, .. }) => assert_eq!(line, 7),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            file.update(|inv| inv.add("new", Customer::new(TENANT, CLIENT, "n")))
+                .is_err()
+        );
+        assert_eq!(fs::read_to_string(file.path()).unwrap(), text);
+        // An unknown field is refused too, by name.
+        fs::write(file.path(), "[x]\ntenant = \"t\"\nclientid = \"c\"\n").unwrap();
+        assert!(
+            matches!(file.load(), Err(InventoryError::Corrupt { message, .. }) if message.contains("clientid"))
+        );
+    }
+}
