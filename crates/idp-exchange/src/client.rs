@@ -121,6 +121,46 @@ fn is_tls_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
     e.source().is_some_and(is_tls_refusal)
 }
 
+/// One backoff shared by exchanges that run side by side (a fleet run): when Entra throttles
+/// or fails one of them (429, 5xx), every exchange waits out the same delay before its next
+/// request, so parallel workers do not hammer a throttled tenant.
+#[derive(Debug, Clone, Default)]
+pub struct SharedBackoff(std::sync::Arc<std::sync::Mutex<Option<Instant>>>);
+
+impl SharedBackoff {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Holds every exchange until `delay` from now (or later, if already held longer).
+    pub fn hold(&self, delay: Duration) {
+        let until = Instant::now() + delay;
+        let mut at = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if at.is_none_or(|t| t < until) {
+            *at = Some(until);
+        }
+    }
+
+    /// When requests may go out again, if they are held.
+    pub fn held_until(&self) -> Option<Instant> {
+        let at = *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        at.filter(|t| *t > Instant::now())
+    }
+
+    /// Waits until requests may go out.
+    pub async fn wait(&self) {
+        while let Some(until) = self.held_until() {
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+}
+
 /// Exchanges a fresh assertion (from `sign`, called once per attempt) for an access token,
 /// retrying only what is transient, within `policy`; `on_retry` hears of each retry.
 pub async fn exchange(
@@ -128,6 +168,19 @@ pub async fn exchange(
     target: &Target,
     context: &Context,
     policy: &Policy,
+    sign: impl FnMut() -> Result<Secret, SignError>,
+    on_retry: impl FnMut(&RetryNote),
+) -> Result<AccessToken, ExchangeError> {
+    exchange_sharing(client, target, context, policy, None, sign, on_retry).await
+}
+
+/// [`exchange`], waiting on and feeding a [`SharedBackoff`] when one is given.
+pub async fn exchange_sharing(
+    client: &reqwest::Client,
+    target: &Target,
+    context: &Context,
+    policy: &Policy,
+    backoff: Option<&SharedBackoff>,
     mut sign: impl FnMut() -> Result<Secret, SignError>,
     mut on_retry: impl FnMut(&RetryNote),
 ) -> Result<AccessToken, ExchangeError> {
@@ -135,6 +188,9 @@ pub async fn exchange(
     let mut retries = 0u32;
     let mut server_retries = 0u32;
     loop {
+        if let Some(b) = backoff {
+            b.wait().await;
+        }
         let assertion = sign().map_err(ExchangeError::Sign)?;
         let outcome = attempt(client, target, &assertion).await;
         drop(assertion);
@@ -189,6 +245,9 @@ pub async fn exchange(
             return Err(err);
         }
         retries += 1;
+        if let (Some(b), Transient::Throttled | Transient::Server) = (backoff, reason) {
+            b.hold(delay);
+        }
         on_retry(&RetryNote {
             retry: retries,
             reason,
@@ -215,5 +274,28 @@ impl idp_core::diagnostic::Diagnostic for ExchangeError {
 
     fn is_usage(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_hold_only_ever_extends() {
+        let b = SharedBackoff::new();
+        assert!(b.held_until().is_none());
+        b.hold(Duration::from_secs(5));
+        let first = b.held_until().unwrap();
+        b.hold(Duration::from_secs(1));
+        assert_eq!(
+            b.held_until(),
+            Some(first),
+            "a shorter hold does not shorten it"
+        );
+        b.hold(Duration::from_secs(10));
+        assert!(b.held_until().unwrap() > first);
+        let clone = b.clone();
+        assert_eq!(clone.held_until(), b.held_until(), "clones share the hold");
     }
 }

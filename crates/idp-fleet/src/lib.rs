@@ -15,3 +15,4 @@
 //! ```
 
 pub mod inventory;
+pub mod mint;

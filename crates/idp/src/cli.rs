@@ -119,16 +119,28 @@ pub enum TokenFormat {
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// A customer of the inventory (`idp customers`): its tenant, client id, subject, cloud and scope
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject", "all", "customers"])]
     pub customer: Option<String>,
+    /// Every customer of the inventory, each on its own (see --parallel, --out-dir)
+    #[arg(long, conflicts_with_all = ["tenant", "client_id", "subject", "customers"])]
+    pub all: bool,
+    /// These customers of the inventory, comma-separated, each on its own
+    #[arg(long, value_name = "A,B,…", value_delimiter = ',', conflicts_with_all = ["tenant", "client_id", "subject"])]
+    pub customers: Vec<String>,
+    /// With --all/--customers: exchanges at once (at least 1)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+    /// With --all/--customers: write DIR/<name>.json (0600: access token, expiry) for each success
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
     /// The customer's tenant id (where the managed identity lives)
-    #[arg(long, value_name = "T", required_unless_present = "customer")]
+    #[arg(long, value_name = "T", required_unless_present_any = ["customer", "all", "customers"])]
     pub tenant: Option<String>,
     /// The managed identity's client id (clientId, not principalId)
-    #[arg(long, value_name = "C", required_unless_present = "customer")]
+    #[arg(long, value_name = "C", required_unless_present_any = ["customer", "all", "customers"])]
     pub client_id: Option<String>,
     /// The assertion's `sub`: the FIC's subject, exactly
-    #[arg(long, value_name = "S", required_unless_present = "customer")]
+    #[arg(long, value_name = "S", required_unless_present_any = ["customer", "all", "customers"])]
     pub subject: Option<String>,
     /// One resource's scope, like https://vault.azure.net/.default [default: the customer's]
     #[arg(long, value_name = "SCOPE")]

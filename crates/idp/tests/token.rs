@@ -700,3 +700,143 @@ fn idp_token_for_a_customer_of_the_inventory() {
     );
     assert!(stdout.contains("\"https://storage.azure.com\""), "{stdout}");
 }
+
+impl Flow {
+    /// Adds customer `name` with a UAMI whose FIC has `fic_subject` (the customer's
+    /// recorded subject is `name`), default scope SCOPE.
+    fn customer(&self, name: &str, fic_subject: &str) {
+        let client_id = self.identity_with_fic(&format!("uami-{name}"), &self.issuer, fic_subject);
+        idp(self.path())
+            .args(["customers", "add", name, "--tenant", &self.tenant])
+            .args([
+                "--client-id",
+                &client_id,
+                "--subject",
+                name,
+                "--scope",
+                SCOPE,
+            ])
+            .assert()
+            .success();
+    }
+
+    fn fleet(&self, extra: &[&str]) -> (i32, String, String) {
+        let out = idp(self.path())
+            .args(["token", "--authority-host", &self.authority()])
+            .arg("--ca-cert")
+            .arg(&self.emulator_ca)
+            .args(extra)
+            .output()
+            .unwrap();
+        let (o, e) = (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        );
+        println!("$ idp token … {extra:?}\n{o}{e}");
+        (out.status.code().unwrap_or(-1), o, e)
+    }
+}
+
+#[test]
+fn token_all_mints_for_every_customer_and_one_broken_one_stops_nobody() {
+    let f = Flow::served(&[]);
+    f.customer("alpha", "alpha");
+    f.customer("broken", "someone-else");
+    f.customer("gamma", "gamma");
+    let out_dir = f.path().join("tokens");
+    std::fs::create_dir(&out_dir).unwrap();
+    let (code, out, err) = f.fleet(&["--all", "--parallel", "2", "--out-dir", "tokens"]);
+    assert_eq!(code, 1, "{err}");
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(line("alpha").contains(" ok "), "{out}");
+    assert!(line("gamma").contains(" ok "), "{out}");
+    assert!(line("broken").contains("AADSTS700213"), "{out}");
+    assert!(out.contains("3 customers: 2 ok, 1 failed"), "{out}");
+    // A file per success, private; none for the failure; no token on stdout or stderr.
+    for name in ["alpha", "gamma"] {
+        let path = out_dir.join(format!("{name}.json"));
+        let mode = std::fs::metadata(&path).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let token = v["access_token"].as_str().unwrap();
+        assert_eq!(
+            f.verify(token, "https://vault.azure.net")["tid"],
+            f.tenant.as_str()
+        );
+        assert!(!out.contains(token) && !err.contains(token));
+    }
+    assert!(!out_dir.join("broken.json").exists());
+
+    // The same as one JSON document; --customers picks some.
+    let (code, out, _) = f.fleet(&["--customers", "alpha,broken", "--format", "json"]);
+    assert_eq!(code, 1);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (doc["ok"].as_u64(), doc["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(doc["customers"][1]["code"], 700213);
+    let (code, _, _) = f.fleet(&["--customers", "alpha,gamma"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_throttled_answer_slows_every_worker_of_a_fleet_run() {
+    let f = Flow::served(&[]);
+    for name in ["c1", "c2", "c3"] {
+        f.customer(name, name);
+    }
+    // One 429 asking for 2 s. Two workers: one gets the 429; the other finishes at once,
+    // and the third customer it takes up must wait out the same 2 s before sending.
+    let r = client(&f.emulator_ca)
+        .post(format!("{}/_emulator/faults", f.authority()))
+        .json(&json!({"status": 429, "count": 1, "retry_after": 2}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let (code, out, err) = f.fleet(&["--all", "--parallel", "2", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("429").count(), 1, "one retry: {err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let slow = doc["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["seconds"].as_f64().unwrap() >= 1.5)
+        .count();
+    assert_eq!(
+        slow, 2,
+        "the throttled one and the one that waited with it: {out}"
+    );
+}
+
+#[test]
+fn fleet_runs_refuse_bad_input_before_sending_anything() {
+    let f = Flow::served(&[]);
+    // No inventory yet.
+    let (code, _, err) = f.fleet(&["--all"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("has no customers"), "{err}");
+    f.customer("alpha", "alpha");
+    let (code, _, err) = f.fleet(&["--customers", "alpha,nobody"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no customer `nobody`") && err.contains("known customers: alpha"),
+        "{err}"
+    );
+    let (code, _, err) = f.fleet(&["--all", "--parallel", "0"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = f.fleet(&["--all", "--out-dir", "missing"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not a folder"), "{err}");
+    let (code, _, err) = f.fleet(&["--all", "--format", "claims"]);
+    assert_eq!(code, 2, "{err}");
+}

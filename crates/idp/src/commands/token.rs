@@ -14,6 +14,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
+    if args.all || !args.customers.is_empty() {
+        return fleet(settings, args);
+    }
     // Every input is checked before the key is touched or anything is sent.
     let who = Who::resolve(settings, &args)?;
     let cloud = settings.cloud(args.cloud.clone().or(who.cloud.clone()))?;
@@ -93,6 +96,220 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--all` / `--customers`: one exchange per customer, `--parallel` at a time, a line each
+/// and a summary (or one JSON document); exit 1 unless every customer succeeded.
+fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
+    use idp_fleet::mint::{self, Job};
+    if matches!(args.format, TokenFormat::Claims) {
+        return Err(crate::report::Hint::usage(
+            "--format claims is for one customer",
+            "use --format json with --all/--customers, or --customer NAME --format claims",
+        )
+        .into());
+    }
+    // Every customer is checked, and the key loaded once, before anything is sent.
+    let file = settings.customers()?;
+    let inventory = file.load()?;
+    let names: Vec<String> = if args.all {
+        if inventory.is_empty() {
+            return Err(idp_fleet::inventory::InventoryError::Empty {
+                path: file.path().to_owned(),
+            }
+            .into());
+        }
+        inventory.names()
+    } else {
+        args.customers.clone()
+    };
+    let max_wait = idp_core::duration::parse(&args.max_wait).context("invalid --max-wait")?;
+    let lifetime = settings.lifetime(args.lifetime.clone())?;
+    let issuer = settings.issuer()?.value;
+    let mut jobs = Vec::new();
+    let mut specs = std::collections::HashMap::new();
+    for name in &names {
+        let customer = inventory.get(name).cloned().ok_or_else(|| {
+            idp_fleet::inventory::InventoryError::Unknown {
+                name: name.clone(),
+                path: file.path().to_owned(),
+                known: inventory.names(),
+            }
+        })?;
+        let cloud = settings.cloud(args.cloud.clone().or(customer.cloud.clone()))?;
+        let authority = settings.authority_host(args.authority_host.clone(), cloud)?;
+        let scope = args
+            .scope
+            .clone()
+            .or(customer.scope.clone())
+            .ok_or_else(|| {
+                crate::report::Hint::usage(
+                    format!("customer `{name}` has no default scope and --scope is not given"),
+                    "pass --scope for all of them, or record a scope per customer",
+                )
+            })?;
+        let target = Target::new(&authority, &customer.tenant, &customer.client_id, &scope)?;
+        let audience = settings.audience_for(args.audience.clone(), cloud)?;
+        let spec = AssertionSpec {
+            issuer: issuer.clone(),
+            subject: Subject::parse(&customer.subject)?,
+            audience: audience.clone(),
+            lifetime,
+            claims: PrivateClaims::parse(std::iter::empty())?,
+        };
+        let context = Context {
+            issuer: issuer.as_str().to_owned(),
+            subject: customer.subject.clone(),
+            audience: audience.as_str().to_owned(),
+            tenant: customer.tenant.clone(),
+            client_id: customer.client_id.clone(),
+            scope,
+            authority,
+            lifetime_secs: lifetime.get().as_secs(),
+        };
+        specs.insert(name.clone(), spec);
+        jobs.push(Job {
+            name: name.clone(),
+            target,
+            context,
+        });
+    }
+    if let Some(dir) = &args.out_dir
+        && !dir.is_dir()
+    {
+        return Err(crate::report::Hint::usage(
+            format!("--out-dir {} is not a folder", dir.display()),
+            "create it first (its files hold access tokens: keep it private)",
+        )
+        .into());
+    }
+    let store = settings.key_store()?;
+    let ring = store.load()?;
+    let key = store.signing_key(&ring)?;
+    let http = super::https_client(settings)?;
+    let policy = Policy {
+        propagation_wait: max_wait,
+        max_server_retries: args.retries,
+        ..Policy::default()
+    };
+    // Each customer's own assertion: its subject, and its cloud's audience.
+    let sign = |job: &Job| -> Result<idp_exchange::Secret, client::SignError> {
+        let spec = specs
+            .get(&job.name)
+            .ok_or("no assertion spec for that customer")?;
+        Ok(assertion::sign(
+            spec,
+            &key,
+            super::now().unix_timestamp(),
+            &assertion::random_jti(),
+        )
+        .token)
+    };
+    let on_retry = |name: &str, note: &RetryNote| {
+        eprint!("{name}: ");
+        say_retry(note);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let started = std::time::Instant::now();
+    let outcomes = runtime.block_on(mint::mint_all(
+        &http,
+        &jobs,
+        usize::from(args.parallel),
+        &policy,
+        &sign,
+        &on_retry,
+    ));
+    let now = super::now().unix_timestamp();
+    let mut rows = Vec::new();
+    let mut failed = 0usize;
+    for o in &outcomes {
+        let seconds = (o.took.as_secs_f64() * 100.0).round() / 100.0;
+        match &o.result {
+            Ok(token) => {
+                let expires_on = now + token.expires_in as i64;
+                if let Some(dir) = &args.out_dir {
+                    let json = serde_json::json!({
+                        "access_token": token.token.expose(),
+                        "token_type": token.token_type,
+                        "expires_in": token.expires_in,
+                        "expires_on": expires_on,
+                    });
+                    idp_core::fsutil::write_atomic(
+                        &dir.join(format!("{}.json", o.name)),
+                        json.to_string().as_bytes(),
+                        0o600,
+                        idp_core::fsutil::Overwrite::Replace,
+                    )?;
+                }
+                rows.push(serde_json::json!({
+                    "name": o.name, "ok": true, "seconds": seconds, "expires_on": expires_on,
+                }));
+            }
+            Err(e) => {
+                failed += 1;
+                let (code, meaning) = describe(e);
+                rows.push(serde_json::json!({
+                    "name": o.name, "ok": false, "seconds": seconds,
+                    "code": code, "error": meaning,
+                }));
+            }
+        }
+    }
+    let total = started.elapsed().as_secs_f64();
+    let mut out = std::io::stdout().lock();
+    if matches!(args.format, TokenFormat::Json) {
+        let doc = serde_json::json!({
+            "customers": rows,
+            "ok": outcomes.len() - failed,
+            "failed": failed,
+            "seconds": (total * 100.0).round() / 100.0,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        for r in &rows {
+            let status = if r["ok"] == true {
+                "ok".to_owned()
+            } else {
+                match r["code"].as_u64() {
+                    Some(code) => format!("AADSTS{code}: {}", r["error"].as_str().unwrap_or("")),
+                    None => r["error"].as_str().unwrap_or("").to_owned(),
+                }
+            };
+            writeln!(
+                out,
+                "{:<24}  {status}  ({:.2}s)",
+                r["name"].as_str().unwrap_or(""),
+                r["seconds"].as_f64().unwrap_or(0.0)
+            )?;
+        }
+        writeln!(
+            out,
+            "{} customers: {} ok, {failed} failed, in {total:.2}s",
+            outcomes.len(),
+            outcomes.len() - failed
+        )?;
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
+/// The AADSTS code and a one-line explanation of a failed exchange (secrets redacted).
+fn describe(e: &ExchangeError) -> (Option<u64>, String) {
+    let line = match e {
+        ExchangeError::Entra {
+            error, explanation, ..
+        } => match explanation {
+            Some(x) => format!("{}; {}", x.meaning, x.check),
+            None => error.summary().to_owned(),
+        },
+        other => other.to_string(),
+    };
+    (e.code(), idp_core::secret::redact(&line))
 }
 
 /// Whom the token is for: the flags, or a customer of the inventory (`--customer`), whose
