@@ -1055,6 +1055,12 @@ mod tests {
         // Overwriting was asked for: replaced by the entry's key.
         store.write_key_file(&entry, &key, true).unwrap();
         assert_eq!(fs::read(&path).unwrap(), key.to_pem().expose());
+        // Any other failure to write is a write error, not a question of adoption.
+        let gone = KeyStore::new(dir.path().join("no-such-folder"));
+        assert!(matches!(
+            gone.write_key_file(&entry, &key, false),
+            Err(KeyringError::Write(_))
+        ));
         // A file that is no key at all is refused too.
         fs::write(&path, b"junk").unwrap();
         assert!(matches!(

@@ -61,8 +61,8 @@ const SECRET_PARAMS: [&str; 4] = [
 
 /// Removes what may be a secret from text that came from the network (an error
 /// description, a response body, a header) or holds a URL, before idp prints it:
-/// - anything shaped like a JWT or JWE: a run of base64url and dots in which a segment starts
-///   with `eyJ` (the encoding of `{"`) and at least one dot follows it;
+/// - anything shaped like a JWT or JWE, or a part of one: a run of base64url and dots in
+///   which a segment starts with `eyJ` (the base64url of `{"`);
 /// - the value of `sig=`, `client_assertion=`, `access_token=`, `client_secret=`;
 /// - the credential after `Bearer `.
 ///
@@ -82,11 +82,7 @@ fn redact_jwts(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run_start: Option<usize> = None;
     let flush = |out: &mut String, run: &str| {
-        let jwt_like = run.split('.').count() >= 2
-            && run
-                .split('.')
-                .enumerate()
-                .any(|(i, seg)| seg.starts_with("eyJ") && i + 1 < run.split('.').count());
+        let jwt_like = run.split('.').any(|seg| seg.starts_with("eyJ"));
         out.push_str(if jwt_like { REDACTED } else { run });
     };
     for (i, c) in text.char_indices() {
@@ -153,6 +149,8 @@ mod tests {
             // A JWE (five parts) and a header-only echo.
             format!("{JWT}.abc.def"),
             "header eyJhbGciOiJSUzI1NiJ9. seen".to_owned(),
+            // A lone part (a payload quoted without its header) is hidden too.
+            "claims 'eyJzdWIiOiJzIn0' and x.eyJzdWIiOiJzIn0".to_owned(),
         ] {
             let r = redact(&text);
             assert!(!r.contains("eyJ"), "{r}");
@@ -191,6 +189,9 @@ mod tests {
         let b = SecretBytes::new(b"-----BEGIN PRIVATE KEY-----".to_vec());
         assert!(!format!("{s:?}").contains("secret-payload"));
         assert!(!format!("{b:?}").contains("PRIVATE"));
+        // What they show instead says what they are and how long.
+        assert_eq!(format!("{s:?}"), "SecretString([redacted; 39 chars])");
+        assert_eq!(format!("{b:?}"), "SecretBytes([redacted; 27 bytes])");
         assert_eq!(s.expose(), "eyJhbGciOiJSUzI1NiJ9.secret-payload.sig");
     }
 }
