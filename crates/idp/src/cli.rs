@@ -316,8 +316,11 @@ pub enum KeysCommand {
         #[arg(long, value_name = "DURATION")]
         min_published_age: Option<String>,
         /// Activate without those checks: exchanges fail with AADSTS7000272 while Entra still caches a JWKS without the key
-        #[arg(long)]
+        #[arg(long, conflicts_with = "canary")]
         force: bool,
+        /// Prove it instead of waiting: sign one assertion with this key and exchange it for this customer of the inventory; activate only if Entra accepts it
+        #[arg(long, value_name = "CUSTOMER")]
+        canary: Option<String>,
     },
     /// Take a key out of the JWKS for good (not the active key). Refused while assertions
     /// it signed can still be valid (24h and 5m after it stopped signing)

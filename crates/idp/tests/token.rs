@@ -840,3 +840,89 @@ fn fleet_runs_refuse_bad_input_before_sending_anything() {
     let (code, _, err) = f.fleet(&["--all", "--format", "claims"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn the_rotation_canary_blocks_a_key_entra_cannot_see_and_allows_it_once_it_can() {
+    let f = Flow::served(&[]);
+    f.customer("canary", "canary");
+    // The emulator fetches and caches the issuer's JWKS (24 h), as Entra does.
+    let (code, _, err) = f.fleet(&["--customer", "canary"]);
+    assert_eq!(code, 0, "{err}");
+    idp(f.path())
+        .args(["keys", "add", "--key-size", "2048"])
+        .assert()
+        .success();
+    let next = {
+        let list: Value = serde_json::from_slice(
+            &idp(f.path())
+                .args(["keys", "list", "--json"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["state"] == "next")
+            .unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let activate = || {
+        idp(f.path())
+            .args(["keys", "activate", &next, "--canary", "canary"])
+            .env("IDP_EXCHANGE_AUTHORITY_HOST", f.authority())
+            .arg("--ca-cert")
+            .arg(&f.emulator_ca)
+            .output()
+            .unwrap()
+    };
+    let state_of_next = || {
+        let list: Value = serde_json::from_slice(
+            &idp(f.path())
+                .args(["keys", "list", "--json"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == next.as_str())
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Entra's cached JWKS lacks the key: the canary fails, and nothing switches.
+    let out = activate();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("canary exchange") && err.contains("AADSTS7000272"),
+        "{err}"
+    );
+    assert_eq!(state_of_next(), "next");
+    // Published (idp serve reloads the keyring on SIGHUP) and the cache expired: allowed.
+    let ok = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!("kill -HUP {}", f.issuer_host.as_ref().unwrap().pid()),
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::thread::sleep(Duration::from_millis(300));
+    client(&f.emulator_ca)
+        .delete(format!("{}/_emulator/metadata-cache", f.authority()))
+        .send()
+        .unwrap();
+    let out = activate();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("canary: Entra accepted"), "{err}");
+    assert_eq!(state_of_next(), "active");
+}

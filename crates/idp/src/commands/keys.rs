@@ -2,6 +2,7 @@
 
 use crate::cli::KeysCommand;
 use crate::settings::Settings;
+use anyhow::Context as _;
 use idp_core::keyring::{self, KeyEntry, KeyState, Keyring, KeyringError};
 use idp_core::keys;
 use std::process::ExitCode;
@@ -53,6 +54,7 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             kid,
             min_published_age,
             force,
+            canary,
         } => {
             let now = super::now();
             let ring = store.load()?;
@@ -61,8 +63,22 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             // What the keyring alone refuses (a retired key, the active one) is said before
             // anything is fetched.
             ring.clone().activate(&kid, now)?;
+            if let Some(customer) = &canary {
+                // Entra's own answer replaces the wait: an exchange signed with this key.
+                let entry = ring.get(&kid).expect("resolved kid exists");
+                let key = store.load_private(entry)?;
+                super::token::canary(settings, customer, &key).with_context(|| {
+                    format!(
+                        "the canary exchange for customer {customer} with key {kid} failed, so the key stays {}: every pipeline would fail the same way",
+                        entry.state.as_str()
+                    )
+                })?;
+                eprintln!(
+                    "canary: Entra accepted an assertion signed by {kid} for customer {customer}"
+                );
+            }
             // What Entra would fetch now: anything else is a guess about its cache.
-            let published = if force {
+            let published = if force || canary.is_some() {
                 None
             } else {
                 Some(published_kids(settings)?)
@@ -75,7 +91,7 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             let (ring, kid) = store.update(|ring, store| {
                 if let Some((jwks_url, kids)) = &published {
                     ring.check_activation(&kid, kids, jwks_url, min_age, now)?;
-                } else {
+                } else if force {
                     super::warn(format!(
                         "--force: not checking that Entra can see key {kid}; if it still caches a JWKS without it, every exchange fails with AADSTS7000272 until it refreshes (up to a day)"
                     ));

@@ -298,6 +298,66 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// One exchange for customer `name` of the inventory, signed with `key` whatever the
+/// keyring's active key is: the rotation canary (`idp keys activate KID --canary NAME`)
+/// proves Entra accepts a key before it signs for everyone. No retries: a refusal is the
+/// answer sought.
+pub(super) fn canary(
+    settings: &Settings,
+    name: &str,
+    key: &idp_core::keys::SigningKey,
+) -> anyhow::Result<()> {
+    let customer = settings.customers()?.customer(name)?;
+    let cloud = settings.cloud(customer.cloud.clone())?;
+    let authority = settings.authority_host(None, cloud)?;
+    let scope = customer
+        .scope
+        .clone()
+        .unwrap_or_else(|| "https://management.azure.com/.default".into());
+    let target = Target::new(&authority, &customer.tenant, &customer.client_id, &scope)?;
+    let spec = AssertionSpec {
+        subject: Subject::parse(&customer.subject)?,
+        audience: settings.audience_for(None, cloud)?,
+        lifetime: settings.lifetime(None)?,
+        claims: PrivateClaims::parse(std::iter::empty())?,
+        issuer: settings.issuer()?.value,
+    };
+    let context = Context {
+        issuer: spec.issuer.as_str().to_owned(),
+        subject: customer.subject.clone(),
+        audience: spec.audience.as_str().to_owned(),
+        tenant: customer.tenant.clone(),
+        client_id: customer.client_id.clone(),
+        scope: scope.clone(),
+        authority,
+        lifetime_secs: spec.lifetime.get().as_secs(),
+    };
+    let policy = Policy {
+        propagation_wait: std::time::Duration::ZERO,
+        max_server_retries: 2,
+        ..Policy::default()
+    };
+    let sign = || {
+        Ok(assertion::sign(
+            &spec,
+            key,
+            super::now().unix_timestamp(),
+            &assertion::random_jti(),
+        )
+        .token)
+    };
+    let client = super::https_client(settings)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(client::exchange(
+            &client, &target, &context, &policy, sign, say_retry,
+        ))
+        .map(|_| ())
+        .map_err(explain)
+}
+
 /// The AADSTS code and a one-line explanation of a failed exchange (secrets redacted).
 fn describe(e: &ExchangeError) -> (Option<u64>, String) {
     let line = match e {
