@@ -67,8 +67,11 @@ curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' \
 echo
 
 # 4 and 5. The exchange, then what the access token says.
-run token --tenant "$tenant" --client-id "$client_id" --subject "$subject" \
-  --scope https://vault.azure.net/.default --authority-host "$entra" \
+run customers add customer-1 --tenant "$tenant" --client-id "$client_id" \
+  --subject "$subject" --scope https://vault.azure.net/.default
+run customers list
+
+run token --customer customer-1 --authority-host "$entra" \
   --ca-cert entra-tls/ca.pem --format claims
 
 printf '\nquickstart ok: issuer %s, assertion for %s exchanged at the emulator for the access token of %s\n' \
