@@ -11,9 +11,9 @@ pub enum DurationError {
     Empty,
     #[error("duration `{input}` has a number without a unit (write `90s`, `10m`, `1h30m`)")]
     MissingUnit { input: String },
-    #[error("duration `{input}` has an unknown unit `{unit}` (use d, h, m or s)")]
+    #[error("duration `{input}` has an unknown unit `{unit}` (use d, h, m, s or ms)")]
     UnknownUnit { input: String, unit: String },
-    #[error("duration `{input}` is not of the form `1h30m` (digits, then a unit d, h, m or s)")]
+    #[error("duration `{input}` is not of the form `1h30m` (digits, then a unit d, h, m, s or ms)")]
     Malformed { input: String },
     #[error("duration `{input}` is too large")]
     Overflow { input: String },
@@ -61,10 +61,11 @@ pub fn parse(input: &str) -> Result<Duration, DurationError> {
                     input: input.into(),
                 });
             }
-            "d" => 86_400,
-            "h" => 3_600,
-            "m" | "min" => 60,
-            "s" => 1,
+            "d" => 86_400_000,
+            "h" => 3_600_000,
+            "m" | "min" => 60_000,
+            "s" => 1_000,
+            "ms" => 1,
             _ => {
                 return Err(DurationError::UnknownUnit {
                     input: input.into(),
@@ -87,7 +88,7 @@ pub fn parse(input: &str) -> Result<Duration, DurationError> {
             });
         }
     }
-    Ok(Duration::from_secs(total))
+    Ok(Duration::from_millis(total))
 }
 
 /// Formats whole seconds compactly: `1h30m`, `10m`, `45s`, `0s`.
@@ -135,6 +136,8 @@ mod tests {
         assert_eq!(parse("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse("0s"), Ok(Duration::ZERO));
         assert_eq!(parse("0"), Ok(Duration::ZERO));
+        assert_eq!(parse("150ms"), Ok(Duration::from_millis(150)));
+        assert_eq!(parse("1s500ms"), Ok(Duration::from_millis(1500)));
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct Config {
     pub metadata_ttl: Duration,
     /// How long a new or changed FIC answers AADSTS70021 (whole seconds). Default 0.
     pub propagation_delay: Duration,
+    /// Added before each token response, to stand in for Entra's round trip in
+    /// benchmarks. Default 0.
+    pub latency: Duration,
     /// PEM CA certificates trusted, besides the system roots, when fetching issuer metadata.
     pub extra_roots: Vec<Vec<u8>>,
     /// Where identities, FICs and the signing key persist; `None` keeps them in memory.
@@ -52,6 +55,7 @@ impl Config {
             subscription: subscription.into(),
             metadata_ttl: Duration::from_secs(24 * 3600),
             propagation_delay: Duration::ZERO,
+            latency: Duration::ZERO,
             extra_roots: Vec::new(),
             state_file: None,
             max_assertion_lifetime: Duration::from_secs(25 * 3600),

@@ -44,6 +44,10 @@ pub(crate) async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
+    let latency = emu.config().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let now = emu.now();
     let correlation = correlation_id(headers);
     if let Some(response) = emu.take_fault(now, &correlation) {

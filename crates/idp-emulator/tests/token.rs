@@ -1096,3 +1096,21 @@ async fn own_discovery_uses_the_host_or_the_configured_base_url() {
         assert!(key[field].is_string(), "{field}");
     }
 }
+
+#[tokio::test]
+async fn latency_is_added_to_each_token_response() {
+    let w = world_with(|c| c.latency = Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(w.token(&w.assertion()).await.0, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(w.token(&w.assertion()).await.0, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "each response"
+    );
+}

@@ -211,6 +211,9 @@ pub struct EmulatorArgs {
     /// How long a new or changed FIC answers AADSTS70021, like Entra while it propagates
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub propagation_delay: String,
+    /// Delay added to each token response, standing in for Entra's round trip (benchmarks)
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub latency: String,
 }
 
 #[derive(Debug, Args)]

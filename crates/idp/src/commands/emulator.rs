@@ -18,6 +18,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
     let mut config = Config::new(args.tenant.clone(), args.subscription.clone());
     config.metadata_ttl = ttl;
     config.propagation_delay = delay;
+    config.latency = duration::parse(&args.latency).context("invalid --latency")?;
     config.state_file = args.state.clone();
     for path in settings.ca_certs()?.iter().chain(&args.trust_ca) {
         let pem = std::fs::read(path).with_context(|| {
