@@ -130,6 +130,7 @@ mod tests {
             ("\u{FDD0}", 1, '\u{FDD0}', Kind::Unassigned),
             ("\u{1FFFE}", 1, '\u{1FFFE}', Kind::Unassigned),
             ("\u{10FFFF}", 1, '\u{10FFFF}', Kind::Unassigned),
+            ("\u{F0000}", 1, '\u{F0000}', Kind::Unassigned),
         ] {
             assert_eq!(
                 first_untypeable(s),
