@@ -71,6 +71,9 @@ run customers add customer-1 --tenant "$tenant" --client-id "$client_id" \
   --subject "$subject" --scope https://vault.azure.net/.default
 run customers list
 
+run doctor --customer customer-1 --authority-host "$entra" \
+  --ca-cert issuer-tls/ca.pem --ca-cert entra-tls/ca.pem
+
 run token --customer customer-1 --authority-host "$entra" \
   --ca-cert entra-tls/ca.pem --format claims
 

@@ -15,6 +15,7 @@
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
 pub mod credential;
+pub mod doctor;
 pub mod plan;
 pub mod publish;
 pub mod readback;

@@ -67,6 +67,35 @@ pub enum Command {
     /// The customer inventory: each customer's tenant, managed identity and FIC subject
     #[command(subcommand)]
     Customers(CustomersCommand),
+    /// Check what Entra will check, before Entra does: the published issuer, and customers
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also check this customer of the inventory (a real exchange unless --no-exchange)
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    pub customer: Option<String>,
+    /// Also check every customer of the inventory
+    #[arg(long)]
+    pub all: bool,
+    /// Check customers' recorded values only; send no token request
+    #[arg(long)]
+    pub no_exchange: bool,
+    /// Entra's authority host for the exchanges [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's]
+    #[arg(long, value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DoctorFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DoctorFormat {
+    /// A line per check: ✓, ! or ✗, then what to do
+    Text,
+    /// One JSON document, for pipelines
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

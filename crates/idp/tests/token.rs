@@ -926,3 +926,96 @@ fn the_rotation_canary_blocks_a_key_entra_cannot_see_and_allows_it_once_it_can()
     assert!(err.contains("canary: Entra accepted"), "{err}");
     assert_eq!(state_of_next(), "active");
 }
+
+#[test]
+fn doctor_passes_a_healthy_setup_and_names_each_thing_entra_would_refuse() {
+    let f = Flow::served(&[]);
+    f.customer("good", "good");
+    f.customer("broken", "not-its-subject");
+    let issuer_ca = f.path().join("issuer-tls/ca.pem");
+    let doctor = |extra: &[&str]| {
+        let out = idp(f.path())
+            .arg("doctor")
+            .args(["--authority-host", &f.authority()])
+            .arg("--ca-cert")
+            .arg(&issuer_ca)
+            .arg("--ca-cert")
+            .arg(&f.emulator_ca)
+            .args(extra)
+            .output()
+            .unwrap();
+        let (o, e) = (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        );
+        println!("$ idp doctor {extra:?}\n{o}{e}");
+        (out.status.code().unwrap_or(-1), o)
+    };
+    let (code, out) = doctor(&["--customer", "good"]);
+    assert_eq!(code, 0, "{out}");
+    for line in [
+        "✓ issuer: discovery:",
+        "✓ issuer: issuer: `https://127.0.0.1:",
+        "✓ issuer: keys: 1 RSA key(s) of 2048 bits or more, use sig",
+        "✓ issuer: active key:",
+        "✓ issuer: drift:",
+        "✓ good: exchange:",
+        "! issuer: trust:",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    // A customer whose FIC holds another subject: ✗ with the AADSTS explanation, exit 1.
+    let (code, out) = doctor(&["--all"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("✗ broken: exchange: AADSTS700213"), "{out}");
+    assert!(out.contains("✓ good: exchange"), "{out}");
+    // A key activated without publishing: the active key is not in the JWKS, and drift.
+    idp(f.path())
+        .args(["keys", "add", "--key-size", "2048"])
+        .assert()
+        .success();
+    let (code, out) = doctor(&[]);
+    assert_eq!(code, 1, "drift alone fails: {out}");
+    assert!(
+        out.contains("! issuer: next key:") && out.contains("is not published yet"),
+        "{out}"
+    );
+    assert!(out.contains("✗ issuer: drift:"), "{out}");
+    let list: Value = serde_json::from_slice(
+        &idp(f.path())
+            .args(["keys", "list", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let next = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["state"] == "next")
+        .unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    idp(f.path())
+        .args(["keys", "activate", &next, "--force"])
+        .assert()
+        .success();
+    let (code, out) = doctor(&["--format", "json", "--customer", "good", "--no-exchange"]);
+    assert_eq!(code, 1, "{out}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["ok"], false);
+    let status = |check: &str| {
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == check)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("active key"), "fail");
+    assert_eq!(status("drift"), "fail");
+    assert_eq!(status("values"), "ok");
+}

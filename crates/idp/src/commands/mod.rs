@@ -1,6 +1,7 @@
 //! One module per command. Each validates all of its input before it writes anything.
 
 mod customers;
+mod doctor;
 mod emulator;
 mod init;
 mod inspect;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Emulator(args) => emulator::run(&settings, args),
         Command::Token(args) => token::run(&settings, args),
         Command::Customers(cmd) => customers::run(&settings, cmd),
+        Command::Doctor(args) => doctor::run(&settings, args),
     }
 }
 

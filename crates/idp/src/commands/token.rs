@@ -307,9 +307,22 @@ pub(super) fn canary(
     name: &str,
     key: &idp_core::keys::SigningKey,
 ) -> anyhow::Result<()> {
+    customer_exchange(settings, name, key, None, false)?.map_err(explain)
+}
+
+/// One exchange for customer `name` signed with `key`: the outer error is a setting or an
+/// input at fault, the inner one Entra's (or the network's) answer. No propagation retries;
+/// `quiet` keeps retry notes off stderr.
+pub(super) fn customer_exchange(
+    settings: &Settings,
+    name: &str,
+    key: &idp_core::keys::SigningKey,
+    authority_host: Option<String>,
+    quiet: bool,
+) -> anyhow::Result<Result<(), ExchangeError>> {
     let customer = settings.customers()?.customer(name)?;
     let cloud = settings.cloud(customer.cloud.clone())?;
-    let authority = settings.authority_host(None, cloud)?;
+    let authority = settings.authority_host(authority_host, cloud)?;
     let scope = customer
         .scope
         .clone()
@@ -350,16 +363,20 @@ pub(super) fn canary(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime
+    let note = |n: &RetryNote| {
+        if !quiet {
+            say_retry(n);
+        }
+    };
+    Ok(runtime
         .block_on(client::exchange(
-            &client, &target, &context, &policy, sign, say_retry,
+            &client, &target, &context, &policy, sign, note,
         ))
-        .map(|_| ())
-        .map_err(explain)
+        .map(|_| ()))
 }
 
 /// The AADSTS code and a one-line explanation of a failed exchange (secrets redacted).
-fn describe(e: &ExchangeError) -> (Option<u64>, String) {
+pub(super) fn describe(e: &ExchangeError) -> (Option<u64>, String) {
     let line = match e {
         ExchangeError::Entra {
             error, explanation, ..
