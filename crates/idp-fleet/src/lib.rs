@@ -14,5 +14,6 @@
 //! assert_eq!(inv.get("contoso").unwrap().subject, "contoso-prod");
 //! ```
 
+pub mod arm;
 pub mod inventory;
 pub mod mint;

@@ -100,22 +100,28 @@ pub enum DoctorFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum CustomersCommand {
-    /// Add a customer with its tenant, the UAMI's client id and the FIC's subject
+    /// Add a customer: read its UAMI over ARM (--identity), or give its tenant, the UAMI's client id and the FIC's subject
     Add {
         /// The customer's name: letters, digits, `-`, `_`, `.`
         name: String,
-        /// The customer's tenant id
-        #[arg(long, value_name = "T")]
-        tenant: String,
-        /// The UAMI's client id
-        #[arg(long, value_name = "C")]
-        client_id: String,
-        /// The FIC's subject, exactly
-        #[arg(long, value_name = "S")]
-        subject: String,
-        /// The UAMI's ARM resource id (/subscriptions/…/userAssignedIdentities/…), recorded
-        #[arg(long, value_name = "ID")]
+        /// The UAMI's ARM resource id (/subscriptions/…/userAssignedIdentities/…): its tenant and client id are read over ARM, and the subject from the FIC that trusts idp's issuer
+        #[arg(long, value_name = "ID", required_unless_present_all = ["tenant", "client_id", "subject"])]
         identity: Option<String>,
+        /// The customer's tenant id (without --identity, or to record it as given)
+        #[arg(long, value_name = "T", requires_all = ["client_id", "subject"])]
+        tenant: Option<String>,
+        /// The UAMI's client id
+        #[arg(long, value_name = "C", requires_all = ["tenant", "subject"])]
+        client_id: Option<String>,
+        /// The FIC's subject, exactly (with --identity: picks among several FICs with idp's issuer)
+        #[arg(long, value_name = "S")]
+        subject: Option<String>,
+        /// Azure Resource Manager's endpoint [env: IDP_ARM_ENDPOINT] [toml: arm.endpoint] [default: the cloud's, https://management.azure.com]
+        #[arg(long, value_name = "URL")]
+        arm_endpoint: Option<String>,
+        /// A file holding a bearer token for ARM; else the Azure CLI login, workload or managed identity [env: IDP_ARM_TOKEN_FILE] [toml: arm.token_file]
+        #[arg(long, value_name = "FILE")]
+        arm_token_file: Option<PathBuf>,
         /// This customer's cloud: public, usgov or china
         #[arg(long, value_name = "CLOUD")]
         cloud: Option<String>,

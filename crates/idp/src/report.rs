@@ -112,6 +112,8 @@ fn diagnostic<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Di
         idp_exchange::client::ExchangeError,
         idp_server::listen::ListenError,
         idp_fleet::inventory::InventoryError,
+        idp_fleet::arm::ArmError,
+        idp_fleet::arm::FicMismatch,
         Hint,
     );
     None

@@ -67,11 +67,14 @@ pub mod setting {
     );
     pub const CUSTOMERS_FILE: Setting =
         s("customers.file", "IDP_CUSTOMERS_FILE", "--customers-file");
+    pub const ARM_ENDPOINT: Setting = s("arm.endpoint", "IDP_ARM_ENDPOINT", "--arm-endpoint");
+    pub const ARM_TOKEN_FILE: Setting =
+        s("arm.token_file", "IDP_ARM_TOKEN_FILE", "--arm-token-file");
     /// Secret: from the flag or the environment only, never from idp.toml.
     pub const STORAGE_SAS: Setting = s("", "IDP_STORAGE_SAS", "--sas");
 
     /// The settings idp.toml may hold, in the README's order.
-    pub const IN_FILE: [Setting; 14] = [
+    pub const IN_FILE: [Setting; 16] = [
         ISSUER,
         KEYS_DIR,
         JWKS_PATH,
@@ -86,6 +89,8 @@ pub mod setting {
         EXCHANGE_AUTHORITY_HOST,
         ROTATION_MIN_PUBLISHED_AGE,
         CUSTOMERS_FILE,
+        ARM_ENDPOINT,
+        ARM_TOKEN_FILE,
     ];
 }
 
@@ -123,6 +128,25 @@ pub struct FileConfig {
     pub rotation: RotationSection,
     #[serde(default, skip_serializing_if = "CustomersSection::is_empty")]
     pub customers: CustomersSection,
+    #[serde(default, skip_serializing_if = "ArmSection::is_empty")]
+    pub arm: ArmSection,
+}
+
+/// `[arm]`: how idp reads customers' identities over Azure Resource Manager.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// A file holding a bearer token for ARM (the token itself never goes in idp.toml).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+}
+
+impl ArmSection {
+    fn is_empty(&self) -> bool {
+        self.endpoint.is_none() && self.token_file.is_none()
+    }
 }
 
 /// `[customers]`: where the customer inventory is.
@@ -188,6 +212,15 @@ impl Cloud {
             Cloud::Public => "https://login.microsoftonline.com",
             Cloud::UsGov => "https://login.microsoftonline.us",
             Cloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    /// Azure Resource Manager's endpoint in this cloud.
+    pub fn arm_endpoint(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://management.azure.com",
+            Cloud::UsGov => "https://management.usgovcloudapi.net",
+            Cloud::China => "https://management.chinacloudapi.cn",
         }
     }
 
@@ -502,6 +535,28 @@ impl Settings {
             None => self.config_dir().join("customers.toml"),
         };
         Ok(idp_fleet::inventory::InventoryFile::new(path))
+    }
+
+    /// ARM's endpoint: `arm.endpoint`, else the cloud's.
+    pub fn arm_endpoint(&self, flag: Option<String>, cloud: Cloud) -> Result<String, ConfigError> {
+        Ok(self
+            .pick(&setting::ARM_ENDPOINT, flag)?
+            .map(|s| s.value)
+            .unwrap_or_else(|| cloud.arm_endpoint().to_owned()))
+    }
+
+    /// A file holding an ARM bearer token, if one is configured (relative to idp.toml when
+    /// it comes from the file).
+    pub fn arm_token_file(&self, flag: Option<PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
+        let flag = flag.map(|p| p.to_string_lossy().into_owned());
+        Ok(match self.pick(&setting::ARM_TOKEN_FILE, flag)? {
+            Some(Sourced {
+                value,
+                source: Source::File { .. },
+            }) => Some(self.config_dir().join(value)),
+            Some(Sourced { value, .. }) => Some(PathBuf::from(value)),
+            None => None,
+        })
     }
 
     pub fn key_store(&self) -> Result<KeyStore, ConfigError> {
@@ -871,6 +926,7 @@ mod file_keys {
                 "exchange",
                 "rotation",
                 "customers",
+                "arm",
             ]
             .contains(&top.as_str())
             {

@@ -1019,3 +1019,96 @@ fn doctor_passes_a_healthy_setup_and_names_each_thing_entra_would_refuse() {
     assert_eq!(status("drift"), "fail");
     assert_eq!(status("values"), "ok");
 }
+
+#[test]
+fn customers_add_reads_the_identity_and_its_fic_over_arm_and_explains_a_mismatch() {
+    let f = Flow::served(&[]);
+    let id = |name: &str| {
+        format!(
+            "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
+            f.subscription
+        )
+    };
+    std::fs::write(f.path().join("arm.token"), "a-bearer-token\n").unwrap();
+    let add = |name: &str, identity: &str| {
+        let out = idp(f.path())
+            .args(["customers", "add", name, "--identity", identity])
+            .args([
+                "--arm-endpoint",
+                &f.authority(),
+                "--arm-token-file",
+                "arm.token",
+            ])
+            .arg("--ca-cert")
+            .arg(&f.emulator_ca)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!("{text}");
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let client_id = f.identity_with_fic("good", &f.issuer, SUBJECT);
+    let (code, out) = add("good", &id("good"));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("a-bearer-token"),
+        "the token is never printed"
+    );
+    let shown: Value = serde_json::from_slice(
+        &idp(f.path())
+            .args(["customers", "show", "good"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(shown["client_id"], client_id.as_str());
+    assert_eq!(shown["tenant"], f.tenant.as_str());
+    assert_eq!(shown["subject"], SUBJECT);
+    assert_eq!(shown["identity"], id("good").as_str());
+    let inventory = std::fs::read(f.path().join("customers.toml")).unwrap();
+
+    // A FIC whose issuer has a trailing slash: the difference is named; nothing written.
+    f.identity_with_fic("slash", &format!("{}/", f.issuer), SUBJECT);
+    let (code, out) = add("slash", &id("slash"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("trailing slash") && out.contains("no federated credential has idp's issuer"),
+        "{out}"
+    );
+    // Another audience.
+    f.identity_with_fic_for("aud", &f.issuer, SUBJECT, "api://AzureADTokenExchangeUSGov");
+    let (code, out) = add("aud", &id("aud"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("its audience is") && out.contains("AADSTS700212"),
+        "{out}"
+    );
+    // A UAMI with no FIC at all, and one ARM does not have.
+    let (status, _) = f.arm(
+        reqwest::Method::PUT,
+        "bare",
+        Some(json!({"location": "westeurope"})),
+    );
+    assert_eq!(status, 201);
+    let (code, out) = add("bare", &id("bare"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("has no federated credentials"), "{out}");
+    let (code, out) = add("ghost", &id("ghost"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("ARM answered 404") && out.contains("hint:"),
+        "{out}"
+    );
+    // A malformed resource id is the user's to fix.
+    let (code, out) = add("bad", "/subscriptions/nope");
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(
+        std::fs::read(f.path().join("customers.toml")).unwrap(),
+        inventory
+    );
+}

@@ -11,21 +11,47 @@ pub fn run(settings: &Settings, cmd: CustomersCommand) -> anyhow::Result<ExitCod
     match cmd {
         CustomersCommand::Add {
             name,
+            identity,
             tenant,
             client_id,
             subject,
-            identity,
+            arm_endpoint,
+            arm_token_file,
             cloud,
             scope,
         } => {
-            let customer = Customer {
-                identity,
-                cloud,
-                scope,
-                ..Customer::new(&tenant, &client_id, &subject)
+            idp_fleet::inventory::check_name(&name)?;
+            let customer = match (tenant, client_id, subject) {
+                (Some(tenant), Some(client_id), Some(subject)) => Customer {
+                    identity,
+                    cloud,
+                    scope,
+                    ..Customer::new(&tenant, &client_id, &subject)
+                },
+                (_, _, subject) => {
+                    let id = identity.expect("clap requires --identity without the three ids");
+                    let (tenant, client_id, subject) = from_arm(
+                        settings,
+                        &id,
+                        subject.as_deref(),
+                        cloud.as_deref(),
+                        arm_endpoint,
+                        arm_token_file,
+                    )?;
+                    Customer {
+                        identity: Some(id),
+                        cloud,
+                        scope,
+                        ..Customer::new(&tenant, &client_id, &subject)
+                    }
+                }
             };
-            file.update(|inv| inv.add(&name, customer))?;
+            file.update(|inv| inv.add(&name, customer.clone()))?;
             println!("added customer {name} to {}", file.path().display());
+            println!(
+                "  tenant {}, client id {}, subject `{}`",
+                customer.tenant, customer.client_id, customer.subject
+            );
             println!("next: `idp token --customer {name}`");
         }
         CustomersCommand::List { json } => {
@@ -70,6 +96,78 @@ pub fn run(settings: &Settings, cmd: CustomersCommand) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the UAMI at `id` over ARM: its tenant and client id, and the subject of the FIC
+/// that trusts idp's issuer with idp's audience (`subject` picks among several).
+fn from_arm(
+    settings: &Settings,
+    id: &str,
+    subject: Option<&str>,
+    cloud: Option<&str>,
+    endpoint: Option<String>,
+    token_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<(String, String, String)> {
+    use anyhow::Context as _;
+    let parsed = idp_fleet::inventory::IdentityId::parse(id).map_err(|reason| {
+        crate::report::Hint::usage(
+            reason,
+            "copy the identity's `id` from `az identity show` or the portal's JSON view",
+        )
+    })?;
+    let cloud = settings.cloud(cloud.map(str::to_owned))?;
+    let endpoint = settings.arm_endpoint(endpoint, cloud)?;
+    let issuer = settings.issuer()?.value;
+    let audience = settings.audience_for(None, cloud)?;
+    let http = super::https_client(settings)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let token = match settings.arm_token_file(token_file)? {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                crate::report::Hint::usage(
+                    format!("cannot read the ARM token file {}", path.display()),
+                    "check --arm-token-file / IDP_ARM_TOKEN_FILE",
+                )
+            })?;
+            idp_core::secret::SecretString::new(text.trim())
+        }
+        None => {
+            let is_set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+            let method = idp_publish::credential::choose(
+                idp_publish::credential::Auth::Auto,
+                false,
+                is_set,
+            )?;
+            let idp_publish::storage::Credential::Entra(credential) =
+                idp_publish::credential::build(method, None, &http)?
+            else {
+                anyhow::bail!("no Entra credential for ARM");
+            };
+            let scope = format!("{endpoint}/.default");
+            let token = runtime
+                .block_on(credential.get_token(&[&scope], None))
+                .map_err(|e| {
+                    crate::report::Hint::failed(
+                        format!(
+                            "cannot get an ARM token ({method:?}): {}",
+                            idp_core::secret::redact(&e.to_string())
+                        ),
+                        "log in with `az login`, or give a token in --arm-token-file / IDP_ARM_TOKEN_FILE",
+                    )
+                })?;
+            idp_core::secret::SecretString::new(token.token.secret())
+        }
+    };
+    let arm = idp_fleet::arm::ArmClient::new(http, &endpoint, token);
+    let (uami, fics) = runtime.block_on(async {
+        let uami = arm.identity(&parsed).await?;
+        let fics = arm.federated_credentials(&parsed).await?;
+        Ok::<_, idp_fleet::arm::ArmError>((uami, fics))
+    })?;
+    let fic = idp_fleet::arm::choose_fic(&fics, issuer.as_str(), audience.as_str(), subject)?;
+    Ok((uami.tenant_id, uami.client_id, fic.subject.clone()))
 }
 
 fn customer_json(name: &str, c: &Customer) -> serde_json::Value {

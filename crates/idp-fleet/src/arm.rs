@@ -1,0 +1,411 @@
+//! Reading a customer's managed identity over Azure Resource Manager, with the publisher's
+//! control-plane access to the managed resource group: the UAMI (`tenantId`, `clientId`)
+//! and its federated credentials, and which FIC trusts idp's issuer, explained when none
+//! does. API version 2023-01-31 (GA) of Microsoft.ManagedIdentity.
+
+use crate::inventory::IdentityId;
+use idp_core::secret::SecretString;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The Microsoft.ManagedIdentity API version used (GA, published by the provider).
+pub const API_VERSION: &str = "2023-01-31";
+/// Largest ARM answer read (a UAMI with 20 FICs is a few KB).
+const MAX_BODY: usize = 1 << 20;
+
+/// What ARM says of a UAMI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uami {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub principal_id: String,
+}
+
+/// One federated credential of a UAMI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fic {
+    pub name: String,
+    pub issuer: String,
+    pub subject: String,
+    pub audiences: Vec<String>,
+}
+
+/// Why ARM did not answer what was asked.
+#[derive(Debug, Error)]
+pub enum ArmError {
+    #[error("ARM answered 404 ({code}) for {id}")]
+    NotFound { id: String, code: String },
+    #[error("ARM refused access to {id} ({status} {code})")]
+    Forbidden {
+        id: String,
+        status: u16,
+        code: String,
+    },
+    #[error("ARM answered {status} {code} for {id}: {message}")]
+    Other {
+        id: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("cannot reach ARM at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("ARM's answer for {id} is not what the API documents: {detail}")]
+    Malformed { id: String, detail: String },
+}
+
+impl idp_core::diagnostic::Diagnostic for ArmError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            ArmError::NotFound { .. } => "check the resource id (subscription, managed resource group, identity name); a managed app's resources live in its managed resource group, which the publisher reaches only through the application's `publisherAuthorization`".into(),
+            ArmError::Forbidden { status: 401, .. } => "the ARM token is missing, expired or for another audience: log in again (`az login`), or give a fresh token in --arm-token-file / IDP_ARM_TOKEN_FILE".into(),
+            ArmError::Forbidden { .. } => "the identity you run as needs read access to the UAMI and its federated credentials: the `Managed Identity Operator` or `Reader` role on the managed resource group (the managed app's publisher authorization)".into(),
+            ArmError::Unreachable { .. } => "check --arm-endpoint / IDP_ARM_ENDPOINT and the network; for a private CA, --ca-cert".into(),
+            ArmError::Other { .. } | ArmError::Malformed { .. } => "retry later; if it persists, check the identity in the Azure portal".into(),
+        })
+    }
+
+    fn is_usage(&self) -> bool {
+        false
+    }
+}
+
+/// ARM's error body: `{"error":{"code","message"}}`.
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorDetail {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// A client for ARM at `endpoint` (https://management.azure.com in the global cloud),
+/// authenticating with a bearer token.
+#[derive(Debug, Clone)]
+pub struct ArmClient {
+    http: reqwest::Client,
+    endpoint: String,
+    token: SecretString,
+}
+
+impl ArmClient {
+    pub fn new(http: reqwest::Client, endpoint: &str, token: SecretString) -> Self {
+        Self {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    fn path(id: &IdentityId) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}",
+            id.subscription, id.resource_group, id.name
+        )
+    }
+
+    async fn get(&self, path: &str) -> Result<serde_json::Value, ArmError> {
+        let url = format!("{}{path}?api-version={API_VERSION}", self.endpoint);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| ArmError::Unreachable {
+                url: url.clone(),
+                detail: idp_http::chain(&e),
+            })?;
+        let status = response.status().as_u16();
+        let body =
+            idp_http::read_body(response, MAX_BODY)
+                .await
+                .map_err(|e| ArmError::Unreachable {
+                    url: url.clone(),
+                    detail: e.to_string(),
+                })?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&body).map_err(|e| ArmError::Malformed {
+                id: path.into(),
+                detail: e.to_string(),
+            });
+        }
+        let err: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
+        let (code, message) = (
+            idp_core::secret::redact(&err.error.code),
+            idp_core::secret::redact(&err.error.message),
+        );
+        Err(match status {
+            404 => ArmError::NotFound {
+                id: path.into(),
+                code,
+            },
+            401 | 403 => ArmError::Forbidden {
+                id: path.into(),
+                status,
+                code,
+            },
+            _ => ArmError::Other {
+                id: path.into(),
+                status,
+                code,
+                message,
+            },
+        })
+    }
+
+    /// The UAMI's tenant, client and principal ids.
+    pub async fn identity(&self, id: &IdentityId) -> Result<Uami, ArmError> {
+        let path = Self::path(id);
+        let v = self.get(&path).await?;
+        let field = |name: &str| {
+            v["properties"][name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ArmError::Malformed {
+                    id: path.clone(),
+                    detail: format!("no properties.{name}"),
+                })
+        };
+        Ok(Uami {
+            tenant_id: field("tenantId")?,
+            client_id: field("clientId")?,
+            principal_id: field("principalId")?,
+        })
+    }
+
+    /// The UAMI's federated credentials (at most 20).
+    pub async fn federated_credentials(&self, id: &IdentityId) -> Result<Vec<Fic>, ArmError> {
+        let path = format!("{}/federatedIdentityCredentials", Self::path(id));
+        let v = self.get(&path).await?;
+        let value = v["value"].as_array().ok_or_else(|| ArmError::Malformed {
+            id: path.clone(),
+            detail: "no `value` array".into(),
+        })?;
+        Ok(value
+            .iter()
+            .take(20)
+            .map(|f| {
+                let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+                Fic {
+                    name: s(&f["name"]),
+                    issuer: s(&f["properties"]["issuer"]),
+                    subject: s(&f["properties"]["subject"]),
+                    audiences: f["properties"]["audiences"]
+                        .as_array()
+                        .map(|a| a.iter().map(s).collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// Why no federated credential of a UAMI can serve idp.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum FicMismatch {
+    #[error("the identity has no federated credentials")]
+    None,
+    #[error(
+        "no federated credential has idp's issuer `{issuer}`; the closest is FIC `{fic}` with `{theirs}`: {difference}"
+    )]
+    Issuer {
+        issuer: String,
+        fic: String,
+        theirs: String,
+        difference: String,
+    },
+    #[error(
+        "FIC `{fic}` trusts idp's issuer, but its audience is {theirs:?}, not `{audience}` (AADSTS700212)"
+    )]
+    Audience {
+        fic: String,
+        theirs: Vec<String>,
+        audience: String,
+    },
+    #[error(
+        "{count} federated credentials trust idp's issuer (subjects {subjects:?}): pick one with --subject"
+    )]
+    Several { count: usize, subjects: Vec<String> },
+    #[error(
+        "no federated credential with idp's issuer has subject `{subject}` (they have {subjects:?})"
+    )]
+    NoSuchSubject {
+        subject: String,
+        subjects: Vec<String>,
+    },
+}
+
+impl idp_core::diagnostic::Diagnostic for FicMismatch {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            FicMismatch::None | FicMismatch::Issuer { .. } => "the managed app's template must create a FIC whose issuer is idp's issuer exactly (`idp fic` prints it); fix the template or the FIC, then add the customer again".into(),
+            FicMismatch::Audience { .. } => "the FIC's one audience must be the one idp signs (--audience / assertion.audience, default api://AzureADTokenExchange)".into(),
+            FicMismatch::Several { .. } | FicMismatch::NoSuchSubject { .. } => "pass --subject with the FIC's subject".into(),
+        })
+    }
+
+    fn is_usage(&self) -> bool {
+        false
+    }
+}
+
+/// How two issuer strings differ, in the terms of AADSTS700211's usual causes.
+pub fn issuer_difference(ours: &str, theirs: &str) -> String {
+    if theirs.trim_end_matches('/') == ours.trim_end_matches('/') {
+        if theirs.ends_with('/') {
+            "it has a trailing slash and idp's issuer does not".into()
+        } else {
+            "idp's issuer has a trailing slash and it does not".into()
+        }
+    } else if theirs.trim() == ours {
+        "it has leading or trailing white space".into()
+    } else if theirs.eq_ignore_ascii_case(ours) {
+        "they differ only in letter case, and Entra compares case-sensitively".into()
+    } else if theirs.strip_prefix("http://") == ours.strip_prefix("https://") {
+        "it says http://, idp's issuer https://".into()
+    } else {
+        "a different URL".into()
+    }
+}
+
+/// The FIC that trusts `issuer` (byte for byte) with `audience`, and `subject` when given.
+pub fn choose_fic<'a>(
+    fics: &'a [Fic],
+    issuer: &str,
+    audience: &str,
+    subject: Option<&str>,
+) -> Result<&'a Fic, FicMismatch> {
+    if fics.is_empty() {
+        return Err(FicMismatch::None);
+    }
+    let ours: Vec<&Fic> = fics.iter().filter(|f| f.issuer == issuer).collect();
+    if ours.is_empty() {
+        // The closest: the longest common prefix with idp's issuer.
+        let common = |f: &&Fic| {
+            f.issuer
+                .to_ascii_lowercase()
+                .chars()
+                .zip(issuer.to_ascii_lowercase().chars())
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        let closest = fics.iter().max_by_key(common).expect("not empty");
+        return Err(FicMismatch::Issuer {
+            issuer: issuer.into(),
+            fic: closest.name.clone(),
+            theirs: closest.issuer.clone(),
+            difference: issuer_difference(issuer, &closest.issuer),
+        });
+    }
+    let candidates: Vec<&Fic> = match subject {
+        Some(s) => ours.iter().copied().filter(|f| f.subject == s).collect(),
+        None => ours.clone(),
+    };
+    match candidates.as_slice() {
+        [] => Err(FicMismatch::NoSuchSubject {
+            subject: subject.unwrap_or_default().into(),
+            subjects: ours.iter().map(|f| f.subject.clone()).collect(),
+        }),
+        [one] if one.audiences.len() == 1 && one.audiences[0] == audience => Ok(one),
+        [one] => Err(FicMismatch::Audience {
+            fic: one.name.clone(),
+            theirs: one.audiences.clone(),
+            audience: audience.into(),
+        }),
+        several => Err(FicMismatch::Several {
+            count: several.len(),
+            subjects: several.iter().map(|f| f.subject.clone()).collect(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISS: &str = "https://acct.blob.core.windows.net/oidc";
+    const AUD: &str = "api://AzureADTokenExchange";
+
+    fn fic(name: &str, issuer: &str, subject: &str, aud: &str) -> Fic {
+        Fic {
+            name: name.into(),
+            issuer: issuer.into(),
+            subject: subject.into(),
+            audiences: vec![aud.into()],
+        }
+    }
+
+    #[test]
+    fn the_fic_with_idps_issuer_gives_the_subject() {
+        let fics = [
+            fic(
+                "github",
+                "https://token.actions.githubusercontent.com",
+                "repo:x",
+                AUD,
+            ),
+            fic("idp", ISS, "cust-1", AUD),
+        ];
+        assert_eq!(choose_fic(&fics, ISS, AUD, None).unwrap().subject, "cust-1");
+        assert_eq!(
+            choose_fic(&fics, ISS, AUD, Some("cust-1")).unwrap().name,
+            "idp"
+        );
+    }
+
+    #[test]
+    fn each_issuer_difference_is_named() {
+        for (theirs, says) in [
+            (
+                "https://acct.blob.core.windows.net/oidc/",
+                "trailing slash and idp's",
+            ),
+            ("https://ACCT.blob.core.windows.net/oidc", "letter case"),
+            ("http://acct.blob.core.windows.net/oidc", "http://"),
+            (" https://acct.blob.core.windows.net/oidc", "white space"),
+            ("https://other.example/oidc", "a different URL"),
+        ] {
+            match choose_fic(&[fic("f", theirs, "s", AUD)], ISS, AUD, None) {
+                Err(FicMismatch::Issuer {
+                    difference,
+                    theirs: t,
+                    ..
+                }) => {
+                    assert!(difference.contains(says), "{theirs}: {difference}");
+                    assert_eq!(t, theirs);
+                }
+                other => panic!("{theirs}: {other:?}"),
+            }
+        }
+        assert!(
+            issuer_difference("https://h/c/", "https://h/c")
+                .contains("idp's issuer has a trailing slash")
+        );
+    }
+
+    #[test]
+    fn audience_count_and_subject_problems_are_refused() {
+        assert_eq!(choose_fic(&[], ISS, AUD, None), Err(FicMismatch::None));
+        assert!(matches!(
+            choose_fic(&[fic("f", ISS, "s", "api://other")], ISS, AUD, None),
+            Err(FicMismatch::Audience { .. })
+        ));
+        let two = [fic("a", ISS, "s1", AUD), fic("b", ISS, "s2", AUD)];
+        assert!(matches!(
+            choose_fic(&two, ISS, AUD, None),
+            Err(FicMismatch::Several { count: 2, .. })
+        ));
+        assert_eq!(choose_fic(&two, ISS, AUD, Some("s2")).unwrap().name, "b");
+        assert!(matches!(
+            choose_fic(&two, ISS, AUD, Some("s3")),
+            Err(FicMismatch::NoSuchSubject { .. })
+        ));
+    }
+}
