@@ -421,6 +421,22 @@ mod tests {
     }
 
     #[test]
+    fn every_issuer_error_is_the_users_with_a_hint_of_its_own() {
+        use crate::diagnostic::Diagnostic;
+        let hint = |s: &str| {
+            let e = Issuer::parse(s).unwrap_err();
+            assert!(e.is_usage(), "{e}");
+            e.hint().unwrap()
+        };
+        assert!(hint("http://h/c").contains("https://"));
+        assert!(hint("https://h/c?x").contains("`?…`"));
+        assert!(hint("https://h\\c").contains("write `/`, not `\\`"));
+        assert!(hint("https://bücher.example/c").contains("xn--bcher-kva.example"));
+        assert!(hint("https://h:0/c").contains("leave the port out"));
+        assert!(hint("").contains("https://<account>.blob.core.windows.net/<container>"));
+    }
+
+    #[test]
     fn the_fic_note_names_the_exact_string_and_the_slash() {
         let with = Issuer::parse("https://h/c/").unwrap().fic_note();
         assert!(

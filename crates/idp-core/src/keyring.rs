@@ -956,6 +956,30 @@ mod tests {
     }
 
     #[test]
+    fn keyring_errors_say_whose_fault_and_what_to_do() {
+        use crate::diagnostic::Diagnostic;
+        let usage = KeyringError::UnknownKid { kid: "k".into() };
+        assert!(usage.is_usage());
+        assert!(usage.hint().unwrap().contains("idp keys list"));
+        let io = KeyringError::Lock {
+            path: "p".into(),
+            source: std::io::Error::other("x"),
+        };
+        assert!(!io.is_usage());
+        assert!(io.hint().unwrap().contains("writable"));
+        let key = KeyringError::Key(KeyError::UnsupportedSize { bits: 1 });
+        assert!(key.is_usage());
+        assert!(
+            key.hint()
+                .unwrap()
+                .contains("--key-size 2048, 3072 or 4096")
+        );
+        let generate = KeyringError::Key(KeyError::Generate("x".into()));
+        assert!(!generate.is_usage());
+        assert_eq!(generate.hint(), None);
+    }
+
+    #[test]
     fn states_and_entries_say_what_they_are() {
         let names: Vec<&str> = [
             KeyState::Next,
@@ -1021,6 +1045,12 @@ mod tests {
             .unwrap();
         assert!(store.remove_created(&ring, true).is_empty());
         assert!(!keys_dir.exists());
+        // A file already gone is not "left behind".
+        let ring = store
+            .create(&keys::generate(2048).unwrap(), T0, false)
+            .unwrap();
+        fs::remove_file(keys_dir.join(&ring.keys[0].file)).unwrap();
+        assert!(store.remove_created(&ring, true).is_empty());
         // What cannot be removed is named.
         let ring = store
             .create(&keys::generate(2048).unwrap(), T0, false)
