@@ -85,6 +85,12 @@ pub struct DoctorArgs {
     /// Entra's authority host for the exchanges [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's]
     #[arg(long, value_name = "URL")]
     pub authority_host: Option<String>,
+    /// Azure Resource Manager's endpoint, to read customers' FICs [env: IDP_ARM_ENDPOINT] [toml: arm.endpoint] [default: the cloud's]
+    #[arg(long, value_name = "URL")]
+    pub arm_endpoint: Option<String>,
+    /// A file holding a bearer token for ARM; else the Azure CLI login, workload or managed identity [env: IDP_ARM_TOKEN_FILE] [toml: arm.token_file]
+    #[arg(long, value_name = "FILE")]
+    pub arm_token_file: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     pub format: DoctorFormat,

@@ -108,7 +108,6 @@ fn from_arm(
     endpoint: Option<String>,
     token_file: Option<std::path::PathBuf>,
 ) -> anyhow::Result<(String, String, String)> {
-    use anyhow::Context as _;
     let parsed = idp_fleet::inventory::IdentityId::parse(id).map_err(|reason| {
         crate::report::Hint::usage(
             reason,
@@ -116,13 +115,34 @@ fn from_arm(
         )
     })?;
     let cloud = settings.cloud(cloud.map(str::to_owned))?;
-    let endpoint = settings.arm_endpoint(endpoint, cloud)?;
     let issuer = settings.issuer()?.value;
     let audience = settings.audience_for(None, cloud)?;
-    let http = super::https_client(settings)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let arm = arm_client(settings, &runtime, cloud, endpoint, token_file)?;
+    let (uami, fics) = runtime.block_on(async {
+        let uami = arm.identity(&parsed).await?;
+        let fics = arm.federated_credentials(&parsed).await?;
+        Ok::<_, idp_fleet::arm::ArmError>((uami, fics))
+    })?;
+    let fic = idp_fleet::arm::choose_fic(&fics, issuer.as_str(), audience.as_str(), subject)?;
+    Ok((uami.tenant_id, uami.client_id, fic.subject.clone()))
+}
+
+/// An ARM client for `cloud`: `arm.endpoint` (else the cloud's), a bearer token from
+/// `arm.token_file`, else from the Azure credential chain (CLI login, workload or managed
+/// identity). The token is never printed.
+pub(super) fn arm_client(
+    settings: &Settings,
+    runtime: &tokio::runtime::Runtime,
+    cloud: crate::settings::Cloud,
+    endpoint: Option<String>,
+    token_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<idp_fleet::arm::ArmClient> {
+    use anyhow::Context as _;
+    let endpoint = settings.arm_endpoint(endpoint, cloud)?;
+    let http = super::https_client(settings)?;
     let token = match settings.arm_token_file(token_file)? {
         Some(path) => {
             let text = std::fs::read_to_string(&path).with_context(|| {
@@ -160,14 +180,7 @@ fn from_arm(
             idp_core::secret::SecretString::new(token.token.secret())
         }
     };
-    let arm = idp_fleet::arm::ArmClient::new(http, &endpoint, token);
-    let (uami, fics) = runtime.block_on(async {
-        let uami = arm.identity(&parsed).await?;
-        let fics = arm.federated_credentials(&parsed).await?;
-        Ok::<_, idp_fleet::arm::ArmError>((uami, fics))
-    })?;
-    let fic = idp_fleet::arm::choose_fic(&fics, issuer.as_str(), audience.as_str(), subject)?;
-    Ok((uami.tenant_id, uami.client_id, fic.subject.clone()))
+    Ok(idp_fleet::arm::ArmClient::new(http, &endpoint, token))
 }
 
 fn customer_json(name: &str, c: &Customer) -> serde_json::Value {

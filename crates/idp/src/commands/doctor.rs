@@ -52,7 +52,13 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     if !names.is_empty() {
         let store = settings.key_store()?;
         let key = store.signing_key(&keyring)?;
+        let inventory = file.load()?;
+        let mut arm = None;
         for name in &names {
+            let customer = inventory.get(name).cloned().expect("checked above");
+            for f in fic_findings(settings, &runtime, &mut arm, &args, &customer)? {
+                report.push((name.clone(), f));
+            }
             let finding = if args.no_exchange {
                 Finding {
                     check: "values",
@@ -95,9 +101,103 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     }
 
     let failed = report.iter().any(|(_, f)| f.status == Status::Fail);
-    match args.format {
+    print_report(&report, args.format)?;
+    Ok(if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The customer's FIC over ARM, when its identity is recorded: issuer byte for byte,
+/// subject and the one audience, and how many of the 20 FIC slots the UAMI uses.
+fn fic_findings(
+    settings: &Settings,
+    runtime: &tokio::runtime::Runtime,
+    arm: &mut Option<idp_fleet::arm::ArmClient>,
+    args: &DoctorArgs,
+    customer: &idp_fleet::inventory::Customer,
+) -> anyhow::Result<Vec<Finding>> {
+    let Some(id) = &customer.identity else {
+        return Ok(vec![Finding {
+            check: "fic",
+            status: Status::Warn,
+            detail: "no identity resource id recorded, so its FIC cannot be read over ARM".into(),
+            fix: Some("add the customer with --identity to have its FIC checked".into()),
+        }]);
+    };
+    let id = idp_fleet::inventory::IdentityId::parse(id)
+        .map_err(|reason| crate::report::Hint::usage(reason, "fix the customer's identity"))?;
+    let cloud = settings.cloud(customer.cloud.clone())?;
+    if arm.is_none() {
+        *arm = Some(super::customers::arm_client(
+            settings,
+            runtime,
+            cloud,
+            args.arm_endpoint.clone(),
+            args.arm_token_file.clone(),
+        )?);
+    }
+    let client = arm.as_ref().expect("just set");
+    let fics = match runtime.block_on(client.federated_credentials(&id)) {
+        Ok(f) => f,
+        Err(e) => {
+            use idp_core::diagnostic::Diagnostic;
+            return Ok(vec![Finding {
+                check: "fic",
+                status: Status::Fail,
+                detail: e.to_string(),
+                fix: e.hint(),
+            }]);
+        }
+    };
+    let issuer = settings.issuer()?.value;
+    let audience = settings.audience_for(None, cloud)?;
+    let mut out = Vec::new();
+    out.push(
+        match idp_fleet::arm::choose_fic(
+            &fics,
+            issuer.as_str(),
+            audience.as_str(),
+            Some(&customer.subject),
+        ) {
+            Ok(fic) => Finding {
+                check: "fic",
+                status: Status::Ok,
+                detail: format!(
+                    "FIC `{}`: issuer, subject `{}` and audience `{}` as idp signs them",
+                    fic.name,
+                    fic.subject,
+                    audience.as_str()
+                ),
+                fix: None,
+            },
+            Err(mismatch) => {
+                use idp_core::diagnostic::Diagnostic;
+                Finding {
+                    check: "fic",
+                    status: Status::Fail,
+                    detail: mismatch.to_string(),
+                    fix: mismatch.hint(),
+                }
+            }
+        },
+    );
+    let used = fics.len();
+    out.push(Finding {
+        check: "fic slots",
+        status: if used >= 20 { Status::Warn } else { Status::Ok },
+        detail: format!("{used} of the 20 federated credentials a managed identity may hold"),
+        fix: (used >= 20).then(|| "remove FICs no one uses before adding another".to_owned()),
+    });
+    Ok(out)
+}
+
+fn print_report(report: &[(String, Finding)], format: DoctorFormat) -> anyhow::Result<()> {
+    let failed = report.iter().any(|(_, f)| f.status == Status::Fail);
+    match format {
         DoctorFormat::Text => {
-            for (subject, f) in &report {
+            for (subject, f) in report {
                 println!("{} {subject}: {}: {}", f.status.mark(), f.check, f.detail);
                 if let Some(fix) = &f.fix {
                     println!("    fix: {fix}");
@@ -125,9 +225,5 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    Ok(if failed {
-        ExitCode::from(EXIT_FAILED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
