@@ -23,7 +23,7 @@ issuer="https://127.0.0.1:$port/oidc"
 "$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log & pids+=($!)
 ready serve.log "serving on https://" 20 >/dev/null
 "$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem \
-  --latency "${latency_ms}ms" 2>emulator.log & pids+=($!)
+  --latency "${latency_ms}ms" --owner-token-out owner.token 2>emulator.log & pids+=($!)
 entra=$(ready emulator.log "Entra emulator on https://" 20 | sed 's/.* on //')
 tenant=$(ready emulator.log "  tenant " 20 | awk '{print $2}')
 sub=$(ready emulator.log "  subscription " 20 | awk '{print $2}')
@@ -36,8 +36,10 @@ import http.client, json, ssl, sys, urllib.parse
 entra, sub, tenant, issuer, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 u = urllib.parse.urlparse(entra)
 conn = http.client.HTTPSConnection(u.hostname, u.port, context=ssl.create_default_context(cafile="entra-tls/ca.pem"))
+owner = open("owner.token").read().strip()
 def put(path, body):
-    conn.request("PUT", path + "?api-version=2023-01-31", json.dumps(body), {"content-type": "application/json"})
+    conn.request("PUT", path + "?api-version=2023-01-31", json.dumps(body),
+                 {"content-type": "application/json", "authorization": "Bearer " + owner})
     r = conn.getresponse(); data = r.read()
     if r.status not in (200, 201):
         sys.exit(f"ARM {r.status}: {data[:300]!r}")

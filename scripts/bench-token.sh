@@ -20,14 +20,16 @@ issuer="https://127.0.0.1:$port/oidc"
 "$idp" init --issuer "$issuer" --key-size 2048 >/dev/null 2>&1
 "$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log & pids+=($!)
 ready serve.log "serving on https://" 20 >/dev/null
-"$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem 2>emulator.log & pids+=($!)
+"$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem \
+  --owner-token-out owner.token 2>emulator.log & pids+=($!)
 entra=$(ready emulator.log "Entra emulator on https://" 20 | sed 's/.* on //')
 tenant=$(ready emulator.log "  tenant " 20 | awk '{print $2}')
 sub=$(ready emulator.log "  subscription " 20 | awk '{print $2}')
 arm="$entra/subscriptions/$sub/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami"
-client_id=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' \
+bearer="authorization: Bearer $(cat owner.token)"
+client_id=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \
   -d '{"location":"westeurope"}' "$arm?api-version=2023-01-31" | python3 -c 'import json,sys; print(json.load(sys.stdin)["properties"]["clientId"])')
-curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -o /dev/null \
+curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" -o /dev/null \
   -d "{\"properties\":{\"issuer\":\"$issuer\",\"subject\":\"bench\",\"audiences\":[\"api://AzureADTokenExchange\"]}}" \
   "$arm/federatedIdentityCredentials/bench?api-version=2023-01-31"
 

@@ -44,8 +44,9 @@ pids+=($!)
 ready serve.log "serving on https://"
 
 # 3. A local Entra, trusting the issuer's CA, on a free port.
-printf '\n$ idp emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem &\n'
-"$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem 2>emulator.log &
+printf '\n$ idp emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem --owner-token-out owner.token &\n'
+"$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem \
+  --owner-token-out owner.token 2>emulator.log &
 pids+=($!)
 entra=$(ready emulator.log "Entra emulator on https://" | sed 's/.* on //')
 tenant=$(ready emulator.log "  tenant " | awk '{print $2}')
@@ -56,13 +57,15 @@ echo "Entra emulator on $entra (tenant $tenant, subscription $subscription)"
 arm="$entra/subscriptions/$subscription/resourceGroups/customer-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/isv-uami"
 api="api-version=2023-01-31"
 printf '\n$ curl -X PUT %s?%s\n' "$arm" "$api"
-uami=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' \
+# ARM wants the subscription owner's bearer token, as Azure does (the token is not shown).
+bearer="authorization: Bearer $(cat owner.token)"
+uami=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \
   -d '{"location":"westeurope"}' "$arm?$api")
 echo "$uami"
 client_id=$(printf '%s' "$uami" | sed -n 's/.*"clientId":"\([^"]*\)".*/\1/p')
 fic=$(printf '{"properties":{"issuer":"%s","subject":"%s","audiences":["api://AzureADTokenExchange"]}}' "$issuer" "$subject")
 printf '\n$ curl -X PUT %s/federatedIdentityCredentials/isv?%s -d %s\n' "$arm" "$api" "$fic"
-curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' \
+curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \
   -d "$fic" "$arm/federatedIdentityCredentials/isv?$api"
 echo
 

@@ -7,8 +7,9 @@ use crate::arm::{self, ArmError, FicSpec, Target};
 use crate::clock;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -83,12 +84,102 @@ fn fic_body(body: &[u8]) -> Result<FicSpec, ArmError> {
     })
 }
 
+/// ARM accepts an Entra access token for itself only: audience
+/// `https://management.azure.com/` (or the legacy `https://management.core.windows.net/`),
+/// from the tenant's issuer, unexpired. Here: one this emulator signed (the owner token of
+/// `--owner-token-out`, or one its token endpoint issued for that resource).
+/// Source: Azure REST API reference, "Authenticate Azure REST requests"; ARM answers 401
+/// `AuthenticationFailed` without the header, `InvalidAuthenticationToken` for a token it
+/// cannot validate, `ExpiredAuthenticationToken` once expired, with a `WWW-Authenticate`
+/// challenge naming the tenant's authority (seen in azure-sdk-for-python's challenge-auth
+/// tests and in field reports).
+const ARM_AUDIENCES: [&str; 3] = [
+    "https://management.azure.com/",
+    "https://management.azure.com",
+    "https://management.core.windows.net/",
+];
+
+/// The 401 ARM answers, or `None` when the request may go on.
+fn refusal(emu: &Emulator, headers: &HeaderMap) -> Option<Response> {
+    authorize(emu, headers).err().map(|r| *r)
+}
+
+fn authorize(emu: &Emulator, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let refuse = |code: &'static str, message: String| {
+        let challenge = format!(
+            "Bearer authorization_uri=\"https://login.microsoftonline.com/{}\", error=\"invalid_token\", error_description=\"{message}\"",
+            emu.tenant()
+        );
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": {"code": code, "message": message}})),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        Box::new(response)
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+    else {
+        return Err(refuse(
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.".into(),
+        ));
+    };
+    let invalid = || {
+        refuse(
+            "InvalidAuthenticationToken",
+            "The access token is invalid.".into(),
+        )
+    };
+    let jwk = emu.signing_key().public_jwk();
+    let key = DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap_or_default(),
+        jwk["e"].as_str().unwrap_or_default(),
+    )
+    .map_err(|_| invalid())?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&ARM_AUDIENCES);
+    validation.set_issuer(&[emu.access_token_issuer()]);
+    // Expiry is judged on the emulator's clock, below.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map_err(|_| invalid())?
+        .claims;
+    let now = crate::clock::unix(emu.now());
+    match claims["exp"].as_i64() {
+        Some(exp) if exp > now => Ok(()),
+        Some(exp) => Err(refuse(
+            "ExpiredAuthenticationToken",
+            format!(
+                "The access token expiry UTC time '{exp}' is earlier than current UTC time '{now}'."
+            ),
+        )),
+        None => Err(invalid()),
+    }
+}
+
 pub(crate) async fn arm_route(
     State(emu): State<Emulator>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if emu.config().arm_requires_bearer
+        && let Some(refusal) = refusal(&emu, &headers)
+    {
+        return refusal;
+    }
     match arm_request(&emu, &method, &uri, &body) {
         Ok((status, body)) => arm_response(status, body),
         Err(e) => arm_error(&e),

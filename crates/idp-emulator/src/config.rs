@@ -21,6 +21,9 @@ pub struct Config {
     /// Added before each token response, to stand in for Entra's round trip in
     /// benchmarks. Default 0.
     pub latency: Duration,
+    /// ARM requests need `Authorization: Bearer` with a token this emulator signed for
+    /// ARM, as Azure does (401 otherwise). Default true.
+    pub arm_requires_bearer: bool,
     /// PEM CA certificates trusted, besides the system roots, when fetching issuer metadata.
     pub extra_roots: Vec<Vec<u8>>,
     /// Where identities, FICs and the signing key persist; `None` keeps them in memory.
@@ -56,6 +59,7 @@ impl Config {
             metadata_ttl: Duration::from_secs(24 * 3600),
             propagation_delay: Duration::ZERO,
             latency: Duration::ZERO,
+            arm_requires_bearer: true,
             extra_roots: Vec::new(),
             state_file: None,
             max_assertion_lifetime: Duration::from_secs(25 * 3600),

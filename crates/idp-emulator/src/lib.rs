@@ -223,6 +223,29 @@ impl Emulator {
         format!("https://sts.windows.net/{}/", self.tenant())
     }
 
+    /// The principal id of the subscription's owner, whom [`Emulator::owner_token`] speaks for.
+    pub const OWNER_PRINCIPAL: &'static str = "30000000-0000-4000-8000-000000000003";
+
+    /// An ARM access token of the subscription's owner, valid for `lifetime`: what
+    /// `az account get-access-token` gives a signed-in admin. Secret: scripts keep it in a
+    /// 0600 file (`idp emulator --owner-token-out`).
+    pub fn owner_token(&self, lifetime: std::time::Duration) -> Result<String, Error> {
+        let now = clock::unix(self.now());
+        let claims = json!({
+            "aud": "https://management.azure.com/",
+            "iss": self.access_token_issuer(),
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime.as_secs() as i64,
+            "tid": self.tenant(),
+            "oid": Self::OWNER_PRINCIPAL,
+            "sub": Self::OWNER_PRINCIPAL,
+            "idtyp": "user",
+            "name": "Subscription owner (emulator)",
+        });
+        self.signing_key().sign(&claims)
+    }
+
     /// The current time of the configured clock.
     pub fn now(&self) -> SystemTime {
         self.0.config.clock.now()

@@ -39,13 +39,77 @@ async fn call(
     } else {
         format!("{path}?{API}")
     };
+    let owner = emu
+        .owner_token(std::time::Duration::from_secs(3600))
+        .unwrap();
     let request = Request::builder()
         .method(method)
         .uri(uri)
         .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {owner}"))
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .unwrap();
     send(&emu.router(), request).await
+}
+
+/// An ARM request with this Authorization header (or none).
+async fn call_as(emu: &Emulator, authorization: Option<&str>) -> (StatusCode, HeaderMap, Value) {
+    let mut request = Request::builder()
+        .method("GET")
+        .uri(format!("{}?{API}", identity_path("anyone")));
+    if let Some(a) = authorization {
+        request = request.header("authorization", a);
+    }
+    send(&emu.router(), request.body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn arm_needs_a_bearer_token_for_arm_signed_here_and_unexpired() {
+    let clock = ManualClock::starting_now();
+    let emu = Emulator::new(config(&clock)).unwrap();
+    let (status, headers, body) = call_as(&emu, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "AuthenticationFailed");
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer authorization_uri=\"https://login.microsoftonline.com/")
+    );
+    for bad in ["Bearer not-a-jwt", "Basic dXNlcjpwdw==", "Bearer "] {
+        let (status, _, body) = call_as(&emu, Some(bad)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
+        assert!(
+            body["error"]["code"]
+                .as_str()
+                .unwrap()
+                .contains("Authentication"),
+            "{bad}: {body}"
+        );
+    }
+    // A token signed by another key (another emulator) is not this ARM's.
+    let mut other_config = config(&clock);
+    other_config.signing_key = None;
+    let other = Emulator::new(other_config).unwrap();
+    assert_ne!(other.signing_key().kid(), emu.signing_key().kid());
+    let foreign = other
+        .owner_token(std::time::Duration::from_secs(60))
+        .unwrap();
+    let (status, _, body) = call_as(&emu, Some(&format!("Bearer {foreign}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
+    // The owner token works until it expires, on the emulator's clock.
+    let owner = emu.owner_token(std::time::Duration::from_secs(60)).unwrap();
+    let (status, _, _) = call_as(&emu, Some(&format!("Bearer {owner}"))).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "authorized, and no such identity"
+    );
+    clock.advance(std::time::Duration::from_secs(61));
+    let (status, _, body) = call_as(&emu, Some(&format!("Bearer {owner}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "ExpiredAuthenticationToken");
 }
 
 fn fic_body(issuer: &str, subject: &str, audiences: Value) -> Option<Value> {

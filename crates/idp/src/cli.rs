@@ -255,6 +255,9 @@ pub struct EmulatorArgs {
     /// Delay added to each token response, standing in for Entra's round trip (benchmarks)
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub latency: String,
+    /// Write an ARM token of the subscription's owner (valid 24h) to FILE (0600): its ARM API wants `Authorization: Bearer`, as Azure's does
+    #[arg(long, value_name = "FILE")]
+    pub owner_token_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

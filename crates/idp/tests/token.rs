@@ -92,6 +92,8 @@ impl Flow {
             "127.0.0.1:0",
             "--self-signed",
             "emulator-tls",
+            "--owner-token-out",
+            "owner.token",
             "--trust-ca",
         ])
         .arg(issuer_ca)
@@ -127,7 +129,10 @@ impl Flow {
             self.authority(),
             self.subscription
         );
-        let mut req = client(&self.emulator_ca).request(method, url);
+        let owner = std::fs::read_to_string(self.path().join("owner.token")).unwrap();
+        let mut req = client(&self.emulator_ca)
+            .request(method, url)
+            .bearer_auth(owner);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -1029,15 +1034,14 @@ fn customers_add_reads_the_identity_and_its_fic_over_arm_and_explains_a_mismatch
             f.subscription
         )
     };
-    std::fs::write(f.path().join("arm.token"), "a-bearer-token\n").unwrap();
-    let add = |name: &str, identity: &str| {
+    let add_with = |name: &str, identity: &str, token_file: &str| {
         let out = idp(f.path())
             .args(["customers", "add", name, "--identity", identity])
             .args([
                 "--arm-endpoint",
                 &f.authority(),
                 "--arm-token-file",
-                "arm.token",
+                token_file,
             ])
             .arg("--ca-cert")
             .arg(&f.emulator_ca)
@@ -1051,13 +1055,26 @@ fn customers_add_reads_the_identity_and_its_fic_over_arm_and_explains_a_mismatch
         println!("{text}");
         (out.status.code().unwrap_or(-1), text)
     };
+    let add = |name: &str, identity: &str| add_with(name, identity, "owner.token");
     let client_id = f.identity_with_fic("good", &f.issuer, SUBJECT);
-    let (code, out) = add("good", &id("good"));
-    assert_eq!(code, 0, "{out}");
+    // A token ARM does not accept: 401, explained, the token never printed.
+    std::fs::write(f.path().join("stale.token"), "a-bearer-token\n").unwrap();
+    let (code, out) = add_with("good", &id("good"), "stale.token");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("ARM refused access") && out.contains("401"),
+        "{out}"
+    );
+    assert!(out.contains("log in again"), "{out}");
     assert!(
         !out.contains("a-bearer-token"),
         "the token is never printed"
     );
+    assert!(!f.path().join("customers.toml").exists(), "nothing written");
+    let (code, out) = add("good", &id("good"));
+    assert_eq!(code, 0, "{out}");
+    let owner = std::fs::read_to_string(f.path().join("owner.token")).unwrap();
+    assert!(!out.contains(owner.trim()), "the token is never printed");
     let shown: Value = serde_json::from_slice(
         &idp(f.path())
             .args(["customers", "show", "good"])

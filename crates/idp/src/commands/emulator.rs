@@ -43,6 +43,17 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         "the emulator serves HTTPS only, like Entra",
         "pass --self-signed DIR, or --tls-cert and --tls-key",
     ))?;
+    if let Some(path) = &args.owner_token_out {
+        let token = emulator
+            .owner_token(std::time::Duration::from_secs(24 * 3600))
+            .context("cannot sign the owner token")?;
+        idp_core::fsutil::write_atomic(
+            path,
+            token.as_bytes(),
+            0o600,
+            idp_core::fsutil::Overwrite::Replace,
+        )?;
+    }
     let app = emulator.router();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -54,6 +65,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         let announce = {
             let server = server.clone();
             let (tenant, subscription) = (args.tenant.clone(), args.subscription.clone());
+            let owner_token_out = args.owner_token_out.clone();
             async move {
                 if let Some(addr) = server.listening().await {
                     eprintln!("Entra emulator on https://{addr}");
@@ -63,6 +75,15 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
                     eprintln!(
                         "  identities    https://{addr}/subscriptions/{subscription}/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>?api-version=2023-01-31"
                     );
+                    match &owner_token_out {
+                        Some(path) => eprintln!(
+                            "  ARM bearer    the owner token in {} (Authorization: Bearer …)",
+                            path.display()
+                        ),
+                        None => eprintln!(
+                            "  ARM bearer    required: pass --owner-token-out FILE for an owner token"
+                        ),
+                    }
                     if !addr.ip().is_loopback() {
                         eprintln!(
                             "warning: listening beyond loopback; the emulator's ARM API has no authentication"
