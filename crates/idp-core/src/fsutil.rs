@@ -97,6 +97,19 @@ impl Staged {
     }
 }
 
+/// Opens (creating it) the lock file at `path` and takes an exclusive lock on it, waiting
+/// for another holder; the lock lasts as long as the returned file. Writers of one file
+/// (the keyring, the customer inventory) take it around read-change-write.
+pub fn lock_exclusive(path: &Path) -> io::Result<fs::File> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
+}
+
 /// `tempfile` adds the temporary path to its errors; this keeps the kind and the OS message.
 fn without_path(e: io::Error) -> io::Error {
     match e.raw_os_error() {

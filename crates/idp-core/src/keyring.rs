@@ -591,18 +591,7 @@ impl KeyStore {
 
     fn lock(&self) -> Result<fs::File, KeyringError> {
         let path = self.dir.join(LOCK_FILE);
-        let err = |source| KeyringError::Lock {
-            path: path.clone(),
-            source,
-        };
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(err)?;
-        file.lock().map_err(err)?;
-        Ok(file)
+        fsutil::lock_exclusive(&path).map_err(|source| KeyringError::Lock { path, source })
     }
 }
 

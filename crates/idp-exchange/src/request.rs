@@ -39,7 +39,8 @@ pub enum RequestError {
     BadScope(String),
 }
 
-fn is_guid(s: &str) -> bool {
+/// Whether `s` is a GUID in its 8-4-4-4-12 hex form (tenant, client and subscription ids).
+pub fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && parts

@@ -161,14 +161,7 @@ impl IdentityId {
     }
 }
 
-fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
-}
+use idp_exchange::request::is_guid;
 
 /// Why the inventory cannot be read, changed or used.
 #[derive(Debug, Error)]
@@ -410,18 +403,7 @@ impl InventoryFile {
             |n| n.to_string_lossy().into_owned(),
         );
         let path = self.path.with_file_name(format!(".{name}.lock"));
-        let err = |source| InventoryError::Lock {
-            path: path.clone(),
-            source,
-        };
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(err)?;
-        file.lock().map_err(err)?;
-        Ok(file)
+        fsutil::lock_exclusive(&path).map_err(|source| InventoryError::Lock { path, source })
     }
 }
 

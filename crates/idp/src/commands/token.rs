@@ -19,31 +19,16 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     }
     // Every input is checked before the key is touched or anything is sent.
     let who = Who::resolve(settings, &args)?;
-    let cloud = settings.cloud(args.cloud.clone().or(who.cloud.clone()))?;
-    let authority = settings.authority_host(args.authority_host.clone(), cloud)?;
-    let target = Target::new(&authority, &who.tenant, &who.client_id, &who.scope)?;
+    let Prepared {
+        target,
+        spec,
+        context,
+    } = prepare(settings, &who, &Overrides::of(&args))?;
     let max_wait = idp_core::duration::parse(&args.max_wait).context("invalid --max-wait")?;
-    let spec = AssertionSpec {
-        subject: Subject::parse(&who.subject)?,
-        audience: settings.audience_for(args.audience.clone(), cloud)?,
-        lifetime: settings.lifetime(args.lifetime.clone())?,
-        claims: PrivateClaims::parse(std::iter::empty())?,
-        issuer: settings.issuer()?.value,
-    };
     let store = settings.key_store()?;
     let ring = store.load()?;
     let key = store.signing_key(&ring)?;
     let client = super::https_client(settings)?;
-    let context = Context {
-        issuer: spec.issuer.as_str().to_owned(),
-        subject: who.subject.clone(),
-        audience: spec.audience.as_str().to_owned(),
-        tenant: who.tenant.clone(),
-        client_id: who.client_id.clone(),
-        scope: who.scope.clone(),
-        authority: authority.clone(),
-        lifetime_secs: spec.lifetime.get().as_secs(),
-    };
     let policy = Policy {
         propagation_wait: max_wait,
         max_server_retries: args.retries,
@@ -124,8 +109,7 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         args.customers.clone()
     };
     let max_wait = idp_core::duration::parse(&args.max_wait).context("invalid --max-wait")?;
-    let lifetime = settings.lifetime(args.lifetime.clone())?;
-    let issuer = settings.issuer()?.value;
+    let overrides = Overrides::of(&args);
     let mut jobs = Vec::new();
     let mut specs = std::collections::HashMap::new();
     for name in &names {
@@ -136,37 +120,12 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
                 known: inventory.names(),
             }
         })?;
-        let cloud = settings.cloud(args.cloud.clone().or(customer.cloud.clone()))?;
-        let authority = settings.authority_host(args.authority_host.clone(), cloud)?;
-        let scope = args
-            .scope
-            .clone()
-            .or(customer.scope.clone())
-            .ok_or_else(|| {
-                crate::report::Hint::usage(
-                    format!("customer `{name}` has no default scope and --scope is not given"),
-                    "pass --scope for all of them, or record a scope per customer",
-                )
-            })?;
-        let target = Target::new(&authority, &customer.tenant, &customer.client_id, &scope)?;
-        let audience = settings.audience_for(args.audience.clone(), cloud)?;
-        let spec = AssertionSpec {
-            issuer: issuer.clone(),
-            subject: Subject::parse(&customer.subject)?,
-            audience: audience.clone(),
-            lifetime,
-            claims: PrivateClaims::parse(std::iter::empty())?,
-        };
-        let context = Context {
-            issuer: issuer.as_str().to_owned(),
-            subject: customer.subject.clone(),
-            audience: audience.as_str().to_owned(),
-            tenant: customer.tenant.clone(),
-            client_id: customer.client_id.clone(),
-            scope,
-            authority,
-            lifetime_secs: lifetime.get().as_secs(),
-        };
+        let who = Who::of_customer(name, customer, args.scope.clone())?;
+        let Prepared {
+            target,
+            spec,
+            context,
+        } = prepare(settings, &who, &overrides)?;
         specs.insert(name.clone(), spec);
         jobs.push(Job {
             name: name.clone(),
@@ -321,30 +280,20 @@ pub(super) fn customer_exchange(
     quiet: bool,
 ) -> anyhow::Result<Result<(), ExchangeError>> {
     let customer = settings.customers()?.customer(name)?;
-    let cloud = settings.cloud(customer.cloud.clone())?;
-    let authority = settings.authority_host(authority_host, cloud)?;
     let scope = customer
         .scope
         .clone()
         .unwrap_or_else(|| "https://management.azure.com/.default".into());
-    let target = Target::new(&authority, &customer.tenant, &customer.client_id, &scope)?;
-    let spec = AssertionSpec {
-        subject: Subject::parse(&customer.subject)?,
-        audience: settings.audience_for(None, cloud)?,
-        lifetime: settings.lifetime(None)?,
-        claims: PrivateClaims::parse(std::iter::empty())?,
-        issuer: settings.issuer()?.value,
+    let who = Who::of_customer(name, customer, Some(scope))?;
+    let overrides = Overrides {
+        authority_host,
+        ..Overrides::default()
     };
-    let context = Context {
-        issuer: spec.issuer.as_str().to_owned(),
-        subject: customer.subject.clone(),
-        audience: spec.audience.as_str().to_owned(),
-        tenant: customer.tenant.clone(),
-        client_id: customer.client_id.clone(),
-        scope: scope.clone(),
-        authority,
-        lifetime_secs: spec.lifetime.get().as_secs(),
-    };
+    let Prepared {
+        target,
+        spec,
+        context,
+    } = prepare(settings, &who, &overrides)?;
     let policy = Policy {
         propagation_wait: std::time::Duration::ZERO,
         max_server_retries: 2,
@@ -399,7 +348,84 @@ struct Who {
     cloud: Option<String>,
 }
 
+/// What the flags set over the settings and the customer's record.
+#[derive(Debug, Default)]
+struct Overrides {
+    cloud: Option<String>,
+    authority_host: Option<String>,
+    audience: Option<String>,
+    lifetime: Option<String>,
+}
+
+impl Overrides {
+    fn of(args: &TokenArgs) -> Self {
+        Self {
+            cloud: args.cloud.clone(),
+            authority_host: args.authority_host.clone(),
+            audience: args.audience.clone(),
+            lifetime: args.lifetime.clone(),
+        }
+    }
+}
+
+/// One exchange, every input checked: the request target, the assertion to sign, and the
+/// values an explanation names.
+struct Prepared {
+    target: Target,
+    spec: AssertionSpec,
+    context: Context,
+}
+
+fn prepare(settings: &Settings, who: &Who, o: &Overrides) -> anyhow::Result<Prepared> {
+    let cloud = settings.cloud(o.cloud.clone().or(who.cloud.clone()))?;
+    let authority = settings.authority_host(o.authority_host.clone(), cloud)?;
+    let target = Target::new(&authority, &who.tenant, &who.client_id, &who.scope)?;
+    let spec = AssertionSpec {
+        subject: Subject::parse(&who.subject)?,
+        audience: settings.audience_for(o.audience.clone(), cloud)?,
+        lifetime: settings.lifetime(o.lifetime.clone())?,
+        claims: PrivateClaims::parse(std::iter::empty())?,
+        issuer: settings.issuer()?.value,
+    };
+    let context = Context {
+        issuer: spec.issuer.as_str().to_owned(),
+        subject: who.subject.clone(),
+        audience: spec.audience.as_str().to_owned(),
+        tenant: who.tenant.clone(),
+        client_id: who.client_id.clone(),
+        scope: who.scope.clone(),
+        authority,
+        lifetime_secs: spec.lifetime.get().as_secs(),
+    };
+    Ok(Prepared {
+        target,
+        spec,
+        context,
+    })
+}
+
 impl Who {
+    /// Customer `name` of the inventory, its scope unless `scope` says otherwise.
+    fn of_customer(
+        name: &str,
+        customer: idp_fleet::inventory::Customer,
+        scope: Option<String>,
+    ) -> anyhow::Result<Self> {
+        let scope = scope.or(customer.scope).ok_or_else(|| {
+            crate::report::Hint::usage(
+                format!("customer `{name}` has no default scope and --scope is not given"),
+                "pass --scope, or record one: `idp customers remove NAME` then `idp customers add NAME … --scope <resource>/.default`",
+            )
+        })?;
+        Ok(Self {
+            tenant: customer.tenant,
+            client_id: customer.client_id,
+            subject: customer.subject,
+            scope,
+            cloud: customer.cloud,
+        })
+    }
+
     fn resolve(settings: &Settings, args: &TokenArgs) -> anyhow::Result<Self> {
         let Some(name) = &args.customer else {
             // clap requires these three without --customer.
@@ -418,19 +444,7 @@ impl Who {
             });
         };
         let customer = settings.customers()?.customer(name)?;
-        let scope = args.scope.clone().or(customer.scope).ok_or_else(|| {
-            crate::report::Hint::usage(
-                format!("customer `{name}` has no default scope and --scope is not given"),
-                "pass --scope, or record one: `idp customers remove NAME` then `idp customers add NAME … --scope <resource>/.default`",
-            )
-        })?;
-        Ok(Self {
-            tenant: customer.tenant,
-            client_id: customer.client_id,
-            subject: customer.subject,
-            scope,
-            cloud: customer.cloud,
-        })
+        Self::of_customer(name, customer, args.scope.clone())
     }
 }
 
