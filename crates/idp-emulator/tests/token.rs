@@ -1114,3 +1114,40 @@ async fn latency_is_added_to_each_token_response() {
         "each response"
     );
 }
+
+#[tokio::test]
+async fn a_pending_fic_for_another_subject_does_not_hide_an_audience_mismatch() {
+    let w = world_with(|c| c.propagation_delay = FIVE_MINUTES).await;
+    w.clock.advance(FIVE_MINUTES);
+    // The visible FIC trusts the issuer for another audience; a new (pending) one trusts
+    // it for another subject. Neither could ever match: 700212, not "still propagating".
+    w.emulator
+        .put_federated_credential(
+            RG,
+            UAMI,
+            "idp",
+            FicSpec::new(&w.issuer, SUBJECT, "api://other-audience"),
+        )
+        .unwrap();
+    w.clock.advance(FIVE_MINUTES);
+    w.emulator
+        .put_federated_credential(
+            RG,
+            UAMI,
+            "idp-2",
+            FicSpec::new(&w.issuer, "someone-else", AUDIENCE),
+        )
+        .unwrap();
+    let r = w.token(&w.assertion()).await;
+    assert_aadsts(&r, 700212, 401, "invalid_client");
+}
+
+#[tokio::test]
+async fn an_assertion_valid_from_this_very_second_is_accepted() {
+    let w = world().await;
+    let mut claims = w.claims();
+    claims["nbf"] = json!(w.now());
+    assert_eq!(w.token_with(&claims).await.0, 200);
+    claims["nbf"] = json!(w.now() + 1);
+    assert_aadsts(&w.token_with(&claims).await, 700024, 401, "invalid_client");
+}
