@@ -207,6 +207,9 @@ fn config_hint(e: &ConfigError) -> Option<String> {
         ConfigError::ConfigExists { .. } => {
             "pass --force to replace it, or --config to write another file".into()
         }
-        ConfigError::Read { .. } => return None,
+        ConfigError::Read { .. } => format!(
+            "give --config / {} a readable UTF-8 TOML file, like the idp.toml `idp init` writes",
+            env::CONFIG
+        ),
     })
 }

@@ -977,6 +977,25 @@ fn usage_errors_found_by_commands_exit_2_and_write_nothing() {
 }
 
 #[test]
+fn a_config_that_is_a_folder_or_not_utf8_is_a_usage_error() {
+    let s = Sandbox::init(ISSUER);
+    std::fs::create_dir(s.path().join("folder.toml")).unwrap();
+    s.refuses(
+        &["--config", "folder.toml", "metadata"],
+        "cannot read folder.toml",
+    );
+    std::fs::write(
+        s.path().join("latin1.toml"),
+        b"issuer = \"https://h/\xe9\"\n",
+    )
+    .unwrap();
+    s.refuses(
+        &["--config", "latin1.toml", "metadata"],
+        "cannot read latin1.toml",
+    );
+}
+
+#[test]
 fn the_emulator_checks_its_inputs_before_writing_its_tls_folder() {
     let s = Sandbox::new();
     for args in [
