@@ -35,4 +35,15 @@ if [[ ! -x .venv/bin/python || "$(cat .venv/.idp-stamp 2>/dev/null)" != "$(stamp
   stamp tests/requirements.txt > .venv/.idp-stamp
 fi
 
-cargo test --workspace --locked "$@"
+# The suite's own closing line sums cargo's per-binary results, so the last line says how
+# many tests ran in all (the last binary cargo runs is a doc-test run with none).
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(awk '/^test result:/ {n += $4} END {print n + 0}' "$log")
+failed=$(awk '/^test result:/ {n += $6} END {print n + 0}' "$log")
+echo "tests: $passed passed, $failed failed"
+exit "$status"
