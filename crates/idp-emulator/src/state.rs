@@ -23,6 +23,20 @@ struct StateFile {
 
 /// Reads `path`: `None` if it does not exist.
 pub(crate) fn load(path: &Path) -> Result<Option<(SigningKey, Registry)>, Error> {
+    // It holds the emulator's private key: refused, like a key file, when others may read it.
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::InvalidState {
+                path: path.to_owned(),
+                reason: format!(
+                    "it holds the emulator's private key but group or others may read it (mode {mode:04o}); run `chmod 600` on it"
+                ),
+            });
+        }
+    }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -629,14 +629,19 @@ async fn tokens_stay_verifiable_across_a_restart() {
 
 #[tokio::test]
 async fn a_corrupt_state_file_is_an_error() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
+    let private = |p: &std::path::Path| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap()
+    };
     std::fs::write(&path, "{not json").unwrap();
+    private(&path);
     let mut cfg = config(&ManualClock::starting_now());
     cfg.state_file = Some(path.clone());
     assert!(matches!(
         Emulator::new(cfg.clone()),
-        Err(Error::InvalidState { .. })
+        Err(Error::InvalidState { reason, .. }) if !reason.contains("may read")
     ));
     std::fs::write(
         &path,
@@ -645,7 +650,25 @@ async fn a_corrupt_state_file_is_an_error() {
     .unwrap();
     assert!(matches!(
         Emulator::new(cfg),
-        Err(Error::InvalidState { .. })
+        Err(Error::InvalidState { reason, .. }) if !reason.contains("may read")
+    ));
+}
+
+#[tokio::test]
+async fn a_state_file_others_can_read_is_refused_like_a_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let mut cfg = config(&ManualClock::starting_now());
+    cfg.state_file = Some(path.clone());
+    let emu = Emulator::new(cfg.clone()).unwrap();
+    emu.put_identity(RG, "uami", "westeurope").unwrap();
+    assert!(path.exists());
+    Emulator::new(cfg.clone()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(matches!(
+        Emulator::new(cfg),
+        Err(Error::InvalidState { reason, .. }) if reason.contains("group or others may read it (mode 0644)")
     ));
 }
 

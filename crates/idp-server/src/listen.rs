@@ -104,6 +104,10 @@ pub async fn stop_on_signal(server: Handle<SocketAddr>) {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
-    eprintln!("shutting down");
+    // Never a panic here: with stderr gone (its reader closed) the stop must still happen.
+    {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "shutting down");
+    }
     server.graceful_shutdown(Some(GRACE));
 }

@@ -151,3 +151,60 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
     let rest = server.rest();
     assert!(rest.contains("stopped"), "{rest}");
 }
+
+#[test]
+fn services_stop_on_sigterm_even_when_their_stderr_reader_is_gone() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    idp(
+        dir.path(),
+        &["init", "--issuer", ISSUER, "--key-size", "2048"],
+    );
+    for args in [
+        &["serve", "--listen", "127.0.0.1:0"][..],
+        &[
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--self-signed",
+            "emu",
+        ][..],
+    ] {
+        let mut child = idp_testkit::idp_command(env!("CARGO_BIN_EXE_idp"), dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("://127.0.0.1:") {
+            line.clear();
+            assert!(
+                reader.read_line(&mut line).unwrap() > 0,
+                "{args:?} exited early"
+            );
+        }
+        // Whoever read its stderr is gone: every later line it writes meets a closed pipe.
+        drop(reader);
+        std::thread::sleep(Duration::from_millis(200));
+        Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", child.id())])
+            .status()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{args:?} did not stop on SIGTERM with its stderr closed");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{args:?}: {status:?}");
+    }
+}

@@ -68,24 +68,24 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
             let owner_token_out = args.owner_token_out.clone();
             async move {
                 if let Some(addr) = server.listening().await {
-                    eprintln!("Entra emulator on https://{addr}");
-                    eprintln!("  tenant        {tenant}");
-                    eprintln!("  subscription  {subscription}");
-                    eprintln!("  token         https://{addr}/{tenant}/oauth2/v2.0/token");
-                    eprintln!(
+                    note!("Entra emulator on https://{addr}");
+                    note!("  tenant        {tenant}");
+                    note!("  subscription  {subscription}");
+                    note!("  token         https://{addr}/{tenant}/oauth2/v2.0/token");
+                    note!(
                         "  identities    https://{addr}/subscriptions/{subscription}/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>?api-version=2023-01-31"
                     );
                     match &owner_token_out {
-                        Some(path) => eprintln!(
+                        Some(path) => note!(
                             "  ARM bearer    the owner token in {} (Authorization: Bearer …)",
                             path.display()
                         ),
-                        None => eprintln!(
+                        None => note!(
                             "  ARM bearer    required: pass --owner-token-out FILE for an owner token"
                         ),
                     }
                     if !addr.ip().is_loopback() {
-                        eprintln!(
+                        note!(
                             "warning: listening beyond loopback; the emulator's ARM API has no authentication"
                         );
                     }
@@ -94,7 +94,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         };
         tokio::spawn(announce);
         idp_server::listen::serve(args.listen, Some(tls), server, app).await?;
-        eprintln!("stopped");
+        note!("stopped");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,14 @@
 //! One module per command. Each validates all of its input before it writes anything.
 
+/// `eprintln!` that never panics: a long-running service (serve, emulator) whose stderr
+/// reader went away must keep serving, and still stop cleanly on a signal.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod customers;
 mod doctor;
 mod emulator;

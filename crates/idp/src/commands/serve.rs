@@ -39,19 +39,19 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
             let server = server.clone();
             async move {
                 if let Some(addr) = server.listening().await {
-                    eprintln!("serving on {scheme}://{addr}");
+                    note!("serving on {scheme}://{addr}");
                     for p in &paths {
-                        eprintln!("  {p}");
+                        note!("  {p}");
                     }
                     if scheme == "http" {
-                        eprintln!("  plain HTTP: put a TLS terminator in front; Entra fetches over https only");
+                        note!("  plain HTTP: put a TLS terminator in front; Entra fetches over https only");
                     }
                 }
             }
         };
         tokio::spawn(announce);
         listen::serve(args.listen, tls, server, app).await?;
-        eprintln!("stopped");
+        note!("stopped");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -135,7 +135,7 @@ pub(super) fn tls_material(
         0o600,
         Overwrite::Replace,
     )?;
-    eprintln!(
+    note!(
         "made a local CA for {}; clients trust {}",
         hosts.join(", "),
         dir.join("ca.pem").display()
@@ -164,9 +164,9 @@ async fn reload_on_sighup(settings: Settings, handle: SiteHandle) {
         {
             Ok(site) => {
                 handle.replace(site);
-                eprintln!("reloaded the keyring");
+                note!("reloaded the keyring");
             }
-            Err(e) => eprintln!("reload failed, still serving the previous documents: {e:#}"),
+            Err(e) => note!("reload failed, still serving the previous documents: {e:#}"),
         }
     }
 }
