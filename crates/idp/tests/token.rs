@@ -271,9 +271,11 @@ fn idp_token_gets_an_access_token_that_verifies_against_the_emulators_keys() {
     );
     // The emulator is up (it just answered): the refusal is the certificate's.
     assert!(err.contains("UnknownIssuer"), "{err}");
+    // Not retried: no retry said, and well under the 4 retries' backoff (2+4+8+16 s): a
+    // bound on behaviour, generous for a loaded machine, not a speed test.
     assert!(!err.contains("retry"), "{err}");
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(25),
         "{:?}",
         started.elapsed()
     );

@@ -188,10 +188,10 @@ fn spawn(azurite: &Azurite, seen: Arc<Seen>, forbid_public: bool) -> Running {
             }
         });
     });
-    match start.recv_timeout(Duration::from_secs(10)) {
+    match start.recv_timeout(Duration::from_secs(60)) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => panic!("the storage front cannot start: {e}"),
-        Err(_) => panic!("the storage front did not start within 10 s"),
+        Err(_) => panic!("the storage front did not start within 60 s"),
     }
     Running {
         port,
