@@ -18,8 +18,8 @@ pub struct Config {
     pub metadata_ttl: Duration,
     /// How long a new or changed FIC answers AADSTS70021 (whole seconds). Default 0.
     pub propagation_delay: Duration,
-    /// Added before each token response, to stand in for Entra's round trip in
-    /// benchmarks. Default 0.
+    /// Each token response leaves no sooner than this after its request arrived: Entra's
+    /// round trip (its processing included), for benchmarks. Default 0.
     pub latency: Duration,
     /// ARM requests need `Authorization: Bearer` with a token this emulator signed for
     /// ARM, as Azure does (401 otherwise). Default true.

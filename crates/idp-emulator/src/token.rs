@@ -44,10 +44,21 @@ pub(crate) async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let latency = emu.config().latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    // The response leaves `latency` after the request arrived, the emulator's own work
+    // included (a round trip to Entra, whose processing is part of its latency).
+    let due = tokio::time::Instant::now() + emu.config().latency;
+    let response = answer(emu, version, tenant, headers, body).await;
+    tokio::time::sleep_until(due).await;
+    response
+}
+
+async fn answer(
+    emu: &Emulator,
+    version: Version,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let now = emu.now();
     let correlation = correlation_id(headers);
     if let Some(response) = emu.take_fault(now, &correlation) {

@@ -252,7 +252,7 @@ pub struct EmulatorArgs {
     /// How long a new or changed FIC answers AADSTS70021, like Entra while it propagates
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub propagation_delay: String,
-    /// Delay added to each token response, standing in for Entra's round trip (benchmarks)
+    /// Each token response leaves this long after its request arrived (the emulator's work included), standing in for Entra's round trip (benchmarks)
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub latency: String,
     /// Write an ARM token of the subscription's owner (valid 24h) to FILE (0600): its ARM API wants `Authorization: Bearer`, as Azure's does
