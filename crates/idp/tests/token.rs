@@ -350,19 +350,7 @@ fn idp_token_explains_each_failure_and_retries_none_of_them() {
         .args(["keys", "add", "--key-size", "2048"])
         .assert()
         .success();
-    let list: Value = serde_json::from_slice(
-        &idp(f.path())
-            .args(["keys", "list", "--json"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let keys = list.as_array().or_else(|| list["keys"].as_array()).unwrap();
-    let next = keys.iter().find(|k| k["state"] == "next").unwrap()["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let next = f.kid_in_state("next");
     idp(f.path())
         .args(["keys", "activate", &next, "--force"])
         .assert()
@@ -727,6 +715,35 @@ impl Flow {
             .success();
     }
 
+    /// The keyring's keys as `idp keys list --json` prints them.
+    fn keys(&self) -> Vec<Value> {
+        let out = idp(self.path())
+            .args(["keys", "list", "--json"])
+            .output()
+            .unwrap();
+        let list: Value = serde_json::from_slice(&stdout_of(out)).unwrap();
+        list.as_array().unwrap().clone()
+    }
+
+    /// The kid of the (first) key in `state`.
+    fn kid_in_state(&self, state: &str) -> String {
+        let keys = self.keys();
+        let key = keys.iter().find(|k| k["state"] == state);
+        key.unwrap_or_else(|| panic!("no {state} key"))["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The state of key `kid`.
+    fn state_of(&self, kid: &str) -> String {
+        let keys = self.keys();
+        keys.iter().find(|k| k["kid"] == kid).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     fn fleet(&self, extra: &[&str]) -> (i32, String, String) {
         let out = idp(self.path())
             .args(["token", "--authority-host", &self.authority()])
@@ -859,24 +876,7 @@ fn the_rotation_canary_blocks_a_key_entra_cannot_see_and_allows_it_once_it_can()
         .args(["keys", "add", "--key-size", "2048"])
         .assert()
         .success();
-    let next = {
-        let list: Value = serde_json::from_slice(
-            &idp(f.path())
-                .args(["keys", "list", "--json"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap();
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["state"] == "next")
-            .unwrap()["kid"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let next = f.kid_in_state("next");
     let activate = || {
         idp(f.path())
             .args(["keys", "activate", &next, "--canary", "canary"])
@@ -886,24 +886,7 @@ fn the_rotation_canary_blocks_a_key_entra_cannot_see_and_allows_it_once_it_can()
             .output()
             .unwrap()
     };
-    let state_of_next = || {
-        let list: Value = serde_json::from_slice(
-            &idp(f.path())
-                .args(["keys", "list", "--json"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap();
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kid"] == next.as_str())
-            .unwrap()["state"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let state_of_next = || f.state_of(&next);
     // Entra's cached JWKS lacks the key: the canary fails, and nothing switches.
     let out = activate();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -988,23 +971,7 @@ fn doctor_passes_a_healthy_setup_and_names_each_thing_entra_would_refuse() {
         "{out}"
     );
     assert!(out.contains("✗ issuer: drift:"), "{out}");
-    let list: Value = serde_json::from_slice(
-        &idp(f.path())
-            .args(["keys", "list", "--json"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let next = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["state"] == "next")
-        .unwrap()["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let next = f.kid_in_state("next");
     idp(f.path())
         .args(["keys", "activate", &next, "--force"])
         .assert()

@@ -68,11 +68,16 @@ pub struct FlakyStorage {
 impl FlakyStorage {
     /// Starts the front; the first `statuses.len()` requests get those statuses.
     pub fn start(azurite: &Azurite, statuses: &[u16]) -> Self {
-        let seen = Arc::new(Seen::default());
+        let seen = Seen::default();
         seen.fail_next
             .lock()
             .unwrap()
             .extend(statuses.iter().copied());
+        Self::serving(azurite, seen)
+    }
+
+    fn serving(azurite: &Azurite, seen: Seen) -> Self {
+        let seen = Arc::new(seen);
         let running = spawn(azurite, seen.clone(), false);
         Self {
             port: running.port,
@@ -94,15 +99,10 @@ impl FlakyStorage {
     /// [`RACER_BYTES`] to that blob with no condition (another publisher's write landing
     /// between idp's read and its write), then forwards idp's upload as it came.
     pub fn racing(azurite: &Azurite) -> Self {
-        let seen = Arc::new(Seen::default());
+        let seen = Seen::default();
         seen.race_next_put
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let running = spawn(azurite, seen.clone(), false);
-        Self {
-            port: running.port,
-            running,
-            seen,
-        }
+        Self::serving(azurite, seen)
     }
 
     /// Whether the racing write happened.
