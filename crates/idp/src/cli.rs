@@ -258,6 +258,9 @@ pub struct EmulatorArgs {
     /// Write an ARM token of the subscription's owner (valid 24h) to FILE (0600): its ARM API wants `Authorization: Bearer`, as Azure's does
     #[arg(long, value_name = "FILE")]
     pub owner_token_out: Option<PathBuf>,
+    /// The emulator's URL as clients reach it (behind a proxy), for the URLs in its own discovery document [default: https:// and the request's Host]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1098,3 +1098,36 @@ fn customers_add_reads_the_identity_and_its_fic_over_arm_and_explains_a_mismatch
         inventory
     );
 }
+
+#[test]
+fn the_emulator_behind_a_proxy_names_its_public_url_in_its_discovery() {
+    let f = Flow::served(&["--public-url", "https://login.example.test"]);
+    let doc: Value = client(&f.emulator_ca)
+        .get(format!(
+            "{}/{}/v2.0/.well-known/openid-configuration",
+            f.authority(),
+            f.tenant
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        doc["token_endpoint"],
+        format!("https://login.example.test/{}/oauth2/v2.0/token", f.tenant)
+    );
+    // A URL the emulator cannot use is refused before it starts.
+    let dir = tempfile::tempdir().unwrap();
+    idp(dir.path())
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--self-signed",
+            "emu",
+        ])
+        .args(["--public-url", "not a url"])
+        .assert()
+        .code(2);
+    assert!(!dir.path().join("emu").exists());
+}

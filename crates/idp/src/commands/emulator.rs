@@ -19,6 +19,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
     config.metadata_ttl = ttl;
     config.propagation_delay = delay;
     config.latency = duration::parse(&args.latency).context("invalid --latency")?;
+    config.public_base_url = args.public_url.clone();
     config.state_file = args.state.clone();
     for path in settings.ca_certs()?.iter().chain(&args.trust_ca) {
         let pem = std::fs::read(path).with_context(|| {
