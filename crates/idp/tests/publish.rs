@@ -2,7 +2,7 @@
 //! on a free loopback port, trusting a CA made for the test), as an operator runs it.
 
 use assert_cmd::Command;
-use idp_testkit::{Azurite, FlakyStorage, NoPublicAccess, Python, stdout_of};
+use idp_testkit::{Azurite, Python, StorageFront, stdout_of};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -529,7 +529,7 @@ fn storage_answers_408_429_and_503_are_retried_within_the_bound() {
     let sas = sas();
     azurite_create_container(&azurite, "flaky");
     // Three failures in a row, then storage answers: the default 3 retries ride it out.
-    let front = FlakyStorage::start(&azurite, &[503, 429, 408]);
+    let front = StorageFront::flaky(&azurite, &[503, 429, 408]);
     let p = Publisher::at(front.container_url("flaky"), &azurite.ca.ca_pem);
     let (code, _, err) = p.publish(&["--sas", &sas, "--no-readback"]);
     assert_eq!(code, 0, "{err}");
@@ -540,7 +540,7 @@ fn storage_answers_408_429_and_503_are_retried_within_the_bound() {
     );
 
     // More failures than --retries allows: the publish stops, said, after 1 + 1 calls.
-    let front = FlakyStorage::start(&azurite, &[503; 10]);
+    let front = StorageFront::flaky(&azurite, &[503; 10]);
     let q = Publisher::at(front.container_url("flaky"), &azurite.ca.ca_pem);
     let (code, _, err) = q.publish(&["--sas", &sas, "--no-readback", "--retries", "1"]);
     assert_eq!(code, 1, "{err}");
@@ -557,7 +557,7 @@ fn a_write_that_lands_between_read_and_write_is_never_overwritten() {
     let jwks_now = |p: &Publisher| get(&p.ca, &format!("{}?{sas}", p.jwks_url())).1;
 
     // Creating: another publisher creates the JWKS after idp saw none (If-None-Match: *).
-    let front = FlakyStorage::racing(&azurite);
+    let front = StorageFront::racing(&azurite);
     let p = Publisher::at(front.container_url("race1"), &azurite.ca.ca_pem);
     let (code, _, err) = p.publish(&["--sas", &sas, "--no-readback"]);
     assert!(front.raced());
@@ -571,7 +571,7 @@ fn a_write_that_lands_between_read_and_write_is_never_overwritten() {
 
     // Replacing: idp read the racer's JWKS (and was allowed to drop it); another write
     // lands before idp's (If-Match on the ETag read).
-    let front = FlakyStorage::racing(&azurite);
+    let front = StorageFront::racing(&azurite);
     let q = Publisher::at(front.container_url("race1"), &azurite.ca.ca_pem);
     let (code, _, err) = q.publish(&["--sas", &sas, "--no-readback", "--drop-unknown-keys"]);
     assert!(front.raced());
@@ -653,7 +653,7 @@ print(" ".join(b.name for b in c.list_blobs()) if c.exists() else "(none)")
 #[test]
 fn an_account_that_forbids_public_access_is_refused_and_nothing_is_written() {
     let azurite = Azurite::start();
-    let account = NoPublicAccess::start(&azurite);
+    let account = StorageFront::no_public_access(&azurite);
     let sas = sas();
     let says_why = |err: &str| {
         assert!(err.contains("does not allow public access"), "{err}");

@@ -1,5 +1,5 @@
-//! [`NoPublicAccess`]: Azurite behind the one account setting Azurite lacks,
-//! `allowBlobPublicAccess: false`.
+//! [`StorageFront`]: Azurite behind accounts it cannot be alone. Its first use is the one
+//! account setting Azurite lacks, `allowBlobPublicAccess: false`.
 //!
 //! Azurite has no account-level properties, so a storage account that forbids anonymous
 //! access cannot be made with it alone. This front listens on its own free 127.0.0.1 port
@@ -45,40 +45,47 @@ struct Upstream {
     forbid_public: bool,
 }
 
-/// Azurite seen through an account that forbids anonymous access. Stopped on drop.
+/// Azurite behind a pass-through HTTPS front on its own free port, which plays one of
+/// three storage accounts Azurite alone cannot be (see the constructors). Stopped on drop.
 #[derive(Debug)]
-pub struct NoPublicAccess {
+pub struct StorageFront {
     pub port: u16,
     #[allow(dead_code)] // held for its Drop
     running: Running,
     seen: Arc<Seen>,
 }
 
-/// Azurite behind a front that answers the next requests with the given statuses (408,
-/// 429, 503…, with `Retry-After: 0`) before passing requests through: a storage account
-/// having a bad moment, to show that idp's storage calls retry. Stopped on drop.
-#[derive(Debug)]
-pub struct FlakyStorage {
-    pub port: u16,
-    #[allow(dead_code)] // held for its Drop
-    running: Running,
-    seen: Arc<Seen>,
-}
+impl StorageFront {
+    /// An account that forbids anonymous access (`allowBlobPublicAccess: false`): anonymous
+    /// requests and requests for public access get Azure's `409 PublicAccessNotPermitted`.
+    pub fn no_public_access(azurite: &Azurite) -> Self {
+        Self::serving(azurite, Seen::default(), true)
+    }
 
-impl FlakyStorage {
-    /// Starts the front; the first `statuses.len()` requests get those statuses.
-    pub fn start(azurite: &Azurite, statuses: &[u16]) -> Self {
+    /// An account having a bad moment: the first `statuses.len()` requests get those
+    /// statuses (408, 429, 503…, with `Retry-After: 0`), to show that storage calls retry.
+    pub fn flaky(azurite: &Azurite, statuses: &[u16]) -> Self {
         let seen = Seen::default();
         seen.fail_next
             .lock()
             .unwrap()
             .extend(statuses.iter().copied());
-        Self::serving(azurite, seen)
+        Self::serving(azurite, seen, false)
     }
 
-    fn serving(azurite: &Azurite, seen: Seen) -> Self {
+    /// On the first blob upload it sees, first writes [`RACER_BYTES`] to that blob with no
+    /// condition (another publisher's write landing between idp's read and its write), then
+    /// forwards idp's upload as it came.
+    pub fn racing(azurite: &Azurite) -> Self {
+        let seen = Seen::default();
+        seen.race_next_put
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Self::serving(azurite, seen, false)
+    }
+
+    fn serving(azurite: &Azurite, seen: Seen, forbid_public: bool) -> Self {
         let seen = Arc::new(seen);
-        let running = spawn(azurite, seen.clone(), false);
+        let running = spawn(azurite, seen.clone(), forbid_public);
         Self {
             port: running.port,
             running,
@@ -95,14 +102,10 @@ impl FlakyStorage {
         )
     }
 
-    /// Starts a front that, on the first blob upload it sees, first writes
-    /// [`RACER_BYTES`] to that blob with no condition (another publisher's write landing
-    /// between idp's read and its write), then forwards idp's upload as it came.
-    pub fn racing(azurite: &Azurite) -> Self {
-        let seen = Seen::default();
-        seen.race_next_put
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        Self::serving(azurite, seen)
+    /// How many requests the front refused as Azure would on an account without public
+    /// access.
+    pub fn refused(&self) -> usize {
+        self.seen.refused.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Whether the racing write happened.
@@ -197,33 +200,6 @@ fn spawn(azurite: &Azurite, seen: Arc<Seen>, forbid_public: bool) -> Running {
         port,
         handle,
         thread: Some(thread),
-    }
-}
-
-impl NoPublicAccess {
-    /// Starts the front for `azurite`, serving HTTPS with Azurite's test certificate.
-    pub fn start(azurite: &Azurite) -> Self {
-        let seen = Arc::new(Seen::default());
-        let running = spawn(azurite, seen.clone(), true);
-        Self {
-            port: running.port,
-            running,
-            seen,
-        }
-    }
-
-    /// `https://127.0.0.1:<port>/devstoreaccount1/<container>`, through the front.
-    pub fn container_url(&self, container: &str) -> String {
-        format!(
-            "https://127.0.0.1:{}/{}/{container}",
-            self.port,
-            crate::DEV_ACCOUNT
-        )
-    }
-
-    /// How many requests the front refused as Azure would on this account.
-    pub fn refused(&self) -> usize {
-        self.seen.refused.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

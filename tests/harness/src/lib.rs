@@ -5,15 +5,16 @@
 //!   repository's `package-lock.json`; `npm ci` installs it) over HTTPS, with a CA and
 //!   server certificate made here by rcgen, accepting SAS tokens and (`--oauth basic`)
 //!   bearer tokens.
-//! - [`NoPublicAccess`]: Azurite behind an account that forbids anonymous access (the
-//!   one account setting Azurite lacks), answering as Azure does.
+//! - [`StorageFront`]: Azurite behind accounts it cannot be alone, answering as Azure
+//!   does: one that forbids anonymous access, one failing its first requests, one where
+//!   another publisher's write lands between read and write.
 //! - [`Python`]: the pinned Python packages of `tests/requirements.txt` (in `.venv`), for
 //!   what only the official SDKs should make: SAS tokens, and `azure-identity` as a client.
 //!
 //! A missing service is a failure that says how to install it, never a skipped test.
 
 mod front;
-pub use front::{FlakyStorage, NoPublicAccess, RACER_BYTES};
+pub use front::{RACER_BYTES, StorageFront};
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
