@@ -17,16 +17,7 @@ customers=${CUSTOMERS:-500}
 parallel=${PARALLEL:-32}
 latency_ms=${LATENCY_MS:-150}
 
-port=$(free_port)
-issuer="https://127.0.0.1:$port/oidc"
-"$idp" init --issuer "$issuer" --key-size 2048 >/dev/null 2>&1
-"$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log & pids+=($!)
-ready serve.log "serving on https://" 20 >/dev/null
-"$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem \
-  --latency "${latency_ms}ms" --owner-token-out owner.token 2>emulator.log & pids+=($!)
-entra=$(ready emulator.log "Entra emulator on https://" 20 | sed 's/.* on //')
-tenant=$(ready emulator.log "  tenant " 20 | awk '{print $2}')
-sub=$(ready emulator.log "  subscription " 20 | awk '{print $2}')
+issuer_and_emulator --latency "${latency_ms}ms"
 
 echo "creating $customers customers (a UAMI and its FIC each) in the emulator…" >&2
 # One keep-alive HTTPS connection for the 2 × CUSTOMERS ARM calls; customers.toml written

@@ -15,16 +15,7 @@ make_workdir
 unset "${!IDP_@}" "${!AZURE_@}"
 cd "$work"
 
-port=$(free_port)
-issuer="https://127.0.0.1:$port/oidc"
-"$idp" init --issuer "$issuer" --key-size 2048 >/dev/null 2>&1
-"$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log & pids+=($!)
-ready serve.log "serving on https://" 20 >/dev/null
-"$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem \
-  --owner-token-out owner.token 2>emulator.log & pids+=($!)
-entra=$(ready emulator.log "Entra emulator on https://" 20 | sed 's/.* on //')
-tenant=$(ready emulator.log "  tenant " 20 | awk '{print $2}')
-sub=$(ready emulator.log "  subscription " 20 | awk '{print $2}')
+issuer_and_emulator
 arm="$entra/subscriptions/$sub/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami"
 bearer="authorization: Bearer $(cat owner.token)"
 client_id=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \

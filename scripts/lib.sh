@@ -5,6 +5,10 @@
 #   make_workdir              sets `work` (a temp folder) and `pids`; both cleaned up on exit
 #   free_port                 prints a port nothing listens on, on 127.0.0.1 (needs python3)
 #   ready LOG PATTERN [SECS]  waits (default 10 s) for a background service's line; prints it
+#   issuer_and_emulator [EMULATOR ARGS…]
+#                             in $work: `idp init`, `idp serve` over HTTPS on a free port and
+#                             `idp emulator` trusting it (owner token in owner.token); sets
+#                             `issuer`, `entra`, `tenant` and `sub`
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 need_tools() {
@@ -51,4 +55,18 @@ ready() {
   echo "error: no '$pattern' in $log:" >&2
   cat "$log" >&2
   exit 1
+}
+
+issuer_and_emulator() {
+  local port
+  port=$(free_port)
+  issuer="https://127.0.0.1:$port/oidc"
+  "$idp" init --issuer "$issuer" --key-size 2048 >/dev/null 2>&1
+  "$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log & pids+=($!)
+  ready serve.log "serving on https://" 20 >/dev/null
+  "$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem \
+    --owner-token-out owner.token "$@" 2>emulator.log & pids+=($!)
+  entra=$(ready emulator.log "Entra emulator on https://" 20 | sed 's/.* on //')
+  tenant=$(ready emulator.log "  tenant " 20 | awk '{print $2}')
+  sub=$(ready emulator.log "  subscription " 20 | awk '{print $2}')
 }
