@@ -818,22 +818,15 @@ c.upload_blob(".well-known/jwks.json", b" " * (50 << 20))
     );
 }
 
-/// An HTTPS host that answers every GET with `302 Location: <argv[3]>`.
-const REDIRECTING_HOST: &str = r#"
-import http.server, ssl, sys
-class Redirect(http.server.BaseHTTPRequestHandler):
+/// An HTTPS host that answers every GET with `302 Location: <argv[3]><path>`.
+const REDIRECT: &str = r#"
+class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
         self.send_response(302)
         self.send_header("location", sys.argv[3] + self.path)
         self.send_header("content-length", "0")
         self.end_headers()
-srv = http.server.HTTPServer(("127.0.0.1", 0), Redirect)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print("redirecting on https://127.0.0.1:%d" % srv.server_address[1], file=sys.stderr, flush=True)
-srv.serve_forever()
 "#;
 
 #[test]
@@ -844,13 +837,7 @@ fn readback_never_follows_a_redirect() {
     let sas = sas();
     let target = Publisher::new(&azurite, "real");
     target.publish_ok(&["--sas", &sas, "--create-container"]);
-    let mut py = Python::find().command();
-    py.arg("-c")
-        .arg(REDIRECTING_HOST)
-        .arg(&azurite.ca.cert_pem)
-        .arg(&azurite.ca.key_pem)
-        .arg(azurite.account_url());
-    let host = idp_testkit::Service::spawn(py, "redirecting on");
+    let host = Python::find().https_server(REDIRECT, &azurite.ca, &[&azurite.account_url()]);
     let p = Publisher::at(
         format!("https://{}/devstoreaccount1/real", host.address()),
         &azurite.ca.ca_pem,

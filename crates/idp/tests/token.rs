@@ -527,8 +527,7 @@ fn idp_token_explains_metadata_entra_cannot_fetch() {
 /// in `x-ms-error-code` and in an `error_uri` query: text from the network that idp must
 /// never print as it came.
 const ECHOING_AUTHORITY: &str = r#"
-import http.server, json, ssl, sys
-class Echo(http.server.BaseHTTPRequestHandler):
+class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", "0"))).decode()
@@ -545,24 +544,13 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
-srv = http.server.HTTPServer(("127.0.0.1", 0), Echo)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print("echoing authority on https://127.0.0.1:%d" % srv.server_address[1], file=sys.stderr, flush=True)
-srv.serve_forever()
 "#;
 
 #[test]
 fn an_authority_echoing_the_assertion_never_gets_it_printed() {
     let dir = tempfile::tempdir().unwrap();
     let ca = idp_testkit::TestCa::create(dir.path());
-    let mut py = Python::find().command();
-    py.arg("-c")
-        .arg(ECHOING_AUTHORITY)
-        .arg(&ca.cert_pem)
-        .arg(&ca.key_pem);
-    let authority = Service::spawn(py, "echoing authority on");
+    let authority = Python::find().https_server(ECHOING_AUTHORITY, &ca, &[]);
     idp(dir.path())
         .args([
             "init",

@@ -353,6 +353,29 @@ impl Python {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
+    /// A small HTTPS server on a free 127.0.0.1 port, for answers no real service gives:
+    /// `handler` is Python source defining `class Handler(http.server.BaseHTTPRequestHandler)`
+    /// (`http.server`, `json` and `sys` are imported; its own arguments are `sys.argv[3:]`),
+    /// served with the certificate and key of `ca`. Killed on drop.
+    pub fn https_server(&self, handler: &str, ca: &TestCa, args: &[&str]) -> Service {
+        let script = format!(
+            "import http.server, json, ssl, sys\n{handler}\n\
+             srv = http.server.HTTPServer((\"127.0.0.1\", 0), Handler)\n\
+             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+             ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n\
+             srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n\
+             print(\"test server on https://127.0.0.1:%d\" % srv.server_address[1], file=sys.stderr, flush=True)\n\
+             srv.serve_forever()\n"
+        );
+        let mut cmd = self.command();
+        cmd.arg("-c")
+            .arg(script)
+            .arg(&ca.cert_pem)
+            .arg(&ca.key_pem)
+            .args(args);
+        Service::spawn(cmd, "test server on https://")
+    }
+
     /// An account SAS for the dev account from azure-storage-blob's `generate_account_sas`.
     /// `permission` like "rwdlac"; `expiry_secs` may be negative for an expired token.
     pub fn account_sas(&self, permission: &str, expiry_secs: i64) -> String {
