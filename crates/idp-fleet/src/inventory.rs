@@ -290,6 +290,15 @@ impl Inventory {
         self.customers.get(name)
     }
 
+    /// The named customer, or an error naming the inventory at `path` and the known ones.
+    pub fn require(&self, name: &str, path: &Path) -> Result<&Customer, InventoryError> {
+        self.get(name).ok_or_else(|| InventoryError::Unknown {
+            name: name.into(),
+            path: path.to_owned(),
+            known: self.names(),
+        })
+    }
+
     /// Customers in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Customer)> {
         self.customers.iter().map(|(n, c)| (n.as_str(), c))
@@ -363,14 +372,7 @@ impl InventoryFile {
 
     /// The named customer, or an error listing the known ones.
     pub fn customer(&self, name: &str) -> Result<Customer, InventoryError> {
-        let inv = self.load()?;
-        inv.get(name)
-            .cloned()
-            .ok_or_else(|| InventoryError::Unknown {
-                name: name.into(),
-                path: self.path.clone(),
-                known: inv.names(),
-            })
+        self.load()?.require(name, &self.path).cloned()
     }
 
     /// Applies `change` under the lock and writes the result atomically; when `change`

@@ -2,7 +2,7 @@
 
 use crate::cli::CustomersCommand;
 use crate::settings::Settings;
-use idp_fleet::inventory::{Customer, InventoryError};
+use idp_fleet::inventory::Customer;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -83,14 +83,9 @@ pub fn run(settings: &Settings, cmd: CustomersCommand) -> anyhow::Result<ExitCod
         }
         CustomersCommand::Remove { name } => {
             file.update(|inv| {
-                let known = inv.names();
-                inv.remove(&name)
-                    .map(|_| ())
-                    .ok_or(InventoryError::Unknown {
-                        name: name.clone(),
-                        path: file.path().to_owned(),
-                        known,
-                    })
+                inv.require(&name, file.path())?;
+                inv.remove(&name);
+                Ok(())
             })?;
             println!("removed customer {name} (nothing changed in Azure)");
         }

@@ -12,20 +12,25 @@ use std::process::ExitCode;
 pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let (issuer, keyring, docs) = super::render_with_keyring(settings)?;
     let file = settings.customers()?;
+    // The inventory is read once; every customer named is checked to be in it first.
+    let inventory = if args.customer.is_some() || args.all {
+        file.load()?
+    } else {
+        idp_fleet::inventory::Inventory::default()
+    };
     let names: Vec<String> = match (&args.customer, args.all) {
         (Some(name), _) => {
-            file.customer(name)?;
+            inventory.require(name, file.path())?;
             vec![name.clone()]
         }
         (None, true) => {
-            let inv = file.load()?;
-            if inv.is_empty() {
+            if inventory.is_empty() {
                 return Err(idp_fleet::inventory::InventoryError::Empty {
                     path: file.path().to_owned(),
                 }
                 .into());
             }
-            inv.names()
+            inventory.names()
         }
         (None, false) => Vec::new(),
     };
@@ -52,7 +57,6 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     if !names.is_empty() {
         let store = settings.key_store()?;
         let key = store.signing_key(&keyring)?;
-        let inventory = file.load()?;
         let mut arm = None;
         for name in &names {
             let customer = inventory.get(name).cloned().expect("checked above");
@@ -72,6 +76,7 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 match super::token::customer_exchange(
                     settings,
                     name,
+                    customer.clone(),
                     &key,
                     args.authority_host.clone(),
                     true,

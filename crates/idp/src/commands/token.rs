@@ -113,13 +113,7 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     let mut jobs = Vec::new();
     let mut specs = std::collections::HashMap::new();
     for name in &names {
-        let customer = inventory.get(name).cloned().ok_or_else(|| {
-            idp_fleet::inventory::InventoryError::Unknown {
-                name: name.clone(),
-                path: file.path().to_owned(),
-                known: inventory.names(),
-            }
-        })?;
+        let customer = inventory.require(name, file.path())?.clone();
         let who = Who::of_customer(name, customer, args.scope.clone())?;
         let Prepared {
             target,
@@ -266,20 +260,21 @@ pub(super) fn canary(
     name: &str,
     key: &idp_core::keys::SigningKey,
 ) -> anyhow::Result<()> {
-    customer_exchange(settings, name, key, None, false)?.map_err(explain)
+    let customer = settings.customers()?.customer(name)?;
+    customer_exchange(settings, name, customer, key, None, false)?.map_err(explain)
 }
 
-/// One exchange for customer `name` signed with `key`: the outer error is a setting or an
+/// One exchange for `customer` (named `name`) signed with `key`: the outer error is a setting or an
 /// input at fault, the inner one Entra's (or the network's) answer. No propagation retries;
 /// `quiet` keeps retry notes off stderr.
 pub(super) fn customer_exchange(
     settings: &Settings,
     name: &str,
+    customer: idp_fleet::inventory::Customer,
     key: &idp_core::keys::SigningKey,
     authority_host: Option<String>,
     quiet: bool,
 ) -> anyhow::Result<Result<(), ExchangeError>> {
-    let customer = settings.customers()?.customer(name)?;
     let scope = customer
         .scope
         .clone()
