@@ -69,6 +69,69 @@ pub enum Command {
     Customers(CustomersCommand),
     /// Check what Entra will check, before Entra does: the published issuer, and customers
     Doctor(DoctorArgs),
+    /// Print the federated identity credential a customer's managed identity needs, with idp's issuer and audience exactly
+    Fic(FicArgs),
+    /// The managed-application package that creates the customer's half of the trust
+    #[command(subcommand)]
+    ManagedApp(ManagedAppCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct FicArgs {
+    /// The FIC's subject: what `idp token --subject` will sign (1 to 600 characters)
+    #[arg(long, value_name = "S")]
+    pub subject: String,
+    /// The credential's name: 3 to 120 letters, digits, `-` or `_`, starting with a letter or digit
+    #[arg(long, value_name = "N", default_value = "idp")]
+    pub name: String,
+    /// Output form
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: FicFormat,
+    /// The managed identity's name (arm, bicep, az, terraform); without it, a parameter or a quoted placeholder
+    #[arg(long, value_name = "NAME")]
+    pub identity_name: Option<String>,
+    /// The managed identity's resource group (az, terraform); without it, a variable or a quoted placeholder
+    #[arg(long, value_name = "RG")]
+    pub resource_group: Option<String>,
+    /// The customer's cloud: public, usgov or china; sets the default audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
+    /// The FIC's audience [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
+    #[arg(long, value_name = "A")]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FicFormat {
+    /// The ARM REST body (PUT …/federatedIdentityCredentials/NAME?api-version=2023-01-31)
+    Json,
+    /// A resource for an ARM template
+    Arm,
+    /// A Bicep file
+    Bicep,
+    /// An `az identity federated-credential create` command line
+    Az,
+    /// A Terraform azurerm_federated_identity_credential configuration
+    Terraform,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ManagedAppCommand {
+    /// Render mainTemplate.json, createUiDefinition.json and app.zip for `az managedapp definition create`
+    Package {
+        /// The folder to write the package to (created if missing; must be empty unless --force)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace the package's three files in a folder that is not empty
+        #[arg(long)]
+        force: bool,
+        /// The customers' cloud: public, usgov or china; sets the default audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
+        #[arg(long, value_name = "CLOUD")]
+        cloud: Option<String>,
+        /// The FIC's audience [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
+        #[arg(long, value_name = "A")]
+        audience: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

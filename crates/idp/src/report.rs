@@ -114,6 +114,8 @@ fn diagnostic<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Di
         idp_fleet::inventory::InventoryError,
         idp_fleet::arm::ArmError,
         idp_fleet::arm::FicMismatch,
+        idp_template::names::NameError,
+        idp_template::managed_app::PackageError,
         Hint,
     );
     None

@@ -12,9 +12,11 @@ macro_rules! note {
 mod customers;
 mod doctor;
 mod emulator;
+mod fic;
 mod init;
 mod inspect;
 mod keys;
+mod managed_app;
 mod metadata;
 mod publish;
 mod serve;
@@ -41,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(args) => token::run(&settings, args),
         Command::Customers(cmd) => customers::run(&settings, cmd),
         Command::Doctor(args) => doctor::run(&settings, args),
+        Command::Fic(args) => fic::run(&settings, args),
+        Command::ManagedApp(cmd) => managed_app::run(&settings, cmd),
     }
 }
 

@@ -1,0 +1,530 @@
+//! The managed-application definition package: `mainTemplate.json`,
+//! `createUiDefinition.json`, and `app.zip` holding exactly those two at its root, as
+//! `az managedapp definition create --package-file-uri` takes it.
+//!
+//! The template deploys into the managed resource group a user-assigned managed identity,
+//! its federated credential (issuer and audience written as literals, never parameters), a
+//! Key Vault with RBAC authorization and the identity as *Key Vault Secrets Officer* on
+//! it, and optionally a storage account with *Storage Blob Data Contributor*.
+//!
+//! The credential's subject is the managed resource group's id (`resourceGroup().id`):
+//! - immutable: a resource group cannot be renamed or moved, so the subject never changes
+//!   under an existing credential;
+//! - one per deployment: every managed application gets its own managed resource group,
+//!   and the id includes the subscription, so no two live deployments share a subject and
+//!   an assertion for one customer is refused by every other customer's credential;
+//! - known to the publisher: the application's `managedResourceGroupId` names it, and
+//!   `idp customers add --identity` reads it back from the credential byte for byte.
+//!
+//! Names a customer types (the application's name) are not used: they can repeat across
+//! customers.
+
+use crate::fic::pretty;
+use crate::quote;
+use crate::{api, roles};
+use idp_core::Issuer;
+use idp_core::assertion::Audience;
+use idp_core::diagnostic::Diagnostic;
+use idp_core::fsutil::{self, Overwrite, WriteError};
+use serde_json::{Value, json};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// File names inside the package; Azure looks for exactly these at the zip's root.
+/// Source: Microsoft Learn, "Quickstart: Create and publish an Azure Managed Application
+/// definition" ("the .zip file … must contain mainTemplate.json and createUiDefinition.json
+/// at the root").
+pub const MAIN_TEMPLATE: &str = "mainTemplate.json";
+pub const CREATE_UI_DEFINITION: &str = "createUiDefinition.json";
+pub const APP_ZIP: &str = "app.zip";
+
+/// The deployment template schema. Source: Microsoft Learn, "Template structure and syntax".
+pub const TEMPLATE_SCHEMA: &str =
+    "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#";
+/// Source: Microsoft Learn, "CreateUiDefinition.json for Azure managed application's create
+/// experience".
+pub const CREATE_UI_SCHEMA: &str =
+    "https://schema.management.azure.com/schemas/0.1.2-preview/CreateUIDefinition.MultiVm.json#";
+
+/// The template's fixed names inside the managed resource group.
+pub const IDENTITY_NAME: &str = "publisher-identity";
+pub const FIC_NAME: &str = "idp";
+/// The subject expression: the managed resource group's id (see the module docs).
+pub const SUBJECT_EXPRESSION: &str = "[resourceGroup().id]";
+
+/// The rendered package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub main_template: String,
+    pub create_ui_definition: String,
+}
+
+/// Renders the package for this issuer and audience.
+pub fn render(issuer: &Issuer, audience: &Audience) -> Package {
+    Package {
+        main_template: pretty(&main_template(issuer, audience)),
+        create_ui_definition: pretty(&create_ui_definition()),
+    }
+}
+
+fn identity_id() -> String {
+    format!(
+        "resourceId('{}', variables('identityName'))",
+        api::IDENTITY_TYPE
+    )
+}
+
+fn main_template(issuer: &Issuer, audience: &Audience) -> Value {
+    let identity = identity_id();
+    let vault = format!("resourceId('{}', variables('vaultName'))", api::VAULT_TYPE);
+    let storage = format!(
+        "resourceId('{}', variables('storageName'))",
+        api::STORAGE_TYPE
+    );
+    let fic = format!(
+        "resourceId('{}', variables('identityName'), variables('ficName'))",
+        api::FIC_TYPE
+    );
+    let principal = format!(
+        "[reference({identity}, '{}').principalId]",
+        api::MANAGED_IDENTITY
+    );
+    let role_definition = |var: &str| {
+        format!(
+            "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('{var}'))]"
+        )
+    };
+    json!({
+        "$schema": TEMPLATE_SCHEMA,
+        "contentVersion": "1.0.0.0",
+        "metadata": {
+            "description": "Creates the managed identity the publisher signs in as (through workload identity federation with the publisher's issuer), the Key Vault it may write secrets to, and optionally a storage account it may write blobs to. Rendered by idp managed-app package."
+        },
+        "parameters": {
+            "location": {
+                "type": "string",
+                "defaultValue": "[resourceGroup().location]",
+                "metadata": { "description": "Where the resources are created" }
+            },
+            "deployStorage": {
+                "type": "bool",
+                "defaultValue": false,
+                "metadata": { "description": "Also create a storage account the publisher may write blobs to" }
+            }
+        },
+        "variables": {
+            "identityName": IDENTITY_NAME,
+            "ficName": FIC_NAME,
+            "vaultName": "[format('kv{0}', uniqueString(resourceGroup().id))]",
+            "storageName": "[format('st{0}', uniqueString(resourceGroup().id))]",
+            "keyVaultSecretsOfficer": roles::KEY_VAULT_SECRETS_OFFICER,
+            "storageBlobDataContributor": roles::STORAGE_BLOB_DATA_CONTRIBUTOR
+        },
+        "resources": [
+            {
+                "type": api::IDENTITY_TYPE,
+                "apiVersion": api::MANAGED_IDENTITY,
+                "name": "[variables('identityName')]",
+                "location": "[parameters('location')]"
+            },
+            {
+                "type": api::FIC_TYPE,
+                "apiVersion": api::MANAGED_IDENTITY,
+                "name": "[format('{0}/{1}', variables('identityName'), variables('ficName'))]",
+                "dependsOn": [format!("[{identity}]")],
+                "properties": {
+                    // Literals: a customer parameter here is how AADSTS700211 is born.
+                    "issuer": quote::arm(issuer.as_str()),
+                    "subject": SUBJECT_EXPRESSION,
+                    "audiences": [quote::arm(audience.as_str())]
+                }
+            },
+            {
+                "type": api::VAULT_TYPE,
+                "apiVersion": api::KEY_VAULT,
+                "name": "[variables('vaultName')]",
+                "location": "[parameters('location')]",
+                "properties": {
+                    "tenantId": "[subscription().tenantId]",
+                    "sku": { "family": "A", "name": "standard" },
+                    "enableRbacAuthorization": true,
+                    "enableSoftDelete": true,
+                    "softDeleteRetentionInDays": 90
+                }
+            },
+            {
+                "type": api::ROLE_ASSIGNMENT_TYPE,
+                "apiVersion": api::ROLE_ASSIGNMENTS,
+                "scope": format!("[format('{}/{{0}}', variables('vaultName'))]", api::VAULT_TYPE),
+                "name": format!("[guid({vault}, {identity}, variables('keyVaultSecretsOfficer'))]"),
+                "dependsOn": [format!("[{vault}]"), format!("[{fic}]")],
+                "properties": {
+                    "roleDefinitionId": role_definition("keyVaultSecretsOfficer"),
+                    "principalId": principal,
+                    "principalType": "ServicePrincipal"
+                }
+            },
+            {
+                "condition": "[parameters('deployStorage')]",
+                "type": api::STORAGE_TYPE,
+                "apiVersion": api::STORAGE,
+                "name": "[variables('storageName')]",
+                "location": "[parameters('location')]",
+                "kind": "StorageV2",
+                "sku": { "name": "Standard_LRS" },
+                "properties": {
+                    "allowBlobPublicAccess": false,
+                    "allowSharedKeyAccess": false,
+                    "minimumTlsVersion": "TLS1_2",
+                    "supportsHttpsTrafficOnly": true
+                }
+            },
+            {
+                "condition": "[parameters('deployStorage')]",
+                "type": api::ROLE_ASSIGNMENT_TYPE,
+                "apiVersion": api::ROLE_ASSIGNMENTS,
+                "scope": format!("[format('{}/{{0}}', variables('storageName'))]", api::STORAGE_TYPE),
+                "name": format!("[guid({storage}, {identity}, variables('storageBlobDataContributor'))]"),
+                "dependsOn": [format!("[{storage}]"), format!("[{fic}]")],
+                "properties": {
+                    "roleDefinitionId": role_definition("storageBlobDataContributor"),
+                    "principalId": principal,
+                    "principalType": "ServicePrincipal"
+                }
+            }
+        ],
+        "outputs": {
+            "tenantId": { "type": "string", "value": "[subscription().tenantId]" },
+            "clientId": {
+                "type": "string",
+                "value": format!("[reference({identity}, '{}').clientId]", api::MANAGED_IDENTITY)
+            },
+            "principalId": { "type": "string", "value": principal },
+            "identityResourceId": { "type": "string", "value": format!("[{identity}]") },
+            "federatedCredentialSubject": { "type": "string", "value": SUBJECT_EXPRESSION },
+            "vaultUri": {
+                "type": "string",
+                "value": format!("[reference({vault}, '{}').vaultUri]", api::KEY_VAULT)
+            },
+            "blobEndpoint": {
+                "condition": "[parameters('deployStorage')]",
+                "type": "string",
+                "value": format!("[reference({storage}, '{}').primaryEndpoints.blob]", api::STORAGE)
+            }
+        }
+    })
+}
+
+fn create_ui_definition() -> Value {
+    json!({
+        "$schema": CREATE_UI_SCHEMA,
+        "handler": "Microsoft.Azure.CreateUIDef",
+        "version": "0.1.2-preview",
+        "parameters": {
+            "basics": [
+                {
+                    "name": "deployStorage",
+                    "type": "Microsoft.Common.CheckBox",
+                    "label": "Create a storage account for the publisher",
+                    "toolTip": "The publisher's automation may then write blobs to it (Storage Blob Data Contributor), besides secrets in the Key Vault."
+                }
+            ],
+            "steps": [],
+            "outputs": {
+                "location": "[location()]",
+                "deployStorage": "[basics('deployStorage')]"
+            }
+        }
+    })
+}
+
+impl Package {
+    /// `app.zip`: the two files at the root, deflated, with a fixed timestamp and mode so
+    /// the same configuration always gives the same bytes.
+    pub fn zip(&self) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(zip::DateTime::default())
+            .unix_permissions(0o644);
+        for (name, body) in self.files() {
+            // Writing to memory cannot fail but for a bug; the Result types say otherwise.
+            w.start_file(name, options)
+                .and_then(|()| w.write_all(body.as_bytes()).map_err(Into::into))
+                .expect("zip into memory");
+        }
+        w.finish().expect("zip into memory").into_inner()
+    }
+
+    /// The two documents by file name.
+    pub fn files(&self) -> [(&'static str, &str); 2] {
+        [
+            (MAIN_TEMPLATE, &self.main_template),
+            (CREATE_UI_DEFINITION, &self.create_ui_definition),
+        ]
+    }
+
+    /// Writes the three files into `dir` (created if missing). A folder holding anything
+    /// is refused unless `force`; with `force` only the package's three files are replaced.
+    /// All three are staged before any is put in place.
+    pub fn write(&self, dir: &Path, force: bool) -> Result<Vec<PathBuf>, PackageError> {
+        match std::fs::read_dir(dir) {
+            Ok(mut entries) => {
+                if !force && entries.next().is_some() {
+                    return Err(PackageError::NotEmpty {
+                        dir: dir.to_owned(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir(dir).map_err(|source| PackageError::CreateDir {
+                    dir: dir.to_owned(),
+                    source,
+                })?;
+            }
+            Err(source) => {
+                return Err(PackageError::CreateDir {
+                    dir: dir.to_owned(),
+                    source,
+                });
+            }
+        }
+        let zip = self.zip();
+        let contents: [(&str, &[u8]); 3] = [
+            (MAIN_TEMPLATE, self.main_template.as_bytes()),
+            (CREATE_UI_DEFINITION, self.create_ui_definition.as_bytes()),
+            (APP_ZIP, &zip),
+        ];
+        let mut staged = Vec::with_capacity(contents.len());
+        for (name, bytes) in contents {
+            staged.push((
+                dir.join(name),
+                fsutil::stage(&dir.join(name), bytes, 0o644)?,
+            ));
+        }
+        let mut written = Vec::with_capacity(staged.len());
+        for (path, file) in staged {
+            file.commit(Overwrite::Replace)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// Why the package could not be written.
+#[derive(Debug, Error)]
+pub enum PackageError {
+    #[error("the package folder {} is not empty", dir.display())]
+    NotEmpty { dir: PathBuf },
+    #[error("could not create {}: {source}", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+impl Diagnostic for PackageError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotEmpty { .. } => Some(
+                "give an empty or new folder, or --force to replace mainTemplate.json, createUiDefinition.json and app.zip in it".into(),
+            ),
+            Self::CreateDir { .. } => Some("check that the parent folder exists and is writable".into()),
+            Self::Write(_) => None,
+        }
+    }
+    fn is_usage(&self) -> bool {
+        matches!(self, Self::NotEmpty { .. })
+            || matches!(self, Self::CreateDir { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    const ISSUER: &str = "https://acct.blob.core.windows.net/issuer";
+
+    fn package() -> Package {
+        render(
+            &Issuer::parse(ISSUER).unwrap(),
+            &Audience::parse(idp_core::AUDIENCE_GLOBAL).unwrap(),
+        )
+    }
+
+    fn template() -> Value {
+        serde_json::from_str(&package().main_template).unwrap()
+    }
+
+    fn resource<'a>(t: &'a Value, ty: &str) -> Vec<&'a Value> {
+        t["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["type"] == ty)
+            .collect()
+    }
+
+    #[test]
+    fn every_resource_uses_a_listed_type_and_version() {
+        let t = template();
+        assert_eq!(t["$schema"], TEMPLATE_SCHEMA);
+        let resources = t["resources"].as_array().unwrap();
+        assert_eq!(resources.len(), 6);
+        for r in resources {
+            let pair = (
+                r["type"].as_str().unwrap(),
+                r["apiVersion"].as_str().unwrap(),
+            );
+            assert!(api::TEMPLATE_RESOURCES.contains(&pair), "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn the_fic_carries_the_issuer_and_audience_as_literals_and_the_group_id_as_subject() {
+        let t = template();
+        let fic = resource(&t, api::FIC_TYPE)[0];
+        assert_eq!(
+            fic["properties"],
+            json!({"issuer": ISSUER, "subject": "[resourceGroup().id]",
+                "audiences": [idp_core::AUDIENCE_GLOBAL]})
+        );
+        assert_eq!(
+            t["outputs"]["federatedCredentialSubject"]["value"],
+            SUBJECT_EXPRESSION
+        );
+        // Nothing the customer enters reaches the credential.
+        assert!(!fic.to_string().contains("parameters("), "{fic}");
+    }
+
+    /// The resource ids a resource's dependsOn names.
+    fn depends_on(r: &Value) -> Vec<String> {
+        r["dependsOn"]
+            .as_array()
+            .map(|d| d.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn deployment_order_is_identity_then_fic_then_role_assignments() {
+        let t = template();
+        let identity_ref = format!("[{}]", identity_id());
+        let fic = resource(&t, api::FIC_TYPE)[0];
+        assert_eq!(depends_on(fic), [identity_ref]);
+        let fic_ref = format!(
+            "[resourceId('{}', variables('identityName'), variables('ficName'))]",
+            api::FIC_TYPE
+        );
+        let assignments = resource(&t, api::ROLE_ASSIGNMENT_TYPE);
+        assert_eq!(assignments.len(), 2);
+        for a in &assignments {
+            assert!(depends_on(a).contains(&fic_ref), "{a}");
+            assert_eq!(a["properties"]["principalType"], "ServicePrincipal");
+        }
+        // The vault's assignment: Key Vault Secrets Officer, scoped to the vault.
+        let kv = assignments
+            .iter()
+            .find(|a| a["scope"].as_str().unwrap().contains(api::VAULT_TYPE))
+            .unwrap();
+        assert!(
+            kv["properties"]["roleDefinitionId"]
+                .as_str()
+                .unwrap()
+                .contains("keyVaultSecretsOfficer")
+        );
+        assert_eq!(
+            t["variables"]["keyVaultSecretsOfficer"],
+            roles::KEY_VAULT_SECRETS_OFFICER
+        );
+        let vault = resource(&t, api::VAULT_TYPE)[0];
+        assert_eq!(vault["properties"]["enableRbacAuthorization"], true);
+        // Storage is optional, behind one parameter.
+        let storage = resource(&t, api::STORAGE_TYPE)[0];
+        assert_eq!(storage["condition"], "[parameters('deployStorage')]");
+        let st = assignments
+            .iter()
+            .find(|a| a["scope"].as_str().unwrap().contains(api::STORAGE_TYPE))
+            .unwrap();
+        assert_eq!(st["condition"], "[parameters('deployStorage')]");
+    }
+
+    #[test]
+    fn outputs_give_what_the_publisher_needs_and_the_ui_feeds_every_parameter() {
+        let t = template();
+        for o in [
+            "tenantId",
+            "clientId",
+            "principalId",
+            "identityResourceId",
+            "federatedCredentialSubject",
+            "vaultUri",
+        ] {
+            assert_eq!(t["outputs"][o]["type"], "string", "{o}");
+        }
+        let ui: Value = serde_json::from_str(&package().create_ui_definition).unwrap();
+        assert_eq!(ui["$schema"], CREATE_UI_SCHEMA);
+        let outputs = ui["parameters"]["outputs"].as_object().unwrap();
+        let params = t["parameters"].as_object().unwrap();
+        let mut a: Vec<_> = outputs.keys().collect();
+        let mut b: Vec<_> = params.keys().collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_zip_holds_exactly_the_two_files_at_its_root_and_is_reproducible() {
+        let p = package();
+        let bytes = p.zip();
+        assert_eq!(bytes, package().zip());
+        let mut z = zip::ZipArchive::new(io::Cursor::new(bytes)).unwrap();
+        let mut names: Vec<String> = z.file_names().map(|n| n.unwrap().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, [CREATE_UI_DEFINITION, MAIN_TEMPLATE]);
+        for (name, body) in p.files() {
+            let mut text = String::new();
+            z.by_name(name).unwrap().read_to_string(&mut text).unwrap();
+            assert_eq!(text, body);
+        }
+    }
+
+    #[test]
+    fn write_refuses_a_folder_with_anything_in_it_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("pkg");
+        let written = package().write(&out, false).unwrap();
+        assert_eq!(written.len(), 3);
+        assert_eq!(
+            std::fs::read_to_string(out.join(MAIN_TEMPLATE)).unwrap(),
+            package().main_template
+        );
+        // Not empty: refused, and nothing changes.
+        std::fs::write(out.join(MAIN_TEMPLATE), "old").unwrap();
+        let e = package().write(&out, false).unwrap_err();
+        assert!(matches!(e, PackageError::NotEmpty { .. }), "{e}");
+        assert!(e.is_usage());
+        assert_eq!(
+            std::fs::read_to_string(out.join(MAIN_TEMPLATE)).unwrap(),
+            "old"
+        );
+        // Forced: the three files are replaced; others stay.
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
+        package().write(&out, true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join(MAIN_TEMPLATE)).unwrap(),
+            package().main_template
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+            "mine"
+        );
+        // A missing parent is the user's to fix.
+        let e = package().write(&dir.path().join("a/b"), false).unwrap_err();
+        assert!(e.is_usage(), "{e}");
+    }
+}

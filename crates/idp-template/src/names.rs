@@ -1,0 +1,167 @@
+//! Azure resource names as ARM validates them, checked before anything is rendered: a name
+//! ARM would refuse makes a template that fails at deployment, in the customer's tenant.
+
+use idp_core::diagnostic::Diagnostic;
+use thiserror::Error;
+
+/// A name ARM would refuse.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{what} `{value}` is invalid: {rule}")]
+pub struct NameError {
+    pub what: &'static str,
+    pub value: String,
+    pub rule: &'static str,
+}
+
+impl Diagnostic for NameError {
+    fn hint(&self) -> Option<String> {
+        Some(format!("give a {} that {}", self.what, self.rule))
+    }
+    fn is_usage(&self) -> bool {
+        true
+    }
+}
+
+/// `[A-Za-z0-9][A-Za-z0-9_-]{min-1,max-1}`: the rule ARM applies to FIC and UAMI names.
+fn url_friendly(
+    what: &'static str,
+    value: &str,
+    max: usize,
+    rule: &'static str,
+) -> Result<String, NameError> {
+    let err = || NameError {
+        what,
+        value: value.to_owned(),
+        rule,
+    };
+    let len = value.chars().count();
+    let first_ok = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !(3..=max).contains(&len) || !first_ok || !rest_ok {
+        return Err(err());
+    }
+    Ok(value.to_owned())
+}
+
+/// A federated identity credential's name: 3 to 120 characters, letters, digits, `-` and
+/// `_`, starting with a letter or digit; immutable once created.
+/// Source: Microsoft Learn, "Important considerations and restrictions for federated
+/// identity credentials" (name: "3-120 characters … alphanumeric, dash, or underscore
+/// characters … first character must be alphanumeric").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FicName(String);
+
+impl FicName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        url_friendly(
+            "federated credential name",
+            s,
+            120,
+            "is 3 to 120 letters, digits, `-` or `_`, starting with a letter or digit",
+        )
+        .map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A user-assigned managed identity's name: 3 to 128 characters, letters, digits, `-` and
+/// `_`, starting with a letter or digit.
+/// Source: Microsoft Learn, "Naming rules and restrictions for Azure resources",
+/// Microsoft.ManagedIdentity/userAssignedIdentities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityName(String);
+
+impl IdentityName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        url_friendly(
+            "managed identity name",
+            s,
+            128,
+            "is 3 to 128 letters, digits, `-` or `_`, starting with a letter or digit",
+        )
+        .map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A resource group's name: 1 to 90 letters, digits, `_`, `-`, `.`, `(` or `)`, not
+/// ending with `.`.
+/// Source: Microsoft Learn, "Naming rules and restrictions for Azure resources",
+/// Microsoft.Resources/resourcegroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceGroupName(String);
+
+impl ResourceGroupName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        let len = s.chars().count();
+        let chars_ok = s
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')'));
+        if !(1..=90).contains(&len) || !chars_ok || s.ends_with('.') {
+            return Err(NameError {
+                what: "resource group name",
+                value: s.to_owned(),
+                rule: "is 1 to 90 letters, digits, `_`, `-`, `.`, `(` or `)`, not ending with `.`",
+            });
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fic_names_follow_arms_rule() {
+        for ok in ["idp", "a-b", "A_1", "9zz", &"x".repeat(120)] {
+            assert_eq!(FicName::parse(ok).unwrap().as_str(), ok, "{ok}");
+        }
+        for bad in [
+            "",
+            "ab",
+            "-ab",
+            "_ab",
+            "a b",
+            "a.b",
+            "a/b",
+            "ün1",
+            &"x".repeat(121),
+        ] {
+            let e = FicName::parse(bad).unwrap_err();
+            assert_eq!(e.value, bad);
+            assert!(e.to_string().contains("3 to 120"), "{e}");
+        }
+    }
+
+    #[test]
+    fn identity_names_allow_128() {
+        assert!(IdentityName::parse(&"u".repeat(128)).is_ok());
+        assert!(IdentityName::parse(&"u".repeat(129)).is_err());
+        assert!(IdentityName::parse("id").is_err());
+        assert!(IdentityName::parse("my-id_1").is_ok());
+        assert!(IdentityName::parse("_id").is_err());
+    }
+
+    #[test]
+    fn resource_group_names() {
+        for ok in ["r", "rg-1.(x)_y", "grüne", &"r".repeat(90)] {
+            assert!(ResourceGroupName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "rg.", "a b", "a/b", "a'b", &"r".repeat(91)] {
+            assert!(ResourceGroupName::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
