@@ -3,9 +3,11 @@
 #   1. an issuer: key, configuration, discovery document and JWKS;
 #   2. the metadata served over HTTPS (`idp serve`, with a local CA);
 #   3. a local Entra (`idp emulator`) that trusts that CA, with a user-assigned managed
-#      identity and its federated credential created through its ARM API;
-#   4. `idp token`: an assertion signed and exchanged for the identity's access token;
-#   5. the access token's claims.
+#      identity and its federated credential (`idp fic`) created through its ARM API;
+#   4. the customer added from its identity (`idp customers add --identity`), checked by
+#      `idp doctor`;
+#   5. `idp token`: an assertion signed and exchanged for the identity's access token, and
+#      the access token's claims.
 #
 #   scripts/quickstart.sh                        builds idp (release) and runs
 #   IDP_BIN=/path/to/idp scripts/quickstart.sh   uses that binary
@@ -54,7 +56,8 @@ subscription=$(ready emulator.log "  subscription " | awk '{print $2}')
 echo "Entra emulator on $entra (tenant $tenant, subscription $subscription)"
 
 # The managed app's template, replayed: a UAMI and its FIC trusting the issuer.
-arm="$entra/subscriptions/$subscription/resourceGroups/customer-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/isv-uami"
+identity="/subscriptions/$subscription/resourceGroups/customer-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/isv-uami"
+arm="$entra$identity"
 api="api-version=2023-01-31"
 printf '\n$ curl -X PUT %s?%s\n' "$arm" "$api"
 # ARM wants the subscription owner's bearer token, as Azure does (the token is not shown).
@@ -63,20 +66,24 @@ uami=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/
   -d '{"location":"westeurope"}' "$arm?$api")
 echo "$uami"
 client_id=$(printf '%s' "$uami" | sed -n 's/.*"clientId":"\([^"]*\)".*/\1/p')
-fic=$(printf '{"properties":{"issuer":"%s","subject":"%s","audiences":["api://AzureADTokenExchange"]}}' "$issuer" "$subject")
-printf '\n$ curl -X PUT %s/federatedIdentityCredentials/isv?%s -d %s\n' "$arm" "$api" "$fic"
+# The FIC's body, with the issuer and audience exactly as idp signs them.
+printf '\n$ idp fic --subject %s --name isv > fic.json\n' "$subject"
+"$idp" fic --subject "$subject" --name isv | tee fic.json
+printf '\n$ curl -X PUT %s/federatedIdentityCredentials/isv?%s -d @fic.json\n' "$arm" "$api"
 curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \
-  -d "$fic" "$arm/federatedIdentityCredentials/isv?$api"
+  -d @fic.json "$arm/federatedIdentityCredentials/isv?$api"
 echo
 
-# 4 and 5. The exchange, then what the access token says.
-run customers add customer-1 --tenant "$tenant" --client-id "$client_id" \
-  --subject "$subject" --scope https://vault.azure.net/.default
+# 4. The customer, read from its identity over ARM: tenant, client id, and the subject of
+# the FIC that trusts this issuer.
+run customers add customer-1 --identity "$identity" --scope https://vault.azure.net/.default \
+  --arm-endpoint "$entra" --arm-token-file owner.token --ca-cert entra-tls/ca.pem
 run customers list
 
 run doctor --customer customer-1 --authority-host "$entra" \
   --ca-cert issuer-tls/ca.pem --ca-cert entra-tls/ca.pem
 
+# 5. The exchange, then what the access token says.
 run token --customer customer-1 --authority-host "$entra" \
   --ca-cert entra-tls/ca.pem --format claims
 

@@ -222,6 +222,7 @@ pub struct SignedAssertion {
     pub iat: i64,
     pub exp: i64,
     pub kid: String,
+    pub jti: String,
 }
 
 /// A fresh random `jti`: 128 bits, base64url.
@@ -267,6 +268,7 @@ pub fn sign(spec: &AssertionSpec, key: &SigningKey, now: i64, jti: &str) -> Sign
         iat: now,
         exp,
         kid: key.kid().to_owned(),
+        jti: jti.to_owned(),
     }
 }
 

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod assertion;
+pub mod audit;
 pub mod diagnostic;
 pub mod duration;
 pub mod fsutil;

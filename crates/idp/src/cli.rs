@@ -41,6 +41,9 @@ pub struct GlobalArgs {
     /// The customer inventory [env: IDP_CUSTOMERS_FILE] [toml: customers.file] [default: customers.toml beside idp.toml]
     #[arg(long, global = true, value_name = "FILE")]
     pub customers_file: Option<PathBuf>,
+    /// Append a JSON line for every assertion idp signs (time, command, customer, jti, iss, sub, aud, kid, iat, exp; never the assertion) [env: IDP_AUDIT_LOG] [toml: audit.log]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

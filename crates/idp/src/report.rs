@@ -115,6 +115,7 @@ fn diagnostic<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Di
         idp_fleet::arm::ArmError,
         idp_fleet::arm::FicMismatch,
         idp_template::names::NameError,
+        idp_core::audit::AuditError,
         idp_template::managed_app::PackageError,
         Hint,
     );

@@ -70,11 +70,12 @@ pub mod setting {
     pub const ARM_ENDPOINT: Setting = s("arm.endpoint", "IDP_ARM_ENDPOINT", "--arm-endpoint");
     pub const ARM_TOKEN_FILE: Setting =
         s("arm.token_file", "IDP_ARM_TOKEN_FILE", "--arm-token-file");
+    pub const AUDIT_LOG: Setting = s("audit.log", "IDP_AUDIT_LOG", "--audit-log");
     /// Secret: from the flag or the environment only, never from idp.toml.
     pub const STORAGE_SAS: Setting = s("", "IDP_STORAGE_SAS", "--sas");
 
     /// The settings idp.toml may hold, in the README's order.
-    pub const IN_FILE: [Setting; 16] = [
+    pub const IN_FILE: [Setting; 17] = [
         ISSUER,
         KEYS_DIR,
         JWKS_PATH,
@@ -91,6 +92,7 @@ pub mod setting {
         CUSTOMERS_FILE,
         ARM_ENDPOINT,
         ARM_TOKEN_FILE,
+        AUDIT_LOG,
     ];
 }
 
@@ -130,6 +132,22 @@ pub struct FileConfig {
     pub customers: CustomersSection,
     #[serde(default, skip_serializing_if = "ArmSection::is_empty")]
     pub arm: ArmSection,
+    #[serde(default, skip_serializing_if = "AuditSection::is_empty")]
+    pub audit: AuditSection,
+}
+
+/// `[audit]`: where idp records every assertion it mints (never the assertion itself).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+impl AuditSection {
+    fn is_empty(&self) -> bool {
+        self.log.is_none()
+    }
 }
 
 /// `[arm]`: how idp reads customers' identities over Azure Resource Manager.
@@ -537,6 +555,25 @@ impl Settings {
         Ok(idp_fleet::inventory::InventoryFile::new(path))
     }
 
+    /// The audit log, opened for appending, when one is configured (`audit.log` relative
+    /// to idp.toml).
+    pub fn audit_log(&self) -> Result<Option<idp_core::audit::AuditLog>, anyhow::Error> {
+        let flag = self
+            .flags
+            .audit_log
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned());
+        let path = match self.pick(&setting::AUDIT_LOG, flag)? {
+            Some(Sourced {
+                value,
+                source: Source::File { .. },
+            }) => self.config_dir().join(value),
+            Some(Sourced { value, .. }) => PathBuf::from(value),
+            None => return Ok(None),
+        };
+        Ok(Some(idp_core::audit::AuditLog::open(&path)?))
+    }
+
     /// ARM's endpoint: `arm.endpoint`, else the cloud's.
     pub fn arm_endpoint(&self, flag: Option<String>, cloud: Cloud) -> Result<String, ConfigError> {
         Ok(self
@@ -927,6 +964,7 @@ mod file_keys {
                 "rotation",
                 "customers",
                 "arm",
+                "audit",
             ]
             .contains(&top.as_str())
             {

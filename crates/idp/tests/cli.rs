@@ -1209,3 +1209,65 @@ fn bad_customer_input_is_refused_and_nothing_changes() {
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
 }
+
+#[test]
+fn every_signed_assertion_gets_one_audit_line_and_the_line_never_holds_it() {
+    let s = Sandbox::init("https://acct.blob.core.windows.net/oidc");
+    // From the flag, then from idp.toml (relative to its folder), then the environment.
+    let first = s.stdout(&["sign", "--subject", "s-1", "--audit-log", "flag.log"]);
+    let config = s.path().join("idp.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[audit]\nlog = \"logs/audit.log\"\n"),
+    )
+    .unwrap();
+    std::fs::create_dir(s.path().join("logs")).unwrap();
+    let second = s.stdout(&["sign", "--subject", "s-2", "--lifetime", "90s"]);
+    let third = s.stdout(&["sign", "--subject", "s-2"]);
+    let read = |name: &str| -> Vec<Value> {
+        let text = std::fs::read_to_string(s.path().join(name)).unwrap();
+        assert!(
+            !text.contains("eyJ"),
+            "no token or token part in {name}: {text}"
+        );
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let flag = read("flag.log");
+    let file = read("logs/audit.log");
+    assert_eq!(flag.len(), 1);
+    assert_eq!(file.len(), 2);
+    for (line, token) in [(&flag[0], &first), (&file[0], &second), (&file[1], &third)] {
+        let claims = claims_of(token.trim());
+        for k in ["jti", "iss", "sub", "aud", "iat", "exp"] {
+            assert_eq!(line[k], claims[k], "{k}: {line}");
+        }
+        assert_eq!(line["command"], "sign");
+        let header: Value =
+            serde_json::from_slice(&B64URL.decode(token.split('.').next().unwrap()).unwrap())
+                .unwrap();
+        assert_eq!(line["kid"], header["kid"]);
+    }
+    assert_eq!(
+        file[0]["exp"].as_i64().unwrap() - file[0]["iat"].as_i64().unwrap(),
+        90
+    );
+    let mode = std::fs::metadata(s.path().join("flag.log"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    // A log that cannot be written: nothing is signed (no assertion on stdout), exit 2.
+    let out = s
+        .idp(&["sign", "--subject", "s"])
+        .env("IDP_AUDIT_LOG", s.path().join("missing/audit.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing/audit.log"), "{err}");
+}

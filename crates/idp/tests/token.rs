@@ -538,8 +538,36 @@ fn token_all_mints_for_every_customer_and_one_broken_one_stops_nobody() {
     f.customer("gamma", "gamma");
     let out_dir = f.path().join("tokens");
     std::fs::create_dir(&out_dir).unwrap();
-    let (code, out, err) = f.fleet(&["--all", "--parallel", "2", "--out-dir", "tokens"]);
+    let (code, out, err) = f.fleet(&[
+        "--all",
+        "--parallel",
+        "2",
+        "--out-dir",
+        "tokens",
+        "--audit-log",
+        "audit.log",
+    ]);
     assert_eq!(code, 1, "{err}");
+    // One audit line per assertion signed, each naming its customer and subject.
+    let audit = std::fs::read_to_string(f.path().join("audit.log")).unwrap();
+    assert!(!audit.contains("eyJ"), "{audit}");
+    let mut audited: Vec<(String, String)> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .inspect(|v| assert_eq!(v["command"], "token"))
+        .map(|v| {
+            (
+                v["customer"].as_str().unwrap().to_owned(),
+                v["sub"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    audited.sort();
+    assert_eq!(
+        audited,
+        [("alpha", "alpha"), ("broken", "broken"), ("gamma", "gamma")]
+            .map(|(c, s)| (c.to_owned(), s.to_owned()))
+    );
     let line = |name: &str| {
         out.lines()
             .find(|l| l.starts_with(name))

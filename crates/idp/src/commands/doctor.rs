@@ -80,6 +80,7 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
                     &key,
                     args.authority_host.clone(),
                     true,
+                    "doctor",
                 )? {
                     Ok(()) => Finding {
                         check: "exchange",

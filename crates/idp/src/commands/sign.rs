@@ -2,7 +2,8 @@
 
 use crate::cli::SignArgs;
 use crate::settings::Settings;
-use idp_core::assertion::{self, AssertionSpec, PrivateClaims, Subject};
+use idp_core::assertion::{AssertionSpec, PrivateClaims, Subject};
+use idp_core::audit::Minter;
 use idp_core::fsutil::{self, Overwrite};
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,16 +17,12 @@ pub fn run(settings: &Settings, args: SignArgs) -> anyhow::Result<ExitCode> {
         claims: PrivateClaims::parse(args.claims.iter().map(String::as_str))?,
         issuer: settings.issuer()?.value,
     };
+    let audit = settings.audit_log()?;
     let store = settings.key_store()?;
     let ring = store.load()?;
     // One signature per process: the backend with the least setup.
     let key = store.signing_key(&ring)?;
-    let signed = assertion::sign(
-        &spec,
-        &key,
-        super::now().unix_timestamp(),
-        &assertion::random_jti(),
-    );
+    let signed = Minter::new(&key, audit.as_ref(), "sign").mint(&spec, None)?;
     match args.out {
         Some(path) => {
             // No trailing newline: azure-identity sends the file's bytes verbatim.

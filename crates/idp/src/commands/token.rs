@@ -5,7 +5,8 @@ use crate::cli::{TokenArgs, TokenFormat};
 use crate::report::{EXIT_FAILED, Reported};
 use crate::settings::Settings;
 use anyhow::Context as _;
-use idp_core::assertion::{self, AssertionSpec, PrivateClaims, Subject};
+use idp_core::assertion::{AssertionSpec, PrivateClaims, Subject};
+use idp_core::audit::Minter;
 use idp_exchange::client::{self, ExchangeError, RetryNote};
 use idp_exchange::explain::Context;
 use idp_exchange::request::Target;
@@ -25,6 +26,7 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         context,
     } = prepare(settings, &who, &Overrides::of(&args))?;
     let max_wait = idp_core::duration::parse(&args.max_wait).context("invalid --max-wait")?;
+    let audit = settings.audit_log()?;
     let store = settings.key_store()?;
     let ring = store.load()?;
     let key = store.signing_key(&ring)?;
@@ -34,15 +36,8 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         max_server_retries: args.retries,
         ..Policy::default()
     };
-    let sign = || {
-        let signed = assertion::sign(
-            &spec,
-            &key,
-            super::now().unix_timestamp(),
-            &assertion::random_jti(),
-        );
-        Ok(signed.token)
-    };
+    let minter = Minter::new(&key, audit.as_ref(), "token");
+    let sign = || Ok(minter.mint(&spec, args.customer.as_deref())?.token);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -136,9 +131,11 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
+    let audit = settings.audit_log()?;
     let store = settings.key_store()?;
     let ring = store.load()?;
     let key = store.signing_key(&ring)?;
+    let minter = Minter::new(&key, audit.as_ref(), "token");
     let http = super::https_client(settings)?;
     let policy = Policy {
         propagation_wait: max_wait,
@@ -150,13 +147,7 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         let spec = specs
             .get(&job.name)
             .ok_or("no assertion spec for that customer")?;
-        Ok(assertion::sign(
-            spec,
-            &key,
-            super::now().unix_timestamp(),
-            &assertion::random_jti(),
-        )
-        .token)
+        Ok(minter.mint(spec, Some(&job.name))?.token)
     };
     let on_retry = |name: &str, note: &RetryNote| {
         eprint!("{name}: ");
@@ -261,7 +252,7 @@ pub(super) fn canary(
     key: &idp_core::keys::SigningKey,
 ) -> anyhow::Result<()> {
     let customer = settings.customers()?.customer(name)?;
-    customer_exchange(settings, name, customer, key, None, false)?.map_err(explain)
+    customer_exchange(settings, name, customer, key, None, false, "keys activate")?.map_err(explain)
 }
 
 /// One exchange for `customer` (named `name`) signed with `key`: the outer error is a setting or an
@@ -274,6 +265,7 @@ pub(super) fn customer_exchange(
     key: &idp_core::keys::SigningKey,
     authority_host: Option<String>,
     quiet: bool,
+    command: &'static str,
 ) -> anyhow::Result<Result<(), ExchangeError>> {
     let scope = customer
         .scope
@@ -294,15 +286,9 @@ pub(super) fn customer_exchange(
         max_server_retries: 2,
         ..Policy::default()
     };
-    let sign = || {
-        Ok(assertion::sign(
-            &spec,
-            key,
-            super::now().unix_timestamp(),
-            &assertion::random_jti(),
-        )
-        .token)
-    };
+    let audit = settings.audit_log()?;
+    let minter = Minter::new(key, audit.as_ref(), command);
+    let sign = || Ok(minter.mint(&spec, Some(name))?.token);
     let client = super::https_client(settings)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

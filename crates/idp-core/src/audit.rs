@@ -1,0 +1,259 @@
+//! The audit log: one JSON line per assertion idp mints (time, command, customer, jti, iss,
+//! sub, aud, kid, iat, exp), never the assertion itself. Every command that signs goes
+//! through a [`Minter`], so none can mint without the line being written; a line that
+//! cannot be written fails the mint rather than leave an assertion unrecorded.
+
+use crate::assertion::{self, AssertionSpec, SignedAssertion};
+use crate::keys::SigningKey;
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use thiserror::Error;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The log could not be opened or written.
+#[derive(Debug, Error)]
+#[error("could not write the audit log {}: {source}", path.display())]
+pub struct AuditError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+impl crate::diagnostic::Diagnostic for AuditError {
+    fn hint(&self) -> Option<String> {
+        Some("check that the audit log's folder exists and is writable (--audit-log / IDP_AUDIT_LOG / audit.log); nothing was signed without its line".into())
+    }
+    fn is_usage(&self) -> bool {
+        self.source.kind() == io::ErrorKind::NotFound
+    }
+}
+
+/// One line of the log.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// When it was signed, RFC 3339 UTC.
+    pub time: String,
+    /// The idp command that signed it (`sign`, `token`, `exec`, …).
+    pub command: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<&'a str>,
+    pub jti: &'a str,
+    pub iss: &'a str,
+    pub sub: &'a str,
+    pub aud: &'a str,
+    pub kid: &'a str,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// An append-only log file, created 0600. Each line is written with one `write` on a file
+/// opened for appending and under an exclusive lock, so lines from concurrent workers and
+/// processes never interleave.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl AuditLog {
+    pub fn open(path: &Path) -> Result<Self, AuditError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| AuditError {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            path: path.to_owned(),
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends the line for `signed`.
+    pub fn record(
+        &self,
+        command: &str,
+        customer: Option<&str>,
+        spec: &AssertionSpec,
+        signed: &SignedAssertion,
+    ) -> Result<(), AuditError> {
+        let time = OffsetDateTime::from_unix_timestamp(signed.iat)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default();
+        let record = Record {
+            time,
+            command,
+            customer,
+            jti: &signed.jti,
+            iss: spec.issuer.as_str(),
+            sub: spec.subject.as_str(),
+            aud: spec.audience.as_str(),
+            kid: &signed.kid,
+            iat: signed.iat,
+            exp: signed.exp,
+        };
+        let mut line = serde_json::to_vec(&record).expect("a record serialises");
+        line.push(b'\n');
+        let err = |source| AuditError {
+            path: self.path.clone(),
+            source,
+        };
+        // A poisoned lock only means another thread panicked mid-write; the file is fine.
+        let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.lock().map_err(err)?;
+        let written = (&*file).write_all(&line).and_then(|()| file.sync_data());
+        let _ = file.unlock();
+        written.map_err(err)
+    }
+}
+
+/// Signs assertions with one key for one command, recording each in the audit log when
+/// there is one.
+#[derive(Debug)]
+pub struct Minter<'a> {
+    key: &'a SigningKey,
+    audit: Option<&'a AuditLog>,
+    command: &'static str,
+}
+
+impl<'a> Minter<'a> {
+    pub fn new(key: &'a SigningKey, audit: Option<&'a AuditLog>, command: &'static str) -> Self {
+        Self {
+            key,
+            audit,
+            command,
+        }
+    }
+
+    /// A fresh assertion for `spec` (now, a random jti), recorded before it is returned.
+    pub fn mint(
+        &self,
+        spec: &AssertionSpec,
+        customer: Option<&str>,
+    ) -> Result<SignedAssertion, AuditError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let signed = assertion::sign(spec, self.key, now, &assertion::random_jti());
+        if let Some(log) = self.audit {
+            log.record(self.command, customer, spec, &signed)?;
+        }
+        Ok(signed)
+    }
+
+    pub fn key(&self) -> &SigningKey {
+        self.key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assertion::{Audience, Lifetime, PrivateClaims, Subject};
+    use std::os::unix::fs::PermissionsExt;
+
+    fn spec() -> AssertionSpec {
+        AssertionSpec {
+            issuer: crate::Issuer::parse("https://h/c").unwrap(),
+            subject: Subject::parse("sub-1").unwrap(),
+            audience: Audience::default(),
+            lifetime: Lifetime::default(),
+            claims: PrivateClaims::parse(std::iter::empty()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn each_mint_appends_one_line_without_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let key = crate::keys::generate(2048)
+            .unwrap()
+            .into_signing_key(Path::new("k"))
+            .unwrap();
+        let log = AuditLog::open(&path).unwrap();
+        let minter = Minter::new(&key, Some(&log), "sign");
+        let a = minter.mint(&spec(), None).unwrap();
+        let b = minter.mint(&spec(), Some("contoso")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains(a.token.expose()) && !text.contains("eyJ"),
+            "{text}"
+        );
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["jti"], a.jti.as_str());
+        assert_eq!(lines[1]["jti"], b.jti.as_str());
+        assert_ne!(a.jti, b.jti);
+        assert_eq!(lines[0]["command"], "sign");
+        assert!(lines[0].get("customer").is_none());
+        assert_eq!(lines[1]["customer"], "contoso");
+        assert_eq!(lines[0]["sub"], "sub-1");
+        assert_eq!(lines[0]["iss"], "https://h/c");
+        assert_eq!(lines[0]["aud"], crate::AUDIENCE_GLOBAL);
+        assert_eq!(lines[0]["kid"], key.kid());
+        assert_eq!(lines[0]["exp"], a.exp);
+        assert_eq!(lines[0]["iat"], a.iat);
+        let time = OffsetDateTime::parse(lines[0]["time"].as_str().unwrap(), &Rfc3339).unwrap();
+        assert_eq!(time.unix_timestamp(), a.iat);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Reopened, it appends.
+        let again = AuditLog::open(&path).unwrap();
+        Minter::new(&key, Some(&again), "token")
+            .mint(&spec(), None)
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn concurrent_mints_write_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let key = crate::keys::generate(2048)
+            .unwrap()
+            .into_signing_key(Path::new("k"))
+            .unwrap();
+        let logs: Vec<AuditLog> = (0..2).map(|_| AuditLog::open(&path).unwrap()).collect();
+        std::thread::scope(|s| {
+            for log in &logs {
+                for _ in 0..4 {
+                    s.spawn(|| {
+                        let m = Minter::new(&key, Some(log), "exec");
+                        for _ in 0..10 {
+                            m.mint(&spec(), Some("c")).unwrap();
+                        }
+                    });
+                }
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 80);
+        for l in text.lines() {
+            serde_json::from_str::<serde_json::Value>(l).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_opened_is_an_error_naming_it() {
+        let e = AuditLog::open(Path::new("/nonexistent-folder/audit.log")).unwrap_err();
+        assert!(
+            e.to_string().contains("/nonexistent-folder/audit.log"),
+            "{e}"
+        );
+        assert!(crate::diagnostic::Diagnostic::is_usage(&e));
+    }
+}
