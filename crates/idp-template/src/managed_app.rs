@@ -333,13 +333,21 @@ impl Diagnostic for PackageError {
             Self::NotEmpty { .. } => Some(
                 "give an empty or new folder, or --force to replace mainTemplate.json, createUiDefinition.json and app.zip in it".into(),
             ),
-            Self::CreateDir { .. } => Some("check that the parent folder exists and is writable".into()),
+            Self::CreateDir { .. } => Some(
+                "give a folder whose parent folder exists and is writable (not a file)".into(),
+            ),
             Self::Write(_) => None,
         }
     }
     fn is_usage(&self) -> bool {
-        matches!(self, Self::NotEmpty { .. })
-            || matches!(self, Self::CreateDir { source, .. } if source.kind() == io::ErrorKind::NotFound)
+        match self {
+            Self::NotEmpty { .. } => true,
+            Self::CreateDir { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ),
+            Self::Write(_) => false,
+        }
     }
 }
 
@@ -413,9 +421,14 @@ mod tests {
     #[test]
     fn deployment_order_is_identity_then_fic_then_role_assignments() {
         let t = template();
-        let identity_ref = format!("[{}]", identity_id());
+        let identity = resource(&t, api::IDENTITY_TYPE)[0];
+        assert_eq!(identity["name"], "[variables('identityName')]");
+        assert_eq!(t["variables"]["identityName"], IDENTITY_NAME);
         let fic = resource(&t, api::FIC_TYPE)[0];
-        assert_eq!(depends_on(fic), [identity_ref]);
+        assert_eq!(
+            depends_on(fic),
+            ["[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName'))]"]
+        );
         let fic_ref = format!(
             "[resourceId('{}', variables('identityName'), variables('ficName'))]",
             api::FIC_TYPE
@@ -523,8 +536,32 @@ mod tests {
             std::fs::read_to_string(out.join("notes.txt")).unwrap(),
             "mine"
         );
-        // A missing parent is the user's to fix.
+        assert_eq!(
+            e.hint().unwrap(),
+            "give an empty or new folder, or --force to replace mainTemplate.json, createUiDefinition.json and app.zip in it"
+        );
+        // A missing parent, or a file where the folder should be: the user's to fix, and
+        // said as it is (the file is not taken for a missing folder and created over).
         let e = package().write(&dir.path().join("a/b"), false).unwrap_err();
         assert!(e.is_usage(), "{e}");
+        assert!(e.hint().unwrap().contains("parent folder"), "{e:?}");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let e = package().write(&file, true).unwrap_err();
+        assert!(e.is_usage(), "{e}");
+        match &e {
+            PackageError::CreateDir { source, .. } => {
+                assert_eq!(source.kind(), io::ErrorKind::NotADirectory, "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+        // A write that fails is an operation that failed, not a usage error.
+        let e = PackageError::Write(WriteError {
+            path: out.join(APP_ZIP),
+            source: io::Error::other("disk full"),
+        });
+        assert!(!e.is_usage());
+        assert!(e.hint().is_none());
     }
 }

@@ -147,6 +147,16 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_name_is_the_users_to_fix_and_says_the_rule() {
+        let e = FicName::parse("a").unwrap_err();
+        assert!(e.is_usage());
+        assert_eq!(
+            e.hint().unwrap(),
+            "give a federated credential name that is 3 to 120 letters, digits, `-` or `_`, starting with a letter or digit"
+        );
+    }
+
+    #[test]
     fn identity_names_allow_128() {
         assert!(IdentityName::parse(&"u".repeat(128)).is_ok());
         assert!(IdentityName::parse(&"u".repeat(129)).is_err());

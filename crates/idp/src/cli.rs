@@ -72,11 +72,64 @@ pub enum Command {
     Customers(CustomersCommand),
     /// Check what Entra will check, before Entra does: the published issuer, and customers
     Doctor(DoctorArgs),
+    /// Run a command with fresh assertions for a customer: an assertion file kept fresh, and a loopback endpoint speaking the GitHub Actions and Azure DevOps token protocols
+    Exec(ExecArgs),
     /// Print the federated identity credential a customer's managed identity needs, with idp's issuer and audience exactly
     Fic(FicArgs),
     /// The managed-application package that creates the customer's half of the trust
     #[command(subcommand)]
     ManagedApp(ManagedAppCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// A customer of the inventory (`idp customers`): its tenant, client id, subject and cloud
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject", "all", "customers"])]
+    pub customer: Option<String>,
+    /// Run the command once per customer of the inventory, each with its own file and endpoint (IDP_CUSTOMER names it)
+    #[arg(long, conflicts_with_all = ["tenant", "client_id", "subject", "customers"])]
+    pub all: bool,
+    /// These customers of the inventory, comma-separated, once each
+    #[arg(long, value_name = "A,B,…", value_delimiter = ',', conflicts_with_all = ["tenant", "client_id", "subject"])]
+    pub customers: Vec<String>,
+    /// With --all/--customers: commands running at once (at least 1)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+    /// The customer's tenant id (where the managed identity lives)
+    #[arg(long, value_name = "T", required_unless_present_any = ["customer", "all", "customers"])]
+    pub tenant: Option<String>,
+    /// The managed identity's client id
+    #[arg(long, value_name = "C", required_unless_present_any = ["customer", "all", "customers"])]
+    pub client_id: Option<String>,
+    /// The assertions' `sub`: the FIC's subject, exactly
+    #[arg(long, value_name = "S", required_unless_present_any = ["customer", "all", "customers"])]
+    pub subject: Option<String>,
+    /// How long each assertion is valid; the file is refreshed every third of it. SDKs re-read the file only every 10 minutes, so keep it over 20m; the az CLI keeps its first assertion, so make it outlive the job [default: 1h, at most 24h]
+    #[arg(long, value_name = "DURATION")]
+    pub lifetime: Option<String>,
+    /// Entra's authority host, given to the command as AZURE_AUTHORITY_HOST [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's, https://login.microsoftonline.com]
+    #[arg(long, value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// Azure cloud: public, usgov or china; sets the default authority host and audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
+    /// The assertions' `aud`, the only one the endpoint serves [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
+    #[arg(long, value_name = "A")]
+    pub audience: Option<String>,
+    /// Also set a CI system's own request variables (ACTIONS_ID_TOKEN_REQUEST_* or SYSTEM_OIDCREQUESTURI/SYSTEM_ACCESSTOKEN) to idp's endpoint
+    #[arg(long = "as", value_enum, value_name = "CI")]
+    pub as_ci: Option<AsCi>,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AsCi {
+    /// ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN
+    Github,
+    /// SYSTEM_OIDCREQUESTURI, SYSTEM_ACCESSTOKEN and a service connection id
+    AzurePipelines,
 }
 
 #[derive(Debug, Args)]

@@ -116,6 +116,8 @@ fn diagnostic<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Di
         idp_fleet::arm::FicMismatch,
         idp_template::names::NameError,
         idp_core::audit::AuditError,
+        idp_broker::run::RunError,
+        idp_broker::BrokerError,
         idp_template::managed_app::PackageError,
         Hint,
     );

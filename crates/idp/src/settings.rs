@@ -828,6 +828,7 @@ mod declared_once {
                     ("idp serve", "--cache-control"),
                     ("idp token", "--retries"),
                     ("idp customers add", "--cloud"),
+                    ("idp exec", "--lifetime"),
                 ]
                 .contains(&(path.as_str(), flag.as_str()))
                 {

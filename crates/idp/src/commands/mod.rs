@@ -12,6 +12,7 @@ macro_rules! note {
 mod customers;
 mod doctor;
 mod emulator;
+mod exec;
 mod fic;
 mod init;
 mod inspect;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(args) => token::run(&settings, args),
         Command::Customers(cmd) => customers::run(&settings, cmd),
         Command::Doctor(args) => doctor::run(&settings, args),
+        Command::Exec(args) => exec::run(&settings, args),
         Command::Fic(args) => fic::run(&settings, args),
         Command::ManagedApp(cmd) => managed_app::run(&settings, cmd),
     }

@@ -1,0 +1,260 @@
+//! The loopback endpoint: the GitHub Actions and Azure DevOps token-request protocols, so
+//! tools that fetch a fresh assertion at each refresh (Terraform's azurerm provider and
+//! backend, GitHub's toolkit, the Azure SDKs' `AzurePipelinesCredential`) get one from idp.
+//!
+//! - GitHub: `GET {url}&audience={aud}` with `Authorization: Bearer {request token}`,
+//!   answered `{"count": 1, "value": "<jwt>"}`. Sources: actions/toolkit
+//!   `packages/core/src/oidc-utils.ts`; hashicorp/go-azure-sdk
+//!   `sdk/auth/github_oidc_authorizer.go`.
+//! - Azure DevOps: `POST {uri}?api-version=7.1&serviceConnectionId={id}` with the bearer,
+//!   answered `{"oidcToken": "<jwt>"}`. Sources: azure-sdk-for-python
+//!   `azure/identity/_credentials/azure_pipelines.py`; go-azure-sdk
+//!   `sdk/auth/ado_pipeline_oidc_authorizer.go`.
+//!
+//! Only loopback peers, only this run's request token (compared in constant time), only
+//! the customer's audience. Nothing is read from a request body.
+
+use crate::signer::Signer;
+use axum::Json;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use idp_core::secret::SecretString;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The GitHub form's path; its URL carries `?api-version=2.0`, as GitHub's does, so clients
+/// append `&audience=…`.
+pub const GITHUB_PATH: &str = "/github/idtoken";
+/// The Azure DevOps form's path; clients append `?api-version=7.1&serviceConnectionId=…`.
+pub const AZURE_PIPELINES_PATH: &str = "/azure-pipelines/oidctoken";
+
+#[derive(Debug)]
+struct Shared {
+    signer: Arc<Signer>,
+    request_token: SecretString,
+}
+
+/// A running endpoint; [`Endpoint::stop`] (or dropping it) closes it.
+#[derive(Debug)]
+pub struct Endpoint {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A fresh per-run request token: 256 random bits, base64url.
+pub fn random_request_token() -> SecretString {
+    use base64::Engine;
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    SecretString::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
+impl Endpoint {
+    /// Binds `listen` (a loopback address; port 0 picks a free one) and serves until stopped.
+    pub async fn start(
+        listen: SocketAddr,
+        signer: Arc<Signer>,
+        request_token: SecretString,
+    ) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let app = router(Arc::new(Shared {
+            signer,
+            request_token,
+        }));
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Ok(Self {
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The GitHub-form request URL (`ACTIONS_ID_TOKEN_REQUEST_URL`, `ARM_OIDC_REQUEST_URL`).
+    pub fn github_url(&self) -> String {
+        format!("http://{}{GITHUB_PATH}?api-version=2.0", self.addr)
+    }
+
+    /// The Azure DevOps-form request URI (`SYSTEM_OIDCREQUESTURI`).
+    pub fn azure_pipelines_url(&self) -> String {
+        format!("http://{}{AZURE_PIPELINES_PATH}", self.addr)
+    }
+
+    /// Stops accepting, lets requests in flight finish, and waits for the server to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new()
+        .route(GITHUB_PATH, get(github))
+        .route(AZURE_PIPELINES_PATH, post(azure_pipelines))
+        .fallback(|| async {
+            refuse(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no such endpoint: GET {GITHUB_PATH}?api-version=2.0&audience=… (GitHub form) or POST {AZURE_PIPELINES_PATH}?api-version=7.1&serviceConnectionId=… (Azure DevOps form)"
+                ),
+            )
+        })
+        .with_state(shared)
+}
+
+/// A JSON error body, never cached. The message never holds a token.
+fn refuse(status: StatusCode, message: String) -> Response {
+    let mut r = (status, Json(json!({ "message": message }))).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    r
+}
+
+/// Peer and bearer checks shared by both forms.
+fn admit(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Response> {
+    if !peer.ip().is_loopback() {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "only loopback clients are served".into(),
+        ));
+    }
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "no bearer token: send `Authorization: Bearer $IDP_ASSERTION_REQUEST_TOKEN`".into(),
+        ));
+    };
+    let given = value
+        .as_bytes()
+        .split_at_checked(7)
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|(_, token)| token);
+    let expected = shared.request_token.expose().as_bytes();
+    let ok = given.is_some_and(|g| bool::from(g.ct_eq(expected)));
+    if !ok {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "the bearer token is not this run's request token ($IDP_ASSERTION_REQUEST_TOKEN)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn mint(shared: &Shared) -> Result<SecretString, Response> {
+    shared.signer.mint().map(|s| s.token).map_err(|e| {
+        refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("no assertion was signed: {e}"),
+        )
+    })
+}
+
+fn answer(body: serde_json::Value) -> Response {
+    let mut r = Json(body).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn github(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = admit(&shared, peer, &headers) {
+        return r;
+    }
+    let audiences: Vec<&str> = query
+        .iter()
+        .filter(|(k, _)| k == "audience")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let allowed = shared.signer.audience();
+    match audiences.as_slice() {
+        [] => {}
+        [one] if *one == allowed => {}
+        [one] => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "audience `{one}` is not allowed: this endpoint signs for `{allowed}` only (the customer's audience, fixed by idp)"
+                ),
+            );
+        }
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "give `audience` at most once".into(),
+            );
+        }
+    }
+    match mint(&shared) {
+        Ok(token) => answer(json!({ "count": 1, "value": token.expose() })),
+        Err(r) => r,
+    }
+}
+
+async fn azure_pipelines(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = admit(&shared, peer, &headers) {
+        return r;
+    }
+    // Azure DevOps requires the service connection; idp's customer is fixed per endpoint,
+    // so any non-empty id is accepted.
+    if !query
+        .iter()
+        .any(|(k, v)| k == "serviceConnectionId" && !v.is_empty())
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "serviceConnectionId is missing from the query (Azure DevOps' protocol requires it; any value names this customer)".into(),
+        );
+    }
+    match mint(&shared) {
+        Ok(token) => answer(json!({ "oidcToken": token.expose() })),
+        Err(r) => r,
+    }
+}

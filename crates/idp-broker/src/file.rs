@@ -1,0 +1,116 @@
+//! The assertion file: in a private folder (0700, the file 0600), replaced atomically (a
+//! reader never sees half a token, and never a trailing newline) before the assertion in
+//! it is a third of the way to expiry, for as long as it is kept.
+
+use crate::signer::Signer;
+use idp_core::assertion::SignedAssertion;
+use idp_core::fsutil::{self, Overwrite};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The file's name in its folder.
+pub const FILE_NAME: &str = "assertion.jwt";
+
+/// The private folder and the file in it; dropping it removes both.
+#[derive(Debug)]
+pub struct AssertionFile {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl AssertionFile {
+    /// A new private folder (under the system's temporary folder, or `parent`) holding a
+    /// first assertion.
+    pub fn create(signer: &Signer, parent: Option<&Path>) -> Result<(Self, SignedAssertion), crate::BrokerError> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("idp-assertion-");
+        let dir = match parent {
+            Some(p) => builder.tempdir_in(p),
+            None => builder.tempdir(),
+        }
+        .map_err(crate::BrokerError::Folder)?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .map_err(crate::BrokerError::Folder)?;
+        let path = dir.path().join(FILE_NAME);
+        let file = Self { dir, path };
+        let first = signer.mint()?;
+        file.write(&first)?;
+        Ok((file, first))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn folder(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, signed: &SignedAssertion) -> Result<(), crate::BrokerError> {
+        fsutil::write_atomic(
+            &self.path,
+            signed.token.expose().as_bytes(),
+            0o600,
+            Overwrite::Replace,
+        )?;
+        Ok(())
+    }
+
+    /// Replaces the assertion whenever the current one is a third of its lifetime old,
+    /// until the returned task is aborted. A failed refresh is reported through `note` and
+    /// tried again within seconds (the file still holds a valid assertion meanwhile).
+    pub fn keep_fresh(
+        self: &Arc<Self>,
+        signer: Arc<Signer>,
+        first: &SignedAssertion,
+        note: impl Fn(String) + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let file = Arc::clone(self);
+        let mut iat = first.iat;
+        tokio::spawn(async move {
+            let every = refresh_interval(signer.lifetime());
+            loop {
+                let age = now() - iat;
+                let wait = every.saturating_sub(Duration::from_secs(age.max(0) as u64));
+                tokio::time::sleep(wait.max(Duration::from_millis(200))).await;
+                match signer.mint().map_err(crate::BrokerError::from).and_then(|s| {
+                    file.write(&s)?;
+                    Ok(s.iat)
+                }) {
+                    Ok(t) => iat = t,
+                    Err(e) => {
+                        note(format!("could not refresh the assertion file: {e}; trying again"));
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// A third of the lifetime (so the file always holds an assertion with at least two
+/// thirds of its lifetime left), at least one second.
+pub fn refresh_interval(lifetime: Duration) -> Duration {
+    (lifetime / 3).max(Duration::from_secs(1))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_third_of_the_lifetime_at_least_a_second() {
+        assert_eq!(refresh_interval(Duration::from_secs(3600)), Duration::from_secs(1200));
+        assert_eq!(refresh_interval(Duration::from_secs(6)), Duration::from_secs(2));
+        assert_eq!(refresh_interval(Duration::from_secs(2)), Duration::from_secs(1));
+    }
+}

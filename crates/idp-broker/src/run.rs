@@ -1,0 +1,127 @@
+//! Running the command: once for one customer, or once per customer with at most N at a
+//! time, each with its own session (file and endpoint) and its exit code.
+
+use crate::signer::Signer;
+use crate::{BrokerError, Identity, Impersonate, Session, child};
+use futures_util::StreamExt as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// Where notes for the user go (idp's stderr); never given a secret.
+pub type Note = Arc<dyn Fn(String) + Send + Sync>;
+
+/// One customer's run: its signer and what the command's tools need.
+#[derive(Debug)]
+pub struct Run {
+    pub name: Option<String>,
+    pub signer: Arc<Signer>,
+    pub identity: Identity,
+}
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error("could not run {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl idp_core::diagnostic::Diagnostic for RunError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Broker(e) => e.hint(),
+            Self::Spawn { .. } => Some("check the command's name and that it is on PATH".into()),
+        }
+    }
+    fn is_usage(&self) -> bool {
+        match self {
+            Self::Broker(e) => e.is_usage(),
+            Self::Spawn { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        }
+    }
+}
+
+/// One customer's session around one run of the command; the command's exit code. The
+/// session is stopped (folder removed, endpoint closed) however the command ends.
+pub async fn run_one(
+    run: Run,
+    mut spec: child::Spec,
+    also: Impersonate,
+    announce: bool,
+    note: Note,
+) -> Result<i32, RunError> {
+    let tag = run
+        .name
+        .as_deref()
+        .map(|n| format!("{n}: "))
+        .unwrap_or_default();
+    let refresh_note = Arc::clone(&note);
+    let refresh_tag = tag.clone();
+    let session = Session::start(
+        Arc::clone(&run.signer),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        None,
+        move |msg| refresh_note(format!("{refresh_tag}idp exec: {msg}")),
+    )
+    .await?;
+    spec.set = session.variables(&run.identity, also);
+    if announce {
+        note(format!(
+            "idp exec: assertions for subject `{}` (audience {}) in {}, refreshed every {}; endpoint {}",
+            run.signer.subject(),
+            run.signer.audience(),
+            session.file().display(),
+            idp_core::duration::format(crate::file::refresh_interval(run.signer.lifetime())),
+            session.endpoint().github_url(),
+        ));
+    }
+    let status = child::run(&spec).await;
+    session.stop().await;
+    let status = status.map_err(|source| RunError::Spawn {
+        program: format!("{tag}{}", spec.program.to_string_lossy()),
+        source,
+    })?;
+    Ok(child::exit_code(status))
+}
+
+/// One customer's outcome in a run over many.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: String,
+    pub result: Result<i32, RunError>,
+    pub took: Duration,
+}
+
+/// The command once per run, `parallel` at a time; outcomes in name order.
+pub async fn run_many(
+    runs: Vec<Run>,
+    spec: child::Spec,
+    also: Impersonate,
+    parallel: usize,
+    note: Note,
+) -> Vec<Outcome> {
+    let mut outcomes: Vec<Outcome> = futures_util::stream::iter(runs.into_iter().map(|run| {
+        let (spec, note) = (spec.clone(), Arc::clone(&note));
+        async move {
+            let name = run.name.clone().unwrap_or_default();
+            let started = Instant::now();
+            let result = run_one(run, spec, also, false, note).await;
+            Outcome {
+                name,
+                result,
+                took: started.elapsed(),
+            }
+        }
+    }))
+    .buffer_unordered(parallel.max(1))
+    .collect()
+    .await;
+    outcomes.sort_by(|a, b| a.name.cmp(&b.name));
+    outcomes
+}
