@@ -81,6 +81,7 @@ run customers add customer-1 --identity "$identity" --scope https://vault.azure.
 run customers list
 
 run doctor --customer customer-1 --authority-host "$entra" \
+  --arm-endpoint "$entra" --arm-token-file owner.token \
   --ca-cert issuer-tls/ca.pem --ca-cert entra-tls/ca.pem
 
 # 5. The exchange, then what the access token says.

@@ -133,22 +133,38 @@ fn router(shared: Arc<Shared>) -> axum::Router {
             )
         })
         .with_state(shared)
+        // No answer is cached by anything between the tool and idp.
+        .layer(axum::middleware::map_response(|mut r: Response| async move {
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }))
 }
 
-/// A JSON error body, never cached. The message never holds a token.
-fn refuse(status: StatusCode, message: String) -> Response {
-    let mut r = (status, Json(json!({ "message": message }))).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+/// A refused request: its status and a message that never holds a token.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(json!({ "message": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
     }
-    r
+}
+
+fn refuse(status: StatusCode, message: String) -> Refusal {
+    Refusal { status, message }
 }
 
 /// Peer and bearer checks shared by both forms.
-fn admit(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Response> {
+fn admit(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Refusal> {
     if !peer.ip().is_loopback() {
         return Err(refuse(
             StatusCode::FORBIDDEN,
@@ -178,7 +194,7 @@ fn admit(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<(), R
     Ok(())
 }
 
-fn mint(shared: &Shared) -> Result<SecretString, Response> {
+fn mint(shared: &Shared) -> Result<SecretString, Refusal> {
     shared.signer.mint().map(|s| s.token).map_err(|e| {
         refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -188,10 +204,7 @@ fn mint(shared: &Shared) -> Result<SecretString, Response> {
 }
 
 fn answer(body: serde_json::Value) -> Response {
-    let mut r = Json(body).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    Json(body).into_response()
 }
 
 async fn github(
@@ -201,7 +214,7 @@ async fn github(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
     if let Err(r) = admit(&shared, peer, &headers) {
-        return r;
+        return r.into_response();
     }
     let audiences: Vec<&str> = query
         .iter()
@@ -218,18 +231,20 @@ async fn github(
                 format!(
                     "audience `{one}` is not allowed: this endpoint signs for `{allowed}` only (the customer's audience, fixed by idp)"
                 ),
-            );
+            )
+            .into_response();
         }
         _ => {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "give `audience` at most once".into(),
-            );
+            )
+            .into_response();
         }
     }
     match mint(&shared) {
         Ok(token) => answer(json!({ "count": 1, "value": token.expose() })),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -240,7 +255,7 @@ async fn azure_pipelines(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
     if let Err(r) = admit(&shared, peer, &headers) {
-        return r;
+        return r.into_response();
     }
     // Azure DevOps requires the service connection; idp's customer is fixed per endpoint,
     // so any non-empty id is accepted.
@@ -251,10 +266,106 @@ async fn azure_pipelines(
         return refuse(
             StatusCode::BAD_REQUEST,
             "serviceConnectionId is missing from the query (Azure DevOps' protocol requires it; any value names this customer)".into(),
-        );
+        )
+        .into_response();
     }
     match mint(&shared) {
         Ok(token) => answer(json!({ "oidcToken": token.expose() })),
-        Err(r) => r,
+        Err(r) => r.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use idp_core::assertion::{AssertionSpec, Audience, Lifetime, PrivateClaims, Subject};
+    use std::path::Path;
+    use tower::ServiceExt as _;
+
+    fn app() -> axum::Router {
+        let key = idp_core::keys::generate(2048)
+            .unwrap()
+            .into_signing_key(Path::new("k"))
+            .unwrap();
+        let spec = AssertionSpec {
+            issuer: idp_core::Issuer::parse("https://h/i").unwrap(),
+            subject: Subject::parse("s").unwrap(),
+            audience: Audience::default(),
+            lifetime: Lifetime::default(),
+            claims: PrivateClaims::parse(std::iter::empty()).unwrap(),
+        };
+        router(Arc::new(Shared {
+            signer: Arc::new(Signer::new(Arc::new(key), None, "exec", spec, None)),
+            request_token: SecretString::new("the-token"),
+        }))
+    }
+
+    async fn call(peer: &str, auth: Option<&str>, method: &str, uri: &str) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let mut req = req.body(Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        let r = app().oneshot(req).await.unwrap();
+        let status = r.status();
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    use serde_json::Value;
+
+    const GH: &str = "/github/idtoken?api-version=2.0";
+
+    #[tokio::test]
+    async fn only_loopback_peers_with_the_bearer_are_served() {
+        let (s, b) = call("127.0.0.1:5", Some("Bearer the-token"), "GET", GH).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(b["value"].as_str().unwrap().starts_with("eyJ"));
+        let (s, _) = call("[::1]:5", Some("bearer the-token"), "GET", GH).await;
+        assert_eq!(
+            s,
+            StatusCode::OK,
+            "the scheme is case-insensitive; IPv6 loopback"
+        );
+        let (s, b) = call("192.0.2.7:5", Some("Bearer the-token"), "GET", GH).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert_eq!(b["message"], "only loopback clients are served");
+        for wrong in [
+            "Basic the-token",
+            "Bearer the-token ",
+            "Bearer the-tokem",
+            "Bearer",
+            "Bearer the-token-and-more",
+            "the-token",
+        ] {
+            let (s, b) = call("127.0.0.1:5", Some(wrong), "GET", GH).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{wrong}: {b}");
+        }
+        let (s, _) = call("127.0.0.1:5", Some("Bearer the-token"), "POST", GH).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+        let (s, b) = call("127.0.0.1:5", Some("Bearer the-token"), "GET", "/other").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(b["message"].as_str().unwrap().contains(GITHUB_PATH));
+    }
+
+    #[tokio::test]
+    async fn the_azure_devops_form_needs_a_service_connection() {
+        let uri = format!("{AZURE_PIPELINES_PATH}?api-version=7.1&serviceConnectionId=abc");
+        let (s, b) = call("127.0.0.1:5", Some("Bearer the-token"), "POST", &uri).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(b["oidcToken"].as_str().unwrap().starts_with("eyJ"));
+        let uri = format!("{AZURE_PIPELINES_PATH}?api-version=7.1&serviceConnectionId=");
+        let (s, _) = call("127.0.0.1:5", Some("Bearer the-token"), "POST", &uri).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _) = call("10.0.0.1:5", Some("Bearer the-token"), "POST", &uri).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
     }
 }

@@ -23,7 +23,10 @@ pub struct AssertionFile {
 impl AssertionFile {
     /// A new private folder (under the system's temporary folder, or `parent`) holding a
     /// first assertion.
-    pub fn create(signer: &Signer, parent: Option<&Path>) -> Result<(Self, SignedAssertion), crate::BrokerError> {
+    pub fn create(
+        signer: &Signer,
+        parent: Option<&Path>,
+    ) -> Result<(Self, SignedAssertion), crate::BrokerError> {
         let mut builder = tempfile::Builder::new();
         builder.prefix("idp-assertion-");
         let dir = match parent {
@@ -75,13 +78,18 @@ impl AssertionFile {
                 let age = now() - iat;
                 let wait = every.saturating_sub(Duration::from_secs(age.max(0) as u64));
                 tokio::time::sleep(wait.max(Duration::from_millis(200))).await;
-                match signer.mint().map_err(crate::BrokerError::from).and_then(|s| {
-                    file.write(&s)?;
-                    Ok(s.iat)
-                }) {
+                match signer
+                    .mint()
+                    .map_err(crate::BrokerError::from)
+                    .and_then(|s| {
+                        file.write(&s)?;
+                        Ok(s.iat)
+                    }) {
                     Ok(t) => iat = t,
                     Err(e) => {
-                        note(format!("could not refresh the assertion file: {e}; trying again"));
+                        note(format!(
+                            "could not refresh the assertion file: {e}; trying again"
+                        ));
                         tokio::time::sleep(Duration::from_secs(2)).await;
                     }
                 }
@@ -109,8 +117,17 @@ mod tests {
 
     #[test]
     fn a_third_of_the_lifetime_at_least_a_second() {
-        assert_eq!(refresh_interval(Duration::from_secs(3600)), Duration::from_secs(1200));
-        assert_eq!(refresh_interval(Duration::from_secs(6)), Duration::from_secs(2));
-        assert_eq!(refresh_interval(Duration::from_secs(2)), Duration::from_secs(1));
+        assert_eq!(
+            refresh_interval(Duration::from_secs(3600)),
+            Duration::from_secs(1200)
+        );
+        assert_eq!(
+            refresh_interval(Duration::from_secs(6)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            refresh_interval(Duration::from_secs(2)),
+            Duration::from_secs(1)
+        );
     }
 }

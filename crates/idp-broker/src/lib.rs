@@ -42,7 +42,9 @@ pub enum BrokerError {
 impl idp_core::diagnostic::Diagnostic for BrokerError {
     fn hint(&self) -> Option<String> {
         match self {
-            Self::Folder(_) => Some("check that the temporary folder (TMPDIR) exists and is writable".into()),
+            Self::Folder(_) => {
+                Some("check that the temporary folder (TMPDIR) exists and is writable".into())
+            }
             Self::Listen { .. } => Some("choose another port, or 0 for a free one".into()),
             Self::Audit(e) => e.hint(),
             Self::Write(_) => None,
@@ -76,7 +78,8 @@ pub mod var {
     pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
     pub const SYSTEM_OIDCREQUESTURI: &str = "SYSTEM_OIDCREQUESTURI";
     pub const SYSTEM_ACCESSTOKEN: &str = "SYSTEM_ACCESSTOKEN";
-    pub const ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID: &str = "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID";
+    pub const ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID: &str =
+        "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID";
     pub const AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: &str =
         "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID";
     pub const AZURESUBSCRIPTION_CLIENT_ID: &str = "AZURESUBSCRIPTION_CLIENT_ID";
@@ -202,8 +205,14 @@ impl Session {
             Impersonate::AzurePipelines => {
                 v.push((var::SYSTEM_OIDCREQUESTURI, ado));
                 v.push((var::SYSTEM_ACCESSTOKEN, token));
-                v.push((var::ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID, SERVICE_CONNECTION_ID.into()));
-                v.push((var::AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, SERVICE_CONNECTION_ID.into()));
+                v.push((
+                    var::ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID,
+                    SERVICE_CONNECTION_ID.into(),
+                ));
+                v.push((
+                    var::AZURESUBSCRIPTION_SERVICE_CONNECTION_ID,
+                    SERVICE_CONNECTION_ID.into(),
+                ));
                 v.push((var::AZURESUBSCRIPTION_CLIENT_ID, id.client_id.clone()));
                 v.push((var::AZURESUBSCRIPTION_TENANT_ID, id.tenant.clone()));
             }

@@ -427,7 +427,9 @@ mod tests {
         let fic = resource(&t, api::FIC_TYPE)[0];
         assert_eq!(
             depends_on(fic),
-            ["[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName'))]"]
+            [
+                "[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName'))]"
+            ]
         );
         let fic_ref = format!(
             "[resourceId('{}', variables('identityName'), variables('ficName'))]",

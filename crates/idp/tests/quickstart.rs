@@ -34,6 +34,7 @@ fn readme_quickstart_runs_the_main_job() {
         "customer-1 ",
         "$ idp doctor --customer customer-1 ",
         "✓ issuer: issuer: `https://127.0.0.1:",
+        "✓ customer-1: fic: FIC `isv`",
         "✓ customer-1: exchange:",
         "$ idp token --customer customer-1 ",
         "\"idtyp\": \"app\"",

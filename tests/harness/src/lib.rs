@@ -336,6 +336,11 @@ impl Python {
         Command::new(&self.0)
     }
 
+    /// The interpreter's path, for a command another program runs (`idp exec -- python …`).
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
     /// Runs a script with arguments; panics with its stderr when it fails; returns stdout.
     pub fn run(&self, script: &str, args: &[&str]) -> String {
         let out = self

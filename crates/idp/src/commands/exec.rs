@@ -95,7 +95,7 @@ pub fn run(settings: &Settings, args: ExecArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let note: Note = Arc::new(|line: String| note!("{line}"));
-    if !(args.all || !args.customers.is_empty()) {
+    if !args.all && args.customers.is_empty() {
         let run = runs.pop().expect("one customer");
         let code = runtime.block_on(run::run_one(run, spec, also, true, note))?;
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
@@ -108,7 +108,10 @@ pub fn run(settings: &Settings, args: ExecArgs) -> anyhow::Result<ExitCode> {
         usize::from(args.parallel),
         note,
     ));
-    let failed = outcomes.iter().filter(|o| !matches!(o.result, Ok(0))).count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| !matches!(o.result, Ok(0)))
+        .count();
     for o in &outcomes {
         let outcome = match &o.result {
             Ok(code) => format!("exit {code}"),

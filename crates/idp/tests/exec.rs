@@ -1,0 +1,492 @@
+//! `idp exec` with unchanged clients: the Azure SDK for Python reading the assertion file
+//! across a refresh, `AzurePipelinesCredential` and GitHub's toolkit asking the endpoint,
+//! each exchanging at the emulator; and the endpoint's refusals and the folder's cleanup.
+
+mod flow;
+
+use flow::{Flow, SUBJECT, client, idp, idp_process};
+use idp_testkit::{Python, repo_root};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `idp exec` for the UAMI `client_id` at the emulator, around `command`.
+fn exec(f: &Flow, client_id: &str, extra: &[&str], command: &[&str]) -> std::process::Command {
+    let mut c = idp_process(f.path());
+    c.args(["exec", "--tenant", &f.tenant, "--client-id", client_id])
+        .args(["--subject", SUBJECT, "--authority-host", &f.authority()])
+        .args(extra)
+        .arg("--")
+        .args(command)
+        // The clients trust the emulator's CA (Python requests, Node.js).
+        .env("REQUESTS_CA_BUNDLE", &f.emulator_ca)
+        .env("NODE_EXTRA_CA_CERTS", &f.emulator_ca);
+    c
+}
+
+fn output(mut c: std::process::Command) -> (i32, String, String) {
+    let out = c.output().unwrap();
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    println!("stdout:\n{o}\nstderr:\n{e}");
+    (out.status.code().unwrap_or(-1), o, e)
+}
+
+fn python() -> String {
+    Python::find().path().to_string_lossy().into_owned()
+}
+
+/// Every file under `dir` that holds `needle`, skipping `skip`.
+fn files_holding(dir: &Path, needle: &str, skip: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.starts_with(skip) {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)
+                .map(|b| String::from_utf8_lossy(&b).contains(needle))
+                .unwrap_or(false)
+            {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+const WORKLOAD_IDENTITY: &str = r#"
+import base64, json, os, sys, time
+from unittest import mock
+from azure.identity import WorkloadIdentityCredential
+
+path = os.environ["AZURE_FEDERATED_TOKEN_FILE"]
+def claims(jwt):
+    part = jwt.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+first = open(path).read()
+assert not first.endswith("\n"), "a trailing newline"
+cred = WorkloadIdentityCredential()
+t1 = cred.get_token("https://vault.azure.net/.default")
+# Past the first assertion's expiry: the file holds a fresh one.
+while time.time() <= claims(first)["exp"] + 1:
+    time.sleep(0.25)
+second = open(path).read()
+assert second != first and claims(second)["exp"] > time.time(), "not refreshed"
+# The SDK re-reads the file once its 10-minute copy is old: a long job's clock, simulated
+# (the SDK's code is unchanged; only the time it reads moves on).
+real = time.time
+with mock.patch("time.time", lambda: real() + 601):
+    t2 = cred.get_token("https://storage.azure.com/.default")
+print(json.dumps({"first": claims(first)["jti"], "second": claims(second)["jti"],
+                  "t1": t1.token, "t2": t2.token, "folder": os.path.dirname(path)}))
+"#;
+
+#[test]
+fn the_python_sdk_under_idp_exec_gets_tokens_across_a_refresh() {
+    let f = Flow::served(&[]);
+    let client_id = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let (code, out, err) = output(exec(
+        &f,
+        &client_id,
+        &["--lifetime", "4s", "--audit-log", "audit.log"],
+        &[&python(), "-c", WORKLOAD_IDENTITY],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("under 20m"),
+        "the short lifetime is warned about: {err}"
+    );
+    let v: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let t1 = f.verify(v["t1"].as_str().unwrap(), "https://vault.azure.net");
+    let t2 = f.verify(v["t2"].as_str().unwrap(), "https://storage.azure.com");
+    assert_eq!(t1["appid"], client_id.as_str());
+    assert_eq!(t2["appid"], client_id.as_str());
+    // Both assertions were recorded, never written out; the folder is gone.
+    let audit = std::fs::read_to_string(f.path().join("audit.log")).unwrap();
+    for jti in [&v["first"], &v["second"]] {
+        assert!(
+            audit.contains(&format!("\"jti\":{jti}")),
+            "{jti} in {audit}"
+        );
+    }
+    assert!(audit.lines().all(|l| l.contains("\"command\":\"exec\"")));
+    assert!(
+        !audit.contains("eyJ") && !err.contains("eyJ"),
+        "no assertion in the log or stderr"
+    );
+    assert!(!Path::new(v["folder"].as_str().unwrap()).exists());
+}
+
+const PIPELINES: &str = r#"
+import os
+from azure.identity import AzurePipelinesCredential
+cred = AzurePipelinesCredential(
+    tenant_id=os.environ["AZURESUBSCRIPTION_TENANT_ID"],
+    client_id=os.environ["AZURESUBSCRIPTION_CLIENT_ID"],
+    service_connection_id=os.environ["AZURESUBSCRIPTION_SERVICE_CONNECTION_ID"],
+    system_access_token=os.environ["SYSTEM_ACCESSTOKEN"],
+    authority=os.environ["AZURE_AUTHORITY_HOST"],
+)
+print(cred.get_token("https://vault.azure.net/.default").token)
+"#;
+
+#[test]
+fn azure_pipelines_credential_asks_the_endpoint_for_its_assertion() {
+    let f = Flow::served(&[]);
+    let client_id = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let (code, out, err) = output(exec(
+        &f,
+        &client_id,
+        &["--as", "azure-pipelines"],
+        &[&python(), "-c", PIPELINES],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let claims = f.verify(out.trim(), "https://vault.azure.net");
+    assert_eq!(claims["appid"], client_id.as_str());
+}
+
+#[test]
+fn githubs_toolkit_gets_an_assertion_entra_exchanges() {
+    let f = Flow::served(&[]);
+    let client_id = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let core = repo_root().join("node_modules/@actions/core/lib/core.js");
+    assert!(
+        core.exists(),
+        "@actions/core is missing: run `npm ci` at the repository root (scripts/test.sh does)"
+    );
+    let script = format!(
+        "import * as core from {:?};\nconst t = await core.getIDToken('api://AzureADTokenExchange');\nconsole.log('assertion=' + t);",
+        core.to_string_lossy()
+    );
+    let (code, out, err) = output(exec(
+        &f,
+        &client_id,
+        &["--as", "github"],
+        &["node", "--input-type=module", "-e", &script],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let assertion = out
+        .lines()
+        .find_map(|l| l.strip_prefix("assertion="))
+        .unwrap()
+        .to_owned();
+    // The toolkit masks it for the runner, as it does on GitHub.
+    assert!(out.contains(&format!("::add-mask::{assertion}")));
+    // Entra (the emulator) exchanges it for the UAMI's token.
+    let response: Value = client(&f.emulator_ca)
+        .post(format!("{}/{}/oauth2/v2.0/token", f.authority(), f.tenant))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("scope", "https://vault.azure.net/.default"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = response["access_token"].as_str().expect("an access token");
+    assert_eq!(
+        f.verify(token, "https://vault.azure.net")["appid"],
+        client_id.as_str()
+    );
+}
+
+/// Probes the endpoint from inside the command: (status, body) per request, as JSON lines.
+const PROBE: &str = r#"
+import json, os, urllib.request, urllib.error
+gh, ado, tok = (os.environ[k] for k in
+    ("IDP_ASSERTION_REQUEST_URL", "IDP_ASSERTION_ADO_URL", "IDP_ASSERTION_REQUEST_TOKEN"))
+def call(url, method="GET", bearer=None):
+    req = urllib.request.Request(url, method=method)
+    if bearer is not None:
+        req.add_header("Authorization", "Bearer " + bearer)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+aud = "api%3A%2F%2FAzureADTokenExchange"
+for name, args in [
+    ("ok", (gh + "&audience=" + aud, "GET", tok)),
+    ("default audience", (gh, "GET", tok)),
+    ("no bearer", (gh + "&audience=" + aud,)),
+    ("wrong bearer", (gh + "&audience=" + aud, "GET", tok[:-1] + ("A" if tok[-1] != "A" else "B"))),
+    ("other audience", (gh + "&audience=api%3A%2F%2Fother", "GET", tok)),
+    ("two audiences", (gh + "&audience=" + aud + "&audience=" + aud, "GET", tok)),
+    ("ado", (ado + "?api-version=7.1&serviceConnectionId=x", "POST", tok)),
+    ("ado without connection", (ado + "?api-version=7.1", "POST", tok)),
+    ("ado wrong bearer", (ado + "?api-version=7.1&serviceConnectionId=x", "POST", "x")),
+]:
+    status, body = call(*args)
+    print(json.dumps({"case": name, "status": status, "body": body}))
+print(json.dumps({"folder": os.path.dirname(os.environ["AZURE_FEDERATED_TOKEN_FILE"])}))
+"#;
+
+#[test]
+fn the_endpoint_serves_only_its_bearer_and_its_audience() {
+    let f = Flow::served(&[]);
+    let (code, out, err) = output(exec(
+        &f,
+        "30000000-0000-4000-8000-000000000003",
+        &["--audit-log", "audit.log"],
+        &[&python(), "-c", PROBE],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let case = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["case"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    for ok in ["ok", "default audience"] {
+        let c = case(ok);
+        assert_eq!(c["status"], 200, "{c}");
+        assert_eq!(c["body"]["count"], 1);
+        let jwt = c["body"]["value"].as_str().unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                jwt.split('.').nth(1).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["sub"], SUBJECT);
+        assert_eq!(claims["aud"], "api://AzureADTokenExchange");
+        assert_eq!(claims["iss"], f.issuer.as_str());
+    }
+    assert!(
+        case("ado")["body"]["oidcToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("eyJ")
+    );
+    for (name, status, says) in [
+        ("no bearer", 401, "no bearer token"),
+        ("wrong bearer", 401, "not this run's request token"),
+        ("ado wrong bearer", 401, "not this run's request token"),
+        (
+            "other audience",
+            400,
+            "audience `api://other` is not allowed",
+        ),
+        ("two audiences", 400, "at most once"),
+        ("ado without connection", 400, "serviceConnectionId"),
+    ] {
+        let c = case(name);
+        assert_eq!(c["status"], status, "{c}");
+        assert!(c["body"]["message"].as_str().unwrap().contains(says), "{c}");
+        assert!(!c.to_string().contains("eyJ"), "{c}");
+    }
+    // Three assertions served (ok, default audience, ado): three audit lines.
+    let audit = std::fs::read_to_string(f.path().join("audit.log")).unwrap();
+    assert_eq!(
+        audit.lines().count(),
+        1 + 3,
+        "the file's first assertion, then three: {audit}"
+    );
+    // Nothing outside the private folder holds an assertion; the folder is gone.
+    let folder = PathBuf::from(lines.last().unwrap()["folder"].as_str().unwrap());
+    assert!(!folder.exists());
+    assert!(
+        files_holding(
+            f.path(),
+            "eyJhbGciOiJSUzI1NiIs",
+            &f.path().join("emulator-tls")
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn the_commands_exit_code_is_idps_and_the_folder_goes_however_it_ends() {
+    let f = Flow::served(&[]);
+    let uami = "30000000-0000-4000-8000-000000000003";
+    for (script, expected) in [
+        ("exit 0", 0),
+        ("exit 1", 1),
+        ("exit 7", 7),
+        ("kill -KILL $$", 128 + 9),
+    ] {
+        let (code, _, err) = output(exec(
+            &f,
+            uami,
+            &[],
+            &[
+                "sh",
+                "-c",
+                &format!("echo \"$AZURE_FEDERATED_TOKEN_FILE\" > folder.txt; {script}"),
+            ],
+        ));
+        assert_eq!(code, expected, "{script}: {err}");
+        let file = std::fs::read_to_string(f.path().join("folder.txt")).unwrap();
+        assert!(
+            !Path::new(file.trim()).parent().unwrap().exists(),
+            "{script}"
+        );
+    }
+    // SIGTERM to idp reaches the command, which ends; idp cleans up and says how it ended.
+    let c = exec(
+        &f,
+        uami,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "echo \"$AZURE_FEDERATED_TOKEN_FILE\" > folder.txt; trap 'echo got-term >&2; exit 42' TERM; echo ready >&2; while :; do sleep 0.1; done",
+        ],
+    );
+    let mut service = idp_testkit::Service::spawn(c, "ready");
+    let folder = PathBuf::from(
+        std::fs::read_to_string(f.path().join("folder.txt"))
+            .unwrap()
+            .trim(),
+    )
+    .parent()
+    .unwrap()
+    .to_owned();
+    assert!(folder.exists());
+    std::process::Command::new("kill")
+        .args(["-TERM", &service.pid().to_string()])
+        .status()
+        .unwrap();
+    let status = service.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(42));
+    assert!(service.rest().contains("got-term"));
+    assert!(!folder.exists());
+}
+
+#[test]
+fn exec_refuses_bad_input_before_running_anything() {
+    let f = Flow::served(&[]);
+    for (args, says) in [
+        (
+            vec![
+                "--tenant",
+                "nope",
+                "--client-id",
+                "30000000-0000-4000-8000-000000000003",
+                "--subject",
+                "s",
+            ],
+            "--tenant `nope` is not a GUID",
+        ),
+        (
+            vec![
+                "--tenant",
+                "10000000-0000-4000-8000-000000000001",
+                "--client-id",
+                "30000000-0000-4000-8000-000000000003",
+                "--subject",
+                " s",
+            ],
+            "whitespace",
+        ),
+        (vec!["--customer", "nobody"], "nobody"),
+        (
+            vec![
+                "--tenant",
+                "10000000-0000-4000-8000-000000000001",
+                "--client-id",
+                "30000000-0000-4000-8000-000000000003",
+                "--subject",
+                "s",
+                "--lifetime",
+                "25h",
+            ],
+            "24h",
+        ),
+    ] {
+        let out = idp(f.path())
+            .arg("exec")
+            .args(&args)
+            .args(["--", "sh", "-c", "touch ran"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!f.path().join("ran").exists(), "{args:?}");
+    }
+    // A command that does not exist: exit 2, named.
+    let out = idp(f.path())
+        .args(["exec", "--tenant", "10000000-0000-4000-8000-000000000001"])
+        .args([
+            "--client-id",
+            "30000000-0000-4000-8000-000000000003",
+            "--subject",
+            "s",
+        ])
+        .args(["--", "no-such-command-here"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-command-here"));
+}
+
+#[test]
+fn exec_all_runs_the_command_once_per_customer_each_with_its_own_assertions() {
+    let f = Flow::served(&[]);
+    let clients = [
+        ("alpha", "40000000-0000-4000-8000-00000000000a"),
+        ("beta", "40000000-0000-4000-8000-00000000000b"),
+        ("gamma", "40000000-0000-4000-8000-00000000000c"),
+    ];
+    for (name, client) in clients {
+        idp(f.path())
+            .args(["customers", "add", name, "--tenant", &f.tenant])
+            .args(["--client-id", client, "--subject", &format!("sub-{name}")])
+            .assert()
+            .success();
+    }
+    let script = r#"printf '%s %s %s %s\n' "$IDP_CUSTOMER" "$AZURE_CLIENT_ID" "$(dirname "$AZURE_FEDERATED_TOKEN_FILE")" "$(cut -d. -f2 "$AZURE_FEDERATED_TOKEN_FILE")" >> runs.txt; [ "$IDP_CUSTOMER" != beta ]"#;
+    let out = idp(f.path())
+        .args(["exec", "--all", "--parallel", "2", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("alpha: exit 0"), "{err}");
+    assert!(err.contains("beta: exit 1"), "{err}");
+    assert!(err.contains("gamma: exit 0"), "{err}");
+    assert!(err.contains("3 customers: 2 ok, 1 failed"), "{err}");
+    let runs = std::fs::read_to_string(f.path().join("runs.txt")).unwrap();
+    let mut folders = std::collections::BTreeSet::new();
+    for line in runs.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let (name, client, folder, claims) = (parts[0], parts[1], parts[2], parts[3]);
+        assert!(clients.contains(&(name, client)), "{line}");
+        let claims: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["sub"], format!("sub-{name}"), "{line}");
+        assert!(!Path::new(folder).exists(), "{line}");
+        folders.insert(folder.to_owned());
+    }
+    assert_eq!(folders.len(), 3, "a folder each: {runs}");
+    // --customers picks some; all succeed: exit 0.
+    idp(f.path())
+        .args(["exec", "--customers", "alpha,gamma", "--", "true"])
+        .assert()
+        .success();
+}
