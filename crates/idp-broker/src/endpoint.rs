@@ -38,6 +38,8 @@ pub const AZURE_PIPELINES_PATH: &str = "/azure-pipelines/oidctoken";
 struct Shared {
     signer: Arc<Signer>,
     request_token: SecretString,
+    /// Serve peers other than loopback (`idp serve-assertions --allow-remote`, over TLS).
+    allow_remote: bool,
 }
 
 /// A running endpoint; [`Endpoint::stop`] (or dropping it) closes it.
@@ -56,6 +58,94 @@ pub fn random_request_token() -> SecretString {
     SecretString::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
 }
 
+/// Why the request token file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    #[error("could not read the request token file {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the request token file {} is readable by others (mode {mode:o})", path.display())]
+    Exposed { path: std::path::PathBuf, mode: u32 },
+    #[error("the request token file {} {problem}", path.display())]
+    Unusable {
+        path: std::path::PathBuf,
+        problem: &'static str,
+    },
+    #[error(transparent)]
+    Write(#[from] idp_core::fsutil::WriteError),
+}
+
+impl idp_core::diagnostic::Diagnostic for TokenFileError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::Exposed { path, .. } => format!("chmod 600 {}", path.display()),
+            Self::Unusable { .. } => "put one line of 16 to 1024 visible ASCII characters in it, or remove it and idp makes a fresh token".into(),
+            Self::Read { .. } | Self::Write(_) => "check the path and its folder".into(),
+        })
+    }
+    fn is_usage(&self) -> bool {
+        !matches!(self, Self::Write(_))
+    }
+}
+
+/// The request token kept in `path` (0600): read when the file exists, else a fresh one
+/// written there. Returns the token and whether it was created.
+pub fn request_token_from_file(
+    path: &std::path::Path,
+) -> Result<(SecretString, bool), TokenFileError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let read = |source| TokenFileError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = random_request_token();
+            idp_core::fsutil::write_atomic(
+                path,
+                token.expose().as_bytes(),
+                0o600,
+                idp_core::fsutil::Overwrite::Refuse,
+            )?;
+            return Ok((token, true));
+        }
+        Err(e) => return Err(read(e)),
+    };
+    let mode = file.metadata().map_err(read)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(TokenFileError::Exposed {
+            path: path.to_owned(),
+            mode: mode & 0o777,
+        });
+    }
+    let mut text = String::new();
+    file.take(4096)
+        .read_to_string(&mut text)
+        .map_err(|_| TokenFileError::Unusable {
+            path: path.to_owned(),
+            problem: "is not text",
+        })?;
+    let token = text.trim_end_matches(['\n', '\r']);
+    let unusable = |problem| TokenFileError::Unusable {
+        path: path.to_owned(),
+        problem,
+    };
+    if !(16..=1024).contains(&token.len()) {
+        return Err(unusable("must hold 16 to 1024 characters"));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(unusable(
+            "must hold visible ASCII characters only, on one line",
+        ));
+    }
+    Ok((SecretString::new(token), false))
+}
+
 impl Endpoint {
     /// Binds `listen` (a loopback address; port 0 picks a free one) and serves until stopped.
     pub async fn start(
@@ -65,10 +155,7 @@ impl Endpoint {
     ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let app = router(Arc::new(Shared {
-            signer,
-            request_token,
-        }));
+        let app = router(signer, request_token, false);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(
@@ -120,7 +207,18 @@ impl Drop for Endpoint {
     }
 }
 
-fn router(shared: Arc<Shared>) -> axum::Router {
+/// The endpoint's routes for `signer`, answering only `request_token`; loopback peers
+/// only unless `allow_remote`. The listener must provide `ConnectInfo<SocketAddr>`.
+pub fn router(
+    signer: Arc<Signer>,
+    request_token: SecretString,
+    allow_remote: bool,
+) -> axum::Router {
+    let shared = Arc::new(Shared {
+        signer,
+        request_token,
+        allow_remote,
+    });
     axum::Router::new()
         .route(GITHUB_PATH, get(github))
         .route(AZURE_PIPELINES_PATH, post(azure_pipelines))
@@ -165,7 +263,7 @@ fn refuse(status: StatusCode, message: String) -> Refusal {
 
 /// Peer and bearer checks shared by both forms.
 fn admit(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Refusal> {
-    if !peer.ip().is_loopback() {
+    if !shared.allow_remote && !peer.ip().is_loopback() {
         return Err(refuse(
             StatusCode::FORBIDDEN,
             "only loopback clients are served".into(),
@@ -296,10 +394,11 @@ mod tests {
             lifetime: Lifetime::default(),
             claims: PrivateClaims::parse(std::iter::empty()).unwrap(),
         };
-        router(Arc::new(Shared {
-            signer: Arc::new(Signer::new(Arc::new(key), None, "exec", spec, None)),
-            request_token: SecretString::new("the-token"),
-        }))
+        router(
+            Arc::new(Signer::new(Arc::new(key), None, "exec", spec, None)),
+            SecretString::new("the-token"),
+            false,
+        )
     }
 
     async fn call(peer: &str, auth: Option<&str>, method: &str, uri: &str) -> (StatusCode, Value) {

@@ -10,6 +10,7 @@
 
 pub mod child;
 pub mod endpoint;
+pub mod env;
 pub mod file;
 pub mod run;
 pub mod signer;

@@ -107,6 +107,12 @@ pub fn first_untypeable(s: &str) -> Option<Untypeable> {
     })
 }
 
+/// `s` as one POSIX shell word: single quotes, with `'` written as `'\''`. The result is
+/// one word after `sh` word splitting, whatever `s` holds.
+pub fn shell_word(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,7 +56,7 @@ impl std::fmt::Debug for Pem {
 }
 
 /// Serves `app` on `listen` (HTTPS with `tls`, else plain HTTP) until `server` is told to
-/// stop. Sockets get TCP_NODELAY: a TLS handshake or a response written in several pieces
+/// stop. Handlers may read the peer's address (`ConnectInfo<SocketAddr>`). Sockets get TCP_NODELAY: a TLS handshake or a response written in several pieces
 /// must not wait for the peer's delayed ACK (40 ms on Linux).
 pub async fn serve(
     listen: SocketAddr,
@@ -72,7 +72,7 @@ pub async fn serve(
         None => axum_server::bind(listen)
             .acceptor(NoDelayAcceptor::new())
             .handle(server)
-            .serve(app.into_make_service())
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
             .await
             .map_err(serving),
         Some(Pem { cert, key }) => {
@@ -83,7 +83,7 @@ pub async fn serve(
             axum_server::bind(listen)
                 .acceptor(RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new()))
                 .handle(server)
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
                 .await
                 .map_err(serving)
         }

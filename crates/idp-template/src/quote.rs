@@ -1,11 +1,8 @@
 //! String literals for each language the FIC is rendered in. Every value idp writes is
 //! quoted here, so an issuer or subject can never end or extend the literal it sits in.
 
-/// A POSIX shell word: single quotes, with `'` written as `'\''`. The result is one word
-/// after `sh` word splitting, whatever the value holds.
-pub fn sh(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
+/// A POSIX shell word (see [`idp_core::text::shell_word`]).
+pub use idp_core::text::shell_word as sh;
 
 /// An ARM template string value. A string that starts with `[` and ends with `]` is an
 /// expression in a template; a literal of that shape is escaped by doubling the first

@@ -74,6 +74,10 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Run a command with fresh assertions for a customer: an assertion file kept fresh, and a loopback endpoint speaking the GitHub Actions and Azure DevOps token protocols
     Exec(ExecArgs),
+    /// Write an assertion file and print the variables that name it, for CI steps that cannot wrap a command (nothing refreshes the file)
+    Env(EnvArgs),
+    /// Serve the GitHub Actions and Azure DevOps token protocols for one customer, for tools started outside idp
+    ServeAssertions(ServeAssertionsArgs),
     /// Print the federated identity credential a customer's managed identity needs, with idp's issuer and audience exactly
     Fic(FicArgs),
     /// The managed-application package that creates the customer's half of the trust
@@ -122,6 +126,92 @@ pub struct ExecArgs {
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// A customer of the inventory (`idp customers`): its tenant, client id, subject and cloud
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject"])]
+    pub customer: Option<String>,
+    /// The customer's tenant id
+    #[arg(long, value_name = "T", required_unless_present = "customer")]
+    pub tenant: Option<String>,
+    /// The managed identity's client id
+    #[arg(long, value_name = "C", required_unless_present = "customer")]
+    pub client_id: Option<String>,
+    /// The assertion's `sub`: the FIC's subject, exactly
+    #[arg(long, value_name = "S", required_unless_present = "customer")]
+    pub subject: Option<String>,
+    /// How the variables are printed
+    #[arg(long, value_enum, default_value = "sh")]
+    pub format: EnvFormat,
+    /// Write the assertion here (0600, no trailing newline) [default: a new private folder under the temporary folder]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// How long the assertion is valid: nothing refreshes the file, so cover the steps that use it [default: 1h, at most 24h]
+    #[arg(long, value_name = "DURATION")]
+    pub lifetime: Option<String>,
+    /// Entra's authority host, given as AZURE_AUTHORITY_HOST [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's, https://login.microsoftonline.com]
+    #[arg(long, value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// Azure cloud: public, usgov or china; sets the default authority host and audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
+    /// The assertion's `aud` [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
+    #[arg(long, value_name = "A")]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EnvFormat {
+    /// `export NAME='value'` lines, for `eval "$(idp env …)"`
+    Sh,
+    /// Appends NAME=value lines to $GITHUB_ENV and masks the assertion (::add-mask::)
+    Github,
+    /// ##vso[task.setvariable …] lines; the assertion as a secret variable IDP_ASSERTION
+    AzurePipelines,
+    /// One JSON document: the variables and the expiry
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeAssertionsArgs {
+    /// A customer of the inventory; the endpoint signs for it only
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject"])]
+    pub customer: Option<String>,
+    /// The customer's tenant id
+    #[arg(long, value_name = "T", required_unless_present = "customer")]
+    pub tenant: Option<String>,
+    /// The managed identity's client id
+    #[arg(long, value_name = "C", required_unless_present = "customer")]
+    pub client_id: Option<String>,
+    /// The assertions' `sub`: the FIC's subject, exactly
+    #[arg(long, value_name = "S", required_unless_present = "customer")]
+    pub subject: Option<String>,
+    /// Address to listen on: loopback only unless --allow-remote
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// The request token, read from this file (0600; created with a fresh random token when missing)
+    #[arg(long, value_name = "FILE")]
+    pub request_token_file: PathBuf,
+    /// Serve other hosts too; needs --tls-cert and --tls-key (the bearer and the assertions must not cross a network in clear)
+    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+    pub allow_remote: bool,
+    /// PEM certificate chain for HTTPS
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// How long each assertion is valid [env: IDP_ASSERTION_LIFETIME] [toml: assertion.lifetime] [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub lifetime: Option<String>,
+    /// The assertions' `aud`, the only one served [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
+    #[arg(long, value_name = "A")]
+    pub audience: Option<String>,
+    /// Azure cloud: public, usgov or china; sets the default audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

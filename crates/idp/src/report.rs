@@ -118,6 +118,7 @@ fn diagnostic<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Di
         idp_core::audit::AuditError,
         idp_broker::run::RunError,
         idp_broker::BrokerError,
+        idp_broker::endpoint::TokenFileError,
         idp_template::managed_app::PackageError,
         Hint,
     );

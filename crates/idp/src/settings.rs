@@ -829,6 +829,7 @@ mod declared_once {
                     ("idp token", "--retries"),
                     ("idp customers add", "--cloud"),
                     ("idp exec", "--lifetime"),
+                    ("idp env", "--lifetime"),
                 ]
                 .contains(&(path.as_str(), flag.as_str()))
                 {

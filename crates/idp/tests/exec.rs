@@ -490,3 +490,291 @@ fn exec_all_runs_the_command_once_per_customer_each_with_its_own_assertions() {
         .assert()
         .success();
 }
+
+#[test]
+fn javascripts_workload_identity_credential_under_idp_exec() {
+    let f = Flow::served(&[]);
+    let client_id = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let identity = repo_root().join("node_modules/@azure/identity");
+    assert!(
+        identity.exists(),
+        "@azure/identity is missing: run `npm ci` at the repository root (scripts/test.sh does)"
+    );
+    // The credential reads AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE and
+    // AZURE_AUTHORITY_HOST as idp sets them; MSAL's instance discovery (a call to
+    // login.microsoftonline.com) is turned off, as for any authority of one's own.
+    let script = format!(
+        "const {{ WorkloadIdentityCredential }} = require({:?});\n\
+         new WorkloadIdentityCredential({{ disableInstanceDiscovery: true }})\n\
+           .getToken('https://vault.azure.net/.default')\n\
+           .then(t => console.log(t.token), e => {{ console.error(e); process.exit(1); }});",
+        identity.to_string_lossy()
+    );
+    let (code, out, err) = output(exec(&f, &client_id, &[], &["node", "-e", &script]));
+    assert_eq!(code, 0, "{err}");
+    let claims = f.verify(out.trim(), "https://vault.azure.net");
+    assert_eq!(claims["appid"], client_id.as_str());
+}
+
+#[test]
+fn idp_env_writes_the_file_and_prints_the_variables_in_each_form() {
+    let f = Flow::served(&[]);
+    let client_id = f.identity_with_fic("uami", &f.issuer, SUBJECT);
+    let base = |format: &str| {
+        let mut c = idp_process(f.path());
+        c.args(["env", "--tenant", &f.tenant, "--client-id", &client_id])
+            .args(["--subject", SUBJECT, "--authority-host", &f.authority()])
+            .args(["--format", format, "--audit-log", "audit.log"]);
+        c
+    };
+    // sh: eval'd by a shell, the Python SDK exchanges the file's assertion.
+    let out = base("sh").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let script = String::from_utf8(out.stdout).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !script.contains("eyJ") && !err.contains("eyJ"),
+        "{script}{err}"
+    );
+    assert!(err.contains("nothing refreshes it"), "{err}");
+    let token = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{script}\nexec \"$0\" -c 'from azure.identity import WorkloadIdentityCredential as W; print(W().get_token(\"https://vault.azure.net/.default\").token)'"
+        ))
+        .arg(python())
+        .env("REQUESTS_CA_BUNDLE", &f.emulator_ca)
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    let claims = f.verify(
+        String::from_utf8(token.stdout).unwrap().trim(),
+        "https://vault.azure.net",
+    );
+    assert_eq!(claims["appid"], client_id.as_str());
+    let file = script
+        .lines()
+        .find_map(|l| l.strip_prefix("export AZURE_FEDERATED_TOKEN_FILE='"))
+        .unwrap()
+        .trim_end_matches('\'')
+        .to_owned();
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    let folder = Path::new(&file).parent().unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(folder).unwrap().permissions())
+            & 0o777,
+        0o700
+    );
+    let jwt = std::fs::read_to_string(&file).unwrap();
+    assert!(!jwt.ends_with('\n'));
+    std::fs::remove_dir_all(folder).unwrap();
+
+    // github: the variables appended to $GITHUB_ENV, the assertion masked.
+    let github_env = f.path().join("github_env");
+    std::fs::write(&github_env, "EARLIER=1\n").unwrap();
+    let out = base("github")
+        .args(["--out", "gh.jwt"])
+        .env("GITHUB_ENV", &github_env)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let jwt = std::fs::read_to_string(f.path().join("gh.jwt")).unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("::add-mask::{jwt}\n")
+    );
+    let appended = std::fs::read_to_string(&github_env).unwrap();
+    assert!(appended.starts_with("EARLIER=1\n"), "{appended}");
+    assert!(
+        appended.contains(&format!("AZURE_CLIENT_ID={client_id}\n")),
+        "{appended}"
+    );
+    assert!(
+        appended.contains(&format!(
+            "ARM_OIDC_TOKEN_FILE_PATH={}\n",
+            f.path().join("gh.jwt").display()
+        )) || appended.contains("ARM_OIDC_TOKEN_FILE_PATH=gh.jwt\n"),
+        "{appended}"
+    );
+    assert!(!appended.contains("eyJ"), "{appended}");
+    // Without GITHUB_ENV: refused before anything is signed.
+    let out = base("github").args(["--out", "none.jwt"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GITHUB_ENV is not set"));
+    assert!(!f.path().join("none.jwt").exists());
+
+    // azure-pipelines: logging commands; the assertion only as a secret variable.
+    let out = base("azure-pipelines")
+        .args(["--out", "ado.jwt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let jwt = std::fs::read_to_string(f.path().join("ado.jwt")).unwrap();
+    assert!(
+        text.contains(&format!(
+            "##vso[task.setvariable variable=AZURE_TENANT_ID]{}\n",
+            f.tenant
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            "##vso[task.setvariable variable=IDP_ASSERTION;issecret=true]{jwt}\n"
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches(&jwt).count(), 1, "{text}");
+    // A relative --out is named by its absolute path (tools run elsewhere).
+    assert!(
+        text.contains(&format!(
+            "variable=AZURE_FEDERATED_TOKEN_FILE]{}\n",
+            f.path().join("ado.jwt").display()
+        )),
+        "{text}"
+    );
+
+    // json: the variables and the expiry, with --lifetime.
+    let out = base("json")
+        .args(["--out", "j.jwt", "--lifetime", "30m"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["variables"]["AZURE_TENANT_ID"], f.tenant.as_str());
+    assert_eq!(
+        doc["variables"]["AZURE_AUTHORITY_HOST"],
+        f.authority().as_str()
+    );
+    let audit = std::fs::read_to_string(f.path().join("audit.log")).unwrap();
+    let last: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(last["command"], "env");
+    assert_eq!(doc["exp"], last["exp"]);
+    assert_eq!(
+        last["exp"].as_i64().unwrap() - last["iat"].as_i64().unwrap(),
+        1800
+    );
+    assert_eq!(
+        audit.lines().count(),
+        4,
+        "sh, github, azure-pipelines, json: {audit}"
+    );
+}
+
+#[test]
+fn serve_assertions_serves_one_customer_with_the_token_from_its_file() {
+    let f = Flow::served(&[]);
+    let token_file = f.path().join("request.token");
+    let mut c = idp_process(f.path());
+    c.args(["serve-assertions", "--tenant", &f.tenant])
+        .args([
+            "--client-id",
+            "30000000-0000-4000-8000-000000000003",
+            "--subject",
+            SUBJECT,
+        ])
+        .arg("--request-token-file")
+        .arg(&token_file);
+    let service = idp_testkit::Service::spawn(c, "serving assertions for subject");
+    let addr = service.address();
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let mode = std::fs::metadata(&token_file).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let http = client(&f.emulator_ca);
+    let url =
+        format!("http://{addr}/github/idtoken?api-version=2.0&audience=api://AzureADTokenExchange");
+    let ok: Value = http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(ok["value"].as_str().unwrap().starts_with("eyJ"), "{ok}");
+    assert_eq!(
+        http.get(&url)
+            .bearer_auth("wrong-token-xxxxxxxx")
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(http.get(&url).send().unwrap().status(), 401);
+    let ado = http
+        .post(format!(
+            "http://{addr}/azure-pipelines/oidctoken?api-version=7.1&serviceConnectionId=x"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(ado.status(), 200);
+    drop(service);
+
+    // --allow-remote over TLS: the same answers over HTTPS.
+    let ca = idp_testkit::TestCa::create(f.path());
+    let mut c = idp_process(f.path());
+    c.args(["serve-assertions", "--tenant", &f.tenant])
+        .args([
+            "--client-id",
+            "30000000-0000-4000-8000-000000000003",
+            "--subject",
+            SUBJECT,
+        ])
+        .args(["--request-token-file", "request.token", "--allow-remote"])
+        .arg("--tls-cert")
+        .arg(&ca.cert_pem)
+        .arg("--tls-key")
+        .arg(&ca.key_pem);
+    let service = idp_testkit::Service::spawn(c, "serving assertions for subject");
+    let url = format!(
+        "https://{}/github/idtoken?api-version=2.0",
+        service.address()
+    );
+    let ok: Value = client(&ca.ca_pem)
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(ok["value"].as_str().unwrap().starts_with("eyJ"), "{ok}");
+    drop(service);
+
+    // A token file others can read, a non-loopback address without --allow-remote, and
+    // --allow-remote without TLS are refused.
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    for (extra, says) in [
+        (vec![], "readable by others"),
+        (vec!["--listen", "0.0.0.0:0"], "not a loopback address"),
+        (vec!["--allow-remote"], "--tls-cert"),
+    ] {
+        let out = idp(f.path())
+            .args(["serve-assertions", "--tenant", &f.tenant])
+            .args([
+                "--client-id",
+                "30000000-0000-4000-8000-000000000003",
+                "--subject",
+                SUBJECT,
+            ])
+            .args(["--request-token-file", "request.token"])
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{extra:?}: {out:?}"
+        );
+    }
+}

@@ -9,9 +9,11 @@ macro_rules! note {
     }};
 }
 
+mod broker;
 mod customers;
 mod doctor;
 mod emulator;
+mod env;
 mod exec;
 mod fic;
 mod init;
@@ -21,6 +23,7 @@ mod managed_app;
 mod metadata;
 mod publish;
 mod serve;
+mod serve_assertions;
 mod sign;
 mod token;
 
@@ -45,6 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Customers(cmd) => customers::run(&settings, cmd),
         Command::Doctor(args) => doctor::run(&settings, args),
         Command::Exec(args) => exec::run(&settings, args),
+        Command::Env(args) => env::run(&settings, args),
+        Command::ServeAssertions(args) => serve_assertions::run(&settings, args),
         Command::Fic(args) => fic::run(&settings, args),
         Command::ManagedApp(cmd) => managed_app::run(&settings, cmd),
     }
