@@ -343,35 +343,35 @@ fn the_commands_exit_code_is_idps_and_the_folder_goes_however_it_ends() {
             "{script}"
         );
     }
-    // SIGTERM to idp reaches the command, which ends; idp cleans up and says how it ended.
-    let c = exec(
-        &f,
-        uami,
-        &[],
-        &[
-            "sh",
-            "-c",
-            "echo \"$AZURE_FEDERATED_TOKEN_FILE\" > folder.txt; trap 'echo got-term >&2; exit 42' TERM; echo ready >&2; while :; do sleep 0.1; done",
-        ],
-    );
-    let mut service = idp_testkit::Service::spawn(c, "ready");
-    let folder = PathBuf::from(
-        std::fs::read_to_string(f.path().join("folder.txt"))
-            .unwrap()
-            .trim(),
-    )
-    .parent()
-    .unwrap()
-    .to_owned();
-    assert!(folder.exists());
-    std::process::Command::new("kill")
-        .args(["-TERM", &service.pid().to_string()])
-        .status()
-        .unwrap();
-    let status = service.wait_exit(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(42));
-    assert!(service.rest().contains("got-term"));
-    assert!(!folder.exists());
+    // SIGTERM and SIGINT to idp reach the command, which ends; idp cleans up and keeps
+    // its exit code.
+    for (signal, code) in [("TERM", 42), ("INT", 43)] {
+        let script = format!(
+            "echo \"$AZURE_FEDERATED_TOKEN_FILE\" > folder.txt; trap 'echo got-{signal} >&2; exit {code}' {signal}; echo ready >&2; while :; do sleep 0.1; done"
+        );
+        let c = exec(&f, uami, &[], &["sh", "-c", &script]);
+        let mut service = idp_testkit::Service::spawn(c, "ready");
+        let folder = PathBuf::from(
+            std::fs::read_to_string(f.path().join("folder.txt"))
+                .unwrap()
+                .trim(),
+        )
+        .parent()
+        .unwrap()
+        .to_owned();
+        assert!(folder.exists());
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &service.pid().to_string()])
+            .status()
+            .unwrap();
+        let status = service.wait_exit(Duration::from_secs(10));
+        assert_eq!(status.code(), Some(code), "{signal}");
+        assert!(
+            service.rest().contains(&format!("got-{signal}")),
+            "{signal}"
+        );
+        assert!(!folder.exists(), "{signal}");
+    }
 }
 
 #[test]
