@@ -5,6 +5,8 @@
 #   make_workdir              sets `work` (a temp folder) and `pids`; both cleaned up on exit
 #   free_port                 prints a port nothing listens on, on 127.0.0.1 (needs python3)
 #   ready LOG PATTERN [SECS]  waits (default 10 s) for a background service's line; prints it
+#   python_venv               sets `python` to .venv's, with tests/requirements.txt installed
+#                             (pinned; reinstalled only when that file changed)
 #   issuer_and_emulator [EMULATOR ARGS…]
 #                             in $work: `idp init`, `idp serve` over HTTPS on a free port and
 #                             `idp emulator` trusting it (owner token in owner.token); sets
@@ -40,6 +42,18 @@ cleanup_workdir() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
+}
+
+python_venv() {
+  local stamp
+  stamp=$(sha256sum "$root/tests/requirements.txt" | cut -d' ' -f1)
+  if [[ ! -x $root/.venv/bin/python || "$(cat "$root/.venv/.idp-stamp" 2>/dev/null)" != "$stamp" ]]; then
+    echo "installing the Python packages (.venv, pinned in tests/requirements.txt)" >&2
+    python3 -m venv "$root/.venv" || { echo "error: python3 cannot make a venv; on Debian: apt-get install -y python3-venv" >&2; exit 2; }
+    "$root/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/tests/requirements.txt"
+    echo "$stamp" > "$root/.venv/.idp-stamp"
+  fi
+  python=$root/.venv/bin/python
 }
 
 free_port() {

@@ -7,16 +7,21 @@
 #   4. the customer added from its identity (`idp customers add --identity`), checked by
 #      `idp doctor`;
 #   5. `idp token`: an assertion signed and exchanged for the identity's access token, and
-#      the access token's claims.
+#      the access token's claims;
+#   6. the data-plane call: a secret set in the customer's Key Vault (the emulator's) with
+#      that token, through Microsoft's Python client azure-keyvault-secrets, unchanged:
+#      refused (403 ForbiddenByRbac) until the identity holds Key Vault Secrets Officer on
+#      the vault, then set and read back.
 #
 #   scripts/quickstart.sh                        builds idp (release) and runs
 #   IDP_BIN=/path/to/idp scripts/quickstart.sh   uses that binary
-# Needs curl.
+# Needs curl and python3 (with venv: the pinned Python packages go into .venv).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 idp_binary
-need_tools curl curl
+need_tools "curl python3 python3-venv" curl python3
+python_venv
 make_workdir
 cd "$work"
 # Only this run's settings count.
@@ -88,5 +93,54 @@ run doctor --customer customer-1 --authority-host "$entra" \
 run token --customer customer-1 --authority-host "$entra" \
   --ca-cert entra-tls/ca.pem --format claims
 
-printf '\nquickstart ok: issuer %s, assertion for %s exchanged at the emulator for the access token of %s\n' \
+# 6. The data-plane call, in the customer's vault. The managed app's template creates the
+# vault and grants the identity Key Vault Secrets Officer on it (deploy/managed-app); here
+# the vault comes first, the role after the first attempt, to show the refusal.
+vault="/subscriptions/$subscription/resourceGroups/customer-rg/providers/Microsoft.KeyVault/vaults/customer-kv"
+printf '\n$ curl -X PUT %s%s?api-version=2026-02-01\n' "$entra" "$vault"
+kv=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \
+  -d "{\"location\":\"westeurope\",\"properties\":{\"tenantId\":\"$tenant\",\"sku\":{\"family\":\"A\",\"name\":\"standard\"},\"enableRbacAuthorization\":true}}" \
+  "$entra$vault?api-version=2026-02-01")
+vault_url=$(printf '%s' "$kv" | sed -n 's/.*"vaultUri":"\([^"]*\)".*/\1/p')
+echo "vault: $vault_url"
+principal=$(printf '%s' "$uami" | sed -n 's/.*"principalId":"\([^"]*\)".*/\1/p')
+cat > secret.py <<'PY'
+# Microsoft's Key Vault client, unchanged, with the access token idp obtained (read from
+# stdin, never printed). The emulator's vault is not under vault.azure.net, so the
+# client's check of the challenge's domain is turned off, as Microsoft documents.
+import sys
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import HttpResponseError
+from azure.keyvault.secrets import SecretClient
+
+class Given:
+    def __init__(self, token): self.token = token
+    def get_token(self, *scopes, **kwargs): return AccessToken(self.token, 2**31 - 1)
+
+client = SecretClient(sys.argv[1], Given(sys.stdin.read().strip()), verify_challenge_resource=False)
+try:
+    client.set_secret("greeting", "hello from the publisher")
+    print(f"set, then read back: greeting = {client.get_secret('greeting').value!r}")
+except HttpResponseError as e:
+    print(f"refused: {e.status_code} {e.response.json()['error'].get('innererror', {}).get('code')}")
+    sys.exit(3)
+PY
+set_secret() {
+  printf '\n$ idp token --customer customer-1 … | python secret.py %s\n' "$vault_url"
+  "$idp" token --customer customer-1 --authority-host "$entra" --ca-cert entra-tls/ca.pem \
+    | REQUESTS_CA_BUNDLE=entra-tls/ca.pem "$python" secret.py "$vault_url"
+}
+if set_secret; then
+  echo "error: the vault accepted a secret from an identity without a role on it" >&2
+  exit 1
+fi
+echo "explained: Key Vault answers 403 ForbiddenByRbac while the identity holds no data-plane role on the vault; grant it Key Vault Secrets Officer (the managed app's template does)"
+assignment="$vault/providers/Microsoft.Authorization/roleAssignments/$(cat /proc/sys/kernel/random/uuid)"
+printf '\n$ curl -X PUT %s%s?api-version=2022-04-01   (Key Vault Secrets Officer for %s)\n' "$entra" "$assignment" "$principal"
+curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \
+  -d "{\"properties\":{\"roleDefinitionId\":\"/subscriptions/$subscription/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7\",\"principalId\":\"$principal\",\"principalType\":\"ServicePrincipal\"}}" \
+  "$entra$assignment?api-version=2022-04-01" >/dev/null
+set_secret
+
+printf '\nquickstart ok: issuer %s, assertion for %s exchanged at the emulator for the access token of %s, a secret set in the customer'"'"'s vault with it\n' \
   "$issuer" "$subject" "$client_id"

@@ -4,7 +4,7 @@
 # (`npm ci`, into node_modules/) and the Python SDK packages from tests/requirements.txt
 # (into .venv/). Each is reinstalled only when its pin file changed.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$root"
 
 missing() {
@@ -28,12 +28,7 @@ if [[ ! -x node_modules/.bin/azurite-blob || "$(cat node_modules/.idp-stamp 2>/d
   npm ci --no-audit --no-fund --loglevel=error
   stamp package-lock.json > node_modules/.idp-stamp
 fi
-if [[ ! -x .venv/bin/python || "$(cat .venv/.idp-stamp 2>/dev/null)" != "$(stamp tests/requirements.txt)" ]]; then
-  echo "installing the test Python packages (.venv)"
-  python3 -m venv .venv || { echo "error: python3 cannot make a venv; on Debian: apt-get install -y python3-venv" >&2; exit 2; }
-  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-  stamp tests/requirements.txt > .venv/.idp-stamp
-fi
+python_venv
 
 # The suite's own closing line sums cargo's per-binary results, so the last line says how
 # many tests ran in all (the last binary cargo runs is a doc-test run with none).

@@ -378,27 +378,10 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
-    use idp_core::assertion::{AssertionSpec, Audience, Lifetime, PrivateClaims, Subject};
-    use std::path::Path;
     use tower::ServiceExt as _;
 
     fn app() -> axum::Router {
-        let key = idp_core::keys::generate(2048)
-            .unwrap()
-            .into_signing_key(Path::new("k"))
-            .unwrap();
-        let spec = AssertionSpec {
-            issuer: idp_core::Issuer::parse("https://h/i").unwrap(),
-            subject: Subject::parse("s").unwrap(),
-            audience: Audience::default(),
-            lifetime: Lifetime::default(),
-            claims: PrivateClaims::parse(std::iter::empty()).unwrap(),
-        };
-        router(
-            Arc::new(Signer::new(Arc::new(key), None, "exec", spec, None)),
-            SecretString::new("the-token"),
-            false,
-        )
+        router(super::test_signer(), SecretString::new("the-token"), false)
     }
 
     async fn call(peer: &str, auth: Option<&str>, method: &str, uri: &str) -> (StatusCode, Value) {
@@ -466,5 +449,148 @@ mod tests {
         assert_eq!(s, StatusCode::BAD_REQUEST);
         let (s, _) = call("10.0.0.1:5", Some("Bearer the-token"), "POST", &uri).await;
         assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+}
+
+/// A signer with a fresh key, for tests.
+#[cfg(test)]
+fn test_signer() -> Arc<Signer> {
+    use idp_core::assertion::{AssertionSpec, Audience, Lifetime, PrivateClaims, Subject};
+    let key = idp_core::keys::generate(2048)
+        .unwrap()
+        .into_signing_key(std::path::Path::new("k"))
+        .unwrap();
+    let spec = AssertionSpec {
+        issuer: idp_core::Issuer::parse("https://h/i").unwrap(),
+        subject: Subject::parse("s").unwrap(),
+        audience: Audience::default(),
+        lifetime: Lifetime::default(),
+        claims: PrivateClaims::parse(std::iter::empty()).unwrap(),
+    };
+    Arc::new(Signer::new(Arc::new(key), None, "exec", spec, None))
+}
+
+#[cfg(test)]
+mod token_file_tests {
+    use super::*;
+    use idp_core::diagnostic::Diagnostic;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn a_missing_file_gets_a_fresh_private_token_then_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("request.token");
+        let (made, created) = request_token_from_file(&path).unwrap();
+        assert!(created);
+        assert_eq!(made.expose().len(), 43, "256 bits, base64url");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let (read, created) = request_token_from_file(&path).unwrap();
+        assert!(!created);
+        assert_eq!(read.expose(), made.expose());
+        // A trailing newline (an editor's) is not part of the token.
+        std::fs::write(&path, "0123456789abcdef-token\n").unwrap();
+        assert_eq!(
+            request_token_from_file(&path).unwrap().0.expose(),
+            "0123456789abcdef-token"
+        );
+    }
+
+    #[test]
+    fn exposed_short_long_or_odd_tokens_are_refused_and_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let write = |text: &str, mode: u32| {
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        write("0123456789abcdef", 0o600);
+        assert!(
+            request_token_from_file(&path).is_ok(),
+            "16 characters is enough"
+        );
+        for mode in [0o640, 0o604, 0o660] {
+            write("0123456789abcdef", mode);
+            let e = request_token_from_file(&path).unwrap_err();
+            assert!(matches!(e, TokenFileError::Exposed { .. }), "{mode:o}: {e}");
+            assert!(e.is_usage());
+            assert_eq!(e.hint().unwrap(), format!("chmod 600 {}", path.display()));
+        }
+        for bad in [
+            "short",
+            "0123456789abcde",
+            &"x".repeat(1025),
+            "0123456789 abcdef",
+            "0123456789abcdef\nsecond",
+        ] {
+            write(bad, 0o600);
+            let e = request_token_from_file(&path).unwrap_err();
+            assert!(matches!(e, TokenFileError::Unusable { .. }), "{bad:?}: {e}");
+            assert!(e.is_usage());
+            assert!(e.hint().unwrap().contains("16 to 1024"));
+        }
+        write(&"x".repeat(1024), 0o600);
+        assert!(
+            request_token_from_file(&path).is_ok(),
+            "1024 is the limit, not over it"
+        );
+        // A folder where the file should be: an error reading it, named.
+        let e = request_token_from_file(dir.path()).unwrap_err();
+        assert!(
+            e.to_string().contains(&dir.path().display().to_string()),
+            "{e}"
+        );
+        // Write errors are operations that failed.
+        let w = TokenFileError::Write(idp_core::fsutil::WriteError {
+            path: path.clone(),
+            source: std::io::Error::other("disk full"),
+        });
+        assert!(!w.is_usage());
+        // A missing folder: nothing can be created there.
+        assert!(request_token_from_file(&dir.path().join("no/such/file")).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_names_both_forms_and_closes_when_stopped() {
+        let signer = test_signer();
+        let ep = Endpoint::start(
+            "127.0.0.1:0".parse().unwrap(),
+            signer,
+            SecretString::new("t"),
+        )
+        .await
+        .unwrap();
+        let addr = ep.addr();
+        assert_eq!(
+            ep.github_url(),
+            format!("http://{addr}/github/idtoken?api-version=2.0")
+        );
+        assert_eq!(
+            ep.azure_pipelines_url(),
+            format!("http://{addr}/azure-pipelines/oidctoken")
+        );
+        assert!(tokio::net::TcpStream::connect(addr).await.is_ok());
+        ep.stop().await;
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "closed after stop"
+        );
+        // Dropped without stop: closed too.
+        let signer = test_signer();
+        let ep = Endpoint::start(
+            "127.0.0.1:0".parse().unwrap(),
+            signer,
+            SecretString::new("t"),
+        )
+        .await
+        .unwrap();
+        let addr = ep.addr();
+        drop(ep);
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "closed after drop"
+        );
     }
 }

@@ -225,10 +225,14 @@ fn identity_not_found(rg: &str, name: &str) -> ArmError {
     )
 }
 
-/// All identities; the emulator's whole ARM state.
+/// All identities, vaults and role assignments; the emulator's whole ARM state.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Registry {
     pub identities: Vec<Identity>,
+    #[serde(default)]
+    pub vaults: Vec<crate::vault::Vault>,
+    #[serde(default)]
+    pub role_assignments: Vec<crate::vault::RoleAssignment>,
 }
 
 impl Registry {
@@ -468,6 +472,16 @@ pub(crate) enum Target<'a> {
         name: &'a str,
         fic: &'a str,
     },
+    /// `…/providers/Microsoft.KeyVault/vaults/{name}`, see [`crate::vault`].
+    Vault {
+        rg: &'a str,
+        name: &'a str,
+    },
+    /// `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`.
+    RoleAssignment {
+        scope: &'a str,
+        name: &'a str,
+    },
 }
 
 /// Splits `/subscriptions/{sub}/…` into the subscription and what it names.
@@ -478,12 +492,45 @@ pub(crate) fn parse_path(path: &str) -> Option<(&str, Target<'_>)> {
             .get(i)
             .is_some_and(|s| s.eq_ignore_ascii_case(want))
     };
-    if !(lit(0, "subscriptions")
+    if !lit(0, "subscriptions") || segments.len() < 2 || segments.iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    // A role assignment at any scope: the scope is everything before its provider.
+    let n = segments.len();
+    if n >= 6
+        && lit(n - 4, "providers")
+        && lit(n - 3, "Microsoft.Authorization")
+        && lit(n - 2, "roleAssignments")
+    {
+        let marker = "/providers/microsoft.authorization/roleassignments/";
+        let at = path.to_ascii_lowercase().rfind(marker)?;
+        let scope = path[..at].trim_end_matches('/');
+        return Some((
+            segments[1],
+            Target::RoleAssignment {
+                scope,
+                name: segments[n - 1],
+            },
+        ));
+    }
+    if n == 8
         && lit(2, "resourceGroups")
+        && lit(4, "providers")
+        && lit(5, "Microsoft.KeyVault")
+        && lit(6, "vaults")
+    {
+        return Some((
+            segments[1],
+            Target::Vault {
+                rg: segments[3],
+                name: segments[7],
+            },
+        ));
+    }
+    if !(lit(2, "resourceGroups")
         && lit(4, "providers")
         && lit(5, "Microsoft.ManagedIdentity")
         && lit(6, "userAssignedIdentities"))
-        || segments.iter().any(|s| s.is_empty())
     {
         return None;
     }

@@ -27,7 +27,7 @@ fn has_api_version(uri: &Uri) -> bool {
     })
 }
 
-fn invalid_content(detail: impl std::fmt::Display) -> ArmError {
+pub(crate) fn invalid_content(detail: impl std::fmt::Display) -> ArmError {
     ArmError {
         status: StatusCode::BAD_REQUEST,
         code: "InvalidRequestContent",
@@ -35,7 +35,7 @@ fn invalid_content(detail: impl std::fmt::Display) -> ArmError {
     }
 }
 
-fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ArmError> {
+pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ArmError> {
     match serde_json::from_slice(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(invalid_content("the body is not a JSON object")),
@@ -120,52 +120,84 @@ fn authorize(emu: &Emulator, headers: &HeaderMap) -> Result<(), Box<Response>> {
         }
         Box::new(response)
     };
-    let Some(token) = headers
+    let Some(token) = bearer(headers) else {
+        return Err(refuse(
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.".into(),
+        ));
+    };
+    match verify_access_token(emu, token, &ARM_AUDIENCES) {
+        Ok(_) => Ok(()),
+        Err(TokenProblem::Expired { exp, now }) => Err(refuse(
+            "ExpiredAuthenticationToken",
+            format!(
+                "The access token expiry UTC time '{exp}' is earlier than current UTC time '{now}'."
+            ),
+        )),
+        Err(_) => Err(refuse(
+            "InvalidAuthenticationToken",
+            "The access token is invalid.".into(),
+        )),
+    }
+}
+
+/// Why an access token is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TokenProblem {
+    /// Not a token this tenant's Entra (this emulator) signed, or malformed.
+    Invalid,
+    /// For another resource: the `aud` found.
+    Audience(String),
+    Expired {
+        exp: i64,
+        now: i64,
+    },
+}
+
+/// The claims of an access token this emulator signed for one of `audiences`, unexpired
+/// on the emulator's clock.
+pub(crate) fn verify_access_token(
+    emu: &Emulator,
+    token: &str,
+    audiences: &[&str],
+) -> Result<Value, TokenProblem> {
+    let jwk = emu.signing_key().public_jwk();
+    let key = DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap_or_default(),
+        jwk["e"].as_str().unwrap_or_default(),
+    )
+    .map_err(|_| TokenProblem::Invalid)?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[emu.access_token_issuer()]);
+    // Audience and expiry are judged below (expiry on the emulator's clock).
+    validation.validate_aud = false;
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map_err(|_| TokenProblem::Invalid)?
+        .claims;
+    let aud = claims["aud"].as_str().unwrap_or_default();
+    if !audiences.contains(&aud) {
+        return Err(TokenProblem::Audience(aud.to_owned()));
+    }
+    let now = crate::clock::unix(emu.now());
+    match claims["exp"].as_i64() {
+        Some(exp) if exp > now => Ok(claims),
+        Some(exp) => Err(TokenProblem::Expired { exp, now }),
+        None => Err(TokenProblem::Invalid),
+    }
+}
+
+/// The bearer token of `Authorization: Bearer …`, if any.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-    else {
-        return Err(refuse(
-            "AuthenticationFailed",
-            "Authentication failed. The 'Authorization' header is missing.".into(),
-        ));
-    };
-    let invalid = || {
-        refuse(
-            "InvalidAuthenticationToken",
-            "The access token is invalid.".into(),
-        )
-    };
-    let jwk = emu.signing_key().public_jwk();
-    let key = DecodingKey::from_rsa_components(
-        jwk["n"].as_str().unwrap_or_default(),
-        jwk["e"].as_str().unwrap_or_default(),
-    )
-    .map_err(|_| invalid())?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_audience(&ARM_AUDIENCES);
-    validation.set_issuer(&[emu.access_token_issuer()]);
-    // Expiry is judged on the emulator's clock, below.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map_err(|_| invalid())?
-        .claims;
-    let now = crate::clock::unix(emu.now());
-    match claims["exp"].as_i64() {
-        Some(exp) if exp > now => Ok(()),
-        Some(exp) => Err(refuse(
-            "ExpiredAuthenticationToken",
-            format!(
-                "The access token expiry UTC time '{exp}' is earlier than current UTC time '{now}'."
-            ),
-        )),
-        None => Err(invalid()),
-    }
 }
 
 pub(crate) async fn arm_route(
@@ -180,16 +212,17 @@ pub(crate) async fn arm_route(
     {
         return refusal;
     }
-    match arm_request(&emu, &method, &uri, &body) {
+    match arm_request(&emu, &method, &uri, &headers, &body).await {
         Ok((status, body)) => arm_response(status, body),
         Err(e) => arm_error(&e),
     }
 }
 
-fn arm_request(
+async fn arm_request(
     emu: &Emulator,
     method: &Method,
     uri: &Uri,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(StatusCode, Value), ArmError> {
     let Some((subscription, target)) = arm::parse_path(uri.path()) else {
@@ -272,6 +305,9 @@ fn arm_request(
                 Some(_) => ok(Value::Null),
                 None => Ok((StatusCode::NO_CONTENT, Value::Null)),
             }
+        }
+        (method, target @ (Target::Vault { .. } | Target::RoleAssignment { .. })) => {
+            crate::vault_routes::arm(emu, &method, target, uri, headers, body).await
         }
         (method, _) => Err(ArmError {
             status: StatusCode::METHOD_NOT_ALLOWED,

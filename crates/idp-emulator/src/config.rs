@@ -48,6 +48,36 @@ pub struct Config {
     pub signing_key: Option<SigningKey>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Gives each vault its own origin, as Azure gives each vault its own host: `None`
+    /// serves vaults under the emulator's own URL at `/keyvault/{name}/` (enough for raw
+    /// HTTP; Microsoft's Key Vault clients parse ids as `https://host/secrets/{name}/{version}`
+    /// and need a vault at an origin's root).
+    pub vault_endpoints: Option<VaultEndpoints>,
+}
+
+/// Serves a router on a fresh loopback port with the emulator's TLS; answers its base URL
+/// (`https://127.0.0.1:PORT`).
+pub type OpenEndpoint = Arc<
+    dyn Fn(
+            axum::Router,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// How vaults get their own origins: `open` serves one vault's data plane. A vault's origin
+/// is opened when ARM first answers for it (PUT or GET), and its challenge names the
+/// emulator's URL that ARM request came to as the authority.
+#[derive(Clone)]
+pub struct VaultEndpoints {
+    pub open: OpenEndpoint,
+}
+
+impl std::fmt::Debug for VaultEndpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultEndpoints").finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -70,6 +100,7 @@ impl Config {
             public_base_url: None,
             signing_key: None,
             clock: Arc::new(SystemClock),
+            vault_endpoints: None,
         }
     }
 }

@@ -97,7 +97,7 @@ impl SigningKey {
     }
 
     /// Signs `claims` as an RS256 JWT whose header names this key (RFC 7515 compact form).
-    pub(crate) fn sign(&self, claims: &Value) -> Result<String, Error> {
+    pub fn sign(&self, claims: &Value) -> Result<String, Error> {
         let header = json!({"typ": "JWT", "alg": "RS256", "kid": self.0.kid});
         let encode = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
         let input = format!("{}.{}", encode(&header), encode(claims));

@@ -62,6 +62,8 @@
 //!   /{tenant}/discovery/v2.0/keys`: the emulator's own metadata, for checking its access
 //!   tokens. URLs in it use [`Config::public_base_url`], else `https://{Host}`.
 //! - The ARM identity API, see [`arm`].
+//! - Key Vault: vaults and role assignments through ARM, and the data plane's secrets with
+//!   Key Vault's challenge and RBAC, see [`vault`].
 //! - Fault injection for client retry tests: [`Emulator::inject_faults`], or over HTTP
 //!   `POST /_emulator/faults` with `{"status":429|503,"count":N,"retry_after":secs}`
 //!   (`DELETE` clears), and `DELETE /_emulator/metadata-cache`.
@@ -105,11 +107,13 @@ mod metadata;
 mod routes;
 mod state;
 mod token;
+pub mod vault;
+mod vault_routes;
 
 pub use aadsts::Aadsts;
 pub use arm::{ArmError, FederatedCredential, FicSpec, Identity};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, Error};
+pub use config::{Config, Error, OpenEndpoint, VaultEndpoints};
 pub use faults::{Fault, FaultLimit, MAX_FAULT_COUNT, MAX_FAULT_RETRY_AFTER, MAX_FAULT_RUNS};
 pub use key::SigningKey;
 pub use metadata::{MAX_BODY_BYTES, MAX_KEYS};
@@ -137,6 +141,9 @@ struct Inner {
     /// Pending faults as runs (`count` requests each), so memory follows the number of
     /// injections, never the counts asked for.
     faults: Mutex<VecDeque<(Fault, u32)>>,
+    /// Each vault's data-plane origin once opened: lowercase name → (`https://…/`, the
+    /// emulator's base URL its challenge names as the authority).
+    vault_origins: tokio::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -185,6 +192,7 @@ impl Emulator {
             registry: Mutex::new(registry),
             metadata,
             faults: Mutex::new(VecDeque::new()),
+            vault_origins: tokio::sync::Mutex::new(std::collections::HashMap::new()),
         })))
     }
 
@@ -350,6 +358,43 @@ impl Emulator {
     /// The ARM resource id of `identity` (its access tokens' `xms_mirid`).
     pub fn identity_resource_id(&self, identity: &Identity) -> String {
         arm::identity_id(self.subscription(), identity)
+    }
+
+    /// The URI of vault `name` (ending in `/`): its own origin when the configuration opens
+    /// one per vault (opened on first use), else `{base}/keyvault/{name}/`.
+    pub(crate) async fn vault_uri(&self, name: &str, headers: &HeaderMap) -> String {
+        let Some(endpoints) = &self.0.config.vault_endpoints else {
+            return vault::vault_uri(&self.base_url(headers), name);
+        };
+        let key = name.to_ascii_lowercase();
+        let mut origins = self.0.vault_origins.lock().await;
+        if let Some((uri, _)) = origins.get(&key) {
+            return uri.clone();
+        }
+        match (endpoints.open)(vault_routes::vault_router(self, name)).await {
+            Ok(base) => {
+                let uri = format!("{}/", base.trim_end_matches('/'));
+                origins.insert(key, (uri.clone(), self.base_url(headers)));
+                uri
+            }
+            // Without its own origin the vault still answers under the emulator's URL.
+            Err(_) => vault::vault_uri(&self.base_url(headers), name),
+        }
+    }
+
+    /// The base URL vault `name`'s challenge names as the authority: the emulator's URL
+    /// as ARM was reached when the vault's origin opened, else this request's.
+    pub(crate) async fn authority_base(&self, name: &str, headers: &HeaderMap) -> String {
+        match self
+            .0
+            .vault_origins
+            .lock()
+            .await
+            .get(&name.to_ascii_lowercase())
+        {
+            Some((_, authority)) => authority.clone(),
+            None => self.base_url(headers),
+        }
     }
 
     fn base_url(&self, headers: &HeaderMap) -> String {

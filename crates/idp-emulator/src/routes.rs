@@ -3,13 +3,13 @@
 
 use crate::arm_routes::arm_route;
 use crate::faults::{delete_faults, post_faults};
-use crate::{Aadsts, Emulator, token};
+use crate::{Aadsts, Emulator, token, vault_routes};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, post};
+use axum::routing::{any, delete, get, post, put};
 use serde_json::{Value, json};
 
 /// The routes: token endpoints, the emulator's metadata, ARM and the admin knobs.
@@ -24,6 +24,18 @@ pub(crate) fn router(emu: &Emulator) -> Router {
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
         .route("/{tenant}/discovery/keys", get(keys))
         .route("/subscriptions/{*rest}", any(arm_route))
+        .route(
+            "/keyvault/{vault}/secrets/{name}",
+            put(vault_routes::set_secret).get(vault_routes::get_secret),
+        )
+        .route(
+            "/keyvault/{vault}/secrets/{name}/",
+            get(vault_routes::get_secret),
+        )
+        .route(
+            "/keyvault/{vault}/secrets/{name}/{version}",
+            get(vault_routes::get_secret_version),
+        )
         .route("/_emulator/faults", post(post_faults).delete(delete_faults))
         .route("/_emulator/metadata-cache", delete(delete_metadata_cache))
         .fallback(not_found)

@@ -1,4 +1,5 @@
-//! The state file: every identity and FIC plus the emulator's signing key, as JSON.
+//! The state file: every identity and FIC, vault (with its secrets) and role assignment,
+//! plus the emulator's signing key, as JSON.
 //!
 //! Written atomically (a temporary file in the same directory, synced, then renamed over
 //! the old one) with mode 0600, because it holds a private key.
@@ -6,6 +7,7 @@
 use crate::Error;
 use crate::arm::{Identity, Registry};
 use crate::key::SigningKey;
+use crate::vault::{RoleAssignment, Vault};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
 use std::path::Path;
@@ -19,6 +21,10 @@ struct StateFile {
     /// PKCS#8 PEM.
     signing_key: String,
     identities: Vec<Identity>,
+    #[serde(default)]
+    vaults: Vec<Vault>,
+    #[serde(default)]
+    role_assignments: Vec<RoleAssignment>,
 }
 
 /// Reads `path`: `None` if it does not exist.
@@ -60,6 +66,8 @@ pub(crate) fn load(path: &Path) -> Result<Option<(SigningKey, Registry)>, Error>
         key,
         Registry {
             identities: file.identities,
+            vaults: file.vaults,
+            role_assignments: file.role_assignments,
         },
     )))
 }
@@ -74,6 +82,8 @@ pub(crate) fn save(path: &Path, key: &SigningKey, registry: &Registry) -> Result
         version: VERSION,
         signing_key: key.to_pkcs8_pem()?,
         identities: registry.identities.clone(),
+        vaults: registry.vaults.clone(),
+        role_assignments: registry.role_assignments.clone(),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
     let dir = match path.parent() {

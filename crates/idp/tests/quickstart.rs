@@ -40,6 +40,8 @@ fn readme_quickstart_runs_the_main_job() {
         "\"idtyp\": \"app\"",
         "\"aud\": \"https://vault.azure.net\"",
         "\"iss\": \"https://sts.windows.net/",
+        "refused: 403 ForbiddenByRbac",
+        "set, then read back: greeting = 'hello from the publisher'",
         "quickstart ok",
     ] {
         assert!(

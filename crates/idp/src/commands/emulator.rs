@@ -30,6 +30,29 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         })?;
         config.extra_roots.push(pem);
     }
+    // Each vault at its own origin, as in Azure: a loopback port with the emulator's TLS
+    // (set below, once every input is checked and the TLS material exists).
+    let vault_tls: std::sync::Arc<std::sync::OnceLock<idp_server::listen::Pem>> =
+        std::sync::Arc::default();
+    let tls_for_vaults = std::sync::Arc::clone(&vault_tls);
+    config.vault_endpoints = Some(idp_emulator::VaultEndpoints {
+        open: std::sync::Arc::new(move |app: axum::Router| {
+            let tls = tls_for_vaults.get().cloned();
+            Box::pin(async move {
+                let tls = tls.ok_or_else(|| std::io::Error::other("no TLS material yet"))?;
+                let handle = Handle::<SocketAddr>::new();
+                let serving = handle.clone();
+                let loopback = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+                tokio::spawn(async move {
+                    let _ = idp_server::listen::serve(loopback, Some(tls), serving, app).await;
+                });
+                match handle.listening().await {
+                    Some(addr) => Ok(format!("https://{addr}")),
+                    None => Err(std::io::Error::other("the vault's listener did not start")),
+                }
+            })
+        }),
+    });
     let emulator = Emulator::new(config).context(Hint::usage(
         "cannot start the emulator",
         "correct the value named above; `idp emulator --help` lists each option's form",
@@ -44,6 +67,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         "the emulator serves HTTPS only, like Entra",
         "pass --self-signed DIR, or --tls-cert and --tls-key",
     ))?;
+    let _ = vault_tls.set(tls.clone());
     if let Some(path) = &args.owner_token_out {
         let token = emulator
             .owner_token(std::time::Duration::from_secs(24 * 3600))
@@ -75,6 +99,9 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
                     note!("  token         https://{addr}/{tenant}/oauth2/v2.0/token");
                     note!(
                         "  identities    https://{addr}/subscriptions/{subscription}/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>?api-version=2023-01-31"
+                    );
+                    note!(
+                        "  vaults        https://{addr}/subscriptions/{subscription}/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>?api-version=2026-02-01 (each vault answers at its own port: properties.vaultUri)"
                     );
                     match &owner_token_out {
                         Some(path) => note!(

@@ -122,6 +122,26 @@ impl Flow {
         format!("https://{}", self.emulator.address())
     }
 
+    /// An ARM request as the subscription's owner: `path` from `/subscriptions/…`, with its
+    /// `?api-version=`.
+    pub fn arm_at(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let owner = std::fs::read_to_string(self.path().join("owner.token")).unwrap();
+        let mut req = client(&self.emulator_ca)
+            .request(method, format!("{}{path_and_query}", self.authority()))
+            .bearer_auth(owner);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
     pub fn arm(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!(
             "{}/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{path}?api-version=2023-01-31",

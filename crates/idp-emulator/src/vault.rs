@@ -1,0 +1,719 @@
+//! Key Vault: vaults as ARM resources (`Microsoft.KeyVault/vaults`), role assignments
+//! (`Microsoft.Authorization/roleAssignments`) deciding who may do what in a vault (Azure
+//! RBAC), and the data plane's secrets, as Key Vault answers them.
+//!
+//! | method | path | answer |
+//! |---|---|---|
+//! | PUT, GET | `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}` body `{"location", "properties": {"tenantId", "sku", "enableRbacAuthorization"}}` | 201 / 200 with `properties.vaultUri` |
+//! | PUT, GET, DELETE | `{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}` body `{"properties": {"roleDefinitionId", "principalId", "principalType"?}}` | 201 / 200 |
+//! | PUT | `{vaultUri}secrets/{name}?api-version=…` body `{"value", "contentType"?, "tags"?}` | 200, a new version |
+//! | GET | `{vaultUri}secrets/{name}[/{version}]?api-version=…` | 200, the latest or that version |
+//!
+//! A vault's URI is `{emulator}/keyvault/{name}/` (Azure's is `https://{name}.vault.azure.net/`;
+//! a local emulator has no DNS for that): clients take it from `properties.vaultUri`.
+//!
+//! Data-plane rules, in order, each from Microsoft's documentation:
+//! - no bearer token: 401 with the challenge `Bearer authorization="{authority}/{tenant}",
+//!   resource="https://vault.azure.net"`, code `Unauthorized`, AKV10000 (Learn: "Azure Key
+//!   Vault authentication", the challenge; azure-sdk-for-python keyvault
+//!   `_shared/challenge_auth_policy.py` and its tests, for the header's form);
+//! - a token this tenant's Entra did not sign, expired, or for another audience: 401
+//!   (AKV10022 "Invalid audience" for the audience; Learn: Key Vault REST error codes);
+//! - `api-version` missing: 400 `BadParameter`;
+//! - the caller (`oid`) holds no role on the vault (or a scope above it) whose data
+//!   actions allow the operation: 403 `Forbidden` with inner error `ForbiddenByRbac`
+//!   (Learn: "Troubleshoot Azure Key Vault RBAC", the message's lines Caller, Action,
+//!   Resource, Assignment); a vault using access policies instead of RBAC: 403
+//!   `ForbiddenByPolicy`;
+//! - a secret name outside `^[0-9a-zA-Z-]{1,127}$` or a value over 25 KiB: 400
+//!   `BadParameter` (Learn: "Azure Key Vault service limits"; "About secrets");
+//! - an unknown secret or version: 404 `SecretNotFound`.
+//!
+//! Built-in roles and their data actions on secrets (Learn: "Azure built-in roles",
+//! Security): Key Vault Administrator (all), Key Vault Secrets Officer (all secret
+//! operations), Key Vault Secrets User (read). Role assignments take effect at once here
+//! (Azure documents a few minutes).
+
+use crate::arm::{ArmError, Registry};
+use crate::ids::{is_guid, new_guid};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub const VAULT_TYPE: &str = "Microsoft.KeyVault/vaults";
+pub const ROLE_ASSIGNMENT_TYPE: &str = "Microsoft.Authorization/roleAssignments";
+/// The resource Key Vault tokens are for (and the challenge names).
+pub const VAULT_RESOURCE: &str = "https://vault.azure.net";
+/// The largest secret value Key Vault stores. Source: Learn, "Azure Key Vault service
+/// limits" (25 KB).
+pub const MAX_SECRET_BYTES: usize = 25 * 1024;
+
+/// Key Vault Administrator.
+pub const KEY_VAULT_ADMINISTRATOR: &str = "00482a5a-887f-4fb3-b363-3b7fe8e74483";
+/// Key Vault Secrets Officer.
+pub const KEY_VAULT_SECRETS_OFFICER: &str = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
+/// Key Vault Secrets User.
+pub const KEY_VAULT_SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
+
+/// A data-plane operation on secrets, as RBAC names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretAction {
+    Set,
+    Get,
+}
+
+impl SecretAction {
+    /// The data action a role must allow.
+    pub fn data_action(self) -> &'static str {
+        match self {
+            Self::Set => "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+            Self::Get => "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+        }
+    }
+
+    /// The built-in roles that allow it.
+    fn roles(self) -> &'static [&'static str] {
+        match self {
+            Self::Set => &[KEY_VAULT_ADMINISTRATOR, KEY_VAULT_SECRETS_OFFICER],
+            Self::Get => &[
+                KEY_VAULT_ADMINISTRATOR,
+                KEY_VAULT_SECRETS_OFFICER,
+                KEY_VAULT_SECRETS_USER,
+            ],
+        }
+    }
+}
+
+/// A vault and its secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vault {
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    /// Azure RBAC decides data-plane access (`enableRbacAuthorization`); otherwise access
+    /// policies would, and the emulator has none.
+    pub rbac: bool,
+    #[serde(default)]
+    pub secrets: Vec<Secret>,
+}
+
+/// A secret's versions, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret {
+    pub name: String,
+    pub versions: Vec<SecretVersion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretVersion {
+    pub version: String,
+    pub value: String,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    pub created: i64,
+}
+
+/// A role assignment: `principal_id` holds `role_definition_id` at `scope`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    pub name: String,
+    pub scope: String,
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub principal_type: String,
+}
+
+/// 3–24 letters, digits and `-`, starting with a letter, not ending with `-`, no `--`.
+/// Source: Learn, "Naming rules and restrictions for Azure resources", Microsoft.KeyVault
+/// vaults; azure-rest-api-specs KeyVault `^[a-zA-Z0-9-]{3,24}$`.
+pub fn valid_vault_name(name: &str) -> bool {
+    (3..=24).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !name.ends_with('-')
+        && !name.contains("--")
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// `^[0-9a-zA-Z-]{1,127}$`. Source: Learn, "About Azure Key Vault secrets" (object names).
+pub fn valid_secret_name(name: &str) -> bool {
+    (1..=127).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> ArmError {
+    ArmError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+/// The ARM id of a vault.
+pub fn vault_id(subscription: &str, vault: &Vault) -> String {
+    format!(
+        "/subscriptions/{subscription}/resourceGroups/{}/providers/{VAULT_TYPE}/{}",
+        vault.resource_group, vault.name
+    )
+}
+
+/// The vault's ARM body (api-version 2026-02-01 shape, the properties a client reads).
+pub fn vault_json(subscription: &str, tenant: &str, uri: &str, vault: &Vault) -> Value {
+    json!({
+        "id": vault_id(subscription, vault),
+        "name": vault.name,
+        "type": VAULT_TYPE,
+        "location": vault.location,
+        "tags": {},
+        "properties": {
+            "tenantId": tenant,
+            "sku": {"family": "A", "name": "standard"},
+            "enableRbacAuthorization": vault.rbac,
+            "enableSoftDelete": true,
+            "softDeleteRetentionInDays": 90,
+            "vaultUri": uri,
+            "provisioningState": "Succeeded",
+            "publicNetworkAccess": "Enabled",
+        }
+    })
+}
+
+/// `{base}/keyvault/{name}/`: a vault under the emulator's own URL (see
+/// [`crate::VaultEndpoints`] for a vault at its own origin).
+pub fn vault_uri(base: &str, name: &str) -> String {
+    format!("{}/keyvault/{name}/", base.trim_end_matches('/'))
+}
+
+/// A role assignment's ARM body.
+pub fn role_assignment_json(a: &RoleAssignment) -> Value {
+    json!({
+        "id": format!("{}/providers/{ROLE_ASSIGNMENT_TYPE}/{}", a.scope, a.name),
+        "name": a.name,
+        "type": ROLE_ASSIGNMENT_TYPE,
+        "properties": {
+            "roleDefinitionId": a.role_definition_id,
+            "principalId": a.principal_id,
+            "principalType": a.principal_type,
+            "scope": a.scope,
+        }
+    })
+}
+
+/// The role definition's GUID from `/subscriptions/{s}/providers/Microsoft.Authorization/roleDefinitions/{guid}`
+/// (or `/providers/Microsoft.Authorization/roleDefinitions/{guid}`).
+fn role_guid(role_definition_id: &str) -> Option<&str> {
+    let lower = role_definition_id.to_ascii_lowercase();
+    let marker = "/providers/microsoft.authorization/roledefinitions/";
+    let at = lower.find(marker)?;
+    let guid = &role_definition_id[at + marker.len()..];
+    is_guid(guid).then_some(guid)
+}
+
+/// Whether `scope` is `target` or a scope above it (ARM ids compare case-insensitively).
+fn covers(scope: &str, target: &str) -> bool {
+    let (s, t) = (
+        scope.trim_end_matches('/').to_ascii_lowercase(),
+        target.to_ascii_lowercase(),
+    );
+    t == s || t.starts_with(&format!("{s}/"))
+}
+
+impl Registry {
+    fn vault_position(&self, rg: &str, name: &str) -> Option<usize> {
+        self.vaults.iter().position(|v| {
+            v.resource_group.eq_ignore_ascii_case(rg) && v.name.eq_ignore_ascii_case(name)
+        })
+    }
+
+    pub(crate) fn vault(&self, rg: &str, name: &str) -> Result<&Vault, ArmError> {
+        self.vault_position(rg, name)
+            .map(|i| &self.vaults[i])
+            .ok_or_else(|| {
+                err(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFound",
+                    format!("The Resource '{VAULT_TYPE}/{name}' under resource group '{rg}' was not found."),
+                )
+            })
+    }
+
+    /// The vault a data-plane request names (vault names are unique across Azure).
+    pub(crate) fn vault_named(&self, name: &str) -> Option<&Vault> {
+        self.vaults
+            .iter()
+            .find(|v| v.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Creates or updates a vault; `true` if created. Vault names are global: another
+    /// resource group's vault of that name is a conflict.
+    pub(crate) fn put_vault(
+        &mut self,
+        rg: &str,
+        name: &str,
+        location: &str,
+        rbac: bool,
+    ) -> Result<(Vault, bool), ArmError> {
+        if !valid_vault_name(name) {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "VaultNameNotValid",
+                format!(
+                    "The vault name '{name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens."
+                ),
+            ));
+        }
+        if location.is_empty() {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "LocationRequired",
+                "The location property is required for this definition.",
+            ));
+        }
+        if let Some(i) = self.vault_position(rg, name) {
+            let v = &mut self.vaults[i];
+            v.location = location.to_owned();
+            v.rbac = rbac;
+            return Ok((v.clone(), false));
+        }
+        if self.vault_named(name).is_some() {
+            return Err(err(
+                StatusCode::CONFLICT,
+                "VaultAlreadyExists",
+                format!(
+                    "The vault name '{name}' is already in use. Vault names are globally unique so it is possible that the name is already taken."
+                ),
+            ));
+        }
+        let v = Vault {
+            resource_group: rg.to_owned(),
+            name: name.to_owned(),
+            location: location.to_owned(),
+            rbac,
+            secrets: Vec::new(),
+        };
+        self.vaults.push(v.clone());
+        Ok((v, true))
+    }
+
+    /// Creates a role assignment at `scope` (which must exist: the subscription, a
+    /// resource group, an identity or a vault); `true` if created. ARM refuses to change
+    /// an existing assignment's role or principal (409 RoleAssignmentUpdateNotPermitted)
+    /// and a second assignment of the same role to the same principal at the same scope
+    /// (409 RoleAssignmentExists).
+    /// Source: azure-rest-api-specs Authorization stable/2022-04-01 RoleAssignments_Create;
+    /// Learn, "Troubleshoot Azure RBAC" (RoleAssignmentExists, PrincipalNotFound).
+    pub(crate) fn put_role_assignment(
+        &mut self,
+        subscription: &str,
+        scope: &str,
+        name: &str,
+        role_definition_id: &str,
+        principal_id: &str,
+        principal_type: &str,
+    ) -> Result<(RoleAssignment, bool), ArmError> {
+        let bad = |m: String| err(StatusCode::BAD_REQUEST, "InvalidRoleAssignmentId", m);
+        if !is_guid(name) {
+            return Err(bad(format!(
+                "The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID."
+            )));
+        }
+        if role_guid(role_definition_id).is_none() {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "InvalidRoleDefinitionId",
+                format!("The role definition ID '{role_definition_id}' is not valid."),
+            ));
+        }
+        if !is_guid(principal_id) {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "InvalidPrincipalId",
+                "A valid principal ID must be provided for role assignment.",
+            ));
+        }
+        if !self.scope_exists(subscription, scope) {
+            return Err(err(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                format!("The scope '{scope}' does not exist."),
+            ));
+        }
+        if let Some(existing) = self
+            .role_assignments
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+        {
+            if existing.principal_id.eq_ignore_ascii_case(principal_id)
+                && existing
+                    .role_definition_id
+                    .eq_ignore_ascii_case(role_definition_id)
+                && existing.scope.eq_ignore_ascii_case(scope)
+            {
+                return Ok((existing.clone(), false));
+            }
+            return Err(err(
+                StatusCode::CONFLICT,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            ));
+        }
+        if self.role_assignments.iter().any(|a| {
+            a.principal_id.eq_ignore_ascii_case(principal_id)
+                && role_guid(&a.role_definition_id).map(str::to_ascii_lowercase)
+                    == role_guid(role_definition_id).map(str::to_ascii_lowercase)
+                && a.scope.eq_ignore_ascii_case(scope)
+        }) {
+            return Err(err(
+                StatusCode::CONFLICT,
+                "RoleAssignmentExists",
+                "The role assignment already exists.",
+            ));
+        }
+        let a = RoleAssignment {
+            name: name.to_owned(),
+            scope: scope.to_owned(),
+            role_definition_id: role_definition_id.to_owned(),
+            principal_id: principal_id.to_owned(),
+            principal_type: if principal_type.is_empty() {
+                "User".into()
+            } else {
+                principal_type.to_owned()
+            },
+        };
+        self.role_assignments.push(a.clone());
+        Ok((a, true))
+    }
+
+    pub(crate) fn role_assignment(
+        &self,
+        scope: &str,
+        name: &str,
+    ) -> Result<&RoleAssignment, ArmError> {
+        self.role_assignments
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name) && a.scope.eq_ignore_ascii_case(scope))
+            .ok_or_else(|| {
+                err(
+                    StatusCode::NOT_FOUND,
+                    "RoleAssignmentNotFound",
+                    format!("The role assignment '{name}' is not found."),
+                )
+            })
+    }
+
+    pub(crate) fn delete_role_assignment(
+        &mut self,
+        scope: &str,
+        name: &str,
+    ) -> Option<RoleAssignment> {
+        let i = self.role_assignments.iter().position(|a| {
+            a.name.eq_ignore_ascii_case(name) && a.scope.eq_ignore_ascii_case(scope)
+        })?;
+        Some(self.role_assignments.remove(i))
+    }
+
+    fn scope_exists(&self, subscription: &str, scope: &str) -> bool {
+        let sub = format!("/subscriptions/{subscription}");
+        if scope.eq_ignore_ascii_case(&sub) {
+            return true;
+        }
+        let segments: Vec<&str> = scope.trim_start_matches('/').split('/').collect();
+        if !covers(&sub, scope)
+            || segments.len() < 4
+            || !segments[2].eq_ignore_ascii_case("resourceGroups")
+        {
+            return false;
+        }
+        let rg = segments[3];
+        match segments.len() {
+            // A resource group exists here once something was created in it.
+            4 => {
+                self.identities
+                    .iter()
+                    .any(|i| i.resource_group.eq_ignore_ascii_case(rg))
+                    || self
+                        .vaults
+                        .iter()
+                        .any(|v| v.resource_group.eq_ignore_ascii_case(rg))
+            }
+            8 if segments[5].eq_ignore_ascii_case("Microsoft.KeyVault")
+                && segments[6].eq_ignore_ascii_case("vaults") =>
+            {
+                self.vault(rg, segments[7]).is_ok()
+            }
+            8 if segments[5].eq_ignore_ascii_case("Microsoft.ManagedIdentity")
+                && segments[6].eq_ignore_ascii_case("userAssignedIdentities") =>
+            {
+                self.identity(rg, segments[7]).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `principal` may do `action` in `vault`: an assignment of a role allowing it
+    /// at the vault or a scope above it.
+    pub(crate) fn allows(
+        &self,
+        subscription: &str,
+        vault: &Vault,
+        principal: &str,
+        action: SecretAction,
+    ) -> bool {
+        let target = vault_id(subscription, vault);
+        self.role_assignments.iter().any(|a| {
+            a.principal_id.eq_ignore_ascii_case(principal)
+                && covers(&a.scope, &target)
+                && role_guid(&a.role_definition_id)
+                    .is_some_and(|g| action.roles().iter().any(|r| r.eq_ignore_ascii_case(g)))
+        })
+    }
+
+    /// Adds a version to a secret (creating it); the new version.
+    pub(crate) fn set_secret(
+        &mut self,
+        vault: &str,
+        name: &str,
+        value: String,
+        content_type: Option<String>,
+        now: i64,
+    ) -> Option<SecretVersion> {
+        let v = self
+            .vaults
+            .iter_mut()
+            .find(|v| v.name.eq_ignore_ascii_case(vault))?;
+        let version = SecretVersion {
+            version: new_guid().replace('-', ""),
+            value,
+            content_type,
+            created: now,
+        };
+        match v
+            .secrets
+            .iter_mut()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+        {
+            Some(s) => s.versions.push(version.clone()),
+            None => v.secrets.push(Secret {
+                name: name.to_owned(),
+                versions: vec![version.clone()],
+            }),
+        }
+        Some(version)
+    }
+}
+
+/// A secret bundle as Key Vault answers it (api-version 7.x).
+pub fn secret_json(vault_uri: &str, name: &str, v: &SecretVersion) -> Value {
+    let mut body = json!({
+        "value": v.value,
+        "id": format!("{vault_uri}secrets/{name}/{}", v.version),
+        "attributes": {
+            "enabled": true,
+            "created": v.created,
+            "updated": v.created,
+            "recoveryLevel": "Recoverable+Purgeable",
+            "recoverableDays": 90,
+        },
+        "tags": {},
+    });
+    if let Some(ct) = &v.content_type {
+        body["contentType"] = json!(ct);
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "20000000-0000-4000-8000-000000000002";
+    const P: &str = "50000000-0000-4000-8000-000000000005";
+
+    fn role(guid: &str) -> String {
+        format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}")
+    }
+
+    fn with_vault() -> Registry {
+        let mut r = Registry::default();
+        r.put_vault("rg", "kv-one", "westeurope", true).unwrap();
+        r
+    }
+
+    #[test]
+    fn vault_names_follow_key_vaults_rule() {
+        for ok in ["kv1", "a-b-c", &"k".repeat(24)] {
+            assert!(valid_vault_name(ok), "{ok}");
+        }
+        for bad in ["kv", "1kv", "kv-", "k--v", "k_v", &"k".repeat(25)] {
+            assert!(!valid_vault_name(bad), "{bad}");
+        }
+        assert!(valid_secret_name("a-B-9"));
+        assert!(
+            !valid_secret_name("a_b")
+                && !valid_secret_name("")
+                && !valid_secret_name(&"s".repeat(128))
+        );
+    }
+
+    #[test]
+    fn vault_names_are_global_and_updates_keep_secrets() {
+        let mut r = with_vault();
+        let e = r
+            .put_vault("other", "KV-ONE", "westeurope", true)
+            .unwrap_err();
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::CONFLICT, "VaultAlreadyExists")
+        );
+        r.set_secret("kv-one", "s", "v".into(), None, 1).unwrap();
+        let (v, created) = r.put_vault("RG", "kv-one", "northeurope", true).unwrap();
+        assert!(!created);
+        assert_eq!(v.secrets.len(), 1);
+        assert_eq!(
+            r.put_vault("rg", "k_v", "x", true).unwrap_err().code,
+            "VaultNameNotValid"
+        );
+        assert_eq!(
+            r.put_vault("rg", "kv-two", "", true).unwrap_err().code,
+            "LocationRequired"
+        );
+    }
+
+    #[test]
+    fn only_a_role_with_the_data_action_at_or_above_the_vault_allows() {
+        let mut r = with_vault();
+        r.put_identity("rg", "uami", "westeurope", Default::default())
+            .unwrap();
+        let vault = r.vault("rg", "kv-one").unwrap().clone();
+        let id = vault_id(SUB, &vault);
+        assert!(!r.allows(SUB, &vault, P, SecretAction::Get));
+        // Secrets User at the vault: get, not set.
+        r.put_role_assignment(
+            SUB,
+            &id,
+            &new_guid(),
+            &role(KEY_VAULT_SECRETS_USER),
+            P,
+            "ServicePrincipal",
+        )
+        .unwrap();
+        assert!(r.allows(SUB, &vault, P, SecretAction::Get));
+        assert!(!r.allows(SUB, &vault, P, SecretAction::Set));
+        assert!(!r.allows(
+            SUB,
+            &vault,
+            "60000000-0000-4000-8000-000000000006",
+            SecretAction::Get
+        ));
+        // Secrets Officer at the resource group covers the vault; Reader allows nothing.
+        let reader = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+        let q = "70000000-0000-4000-8000-000000000007";
+        r.put_role_assignment(
+            SUB,
+            &format!("/subscriptions/{SUB}/resourceGroups/rg"),
+            &new_guid(),
+            &role(reader),
+            q,
+            "",
+        )
+        .unwrap();
+        assert!(!r.allows(SUB, &vault, q, SecretAction::Get));
+        r.put_role_assignment(
+            SUB,
+            &format!("/subscriptions/{SUB}/resourceGroups/RG"),
+            &new_guid(),
+            &role(KEY_VAULT_SECRETS_OFFICER),
+            q,
+            "",
+        )
+        .unwrap();
+        assert!(r.allows(SUB, &vault, q, SecretAction::Set));
+        // A sibling vault whose name starts like this one is not covered.
+        r.put_vault("rg", "kv-one2", "westeurope", true).unwrap();
+        let sibling = r.vault("rg", "kv-one2").unwrap().clone();
+        assert!(!r.allows(SUB, &sibling, P, SecretAction::Get));
+    }
+
+    #[test]
+    fn role_assignments_are_checked_as_arm_checks_them() {
+        let mut r = with_vault();
+        let vault = r.vault("rg", "kv-one").unwrap().clone();
+        let id = vault_id(SUB, &vault);
+        let name = new_guid();
+        let good = role(KEY_VAULT_SECRETS_OFFICER);
+        assert_eq!(
+            r.put_role_assignment(SUB, &id, "not-a-guid", &good, P, "")
+                .unwrap_err()
+                .code,
+            "InvalidRoleAssignmentId"
+        );
+        assert_eq!(
+            r.put_role_assignment(SUB, &id, &name, "reader", P, "")
+                .unwrap_err()
+                .code,
+            "InvalidRoleDefinitionId"
+        );
+        assert_eq!(
+            r.put_role_assignment(SUB, &id, &name, &good, "x", "")
+                .unwrap_err()
+                .code,
+            "InvalidPrincipalId"
+        );
+        let missing = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/nope"
+        );
+        assert_eq!(
+            r.put_role_assignment(SUB, &missing, &name, &good, P, "")
+                .unwrap_err()
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let (a, created) = r
+            .put_role_assignment(SUB, &id, &name, &good, P, "ServicePrincipal")
+            .unwrap();
+        assert!(created);
+        assert_eq!(a.principal_type, "ServicePrincipal");
+        // The same PUT again: 200, unchanged. Another principal under that name: 409.
+        assert!(
+            !r.put_role_assignment(SUB, &id, &name, &good, P, "ServicePrincipal")
+                .unwrap()
+                .1
+        );
+        let other = "60000000-0000-4000-8000-000000000006";
+        assert_eq!(
+            r.put_role_assignment(SUB, &id, &name, &good, other, "")
+                .unwrap_err()
+                .code,
+            "RoleAssignmentUpdateNotPermitted"
+        );
+        // The same role for the same principal at the same scope, another name: 409.
+        assert_eq!(
+            r.put_role_assignment(SUB, &id, &new_guid(), &good, P, "")
+                .unwrap_err()
+                .code,
+            "RoleAssignmentExists"
+        );
+        assert_eq!(r.role_assignment(&id, &name).unwrap().principal_id, P);
+        assert!(r.delete_role_assignment(&id, &name).is_some());
+        assert!(r.role_assignment(&id, &name).is_err());
+    }
+
+    #[test]
+    fn secrets_keep_every_version() {
+        let mut r = with_vault();
+        let a = r.set_secret("kv-one", "s", "1".into(), None, 1).unwrap();
+        let b = r
+            .set_secret("KV-ONE", "s", "2".into(), Some("text/plain".into()), 2)
+            .unwrap();
+        assert_ne!(a.version, b.version);
+        assert_eq!(a.version.len(), 32);
+        let s = &r.vault("rg", "kv-one").unwrap().secrets[0];
+        assert_eq!(s.versions.len(), 2);
+        assert!(r.set_secret("nope", "s", "1".into(), None, 1).is_none());
+        let body = secret_json("https://h/keyvault/kv-one/", "s", &b);
+        assert_eq!(
+            body["id"],
+            format!("https://h/keyvault/kv-one/secrets/s/{}", b.version)
+        );
+        assert_eq!(body["contentType"], "text/plain");
+        assert_eq!(body["value"], "2");
+    }
+}

@@ -1,0 +1,435 @@
+//! Key Vault over HTTP: the vault and role-assignment ARM resources, and the data plane's
+//! secrets under `/keyvault/{vault}/`. The rules and their sources are in [`crate::vault`].
+
+use crate::Emulator;
+use crate::arm::{ArmError, Target};
+use crate::arm_routes::{TokenProblem, bearer, invalid_content, json_object, verify_access_token};
+use crate::vault::{
+    self, MAX_SECRET_BYTES, SecretAction, VAULT_RESOURCE, role_assignment_json, secret_json,
+    vault_json,
+};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+fn query(uri: &Uri, name: &str) -> Option<String> {
+    uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// The ARM side: vaults and role assignments.
+pub(crate) async fn arm(
+    emu: &Emulator,
+    method: &Method,
+    target: Target<'_>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(StatusCode, Value), ArmError> {
+    let sub = emu.subscription().to_owned();
+    let created = |c: bool| {
+        if c {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        }
+    };
+    match (method.clone(), target) {
+        (Method::GET, Target::Vault { rg, name }) => {
+            let v = emu.registry().vault(rg, name)?.clone();
+            let uri = emu.vault_uri(&v.name, headers).await;
+            Ok((StatusCode::OK, vault_json(&sub, emu.tenant(), &uri, &v)))
+        }
+        (Method::PUT, Target::Vault { rg, name }) => {
+            let map = json_object(body)?;
+            let location = map
+                .get("location")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let Some(Value::Object(props)) = map.get("properties") else {
+                return Err(ArmError {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "BadRequest",
+                    message: "The 'properties' object is required: tenantId and sku.".into(),
+                });
+            };
+            if props.get("tenantId").and_then(Value::as_str).is_none() || props.get("sku").is_none()
+            {
+                return Err(ArmError {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "BadRequest",
+                    message: "The properties 'tenantId' and 'sku' are required.".into(),
+                });
+            }
+            // RBAC is the default for new vaults from api-version 2026-02-01 (Learn:
+            // "Azure RBAC as the default access control model"); before it, access policies.
+            let default_rbac =
+                query(uri, "api-version").is_some_and(|v| v.as_str() >= "2026-02-01");
+            let rbac = match props.get("enableRbacAuthorization") {
+                None | Some(Value::Null) => default_rbac,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(invalid_content(
+                        "'enableRbacAuthorization' is not a boolean",
+                    ));
+                }
+            };
+            let (v, c) = emu.write(|r| r.put_vault(rg, name, &location, rbac))?;
+            let uri = emu.vault_uri(&v.name, headers).await;
+            Ok((created(c), vault_json(&sub, emu.tenant(), &uri, &v)))
+        }
+        (Method::GET, Target::RoleAssignment { scope, name }) => {
+            let a = emu.registry().role_assignment(scope, name)?.clone();
+            Ok((StatusCode::OK, role_assignment_json(&a)))
+        }
+        (Method::PUT, Target::RoleAssignment { scope, name }) => {
+            let map = json_object(body)?;
+            let props = map.get("properties").cloned().unwrap_or(Value::Null);
+            let field = |k: &str| {
+                props
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let (a, c) = emu.write(|r| {
+                r.put_role_assignment(
+                    &sub,
+                    scope,
+                    name,
+                    &field("roleDefinitionId"),
+                    &field("principalId"),
+                    &field("principalType"),
+                )
+            })?;
+            Ok((created(c), role_assignment_json(&a)))
+        }
+        (Method::DELETE, Target::RoleAssignment { scope, name }) => {
+            match emu.write(|r| Ok(r.delete_role_assignment(scope, name)))? {
+                Some(a) => Ok((StatusCode::OK, role_assignment_json(&a))),
+                None => Ok((StatusCode::NO_CONTENT, Value::Null)),
+            }
+        }
+        (method, _) => Err(ArmError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "MethodNotAllowed",
+            message: format!("The method '{method}' is not allowed on this resource."),
+        }),
+    }
+}
+
+/// Key Vault's error body: `{"error":{"code","message"[,"innererror":{"code"}]}}`.
+fn kv_error(status: StatusCode, code: &str, message: String, inner: Option<&str>) -> Response {
+    let mut error = json!({"code": code, "message": message});
+    if let Some(i) = inner {
+        error["innererror"] = json!({"code": i});
+    }
+    (status, axum::Json(json!({ "error": error }))).into_response()
+}
+
+/// 401 with Key Vault's challenge: the authority (this emulator's URL and the tenant) and
+/// the resource to ask a token for.
+fn challenge(authority: &str, tenant: &str, message: String) -> Response {
+    let mut r = kv_error(StatusCode::UNAUTHORIZED, "Unauthorized", message, None);
+    let value =
+        format!("Bearer authorization=\"{authority}/{tenant}\", resource=\"{VAULT_RESOURCE}\"");
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+/// The checks every data-plane request passes, in Key Vault's order; the vault and the
+/// caller's claims.
+async fn admit(
+    emu: &Emulator,
+    vault_name: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    action: SecretAction,
+    resource: &str,
+) -> Result<(vault::Vault, Value), Response> {
+    let Some(v) = emu.registry().vault_named(vault_name).cloned() else {
+        return Err(kv_error(
+            StatusCode::NOT_FOUND,
+            "VaultNotFound",
+            format!("The vault '{vault_name}' does not exist in this emulator."),
+            None,
+        ));
+    };
+    let authority = emu.authority_base(&v.name, headers).await;
+    let challenge = |m: String| challenge(&authority, emu.tenant(), m);
+    let Some(token) = bearer(headers) else {
+        return Err(challenge(
+            "AKV10000: Request is missing a Bearer or PoP token.".into(),
+        ));
+    };
+    let claims = match verify_access_token(
+        emu,
+        token,
+        &[VAULT_RESOURCE, "https://vault.azure.net/"],
+    ) {
+        Ok(c) => c,
+        Err(TokenProblem::Audience(found)) => {
+            return Err(challenge(format!(
+                "AKV10022: Invalid audience. Expected {VAULT_RESOURCE}, found: {found}."
+            )));
+        }
+        Err(TokenProblem::Expired { .. }) => {
+            return Err(challenge("AKV10032: Token expired.".into()));
+        }
+        Err(TokenProblem::Invalid) => {
+            return Err(challenge("AKV10031: Invalid token: the token was not issued by this tenant's Entra or its signature does not verify.".into()));
+        }
+    };
+    if query(uri, "api-version").is_none_or(|v| v.is_empty()) {
+        return Err(kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            "The 'api-version' query parameter is required.".into(),
+            None,
+        ));
+    }
+    let principal = claims["oid"].as_str().unwrap_or_default();
+    let caller = format!(
+        "appid={};oid={principal};iss={}",
+        claims["appid"].as_str().unwrap_or_default(),
+        emu.access_token_issuer()
+    );
+    if !v.rbac {
+        return Err(kv_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "The user, group or application '{caller}' does not have secrets {} permission on key vault '{};location={}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+                if action == SecretAction::Set {
+                    "set"
+                } else {
+                    "get"
+                },
+                v.name,
+                v.location
+            ),
+            Some("ForbiddenByPolicy"),
+        ));
+    }
+    if !emu
+        .registry()
+        .allows(emu.subscription(), &v, principal, action)
+    {
+        let id = vault::vault_id(emu.subscription(), &v).to_ascii_lowercase();
+        return Err(kv_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: {caller}\r\nAction: '{}'\r\nResource: '{id}/{resource}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: {};location={}\r\n",
+                action.data_action(),
+                v.name,
+                v.location
+            ),
+            Some("ForbiddenByRbac"),
+        ));
+    }
+    Ok((v, claims))
+}
+
+fn bad_parameter(message: String) -> Response {
+    kv_error(StatusCode::BAD_REQUEST, "BadParameter", message, None)
+}
+
+/// One vault's data plane at the root of its own origin (see [`crate::VaultEndpoints`]).
+pub(crate) fn vault_router(emu: &Emulator, vault: &str) -> axum::Router {
+    let state = (emu.clone(), vault.to_owned());
+    axum::Router::new()
+        .route(
+            "/secrets/{name}",
+            axum::routing::put(
+                |State((emu, vault)): State<(Emulator, String)>,
+                 Path(name): Path<String>,
+                 uri: Uri,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
+                    set(&emu, &vault, &name, &uri, &headers, &body).await
+                },
+            )
+            .get(
+                |State((emu, vault)): State<(Emulator, String)>,
+                 Path(name): Path<String>,
+                 uri: Uri,
+                 headers: HeaderMap| async move {
+                    read(&emu, &vault, &name, None, &uri, &headers).await
+                },
+            ),
+        )
+        // The SDKs ask for the latest version as `/secrets/{name}/` (an empty version).
+        .route(
+            "/secrets/{name}/",
+            axum::routing::get(
+                |State((emu, vault)): State<(Emulator, String)>,
+                 Path(name): Path<String>,
+                 uri: Uri,
+                 headers: HeaderMap| async move {
+                    read(&emu, &vault, &name, None, &uri, &headers).await
+                },
+            ),
+        )
+        .route(
+            "/secrets/{name}/{version}",
+            axum::routing::get(
+                |State((emu, vault)): State<(Emulator, String)>,
+                 Path((name, version)): Path<(String, String)>,
+                 uri: Uri,
+                 headers: HeaderMap| async move {
+                    read(&emu, &vault, &name, Some(&version), &uri, &headers).await
+                },
+            ),
+        )
+        .with_state(state)
+}
+
+pub(crate) async fn set_secret(
+    State(emu): State<Emulator>,
+    Path((vault_name, name)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    set(&emu, &vault_name, &name, &uri, &headers, &body).await
+}
+
+pub(crate) async fn get_secret(
+    State(emu): State<Emulator>,
+    Path((vault_name, name)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    read(&emu, &vault_name, &name, None, &uri, &headers).await
+}
+
+pub(crate) async fn get_secret_version(
+    State(emu): State<Emulator>,
+    Path((vault_name, name, version)): Path<(String, String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    read(&emu, &vault_name, &name, Some(&version), &uri, &headers).await
+}
+
+async fn set(
+    emu: &Emulator,
+    vault_name: &str,
+    name: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let (v, _) = match admit(
+        emu,
+        vault_name,
+        uri,
+        headers,
+        SecretAction::Set,
+        &format!("secrets/{name}"),
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !vault::valid_secret_name(name) {
+        return bad_parameter(format!(
+            "The secret name '{name}' is invalid: 1 to 127 letters, digits and dashes."
+        ));
+    }
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return bad_parameter("The request body must be a JSON object with 'value'.".into());
+    };
+    let Some(value) = map.get("value").and_then(Value::as_str) else {
+        return bad_parameter("The parameter 'value' is required and must be a string.".into());
+    };
+    if value.len() > MAX_SECRET_BYTES {
+        return bad_parameter(format!(
+            "The secret value is {} bytes; Key Vault stores at most {MAX_SECRET_BYTES}.",
+            value.len()
+        ));
+    }
+    let content_type = map
+        .get("contentType")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let now = crate::clock::unix(emu.now());
+    let written =
+        emu.write(|r| Ok(r.set_secret(&v.name, name, value.to_owned(), content_type, now)));
+    match written {
+        Ok(Some(version)) => {
+            let uri = emu.vault_uri(&v.name, headers).await;
+            (
+                StatusCode::OK,
+                axum::Json(secret_json(&uri, name, &version)),
+            )
+                .into_response()
+        }
+        Ok(None) => kv_error(
+            StatusCode::NOT_FOUND,
+            "VaultNotFound",
+            format!("The vault '{vault_name}' no longer exists."),
+            None,
+        ),
+        Err(e) => kv_error(e.status, e.code, e.message, None),
+    }
+}
+
+async fn read(
+    emu: &Emulator,
+    vault_name: &str,
+    name: &str,
+    version: Option<&str>,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response {
+    let (v, _) = match admit(
+        emu,
+        vault_name,
+        uri,
+        headers,
+        SecretAction::Get,
+        &format!("secrets/{name}"),
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let found = v
+        .secrets
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(name))
+        .and_then(|s| match version {
+            None | Some("") => s.versions.last(),
+            Some(want) => s
+                .versions
+                .iter()
+                .find(|x| x.version.eq_ignore_ascii_case(want)),
+        });
+    match found {
+        Some(sv) => {
+            let uri = emu.vault_uri(&v.name, headers).await;
+            (StatusCode::OK, axum::Json(secret_json(&uri, name, sv))).into_response()
+        }
+        None => kv_error(
+            StatusCode::NOT_FOUND,
+            "SecretNotFound",
+            format!(
+                "A secret with (name/id) {name}{} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182",
+                version.map(|v| format!("/{v}")).unwrap_or_default()
+            ),
+            None,
+        ),
+    }
+}

@@ -1,0 +1,345 @@
+//! Key Vault over HTTP: vaults and role assignments through ARM, and the data plane's
+//! secrets with Key Vault's challenge, audience check and RBAC.
+
+mod common;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use common::*;
+use idp_emulator::{Emulator, ManualClock};
+use serde_json::{Value, json};
+
+const PRINCIPAL: &str = "50000000-0000-4000-8000-000000000005";
+const SECRETS_OFFICER: &str = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
+const SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
+
+fn vault_path(name: &str) -> String {
+    format!(
+        "/subscriptions/{SUBSCRIPTION}/resourceGroups/{RG}/providers/Microsoft.KeyVault/vaults/{name}"
+    )
+}
+
+async fn request(
+    emu: &Emulator,
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, HeaderMap, Value) {
+    let mut r = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "127.0.0.1:8443")
+        .header("content-type", "application/json");
+    if let Some(b) = bearer {
+        r = r.header("authorization", format!("Bearer {b}"));
+    }
+    let r = r
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    send(&emu.router(), r).await
+}
+
+fn owner(emu: &Emulator) -> String {
+    emu.owner_token(std::time::Duration::from_secs(3600))
+        .unwrap()
+}
+
+/// An access token this emulator signed for `aud`, for `oid`.
+fn token(emu: &Emulator, aud: &str, oid: &str, exp_in: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    emu.signing_key()
+        .sign(&json!({
+            "aud": aud, "iss": emu.access_token_issuer(), "iat": now, "nbf": now,
+            "exp": now + exp_in, "oid": oid, "appid": "c1", "tid": TENANT,
+        }))
+        .unwrap()
+}
+
+async fn vault_with_role(emu: &Emulator, role: Option<&str>) -> String {
+    let (s, _, v) = request(
+        emu,
+        "PUT",
+        &format!("{}?api-version=2026-02-01", vault_path("kv-test")),
+        Some(&owner(emu)),
+        Some(json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": "standard"}}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        v["properties"]["vaultUri"],
+        "https://127.0.0.1:8443/keyvault/kv-test/"
+    );
+    assert_eq!(
+        v["properties"]["enableRbacAuthorization"], true,
+        "the default from 2026-02-01"
+    );
+    if let Some(role) = role {
+        let (s, _, a) = request(
+            emu,
+            "PUT",
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+                vault_path("kv-test"),
+                "0a000000-0000-4000-8000-00000000000a"
+            ),
+            Some(&owner(emu)),
+            Some(json!({"properties": {
+                "roleDefinitionId": format!("/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+                "principalId": PRINCIPAL, "principalType": "ServicePrincipal"}})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        assert_eq!(a["properties"]["scope"], vault_path("kv-test"));
+    }
+    "/keyvault/kv-test/secrets/greeting?api-version=7.5".into()
+}
+
+#[tokio::test]
+async fn the_data_plane_challenges_then_checks_audience_and_role() {
+    let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    let secret = vault_with_role(&emu, Some(SECRETS_USER)).await;
+    // No token: 401 and the challenge naming this emulator's authority and the resource.
+    let (s, h, b) = request(&emu, "PUT", &secret, None, Some(json!({"value": "hi"}))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h["www-authenticate"],
+        format!(
+            "Bearer authorization=\"https://127.0.0.1:8443/{TENANT}\", resource=\"https://vault.azure.net\""
+        )
+    );
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("AKV10000")
+    );
+    // ARM's token is not Key Vault's: 401 AKV10022 naming both audiences.
+    let (s, _, b) = request(&emu, "GET", &secret, Some(&owner(&emu)), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let m = b["error"]["message"].as_str().unwrap();
+    assert!(
+        m.starts_with("AKV10022") && m.contains("https://management.azure.com/"),
+        "{m}"
+    );
+    // Expired, and not signed here.
+    let (s, _, b) = request(
+        &emu,
+        "GET",
+        &secret,
+        Some(&token(&emu, "https://vault.azure.net", PRINCIPAL, -10)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            s,
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("AKV10032")
+        ),
+        (StatusCode::UNAUTHORIZED, true)
+    );
+    let other = idp_emulator::SigningKey::generate().unwrap();
+    let forged = other.sign(&json!({"aud": "https://vault.azure.net", "iss": emu.access_token_issuer(), "exp": i64::MAX / 2, "oid": PRINCIPAL})).unwrap();
+    assert_eq!(
+        request(&emu, "GET", &secret, Some(&forged), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let kv = token(&emu, "https://vault.azure.net", PRINCIPAL, 600);
+    // Secrets User may read but not write: 403 ForbiddenByRbac naming the action.
+    let (s, _, b) = request(
+        &emu,
+        "PUT",
+        &secret,
+        Some(&kv),
+        Some(json!({"value": "hi"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_eq!(b["error"]["innererror"]["code"], "ForbiddenByRbac");
+    let m = b["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("Action: 'Microsoft.KeyVault/vaults/secrets/setSecret/action'")
+            && m.contains(&format!("oid={PRINCIPAL}")),
+        "{m}"
+    );
+    // Another principal: refused reading too.
+    let stranger = token(
+        &emu,
+        "https://vault.azure.net",
+        "60000000-0000-4000-8000-000000000006",
+        600,
+    );
+    assert_eq!(
+        request(&emu, "GET", &secret, Some(&stranger), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // A missing secret is 404 for a reader; no api-version is 400.
+    let (s, _, b) = request(&emu, "GET", &secret, Some(&kv), None).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "SecretNotFound")
+    );
+    let (s, _, _) = request(
+        &emu,
+        "GET",
+        "/keyvault/kv-test/secrets/greeting",
+        Some(&kv),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // An unknown vault.
+    let (s, _, b) = request(
+        &emu,
+        "GET",
+        "/keyvault/nope/secrets/x?api-version=7.5",
+        Some(&kv),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "VaultNotFound")
+    );
+}
+
+#[tokio::test]
+async fn a_secrets_officer_sets_and_reads_versions() {
+    let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    let secret = vault_with_role(&emu, Some(SECRETS_OFFICER)).await;
+    let kv = token(&emu, "https://vault.azure.net/", PRINCIPAL, 600);
+    let (s, _, first) = request(
+        &emu,
+        "PUT",
+        &secret,
+        Some(&kv),
+        Some(json!({"value": "one"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    let id = first["id"].as_str().unwrap();
+    assert!(
+        id.starts_with("https://127.0.0.1:8443/keyvault/kv-test/secrets/greeting/"),
+        "{id}"
+    );
+    let (_, _, second) = request(
+        &emu,
+        "PUT",
+        &secret,
+        Some(&kv),
+        Some(json!({"value": "two", "contentType": "text/plain"})),
+    )
+    .await;
+    let (s, _, latest) = request(&emu, "GET", &secret, Some(&kv), None).await;
+    assert_eq!(
+        (s, latest["value"].as_str().unwrap()),
+        (StatusCode::OK, "two")
+    );
+    assert_eq!(latest["contentType"], "text/plain");
+    // The latest as the SDKs ask for it: an empty version.
+    let (s, _, latest) = request(
+        &emu,
+        "GET",
+        "/keyvault/kv-test/secrets/greeting/?api-version=7.5",
+        Some(&kv),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, latest["value"].as_str().unwrap()),
+        (StatusCode::OK, "two")
+    );
+    let version = id.rsplit('/').next().unwrap();
+    let (_, _, old) = request(
+        &emu,
+        "GET",
+        &format!("/keyvault/kv-test/secrets/greeting/{version}?api-version=7.5"),
+        Some(&kv),
+        None,
+    )
+    .await;
+    assert_eq!(old["value"], "one");
+    assert_ne!(second["id"], first["id"]);
+    // Bad names and values.
+    for (uri, body) in [
+        (
+            "/keyvault/kv-test/secrets/bad_name?api-version=7.5",
+            json!({"value": "x"}),
+        ),
+        (secret.as_str(), json!({"value": 5})),
+        (secret.as_str(), json!({"value": "x".repeat(25 * 1024 + 1)})),
+    ] {
+        let (s, _, b) = request(&emu, "PUT", uri, Some(&kv), Some(body)).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str().unwrap()),
+            (StatusCode::BAD_REQUEST, "BadParameter"),
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_vault_with_access_policies_refuses_by_policy_and_arm_checks_its_inputs() {
+    let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    let put = |name: &'static str, body: Value, api: &'static str| {
+        let emu = emu.clone();
+        async move {
+            request(
+                &emu,
+                "PUT",
+                &format!("{}?api-version={api}", vault_path(name)),
+                Some(&owner(&emu)),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // Before 2026-02-01 a new vault uses access policies unless told otherwise.
+    let (s, _, v) = put("kv-policy", json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": "standard"}}}), "2023-07-01").await;
+    assert_eq!(
+        (s, v["properties"]["enableRbacAuthorization"].as_bool()),
+        (StatusCode::CREATED, Some(false))
+    );
+    let kv = token(&emu, "https://vault.azure.net", PRINCIPAL, 600);
+    let (s, _, b) = request(
+        &emu,
+        "GET",
+        "/keyvault/kv-policy/secrets/x?api-version=7.5",
+        Some(&kv),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["innererror"]["code"].as_str().unwrap()),
+        (StatusCode::FORBIDDEN, "ForbiddenByPolicy")
+    );
+    let (s, _, b) = put("kv-bad", json!({"location": "westeurope"}), "2026-02-01").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, _, b) = put(
+        "k_v",
+        json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {}}}),
+        "2026-02-01",
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "VaultNameNotValid")
+    );
+    // A role assignment on a vault that does not exist, and one without a bearer.
+    let path = format!(
+        "{}/providers/Microsoft.Authorization/roleAssignments/0b000000-0000-4000-8000-00000000000b?api-version=2022-04-01",
+        vault_path("missing")
+    );
+    let (s, _, _) = request(&emu, "PUT", &path, Some(&owner(&emu)), Some(json!({"properties": {"roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{SECRETS_USER}"), "principalId": PRINCIPAL}}))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = request(&emu, "PUT", &path, None, Some(json!({}))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
