@@ -28,8 +28,13 @@ impl crate::diagnostic::Diagnostic for AuditError {
     fn hint(&self) -> Option<String> {
         Some("check that the audit log's folder exists and is writable (--audit-log / IDP_AUDIT_LOG / audit.log); nothing was signed without its line".into())
     }
+    /// A log path that cannot be a log (missing folder, a folder, not ours) is the
+    /// configuration's fault; a write that fails (disk full) is not.
     fn is_usage(&self) -> bool {
-        self.source.kind() == io::ErrorKind::NotFound
+        matches!(
+            self.source.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::IsADirectory | io::ErrorKind::PermissionDenied
+        )
     }
 }
 

@@ -233,6 +233,8 @@ pub(crate) struct Registry {
     pub vaults: Vec<crate::vault::Vault>,
     #[serde(default)]
     pub role_assignments: Vec<crate::vault::RoleAssignment>,
+    #[serde(default)]
+    pub applications: Vec<crate::solutions::Application>,
 }
 
 impl Registry {
@@ -482,6 +484,16 @@ pub(crate) enum Target<'a> {
         scope: &'a str,
         name: &'a str,
     },
+    /// `…/providers/Microsoft.Solutions/applications/{name}`, see [`crate::solutions`].
+    Application {
+        rg: &'a str,
+        name: &'a str,
+    },
+    /// `…/providers/Microsoft.Solutions/applications/{name}/listTokens`.
+    ListTokens {
+        rg: &'a str,
+        name: &'a str,
+    },
 }
 
 /// Splits `/subscriptions/{sub}/…` into the subscription and what it names.
@@ -526,6 +538,19 @@ pub(crate) fn parse_path(path: &str) -> Option<(&str, Target<'_>)> {
                 name: segments[7],
             },
         ));
+    }
+    if (n == 8 || n == 9)
+        && lit(2, "resourceGroups")
+        && lit(4, "providers")
+        && lit(5, "Microsoft.Solutions")
+        && lit(6, "applications")
+    {
+        let (rg, name) = (segments[3], segments[7]);
+        return match n {
+            8 => Some((segments[1], Target::Application { rg, name })),
+            _ if lit(8, "listTokens") => Some((segments[1], Target::ListTokens { rg, name })),
+            _ => None,
+        };
     }
     if !(lit(2, "resourceGroups")
         && lit(4, "providers")

@@ -99,12 +99,8 @@ const ARM_AUDIENCES: [&str; 3] = [
     "https://management.core.windows.net/",
 ];
 
-/// The 401 ARM answers, or `None` when the request may go on.
-fn refusal(emu: &Emulator, headers: &HeaderMap) -> Option<Response> {
-    authorize(emu, headers).err().map(|r| *r)
-}
-
-fn authorize(emu: &Emulator, headers: &HeaderMap) -> Result<(), Box<Response>> {
+/// The caller's principal (`oid`), or the 401 ARM answers.
+fn authorize(emu: &Emulator, headers: &HeaderMap) -> Result<String, Box<Response>> {
     let refuse = |code: &'static str, message: String| {
         let challenge = format!(
             "Bearer authorization_uri=\"https://login.microsoftonline.com/{}\", error=\"invalid_token\", error_description=\"{message}\"",
@@ -127,7 +123,7 @@ fn authorize(emu: &Emulator, headers: &HeaderMap) -> Result<(), Box<Response>> {
         ));
     };
     match verify_access_token(emu, token, &ARM_AUDIENCES) {
-        Ok(_) => Ok(()),
+        Ok(claims) => Ok(claims["oid"].as_str().unwrap_or_default().to_owned()),
         Err(TokenProblem::Expired { exp, now }) => Err(refuse(
             "ExpiredAuthenticationToken",
             format!(
@@ -207,12 +203,16 @@ pub(crate) async fn arm_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if emu.config().arm_requires_bearer
-        && let Some(refusal) = refusal(&emu, &headers)
-    {
-        return refusal;
-    }
-    match arm_request(&emu, &method, &uri, &headers, &body).await {
+    // Without the bearer requirement every caller is the subscription's owner.
+    let caller = if emu.config().arm_requires_bearer {
+        match authorize(&emu, &headers) {
+            Ok(oid) => oid,
+            Err(refusal) => return *refusal,
+        }
+    } else {
+        Emulator::OWNER_PRINCIPAL.to_owned()
+    };
+    match arm_request(&emu, &method, &uri, &headers, &body, &caller).await {
         Ok((status, body)) => arm_response(status, body),
         Err(e) => arm_error(&e),
     }
@@ -224,6 +224,7 @@ async fn arm_request(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    caller: &str,
 ) -> Result<(StatusCode, Value), ArmError> {
     let Some((subscription, target)) = arm::parse_path(uri.path()) else {
         return Err(ArmError {
@@ -306,8 +307,120 @@ async fn arm_request(
                 None => Ok((StatusCode::NO_CONTENT, Value::Null)),
             }
         }
+        (method, target @ (Target::Application { .. } | Target::ListTokens { .. })) => {
+            applications(emu, &method, target, body, caller)
+        }
         (method, target @ (Target::Vault { .. } | Target::RoleAssignment { .. })) => {
             crate::vault_routes::arm(emu, &method, target, uri, headers, body).await
+        }
+        (method, _) => Err(ArmError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "MethodNotAllowed",
+            message: format!("The method '{method}' is not allowed on this resource."),
+        }),
+    }
+}
+
+/// Managed applications and `listTokens` (rules in [`crate::solutions`]).
+fn applications(
+    emu: &Emulator,
+    method: &Method,
+    target: Target<'_>,
+    body: &[u8],
+    caller: &str,
+) -> Result<(StatusCode, Value), ArmError> {
+    use crate::solutions::{self, Application};
+    let sub = emu.subscription().to_owned();
+    match (method.clone(), target) {
+        (Method::GET, Target::Application { rg, name }) => {
+            let a = emu.registry().application(rg, name)?.clone();
+            Ok((StatusCode::OK, solutions::application_json(&sub, &a)))
+        }
+        (Method::PUT, Target::Application { rg, name }) => {
+            let map = json_object(body)?;
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            let identities = match &map.get("identity").cloned().unwrap_or(Value::Null)["userAssignedIdentities"]
+            {
+                Value::Object(ids) => ids.keys().cloned().collect(),
+                Value::Null => Vec::new(),
+                _ => {
+                    return Err(invalid_content(
+                        "'identity.userAssignedIdentities' is not an object",
+                    ));
+                }
+            };
+            let props = map.get("properties").cloned().unwrap_or(Value::Null);
+            let authorizations = props["authorizations"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| text(&x["principalId"]))
+                        .filter(|p| !p.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let app = Application {
+                resource_group: rg.to_owned(),
+                name: name.to_owned(),
+                location: map.get("location").map(text).unwrap_or_default(),
+                kind: map
+                    .get("kind")
+                    .map(text)
+                    .unwrap_or_else(|| "ServiceCatalog".into()),
+                managed_resource_group_id: text(&props["managedResourceGroupId"]),
+                identities,
+                publisher: caller.to_owned(),
+                authorizations,
+            };
+            let (a, c) = emu.write(|r| r.put_application(&sub, app))?;
+            let status = if c {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, solutions::application_json(&sub, &a)))
+        }
+        (Method::POST, Target::ListTokens { rg, name }) => {
+            let map = if body.is_empty() {
+                serde_json::Map::new()
+            } else {
+                json_object(body)?
+            };
+            let audience = map
+                .get("authorizationAudience")
+                .and_then(Value::as_str)
+                .filter(|a| !a.is_empty())
+                .unwrap_or(solutions::DEFAULT_AUDIENCE)
+                .to_owned();
+            let asked: Option<Vec<String>> = match map.get("userAssignedIdentities") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(serde_json::from_value(v.clone()).map_err(|_| {
+                    invalid_content("'userAssignedIdentities' is not an array of strings")
+                })?),
+            };
+            let identities =
+                emu.registry()
+                    .list_tokens_for(&sub, rg, name, caller, asked.as_deref())?;
+            let now = emu.now();
+            let mut value = Vec::with_capacity(identities.len());
+            for (id, identity) in identities {
+                let (token, iat, exp) = crate::token::access_token(emu, &identity, &audience, now)
+                    .map_err(|e| ArmError {
+                        status: StatusCode::INTERNAL_SERVER_ERROR,
+                        code: "InternalServerError",
+                        message: e.to_string(),
+                    })?;
+                value.push(json!({
+                    "accessToken": token,
+                    "expiresIn": (exp - iat).to_string(),
+                    "expiresOn": exp.to_string(),
+                    "notBefore": iat.to_string(),
+                    "authorizationAudience": audience,
+                    "resourceId": id,
+                    "tokenType": "Bearer",
+                }));
+            }
+            Ok((StatusCode::OK, json!({ "value": value })))
         }
         (method, _) => Err(ArmError {
             status: StatusCode::METHOD_NOT_ALLOWED,

@@ -62,6 +62,7 @@
 //!   /{tenant}/discovery/v2.0/keys`: the emulator's own metadata, for checking its access
 //!   tokens. URLs in it use [`Config::public_base_url`], else `https://{Host}`.
 //! - The ARM identity API, see [`arm`].
+//! - Managed applications and `listTokens`, see [`solutions`].
 //! - Key Vault: vaults and role assignments through ARM, and the data plane's secrets with
 //!   Key Vault's challenge and RBAC, see [`vault`].
 //! - Fault injection for client retry tests: [`Emulator::inject_faults`], or over HTTP
@@ -105,6 +106,7 @@ mod jwt;
 mod key;
 mod metadata;
 mod routes;
+pub mod solutions;
 mod state;
 mod token;
 pub mod vault;

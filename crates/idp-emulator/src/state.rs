@@ -7,6 +7,7 @@
 use crate::Error;
 use crate::arm::{Identity, Registry};
 use crate::key::SigningKey;
+use crate::solutions::Application;
 use crate::vault::{RoleAssignment, Vault};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
@@ -25,6 +26,8 @@ struct StateFile {
     vaults: Vec<Vault>,
     #[serde(default)]
     role_assignments: Vec<RoleAssignment>,
+    #[serde(default)]
+    applications: Vec<Application>,
 }
 
 /// Reads `path`: `None` if it does not exist.
@@ -68,6 +71,7 @@ pub(crate) fn load(path: &Path) -> Result<Option<(SigningKey, Registry)>, Error>
             identities: file.identities,
             vaults: file.vaults,
             role_assignments: file.role_assignments,
+            applications: file.applications,
         },
     )))
 }
@@ -84,6 +88,7 @@ pub(crate) fn save(path: &Path, key: &SigningKey, registry: &Registry) -> Result
         identities: registry.identities.clone(),
         vaults: registry.vaults.clone(),
         role_assignments: registry.role_assignments.clone(),
+        applications: registry.applications.clone(),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
     let dir = match path.parent() {

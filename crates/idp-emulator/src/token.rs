@@ -386,14 +386,14 @@ fn verify_signature(a: &Assertion<'_>, n: &str, e: &str) -> Result<(), Aadsts> {
     }
 }
 
-/// The access token and the response body for it.
-fn issue(
+/// A managed identity's access token for `resource`, as Entra signs it: the token, `iat`
+/// and `exp`. The token endpoint and the managed application's `listTokens` both hand it out.
+pub(crate) fn access_token(
     emu: &Emulator,
-    version: Version,
     identity: &Identity,
     resource: &str,
     now: SystemTime,
-) -> Result<Value, Aadsts> {
+) -> Result<(String, i64, i64), crate::Error> {
     let tenant = &emu.config().tenant;
     let iat = unix(now);
     let exp = iat + 3600;
@@ -416,7 +416,18 @@ fn issue(
         "uti": new_guid(),
         "xms_mirid": identity_id(emu.subscription(), identity),
     });
-    let token = emu.signing_key().sign(&claims).map_err(|e| {
+    Ok((emu.signing_key().sign(&claims)?, iat, exp))
+}
+
+/// The access token and the response body for it.
+fn issue(
+    emu: &Emulator,
+    version: Version,
+    identity: &Identity,
+    resource: &str,
+    now: SystemTime,
+) -> Result<Value, Aadsts> {
+    let (token, iat, exp) = access_token(emu, identity, resource, now).map_err(|e| {
         Aadsts::new(
             50000,
             StatusCode::INTERNAL_SERVER_ERROR,

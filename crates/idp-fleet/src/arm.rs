@@ -57,8 +57,10 @@ pub enum ArmError {
 impl idp_core::diagnostic::Diagnostic for ArmError {
     fn hint(&self) -> Option<String> {
         Some(match self {
+            ArmError::NotFound { id, .. } if id.ends_with("/listTokens") => "check the managed application's resource id (subscription, resource group, application name): `az managedapp list --query \"[].id\"`".into(),
             ArmError::NotFound { .. } => "check the resource id (subscription, managed resource group, identity name); a managed app's resources live in its managed resource group, which the publisher reaches only through the application's `publisherAuthorization`".into(),
             ArmError::Forbidden { status: 401, .. } => "the ARM token is missing, expired or for another audience: log in again (`az login`), or give a fresh token in --arm-token-file / IDP_ARM_TOKEN_FILE".into(),
+            ArmError::Forbidden { id, .. } if id.ends_with("/listTokens") => "only the managed application's publisher may list its tokens: run as the principal that created the application, or one named in its publisher authorizations (`properties.authorizations`)".into(),
             ArmError::Forbidden { .. } => "the identity you run as needs read access to the UAMI and its federated credentials: the `Managed Identity Operator` or `Reader` role on the managed resource group (the managed app's publisher authorization)".into(),
             ArmError::Unreachable { .. } => "check --arm-endpoint / IDP_ARM_ENDPOINT and the network; for a private CA, --ca-cert".into(),
             ArmError::Other { .. } | ArmError::Malformed { .. } => "retry later; if it persists, check the identity in the Azure portal".into(),
@@ -111,17 +113,31 @@ impl ArmClient {
     }
 
     async fn get(&self, path: &str) -> Result<serde_json::Value, ArmError> {
-        let url = format!("{}{path}?api-version={API_VERSION}", self.endpoint);
-        let response = self
-            .http
-            .get(&url)
-            .bearer_auth(self.token.expose())
-            .send()
+        self.send(reqwest::Method::GET, path, API_VERSION, None)
             .await
-            .map_err(|e| ArmError::Unreachable {
-                url: url.clone(),
-                detail: idp_http::chain(&e),
-            })?;
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        api_version: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, ArmError> {
+        let url = format!("{}{path}?api-version={api_version}", self.endpoint);
+        let mut request = self
+            .http
+            .request(method, &url)
+            .bearer_auth(self.token.expose());
+        if let Some(b) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_string());
+        }
+        let response = request.send().await.map_err(|e| ArmError::Unreachable {
+            url: url.clone(),
+            detail: idp_http::chain(&e),
+        })?;
         let status = response.status().as_u16();
         let body =
             idp_http::read_body(response, MAX_BODY)
@@ -204,6 +220,102 @@ impl ArmClient {
                 }
             })
             .collect())
+    }
+}
+
+/// The Microsoft.Solutions API version of `listTokens` (GA).
+pub const SOLUTIONS_API_VERSION: &str = "2021-07-01";
+
+/// One token `listTokens` handed out. The secret is the access token.
+#[derive(Debug)]
+pub struct ListedToken {
+    pub access_token: SecretString,
+    pub expires_in: Option<u64>,
+    pub expires_on: Option<i64>,
+    pub resource_id: String,
+}
+
+/// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Solutions/applications/{name}`,
+/// fixed segments in any case.
+pub fn check_application_id(id: &str) -> Result<(), String> {
+    let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+    let lit = |i: usize, want: &str| {
+        segments
+            .get(i)
+            .is_some_and(|s| s.eq_ignore_ascii_case(want))
+    };
+    let ok = id.starts_with('/')
+        && segments.len() == 8
+        && lit(0, "subscriptions")
+        && lit(2, "resourceGroups")
+        && lit(4, "providers")
+        && lit(5, "Microsoft.Solutions")
+        && lit(6, "applications")
+        && segments
+            .iter()
+            .all(|s| !s.is_empty() && !s.contains(['?', '#', ' ']));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{id}` is not a managed application's resource id: /subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.Solutions/applications/<name>"
+        ))
+    }
+}
+
+impl ArmClient {
+    /// `listTokens` on managed application `application` (its resource id): the tokens of
+    /// `identities` (its user-assigned identities; none: its system-assigned one) for
+    /// `audience`. Expiry fields are read in both spellings the documentation shows
+    /// (`expiresIn`/`expires_in`…), numbers or strings.
+    pub async fn list_tokens(
+        &self,
+        application: &str,
+        audience: &str,
+        identities: &[String],
+    ) -> Result<Vec<ListedToken>, ArmError> {
+        let path = format!("{application}/listTokens");
+        let mut body = serde_json::json!({ "authorizationAudience": audience });
+        if !identities.is_empty() {
+            body["userAssignedIdentities"] = serde_json::json!(identities);
+        }
+        let v = self
+            .send(
+                reqwest::Method::POST,
+                &path,
+                SOLUTIONS_API_VERSION,
+                Some(body),
+            )
+            .await?;
+        let value = v["value"].as_array().ok_or_else(|| ArmError::Malformed {
+            id: path.clone(),
+            detail: "no `value` array".into(),
+        })?;
+        let number = |t: &serde_json::Value, a: &str, b: &str| {
+            let x = if t[a].is_null() { &t[b] } else { &t[a] };
+            x.as_i64()
+                .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+        };
+        value
+            .iter()
+            .take(100)
+            .map(|t| {
+                let token = t["accessToken"]
+                    .as_str()
+                    .or_else(|| t["access_token"].as_str())
+                    .ok_or_else(|| ArmError::Malformed {
+                        id: path.clone(),
+                        detail: "a token without `accessToken`".into(),
+                    })?;
+                Ok(ListedToken {
+                    access_token: SecretString::new(token),
+                    expires_in: number(t, "expiresIn", "expires_in")
+                        .and_then(|n| u64::try_from(n).ok()),
+                    expires_on: number(t, "expiresOn", "expires_on"),
+                    resource_id: t["resourceId"].as_str().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -384,13 +384,13 @@ pub struct TokenArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
     /// The customer's tenant id (where the managed identity lives)
-    #[arg(long, value_name = "T", required_unless_present_any = ["customer", "all", "customers"])]
+    #[arg(long, value_name = "T", required_unless_present_any = ["customer", "all", "customers", "application"])]
     pub tenant: Option<String>,
     /// The managed identity's client id (clientId, not principalId)
-    #[arg(long, value_name = "C", required_unless_present_any = ["customer", "all", "customers"])]
+    #[arg(long, value_name = "C", required_unless_present_any = ["customer", "all", "customers", "application"])]
     pub client_id: Option<String>,
     /// The assertion's `sub`: the FIC's subject, exactly
-    #[arg(long, value_name = "S", required_unless_present_any = ["customer", "all", "customers"])]
+    #[arg(long, value_name = "S", required_unless_present_any = ["customer", "all", "customers", "application"])]
     pub subject: Option<String>,
     /// One resource's scope, like https://vault.azure.net/.default [default: the customer's]
     #[arg(long, value_name = "SCOPE")]
@@ -416,6 +416,29 @@ pub struct TokenArgs {
     /// Retries of throttling (429) and server errors (5xx), honouring Retry-After
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub retries: u32,
+    /// How to get the token: `exchange` (an assertion signed by idp, exchanged at Entra) or `list-tokens` (the managed application's listTokens over ARM, as its publisher; no issuer involved)
+    #[arg(long, value_enum, default_value = "exchange")]
+    pub via: Via,
+    /// With --via list-tokens: the managed application's resource id (/subscriptions/…/providers/Microsoft.Solutions/applications/…)
+    #[arg(long, value_name = "ID", required_if_eq("via", "list-tokens"), conflicts_with_all = ["tenant", "client_id", "subject", "customer", "all", "customers"])]
+    pub application: Option<String>,
+    /// With --via list-tokens: the application's user-assigned identity (its resource id) whose token to get [default: the system-assigned identity]
+    #[arg(long, value_name = "ID", requires = "application")]
+    pub identity: Option<String>,
+    /// With --via list-tokens: Azure Resource Manager's endpoint [env: IDP_ARM_ENDPOINT] [toml: arm.endpoint] [default: the cloud's, https://management.azure.com]
+    #[arg(long, value_name = "URL")]
+    pub arm_endpoint: Option<String>,
+    /// With --via list-tokens: a file holding the publisher's ARM bearer token; else the Azure CLI login, workload or managed identity [env: IDP_ARM_TOKEN_FILE] [toml: arm.token_file]
+    #[arg(long, value_name = "FILE")]
+    pub arm_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Via {
+    /// Sign an assertion and exchange it at Entra (workload identity federation)
+    Exchange,
+    /// Call listTokens on the managed application over ARM, as its publisher
+    ListTokens,
 }
 
 /// The emulator's tenant when none is given.
@@ -667,5 +690,14 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    /// clap's own consistency checks on every command (an argument named in a rule that
+    /// does not exist, conflicting defaults), which otherwise fire only when that
+    /// command is run in a debug build.
+    #[test]
+    fn every_command_line_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
     }
 }

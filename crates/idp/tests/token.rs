@@ -928,3 +928,142 @@ fn the_emulator_behind_a_proxy_names_its_public_url_in_its_discovery() {
         .code(2);
     assert!(!dir.path().join("emu").exists());
 }
+
+#[test]
+fn list_tokens_gets_the_applications_identity_token_for_its_publisher_only() {
+    let f = Flow::served(&[]);
+    let (status, uami) = f.arm(
+        reqwest::Method::PUT,
+        "app-identity",
+        Some(json!({"location": "westeurope"})),
+    );
+    assert_eq!(status, 201, "{uami}");
+    let uami_id = uami["id"].as_str().unwrap().to_owned();
+    let app = format!(
+        "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.Solutions/applications/contoso-app",
+        f.subscription
+    );
+    let (status, a) = f.arm_at(
+        reqwest::Method::PUT,
+        &format!("{app}?api-version=2021-07-01"),
+        Some(json!({"location": "westeurope", "kind": "ServiceCatalog",
+            "identity": {"type": "UserAssigned", "userAssignedIdentities": {uami_id.clone(): {}}},
+            "properties": {"managedResourceGroupId": format!("/subscriptions/{}/resourceGroups/rg", f.subscription)}})),
+    );
+    assert_eq!(status, 201, "{a}");
+    let list = |app: &str, token_file: &str, extra: &[&str]| {
+        let out = idp(f.path())
+            .args(["token", "--via", "list-tokens", "--application", app])
+            .args(["--scope", SCOPE, "--arm-endpoint", &f.authority()])
+            .args(["--arm-token-file", token_file])
+            .arg("--ca-cert")
+            .arg(&f.emulator_ca)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    // The publisher (the owner who created it) gets the identity's Key Vault token.
+    let (code, out, err) = list(&app, "owner.token", &["--identity", &uami_id]);
+    assert_eq!(code, 0, "{err}");
+    let claims = f.verify(out.trim(), "https://vault.azure.net");
+    assert_eq!(claims["xms_mirid"], uami_id.as_str());
+    assert_eq!(claims["appid"], uami["properties"]["clientId"]);
+    let (code, out, _) = list(
+        &app,
+        "owner.token",
+        &["--identity", &uami_id, "--format", "json"],
+    );
+    assert_eq!(code, 0);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["token_type"], "Bearer");
+    assert!(doc["expires_in"].as_u64().unwrap() > 3000);
+
+    // Another principal (a managed identity's own ARM token): 403, explained, nothing printed.
+    let client_id = f.identity_with_fic("caller", &f.issuer, SUBJECT);
+    let arm_token = idp(f.path())
+        .args([
+            "token",
+            "--tenant",
+            &f.tenant,
+            "--client-id",
+            &client_id,
+            "--subject",
+            SUBJECT,
+        ])
+        .args([
+            "--scope",
+            "https://management.azure.com/.default",
+            "--authority-host",
+            &f.authority(),
+        ])
+        .arg("--ca-cert")
+        .arg(&f.emulator_ca)
+        .output()
+        .unwrap();
+    std::fs::write(f.path().join("other.token"), &arm_token.stdout).unwrap();
+    let (code, out, err) = list(&app, "other.token", &["--identity", &uami_id]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("403") && err.contains("only the managed application's publisher"),
+        "{err}"
+    );
+    // An unknown application: 404, explained.
+    let (code, _, err) = list(
+        &format!("{app}-gone"),
+        "owner.token",
+        &["--identity", &uami_id],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("404") && err.contains("managed application's resource id"),
+        "{err}"
+    );
+    // Usage errors: exit 2 before anything is sent.
+    for (args, says) in [
+        (
+            vec!["token", "--via", "list-tokens", "--scope", SCOPE],
+            "--application <ID>",
+        ),
+        (
+            vec!["token", "--application", &app, "--scope", SCOPE],
+            "--via list-tokens",
+        ),
+        (
+            vec![
+                "token",
+                "--via",
+                "list-tokens",
+                "--application",
+                "/subscriptions/x/apps/y",
+                "--scope",
+                SCOPE,
+            ],
+            "not a managed application's resource id",
+        ),
+        (
+            vec![
+                "token",
+                "--via",
+                "list-tokens",
+                "--application",
+                &app,
+                "--scope",
+                "https://vault.azure.net",
+            ],
+            "/.default",
+        ),
+    ] {
+        let out = idp(f.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}: {out:?}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! `idp token`: sign a fresh assertion and exchange it at Entra for the managed identity's
 //! access token; explain an AADSTS failure with the values at stake.
 
-use crate::cli::{TokenArgs, TokenFormat};
+use crate::cli::{TokenArgs, TokenFormat, Via};
 use crate::report::{EXIT_FAILED, Reported};
 use crate::settings::Settings;
 use anyhow::Context as _;
@@ -15,6 +15,16 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
+    if args.via == Via::ListTokens {
+        return list_tokens(settings, args);
+    }
+    if args.application.is_some() {
+        return Err(crate::report::Hint::usage(
+            "--application is for --via list-tokens",
+            "add --via list-tokens to get the token from the managed application over ARM",
+        )
+        .into());
+    }
     if args.all || !args.customers.is_empty() {
         return fleet(settings, args);
     }
@@ -48,33 +58,119 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         Ok(t) => t,
         Err(e) => return Err(explain(e)),
     };
+    print_token(
+        args.format,
+        &token.token,
+        &token.token_type,
+        token.expires_in,
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints an access token in `format`: the token, a JSON document, or its decoded claims.
+fn print_token(
+    format: TokenFormat,
+    token: &idp_exchange::Secret,
+    token_type: &str,
+    expires_in: u64,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match args.format {
+    match format {
         TokenFormat::Raw => {
-            out.write_all(token.token.expose().as_bytes())?;
+            out.write_all(token.expose().as_bytes())?;
             out.write_all(b"\n")?;
         }
         TokenFormat::Json => {
-            let expires_on = super::now().unix_timestamp() + token.expires_in as i64;
+            let expires_on = super::now().unix_timestamp() + expires_in as i64;
             let json = serde_json::json!({
-                "access_token": token.token.expose(),
-                "token_type": token.token_type,
-                "expires_in": token.expires_in,
+                "access_token": token.expose(),
+                "token_type": token_type,
+                "expires_in": expires_in,
                 "expires_on": expires_on,
             });
             writeln!(out, "{json}")?;
         }
         TokenFormat::Claims => {
-            let decoded = idp_core::inspect::decode(token.token.expose())
-                .context("Entra's access token is not a JWT")?;
+            let decoded = idp_core::inspect::decode(token.expose())
+                .context("the access token is not a JWT")?;
             let json = serde_json::json!({
                 "header": decoded.header,
                 "claims": decoded.claims,
-                "expires_in": token.expires_in,
+                "expires_in": expires_in,
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
         }
     }
+    Ok(())
+}
+
+/// `--via list-tokens`: the managed application's `listTokens` over ARM, as its publisher.
+fn list_tokens(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
+    let application = args.application.clone().unwrap_or_default();
+    idp_fleet::arm::check_application_id(&application).map_err(|m| {
+        crate::report::Hint::usage(
+            m,
+            "copy the application's id from `az managedapp show … --query id`",
+        )
+    })?;
+    let identities = match &args.identity {
+        Some(id) => {
+            idp_fleet::inventory::IdentityId::parse(id).map_err(|m| {
+                crate::report::Hint::usage(m, "give the user-assigned identity's resource id")
+            })?;
+            vec![id.clone()]
+        }
+        None => Vec::new(),
+    };
+    let scope = args.scope.clone().ok_or_else(|| {
+        crate::report::Hint::usage(
+            "--scope is needed",
+            "give the resource's scope, like --scope https://vault.azure.net/.default",
+        )
+    })?;
+    let audience = scope
+        .strip_suffix("/.default")
+        .filter(|a| a.starts_with("https://") || a.starts_with("api://"))
+        .ok_or_else(|| {
+            crate::report::Hint::usage(
+                format!("--scope `{scope}` is not a resource's `/.default` scope"),
+                "give one resource's scope, like https://vault.azure.net/.default",
+            )
+        })?
+        .to_owned();
+    let cloud = settings.cloud(args.cloud.clone())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let arm = super::customers::arm_client(
+        settings,
+        &runtime,
+        cloud,
+        args.arm_endpoint.clone(),
+        args.arm_token_file.clone(),
+    )?;
+    let tokens = runtime.block_on(arm.list_tokens(&application, &audience, &identities))?;
+    let token = match &args.identity {
+        Some(id) => tokens
+            .into_iter()
+            .find(|t| t.resource_id.eq_ignore_ascii_case(id) || t.resource_id.is_empty()),
+        None => tokens.into_iter().next(),
+    }
+    .ok_or_else(|| {
+        crate::report::Hint::failed(
+            "listTokens answered no token for that identity",
+            "check that the identity is attached to the application (`identity.userAssignedIdentities`)",
+        )
+    })?;
+    let expires_in = token
+        .expires_in
+        .or_else(|| {
+            token
+                .expires_on
+                .map(|on| (on - super::now().unix_timestamp()).max(0) as u64)
+        })
+        .unwrap_or(0);
+    print_token(args.format, &token.access_token, "Bearer", expires_in)?;
     Ok(ExitCode::SUCCESS)
 }
 
