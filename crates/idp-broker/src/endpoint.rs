@@ -439,6 +439,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn only_the_customers_audience_is_served_and_only_401_challenges() {
+        let ok = format!("{GH}&audience=api%3A%2F%2FAzureADTokenExchange");
+        let (s, b) = call("127.0.0.1:5", Some("Bearer the-token"), "GET", &ok).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = call(
+            "127.0.0.1:5",
+            Some("Bearer the-token"),
+            "GET",
+            &format!("{GH}&audience=api://other"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            b["message"],
+            "audience `api://other` is not allowed: this endpoint signs for `api://AzureADTokenExchange` only (the customer's audience, fixed by idp)"
+        );
+        // Only a 401 carries the challenge header.
+        let challenged = |status: StatusCode| async move {
+            let r = refuse(status, "m".into()).into_response();
+            r.headers().get(header::WWW_AUTHENTICATE).cloned()
+        };
+        assert_eq!(
+            challenged(StatusCode::UNAUTHORIZED).await.unwrap(),
+            "Bearer"
+        );
+        assert!(challenged(StatusCode::BAD_REQUEST).await.is_none());
+        assert!(challenged(StatusCode::FORBIDDEN).await.is_none());
+    }
+
+    #[tokio::test]
     async fn the_azure_devops_form_needs_a_service_connection() {
         let uri = format!("{AZURE_PIPELINES_PATH}?api-version=7.1&serviceConnectionId=abc");
         let (s, b) = call("127.0.0.1:5", Some("Bearer the-token"), "POST", &uri).await;
@@ -454,7 +484,13 @@ mod tests {
 
 /// A signer with a fresh key, for tests.
 #[cfg(test)]
-fn test_signer() -> Arc<Signer> {
+pub(crate) fn test_signer() -> Arc<Signer> {
+    test_signer_for(std::time::Duration::from_secs(600))
+}
+
+/// The same with assertions valid for `lifetime`.
+#[cfg(test)]
+pub(crate) fn test_signer_for(lifetime: std::time::Duration) -> Arc<Signer> {
     use idp_core::assertion::{AssertionSpec, Audience, Lifetime, PrivateClaims, Subject};
     let key = idp_core::keys::generate(2048)
         .unwrap()
@@ -464,7 +500,7 @@ fn test_signer() -> Arc<Signer> {
         issuer: idp_core::Issuer::parse("https://h/i").unwrap(),
         subject: Subject::parse("s").unwrap(),
         audience: Audience::default(),
-        lifetime: Lifetime::default(),
+        lifetime: Lifetime::new(lifetime).unwrap(),
         claims: PrivateClaims::parse(std::iter::empty()).unwrap(),
     };
     Arc::new(Signer::new(Arc::new(key), None, "exec", spec, None))

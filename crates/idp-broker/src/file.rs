@@ -115,6 +115,66 @@ fn now() -> i64 {
 mod tests {
     use super::*;
 
+    fn claims(jwt: &str) -> serde_json::Value {
+        use base64::Engine as _;
+        let part = jwt.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_file_is_private_refreshed_in_place_and_gone_with_its_folder() {
+        let parent = tempfile::tempdir().unwrap();
+        let signer = crate::endpoint::test_signer_for(Duration::from_secs(3));
+        let (file, first) = AssertionFile::create(&signer, Some(parent.path())).unwrap();
+        let file = Arc::new(file);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(file.folder()), 0o700);
+        assert_eq!(mode(file.path()), 0o600);
+        assert!(file.folder().starts_with(parent.path()));
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert_eq!(text, first.token.expose(), "the token, no newline");
+        let task = file.keep_fresh(Arc::clone(&signer), &first, |_| {});
+        // A third of 3 s: a new assertion within about a second, newer than the first.
+        let mut refreshed = None;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = std::fs::read_to_string(file.path()).unwrap();
+            if now != text {
+                refreshed = Some(now);
+                break;
+            }
+        }
+        let refreshed = refreshed.expect("refreshed within 4 s");
+        assert_ne!(claims(&refreshed)["jti"], claims(&text)["jti"]);
+        assert!(claims(&refreshed)["iat"].as_i64() >= claims(&text)["iat"].as_i64());
+        assert!(
+            refreshed.len() > 100 && !refreshed.ends_with('\n'),
+            "whole, no newline"
+        );
+        // Not again before the next third: half a second later it is unchanged.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(std::fs::read_to_string(file.path()).unwrap(), refreshed);
+        task.abort();
+        let _ = task.await;
+        let folder = file.folder().to_owned();
+        drop(file);
+        assert!(!folder.exists());
+    }
+
+    #[test]
+    fn now_is_the_clock() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!((now() - t).abs() <= 1);
+    }
+
     #[test]
     fn a_third_of_the_lifetime_at_least_a_second() {
         assert_eq!(
