@@ -45,14 +45,17 @@ impl Aadsts {
         Self::new(code, StatusCode::UNAUTHORIZED, "invalid_client", message)
     }
 
-    /// The response Entra would send, stamped with `now` and `correlation_id`.
+    /// The response Entra would send, stamped with `now` and `correlation_id`. The
+    /// description's trailer follows single spaces, on the same line: Entra dropped the
+    /// `\r\n` separators in 2023 (issues Azure/azure-workload-identity#1232, #1200;
+    /// Azure/azure-sdk-for-net#9076 show both forms).
     pub(crate) fn into_response_at(self, now: SystemTime, correlation_id: &str) -> Response {
         let trace_id = new_guid();
         let timestamp = entra_timestamp(now);
         let body = json!({
             "error": self.error,
             "error_description": format!(
-                "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
+                "AADSTS{}: {} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}",
                 self.code, self.message
             ),
             "error_codes": [self.code],

@@ -494,6 +494,8 @@ pub(crate) enum Target<'a> {
         rg: &'a str,
         name: &'a str,
     },
+    /// `/subscriptions/{id}` itself (az login reads it).
+    Subscription,
 }
 
 /// Splits `/subscriptions/{sub}/…` into the subscription and what it names.
@@ -507,8 +509,11 @@ pub(crate) fn parse_path(path: &str) -> Option<(&str, Target<'_>)> {
     if !lit(0, "subscriptions") || segments.len() < 2 || segments.iter().any(|s| s.is_empty()) {
         return None;
     }
-    // A role assignment at any scope: the scope is everything before its provider.
     let n = segments.len();
+    if n == 2 {
+        return Some((segments[1], Target::Subscription));
+    }
+    // A role assignment at any scope: the scope is everything before its provider.
     if n >= 6
         && lit(n - 4, "providers")
         && lit(n - 3, "Microsoft.Authorization")

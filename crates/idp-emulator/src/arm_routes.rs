@@ -307,6 +307,7 @@ async fn arm_request(
                 None => Ok((StatusCode::NO_CONTENT, Value::Null)),
             }
         }
+        (Method::GET, Target::Subscription) => ok(subscription_json(emu)),
         (method, target @ (Target::Application { .. } | Target::ListTokens { .. })) => {
             applications(emu, &method, target, body, caller)
         }
@@ -319,6 +320,53 @@ async fn arm_request(
             message: format!("The method '{method}' is not allowed on this resource."),
         }),
     }
+}
+
+/// The one subscription, as `GET /subscriptions/{id}` answers it (api-version 2022-12-01).
+/// Source: azure-rest-api-specs, Microsoft.Resources subscriptions stable/2022-12-01,
+/// `Subscriptions_Get` example.
+pub(crate) fn subscription_json(emu: &Emulator) -> Value {
+    json!({
+        "id": format!("/subscriptions/{}", emu.subscription()),
+        "subscriptionId": emu.subscription(),
+        "tenantId": emu.tenant(),
+        "displayName": "idp emulator",
+        "state": "Enabled",
+        "subscriptionPolicies": {
+            "locationPlacementId": "Public_2014-09-01",
+            "quotaId": "PayAsYouGo_2014-09-01",
+            "spendingLimit": "Off"
+        },
+        "authorizationSource": "RoleBased",
+        "managedByTenants": [],
+        "tags": {}
+    })
+}
+
+/// `GET /subscriptions`: the subscriptions the caller sees (az login lists them).
+pub(crate) async fn list_subscriptions(
+    State(emu): State<Emulator>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if emu.config().arm_requires_bearer
+        && let Err(refusal) = authorize(&emu, &headers)
+    {
+        return *refusal;
+    }
+    if !has_api_version(&uri) {
+        return arm_error(&ArmError {
+            status: StatusCode::BAD_REQUEST,
+            code: "MissingApiVersionParameter",
+            message:
+                "The api-version query parameter (?api-version=) is required for all requests."
+                    .into(),
+        });
+    }
+    arm_response(
+        StatusCode::OK,
+        json!({"value": [subscription_json(&emu)], "count": {"type": "Total", "value": 1}}),
+    )
 }
 
 /// Managed applications and `listTokens` (rules in [`crate::solutions`]).
@@ -410,9 +458,10 @@ fn applications(
                         code: "InternalServerError",
                         message: e.to_string(),
                     })?;
+                let issued = crate::clock::unix(now);
                 value.push(json!({
                     "accessToken": token,
-                    "expiresIn": (exp - iat).to_string(),
+                    "expiresIn": (exp - issued).to_string(),
                     "expiresOn": exp.to_string(),
                     "notBefore": iat.to_string(),
                     "authorizationAudience": audience,

@@ -37,8 +37,10 @@ pub struct Config {
     /// Require the discovery document's `issuer` to equal `iss` (else 90061). Default true:
     /// whether Entra checks it is unconfirmed, so the emulator takes the stricter reading.
     pub require_discovery_issuer_match: bool,
-    /// Require `jwks_uri` on the issuer's host and port (else 90061). Default true, the
-    /// stricter reading of an unconfirmed rule.
+    /// Require `jwks_uri` on the issuer's host and port (else 90061). Default false: Entra
+    /// accepts keys on another host (Google's issuer publishes its keys on
+    /// www.googleapis.com and federates with Entra; Learn, "Workload identity federation
+    /// with Google Cloud"). The strict reading stays as an option.
     pub require_same_host_jwks: bool,
     /// The emulator's external base URL (`https://host:port`) for its own discovery
     /// document; `None` uses `https://` and the request's `Host`.
@@ -96,7 +98,7 @@ impl Config {
             clock_skew: Duration::ZERO,
             fetch_timeout: Duration::from_secs(10),
             require_discovery_issuer_match: true,
-            require_same_host_jwks: true,
+            require_same_host_jwks: false,
             public_base_url: None,
             signing_key: None,
             clock: Arc::new(SystemClock),

@@ -27,6 +27,10 @@ struct Inner {
     n: String,
     e: String,
     kid: String,
+    /// The self-signed certificate of the key (DER, standard base64), as Entra publishes
+    /// `x5c`, and its SHA-1 thumbprint (base64url), `x5t`.
+    x5c: String,
+    x5t: String,
 }
 
 impl fmt::Debug for SigningKey {
@@ -76,7 +80,21 @@ impl SigningKey {
         let n = URL_SAFE_NO_PAD.encode(rsa.n().to_vec());
         let e = URL_SAFE_NO_PAD.encode(rsa.e().to_vec());
         let kid = thumbprint(&n, &e);
-        Ok(Self(Arc::new(Inner { private, n, e, kid })))
+        let der = certificate(&private)?;
+        let x5c = base64::engine::general_purpose::STANDARD.encode(&der);
+        let x5t = openssl::hash::hash(MessageDigest::sha1(), &der)
+            .map(|d| URL_SAFE_NO_PAD.encode(d))
+            .map_err(|e| Error::InvalidKey {
+                reason: e.to_string(),
+            })?;
+        Ok(Self(Arc::new(Inner {
+            private,
+            n,
+            e,
+            kid,
+            x5c,
+            x5t,
+        })))
     }
 
     /// The key id: the RFC 7638 SHA-256 thumbprint of the public key.
@@ -84,21 +102,30 @@ impl SigningKey {
         &self.0.kid
     }
 
-    /// The public key as a JWK: `kty`, `use`, `kid`, `alg`, `n`, `e`.
+    /// The public key as a JWK, as Entra publishes its keys: `kty`, `use`, `kid`, `x5t`,
+    /// `alg`, `n`, `e`, `x5c`.
     pub fn public_jwk(&self) -> Value {
         json!({
             "kty": "RSA",
             "use": "sig",
             "kid": self.0.kid,
+            "x5t": self.0.x5t,
             "alg": "RS256",
             "n": self.0.n,
             "e": self.0.e,
+            "x5c": [self.0.x5c],
         })
     }
 
-    /// Signs `claims` as an RS256 JWT whose header names this key (RFC 7515 compact form).
+    /// The certificate's SHA-1 thumbprint (base64url), the header's `x5t`.
+    pub fn x5t(&self) -> &str {
+        &self.0.x5t
+    }
+
+    /// Signs `claims` as an RS256 JWT whose header names this key by `kid` and `x5t`, as
+    /// Entra's access tokens do (RFC 7515 compact form).
     pub fn sign(&self, claims: &Value) -> Result<String, Error> {
-        let header = json!({"typ": "JWT", "alg": "RS256", "kid": self.0.kid});
+        let header = json!({"typ": "JWT", "alg": "RS256", "x5t": self.0.x5t, "kid": self.0.kid});
         let encode = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
         let input = format!("{}.{}", encode(&header), encode(claims));
         let signature = openssl::sign::Signer::new(MessageDigest::sha256(), &self.0.private)
@@ -110,6 +137,37 @@ impl SigningKey {
     }
 }
 
+/// A self-signed certificate for the key, the same bytes for the same key (fixed serial,
+/// name and validity; RSA PKCS#1 v1.5 signatures are deterministic), so `x5t` is stable
+/// across restarts.
+fn certificate(private: &PKey<Private>) -> Result<Vec<u8>, Error> {
+    use openssl::asn1::{Asn1Integer, Asn1Time};
+    use openssl::bn::BigNum;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let err = |e: openssl::error::ErrorStack| Error::InvalidKey {
+        reason: e.to_string(),
+    };
+    let mut name = X509NameBuilder::new().map_err(err)?;
+    name.append_entry_by_text("CN", "idp emulator token signing")
+        .map_err(err)?;
+    let name = name.build();
+    let mut b = X509Builder::new().map_err(err)?;
+    b.set_version(2).map_err(err)?;
+    let serial = BigNum::from_u32(1)
+        .and_then(|n| Asn1Integer::from_bn(&n))
+        .map_err(err)?;
+    b.set_serial_number(&serial).map_err(err)?;
+    b.set_subject_name(&name).map_err(err)?;
+    b.set_issuer_name(&name).map_err(err)?;
+    let not_before = Asn1Time::from_str("20250101000000Z").map_err(err)?;
+    let not_after = Asn1Time::from_str("20350101000000Z").map_err(err)?;
+    b.set_not_before(&not_before).map_err(err)?;
+    b.set_not_after(&not_after).map_err(err)?;
+    b.set_pubkey(private).map_err(err)?;
+    b.sign(private, MessageDigest::sha256()).map_err(err)?;
+    b.build().to_der().map_err(err)
+}
+
 /// RFC 7638 §3: SHA-256 over the members `e`, `kty`, `n` in that order, no whitespace.
 fn thumbprint(n: &str, e: &str) -> String {
     let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
@@ -119,6 +177,33 @@ fn thumbprint(n: &str, e: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_certificate_names_the_key_and_its_thumbprint_is_stable() {
+        let key = SigningKey::generate().unwrap();
+        let again = SigningKey::from_pkcs8_pem(&key.to_pkcs8_pem().unwrap()).unwrap();
+        assert_eq!(key.x5t(), again.x5t(), "same key, same certificate");
+        let jwk = key.public_jwk();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(jwk["x5c"][0].as_str().unwrap())
+            .unwrap();
+        let cert = openssl::x509::X509::from_der(&der).unwrap();
+        let public = cert.public_key().unwrap().rsa().unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.encode(public.n().to_vec()), jwk["n"]);
+        let sha1 = openssl::hash::hash(MessageDigest::sha1(), &der).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.encode(sha1), jwk["x5t"]);
+        // The header names it too.
+        let token = key.sign(&json!({"a": 1})).unwrap();
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["x5t"], jwk["x5t"]);
+        assert_eq!(header["kid"], jwk["kid"]);
+        assert_ne!(SigningKey::generate().unwrap().x5t(), key.x5t());
+    }
 
     #[test]
     fn thumbprint_matches_the_rfc_7638_example() {

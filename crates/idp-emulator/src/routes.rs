@@ -15,15 +15,22 @@ use serde_json::{Value, json};
 /// The routes: token endpoints, the emulator's metadata, ARM and the admin knobs.
 pub(crate) fn router(emu: &Emulator) -> Router {
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
-        .route("/{tenant}/oauth2/token", post(token_v1))
+        .route("/{tenant}/oauth2/v2.0/token", post(token_v2).get(token_get))
+        .route("/{tenant}/oauth2/token", post(token_v1).get(token_get))
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(openid_configuration),
         )
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
         .route("/{tenant}/discovery/keys", get(keys))
+        .route("/subscriptions", get(crate::arm_routes::list_subscriptions))
         .route("/subscriptions/{*rest}", any(arm_route))
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(openid_configuration_v1),
+        )
+        .route("/common/discovery/instance", get(instance_discovery))
+        .route("/metadata/endpoints", get(metadata_endpoints))
         .route(
             "/keyvault/{vault}/secrets/{name}",
             put(vault_routes::set_secret).get(vault_routes::get_secret),
@@ -58,6 +65,17 @@ async fn token_v1(
     body: Bytes,
 ) -> Response {
     token::handle(&emu, token::Version::V1, &tenant, &headers, &body).await
+}
+
+/// A GET on the token endpoint: AADSTS900561, as Entra answers it. Source: Learn's
+/// error-code reference (900561 BadResourceRequestInvalidRequest: "The endpoint only accepts
+/// POST, OPTIONS requests"); issue MicrosoftDocs/azure-docs#99862.
+async fn token_get(State(emu): State<Emulator>, headers: HeaderMap) -> Response {
+    Aadsts::request(
+        900561,
+        "The endpoint only accepts POST, OPTIONS requests. Received a GET request.",
+    )
+    .into_response_at(emu.now(), &token::correlation_id(&headers))
 }
 
 fn unknown_tenant(emu: &Emulator, tenant: &str, headers: &HeaderMap) -> Option<Response> {
@@ -103,13 +121,132 @@ async fn openid_configuration(
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "appid", "azp", "idtyp", "xms_mirid"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "appid", "idtyp", "xms_mirid"],
         "request_uri_parameter_supported": false,
         "tenant_region_scope": null,
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
     }))
+}
+
+/// The v1 tenant metadata, for resource servers validating the v1.0 tokens the emulator
+/// issues (issuer `https://sts.windows.net/{tenant}/`). Source: Learn, "OpenID Connect on
+/// the Microsoft identity platform" (v1 `/{tenant}/.well-known/openid-configuration`).
+async fn openid_configuration_v1(
+    State(emu): State<Emulator>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = unknown_tenant(&emu, &tenant, &headers) {
+        return r;
+    }
+    let base = format!("{}/{}", emu.base_url(&headers), emu.tenant());
+    cacheable_json(json!({
+        "issuer": emu.access_token_issuer(),
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "authorization_endpoint": format!("{base}/oauth2/authorize"),
+        "jwks_uri": format!("{base}/discovery/keys"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "microsoft_multi_refresh_token": true,
+        "tenant_region_scope": null,
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+    }))
+}
+
+/// MSAL's instance discovery (`GET /common/discovery/instance?api-version=1.1&
+/// authorization_endpoint=…`): the tenant discovery endpoint and this host as its own only
+/// alias. Source: MSAL Python `msal/authority.py` and MSAL.NET `InstanceDiscoveryResponse`
+/// (fields `tenant_discovery_endpoint`, `api-version`, `metadata[]` of
+/// `preferred_network`, `preferred_cache`, `aliases`).
+async fn instance_discovery(
+    State(emu): State<Emulator>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let base = emu.base_url(&headers);
+    let host = base
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .to_owned();
+    let tenant = uri
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "authorization_endpoint")
+                .map(|(_, v)| v.into_owned())
+        })
+        .and_then(|endpoint| {
+            let path = url::Url::parse(&endpoint).ok()?.path().to_owned();
+            path.trim_start_matches('/')
+                .split('/')
+                .next()
+                .map(str::to_owned)
+        })
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| emu.tenant().to_owned());
+    cacheable_json(json!({
+        "tenant_discovery_endpoint": format!("{base}/{tenant}/v2.0/.well-known/openid-configuration"),
+        "api-version": "1.1",
+        "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+    }))
+}
+
+/// ARM's cloud metadata (`GET /metadata/endpoints?api-version=…`), which `az cloud register
+/// --endpoint-resource-manager` and Terraform's metadata host read: an array of clouds from
+/// api-version 2022-09-01, one object before. Source: azure-cli `azure/cli/core/cloud.py`
+/// (`get_cloud_from_metadata_endpoint`); hashicorp/go-azure-sdk
+/// `sdk/environments/from_endpoint.go`.
+async fn metadata_endpoints(
+    State(emu): State<Emulator>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let base = emu.base_url(&headers);
+    let version = uri
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "api-version")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default();
+    let cloud = json!({
+        "name": "IdpEmulator",
+        "portal": base,
+        "authentication": {
+            "loginEndpoint": format!("{base}/"),
+            "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+            "tenant": "common",
+            "identityProvider": "AAD"
+        },
+        "resourceManager": format!("{base}/"),
+        "graph": "https://graph.windows.net/",
+        "graphAudience": "https://graph.windows.net/",
+        "microsoftGraphResourceId": "https://graph.microsoft.com/",
+        "activeDirectoryDataLake": "https://datalake.azure.net/",
+        "batch": "https://batch.core.windows.net/",
+        "media": "https://rest.media.azure.net",
+        "sqlManagement": "https://management.core.windows.net:8443/",
+        "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/main/arm-compute/quickstart-templates/aliases.json",
+        "suffixes": {
+            "keyVaultDns": "vault.azure.net",
+            "storage": "core.windows.net",
+            "acrLoginServer": "azurecr.io",
+            "sqlServerHostname": "database.windows.net",
+            "mhsmDns": "managedhsm.azure.net"
+        }
+    });
+    if version.as_str() >= "2022-09-01" {
+        cacheable_json(json!([cloud]))
+    } else {
+        cacheable_json(cloud)
+    }
 }
 
 async fn keys(

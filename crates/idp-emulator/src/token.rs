@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 /// The only `client_assertion_type` Entra takes for a federated credential.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// The lifetime of the emulator's access tokens, as `expires_in` reports it.
-pub const ACCESS_TOKEN_EXPIRES_IN: u64 = 3599;
+pub const ACCESS_TOKEN_EXPIRES_IN: u64 = 86399;
 
 /// Which token endpoint was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,13 +102,16 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 pub(crate) fn resource_from_scope(scope: &str) -> Result<String, Aadsts> {
     let mut resources: Vec<&str> = Vec::new();
     for s in scope.split_whitespace() {
+        // A client-credentials scope must be `{resource}/.default`. Source: Learn, "Microsoft
+        // identity platform and the OAuth 2.0 client credentials flow"; AADSTS1002012 in
+        // Learn's error-code reference and MicrosoftDocs/azure-docs#99862.
         let Some(resource) = s.strip_suffix("/.default").filter(|r| !r.is_empty()) else {
             return Err(Aadsts::new(
-                70011,
+                1002012,
                 StatusCode::BAD_REQUEST,
                 "invalid_scope",
                 format!(
-                    "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+                    "The provided value for scope {s} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
                 ),
             ));
         };
@@ -119,12 +122,14 @@ pub(crate) fn resource_from_scope(scope: &str) -> Result<String, Aadsts> {
     match resources.as_slice() {
         [one] => Ok((*one).to_owned()),
         [] => Err(missing("scope")),
+        // Two resources in one request. Source: Learn's error-code reference (AADSTS70011
+        // InvalidScope) and field reports of `static scope limit exceeded`.
         _ => Err(Aadsts::new(
-            700022,
+            70011,
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             format!(
-                "The provided value for the input parameter scope is not valid because it contains more than one resource. Scope {scope} is not valid."
+                "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid. static scope limit exceeded."
             ),
         )),
     }
@@ -394,9 +399,15 @@ pub(crate) fn access_token(
     resource: &str,
     now: SystemTime,
 ) -> Result<(String, i64, i64), crate::Error> {
+    // A managed identity's token, as Azure issues them: valid about 24 h, issued (`iat`,
+    // `nbf`) five minutes before now, v1.0 with `appid` and no `azp`, `kid` and `x5t` in the
+    // header. Source: Learn, "Access token claims reference" (v1.0 `appid`, v2.0 `azp`);
+    // managed identities' tokens in the field (`expires_in` 86399, `expires_on` −
+    // `not_before` = `expires_in` + 300).
     let tenant = &emu.config().tenant;
-    let iat = unix(now);
-    let exp = iat + 3600;
+    let issued = unix(now);
+    let iat = issued - 300;
+    let exp = issued + ACCESS_TOKEN_EXPIRES_IN as i64;
     let issuer = emu.access_token_issuer();
     let claims = json!({
         "aud": resource,
@@ -409,7 +420,6 @@ pub(crate) fn access_token(
         "oid": identity.principal_id,
         "sub": identity.principal_id,
         "appid": identity.client_id,
-        "azp": identity.client_id,
         "appidacr": "2",
         "idtyp": "app",
         "ver": "1.0",
@@ -473,16 +483,16 @@ mod tests {
             resource_from_scope("api://x/.default api://x/.default").unwrap(),
             "api://x"
         );
-        assert_eq!(resource_from_scope("openid").unwrap_err().code, 70011);
-        assert_eq!(resource_from_scope("/.default").unwrap_err().code, 70011);
+        assert_eq!(resource_from_scope("openid").unwrap_err().code, 1002012);
+        assert_eq!(resource_from_scope("/.default").unwrap_err().code, 1002012);
         assert_eq!(
             resource_from_scope("https://vault.azure.net/.default openid")
                 .unwrap_err()
                 .code,
-            70011
+            1002012
         );
         let two = resource_from_scope("api://a/.default api://b/.default").unwrap_err();
-        assert_eq!((two.code, two.error), (700022, "invalid_scope"));
+        assert_eq!((two.code, two.error), (70011, "invalid_scope"));
         assert_eq!(resource_from_scope("  ").unwrap_err().code, 900144);
     }
 

@@ -90,7 +90,7 @@ async fn list_tokens_serves_the_publisher_only() {
         assert_eq!(t["tokenType"], "Bearer");
         assert_eq!(t["resourceId"], id.as_str());
         assert_eq!(t["authorizationAudience"], "https://vault.azure.net");
-        assert_eq!(t["expiresIn"], "3600");
+        assert_eq!(t["expiresIn"], "86399");
         let c = claims(t["accessToken"].as_str().unwrap());
         assert_eq!(c["aud"], "https://vault.azure.net");
         assert_eq!(c["xms_mirid"], id.as_str());

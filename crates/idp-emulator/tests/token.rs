@@ -71,8 +71,8 @@ async fn v2_success_issues_an_access_token_verifiable_with_the_served_jwks() {
     let obj = body.as_object().unwrap();
     assert_eq!(obj.len(), 4, "{body:#}");
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 3599);
-    assert_eq!(body["ext_expires_in"], 3599);
+    assert_eq!(body["expires_in"], 86399);
+    assert_eq!(body["ext_expires_in"], 86399);
     let token = body["access_token"].as_str().unwrap();
     assert!(!token.contains(&assertion));
 
@@ -83,7 +83,9 @@ async fn v2_success_issues_an_access_token_verifiable_with_the_served_jwks() {
     assert_eq!(claims["oid"], id.principal_id.as_str());
     assert_eq!(claims["sub"], id.principal_id.as_str());
     assert_eq!(claims["appid"], id.client_id.as_str());
-    assert_eq!(claims["azp"], id.client_id.as_str());
+    // A v1.0 token: `appid`, no `azp`.
+    assert_eq!(claims["ver"], "1.0");
+    assert!(claims.get("azp").is_none(), "{claims}");
     assert_eq!(claims["idtyp"], "app");
     assert_eq!(
         claims["xms_mirid"],
@@ -92,10 +94,21 @@ async fn v2_success_issues_an_access_token_verifiable_with_the_served_jwks() {
         )
     );
     assert_eq!(claims["xms_mirid"], w.emulator.identity_resource_id(id));
+    // About 24 h, issued five minutes back, as managed identities' tokens are.
     let now = w.now();
-    assert_eq!(claims["iat"], now);
-    assert_eq!(claims["nbf"], now);
-    assert_eq!(claims["exp"], now + 3600);
+    assert_eq!(claims["iat"], now - 300);
+    assert_eq!(claims["nbf"], now - 300);
+    assert_eq!(claims["exp"], now + 86399);
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            token.split('.').next().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["x5t"], w.emulator.signing_key().x5t());
+    assert_eq!(header["kid"], w.emulator.signing_key().kid());
 }
 
 #[tokio::test]
@@ -113,10 +126,10 @@ async fn v1_success_answers_with_string_times_and_the_resource() {
     assert_eq!(status, 200, "{body:#}");
     let now = w.now();
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], "3599");
-    assert_eq!(body["ext_expires_in"], "3599");
-    assert_eq!(body["expires_on"], (now + 3600).to_string());
-    assert_eq!(body["not_before"], now.to_string());
+    assert_eq!(body["expires_in"], "86399");
+    assert_eq!(body["ext_expires_in"], "86399");
+    assert_eq!(body["expires_on"], (now + 86399).to_string());
+    assert_eq!(body["not_before"], (now - 300).to_string());
     assert_eq!(body["resource"], "https://management.azure.com/");
     let claims = verify_access_token(
         &w,
@@ -285,7 +298,7 @@ async fn no_jwt_bearer_assertion_is_7000218() {
 }
 
 #[tokio::test]
-async fn bad_scopes_are_70011_and_two_resources_700022() {
+async fn scopes_without_default_are_1002012_and_two_resources_70011() {
     let w = world().await;
     let assertion = w.assertion();
     for scope in [
@@ -295,7 +308,7 @@ async fn bad_scopes_are_70011_and_two_resources_700022() {
     ] {
         let form = v2_form(&w.identity.client_id, &assertion, scope);
         let r = w.post_v2(&form).await;
-        assert_aadsts(&r, 70011, 400, "invalid_scope");
+        assert_aadsts(&r, 1002012, 400, "invalid_scope");
     }
     let form = v2_form(
         &w.identity.client_id,
@@ -303,7 +316,30 @@ async fn bad_scopes_are_70011_and_two_resources_700022() {
         "https://vault.azure.net/.default https://storage.azure.com/.default",
     );
     let r = w.post_v2(&form).await;
-    assert_aadsts(&r, 700022, 400, "invalid_scope");
+    assert_aadsts(&r, 70011, 400, "invalid_scope");
+}
+
+#[tokio::test]
+async fn a_get_on_the_token_endpoint_is_900561() {
+    let w = world().await;
+    for path in [
+        format!("/{TENANT}/oauth2/v2.0/token"),
+        format!("/{TENANT}/oauth2/token"),
+    ] {
+        let request = axum::http::Request::builder()
+            .method("GET")
+            .uri(&path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r = send(&w.emulator.router(), request).await;
+        assert_aadsts(&r, 900561, 400, "invalid_request");
+        assert!(
+            r.2["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("only accepts POST")
+        );
+    }
 }
 
 #[tokio::test]
@@ -641,8 +677,8 @@ async fn a_jwks_served_over_plain_http_is_90061() {
         .site
         .set_json("/oidc/.well-known/openid-configuration", &discovery);
     expect_90061(&w).await;
-    // Also with the same-host rule off: http is refused on its own account.
-    let w2 = world_with(|c| c.require_same_host_jwks = false).await;
+    // Also with the strict same-host rule on: http is refused whichever rule applies.
+    let w2 = world_with(|c| c.require_same_host_jwks = true).await;
     w2.server.site.set_json(
         "/oidc/.well-known/openid-configuration",
         &json!({"issuer": w2.issuer, "jwks_uri": jwks_uri}),
@@ -652,7 +688,8 @@ async fn a_jwks_served_over_plain_http_is_90061() {
 }
 
 #[tokio::test]
-async fn a_jwks_on_another_host_is_90061_unless_allowed() {
+async fn a_jwks_on_another_host_is_accepted_unless_the_strict_rule_is_on() {
+    // Entra's behaviour: a jwks_uri on another host works (Google's issuer).
     let w = world().await;
     let other = https_server().await;
     publish(&other, "/elsewhere", &[&keys()[0]]);
@@ -660,13 +697,14 @@ async fn a_jwks_on_another_host_is_90061_unless_allowed() {
         "/oidc/.well-known/openid-configuration",
         &json!({"issuer": w.issuer, "jwks_uri": format!("{}/elsewhere/jwks.json", other.origin)}),
     );
-    expect_90061(&w).await;
-    let w2 = world_with(|c| c.require_same_host_jwks = false).await;
+    assert_eq!(w.token(&w.assertion()).await.0, 200);
+    // The strict reading, on request.
+    let w2 = world_with(|c| c.require_same_host_jwks = true).await;
     w2.server.site.set_json(
         "/oidc/.well-known/openid-configuration",
         &json!({"issuer": w2.issuer, "jwks_uri": format!("{}/elsewhere/jwks.json", other.origin)}),
     );
-    assert_eq!(w2.token(&w2.assertion()).await.0, 200);
+    expect_90061(&w2).await;
 }
 
 #[tokio::test]
@@ -902,7 +940,7 @@ async fn checks_run_in_entra_order() {
     assert_eq!(code(&w.post_v2(&form).await), 7000218);
     // Scope before the client id.
     let form = v2_form("nobody", &bad_everything, "openid");
-    assert_eq!(code(&w.post_v2(&form).await), 70011);
+    assert_eq!(code(&w.post_v2(&form).await), 1002012);
     // Client id before the assertion.
     let form = v2_form("nobody", "garbage", "https://vault.azure.net/.default");
     assert_eq!(code(&w.post_v2(&form).await), 700016);

@@ -132,7 +132,7 @@ pub fn explain(code: u64, c: &Context) -> Option<Explanation> {
                 c.tenant, c.authority
             ),
         ),
-        70011 | 700022 => e(
+        70011 | 700022 | 1002012 => e(
             "the scope is not valid",
             format!(
                 "give one resource followed by /.default, like https://vault.azure.net/.default (got `{}`)",
@@ -176,7 +176,7 @@ mod tests {
         let c = Context::default();
         for code in [
             70021, 70025, 700211, 700212, 700213, 7002138, 7000272, 90061, 900612, 700024, 70023,
-            50027, 5002738, 700016, 90002, 70011, 700022, 7000218, 900144,
+            50027, 5002738, 700016, 90002, 70011, 700022, 1002012, 7000218, 900144,
         ] {
             assert!(explain(code, &c).is_some(), "{code}");
         }

@@ -59,13 +59,15 @@ impl EntraError {
         })
     }
 
-    /// The description's first line (without Entra's trace/correlation/timestamp lines).
+    /// The description without Entra's trailer: ` Trace ID: … Correlation ID: … Timestamp:
+    /// …`, on the same line today (single spaces), on lines of their own before 2023.
     pub fn summary(&self) -> &str {
-        self.error_description
+        let first = self
+            .error_description
             .split(['\r', '\n'])
             .next()
-            .unwrap_or("")
-            .trim()
+            .unwrap_or("");
+        first.split(" Trace ID: ").next().unwrap_or(first).trim()
     }
 }
 
@@ -177,6 +179,15 @@ mod tests {
         assert_eq!(e.status, 401);
         assert!(e.summary().ends_with("subject 'x'."));
         assert_eq!(e.trace_id, "t");
+        // Today's form: the trailer on the same line, after single spaces.
+        let body = br#"{"error":"invalid_client","error_description":"AADSTS700213: No matching federated identity record found for presented assertion subject 'x'. Trace ID: t Correlation ID: c Timestamp: 2026-01-01 00:00:00Z","error_codes":[700213]}"#;
+        let Parsed::Error(e) = parse(401, None, body) else {
+            panic!()
+        };
+        assert_eq!(
+            e.summary(),
+            "AADSTS700213: No matching federated identity record found for presented assertion subject 'x'."
+        );
     }
 
     #[test]

@@ -493,6 +493,9 @@ pub struct EmulatorArgs {
     /// The emulator's URL as clients reach it (behind a proxy), for the URLs in its own discovery document [default: https:// and the request's Host]
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Refuse (90061) a jwks_uri on another host than the issuer. Entra accepts one (Google's issuer works so); this stricter rule is for checking your own setup
+    #[arg(long)]
+    pub strict_jwks_host: bool,
 }
 
 #[derive(Debug, Args)]

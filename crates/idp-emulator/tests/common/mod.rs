@@ -407,12 +407,14 @@ pub fn assert_aadsts(
     let trace = body["trace_id"].as_str().unwrap();
     let correlation = body["correlation_id"].as_str().unwrap();
     let timestamp = body["timestamp"].as_str().unwrap();
+    // Today's trailer: single spaces, one line (no CR/LF since 2023).
     assert!(
         description.ends_with(&format!(
-            "\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}"
+            " Trace ID: {trace} Correlation ID: {correlation} Timestamp: {timestamp}"
         )),
         "{description}"
     );
+    assert!(!description.contains(['\r', '\n']), "{description}");
     assert_eq!(trace.len(), 36);
     assert_eq!(correlation.len(), 36);
     assert_eq!(timestamp.len(), "2024-12-03 13:51:30Z".len());

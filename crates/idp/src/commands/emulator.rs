@@ -20,6 +20,7 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
     config.propagation_delay = delay;
     config.latency = duration::parse(&args.latency).context("invalid --latency")?;
     config.public_base_url = args.public_url.clone();
+    config.require_same_host_jwks = args.strict_jwks_host;
     config.state_file = args.state.clone();
     for path in settings.ca_certs()?.iter().chain(&args.trust_ca) {
         let pem = std::fs::read(path).with_context(|| {
