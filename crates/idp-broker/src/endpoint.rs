@@ -549,6 +549,7 @@ mod token_file_tests {
             write("0123456789abcdef", mode);
             let e = request_token_from_file(&path).unwrap_err();
             assert!(matches!(e, TokenFileError::Exposed { .. }), "{mode:o}: {e}");
+            assert!(e.to_string().contains(&format!("(mode {mode:o})")), "{e}");
             assert!(e.is_usage());
             assert_eq!(e.hint().unwrap(), format!("chmod 600 {}", path.display()));
         }
@@ -584,6 +585,9 @@ mod token_file_tests {
         assert!(!w.is_usage());
         // A missing folder: nothing can be created there.
         assert!(request_token_from_file(&dir.path().join("no/such/file")).is_err());
+        // Under a file: a read error, not taken for a missing file to create.
+        let e = request_token_from_file(&path.join("below")).unwrap_err();
+        assert!(matches!(e, TokenFileError::Read { .. }), "{e}");
     }
 
     #[tokio::test]
