@@ -9,7 +9,8 @@
 #                             (pinned; reinstalled only when that file changed)
 #   issuer_and_emulator [EMULATOR ARGS…]
 #                             in $work: `idp init`, `idp serve` over HTTPS on a free port and
-#                             `idp emulator` trusting it (owner token in owner.token); sets
+#                             `idp emulator` trusting it (owner token in owner.token, no FIC
+#                             propagation delay); sets
 #                             `issuer`, `entra`, `tenant` and `sub`
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -78,8 +79,9 @@ issuer_and_emulator() {
   "$idp" init --issuer "$issuer" --key-size 2048 >/dev/null 2>&1
   "$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log & pids+=($!)
   ready serve.log "serving on https://" 20 >/dev/null
+  # No propagation delay: the benchmarks mint right after creating their FICs.
   "$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem \
-    --owner-token-out owner.token "$@" 2>emulator.log & pids+=($!)
+    --owner-token-out owner.token --propagation-delay 0s "$@" 2>emulator.log & pids+=($!)
   entra=$(ready emulator.log "Entra emulator on https://" 20 | sed 's/.* on //')
   tenant=$(ready emulator.log "  tenant " 20 | awk '{print $2}')
   sub=$(ready emulator.log "  subscription " 20 | awk '{print $2}')

@@ -50,10 +50,12 @@ printf '\n$ idp serve --listen 127.0.0.1:%s --self-signed issuer-tls &\n' "$port
 pids+=($!)
 ready serve.log "serving on https://"
 
-# 3. A local Entra, trusting the issuer's CA, on a free port.
-printf '\n$ idp emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem --owner-token-out owner.token &\n'
+# 3. A local Entra, trusting the issuer's CA, on a free port. A new FIC answers AADSTS70021
+# for a while, in Azure for minutes and in the emulator for 5s by default (`idp token` waits
+# it out; `idp doctor` reports it): off here, so every step runs at once.
+printf '\n$ idp emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem --owner-token-out owner.token --propagation-delay 0s &\n'
 "$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem \
-  --owner-token-out owner.token 2>emulator.log &
+  --owner-token-out owner.token --propagation-delay 0s 2>emulator.log &
 pids+=($!)
 entra=$(ready emulator.log "Entra emulator on https://" | sed 's/.* on //')
 tenant=$(ready emulator.log "  tenant " | awk '{print $2}')

@@ -481,8 +481,8 @@ pub struct EmulatorArgs {
     /// How long an issuer's discovery document and JWKS stay cached, like Entra's cache
     #[arg(long, default_value = "24h", value_name = "DURATION")]
     pub metadata_ttl: String,
-    /// How long a new or changed FIC answers AADSTS70021, like Entra while it propagates
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    /// How long a new or changed FIC answers AADSTS70021, as Entra does while it propagates (minutes in Azure); 0s turns it off
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
     pub propagation_delay: String,
     /// Each token response leaves this long after its request arrived (the emulator's work included), standing in for Entra's round trip (benchmarks)
     #[arg(long, default_value = "0s", value_name = "DURATION")]

@@ -1271,3 +1271,16 @@ fn every_signed_assertion_gets_one_audit_line_and_the_line_never_holds_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("missing/audit.log"), "{err}");
 }
+
+#[test]
+fn the_emulators_fics_propagate_for_5s_unless_told_otherwise() {
+    let s = Sandbox::new();
+    let help = s.stdout(&["emulator", "--help"]);
+    let line = help
+        .lines()
+        .skip_while(|l| !l.contains("--propagation-delay"))
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(line.contains("[default: 5s]"), "{line}");
+}
