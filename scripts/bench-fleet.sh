@@ -28,8 +28,8 @@ entra, sub, tenant, issuer, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[
 u = urllib.parse.urlparse(entra)
 conn = http.client.HTTPSConnection(u.hostname, u.port, context=ssl.create_default_context(cafile="entra-tls/ca.pem"))
 owner = open("owner.token").read().strip()
-def put(path, body):
-    conn.request("PUT", path + "?api-version=2023-01-31", json.dumps(body),
+def put(path, body, api="2023-01-31"):
+    conn.request("PUT", path + "?api-version=" + api, json.dumps(body),
                  {"content-type": "application/json", "authorization": "Bearer " + owner})
     r = conn.getresponse(); data = r.read()
     if r.status not in (200, 201):
@@ -38,6 +38,7 @@ def put(path, body):
 with open("customers.toml", "w") as out:
     for i in range(n):
         name = f"c{i:04d}"
+        put(f"/subscriptions/{sub}/resourcegroups/rg-{name}", {"location": "westeurope"}, "2021-04-01")
         base = f"/subscriptions/{sub}/resourceGroups/rg-{name}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami-{name}"
         uami = put(base, {"location": "westeurope"})
         put(base + "/federatedIdentityCredentials/idp", {"properties": {

@@ -16,6 +16,7 @@ unset "${!IDP_@}" "${!AZURE_@}"
 cd "$work"
 
 issuer_and_emulator
+resource_group rg
 arm="$entra/subscriptions/$sub/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami"
 bearer="authorization: Bearer $(cat owner.token)"
 client_id=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \

@@ -5,6 +5,8 @@
 #   make_workdir              sets `work` (a temp folder) and `pids`; both cleaned up on exit
 #   free_port                 prints a port nothing listens on, on 127.0.0.1 (needs python3)
 #   ready LOG PATTERN [SECS]  waits (default 10 s) for a background service's line; prints it
+#   resource_group NAME       creates resource group NAME in the emulator (after
+#                             issuer_and_emulator; ARM wants it before anything in it)
 #   python_venv               sets `python` to .venv's, with tests/requirements.txt installed
 #                             (pinned; reinstalled only when that file changed)
 #   issuer_and_emulator [EMULATOR ARGS…]
@@ -55,6 +57,12 @@ python_venv() {
     echo "$stamp" > "$root/.venv/.idp-stamp"
   fi
   python=$root/.venv/bin/python
+}
+
+resource_group() {
+  curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' \
+    -H "authorization: Bearer $(cat owner.token)" -d '{"location":"westeurope"}' -o /dev/null \
+    "$entra/subscriptions/$sub/resourcegroups/$1?api-version=2021-04-01"
 }
 
 free_port() {

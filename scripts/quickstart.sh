@@ -62,13 +62,18 @@ tenant=$(ready emulator.log "  tenant " | awk '{print $2}')
 subscription=$(ready emulator.log "  subscription " | awk '{print $2}')
 echo "Entra emulator on $entra (tenant $tenant, subscription $subscription)"
 
-# The managed app's template, replayed: a UAMI and its FIC trusting the issuer.
+# The managed app's template, replayed: its (managed) resource group, a UAMI and its FIC
+# trusting the issuer. ARM wants the subscription owner's bearer token, as Azure does (the
+# token is not shown), and the resource group before anything in it.
+bearer="authorization: Bearer $(cat owner.token)"
+group="$entra/subscriptions/$subscription/resourcegroups/customer-rg?api-version=2021-04-01"
+printf '\n$ curl -X PUT %s\n' "$group"
+curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \
+  -d '{"location":"westeurope"}' "$group" >/dev/null
 identity="/subscriptions/$subscription/resourceGroups/customer-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/isv-uami"
 arm="$entra$identity"
 api="api-version=2023-01-31"
 printf '\n$ curl -X PUT %s?%s\n' "$arm" "$api"
-# ARM wants the subscription owner's bearer token, as Azure does (the token is not shown).
-bearer="authorization: Bearer $(cat owner.token)"
 uami=$(curl -fsS --cacert entra-tls/ca.pem -X PUT -H 'content-type: application/json' -H "$bearer" \
   -d '{"location":"westeurope"}' "$arm?$api")
 echo "$uami"

@@ -235,6 +235,52 @@ pub(crate) struct Registry {
     pub role_assignments: Vec<crate::vault::RoleAssignment>,
     #[serde(default)]
     pub applications: Vec<crate::solutions::Application>,
+    #[serde(default)]
+    pub resource_groups: Vec<ResourceGroup>,
+}
+
+/// A resource group: it must exist before anything is created in it, as in Azure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceGroup {
+    pub name: String,
+    pub location: String,
+}
+
+impl Registry {
+    pub(crate) fn resource_group(&self, rg: &str) -> Option<&ResourceGroup> {
+        self.resource_groups
+            .iter()
+            .find(|g| g.name.eq_ignore_ascii_case(rg))
+    }
+
+    /// Creates a resource group (or updates its tags, here nothing); `true` if created. Its
+    /// location cannot change once set (ARM: `InvalidResourceGroupLocation`).
+    pub(crate) fn put_resource_group(
+        &mut self,
+        rg: &str,
+        location: &str,
+    ) -> Result<(ResourceGroup, bool), ArmError> {
+        check_resource_group(rg)?;
+        if let Some(g) = self.resource_group(rg) {
+            if g.location != location {
+                return Err(ArmError::new(
+                    StatusCode::CONFLICT,
+                    "InvalidResourceGroupLocation",
+                    format!(
+                        "Invalid resource group location '{location}'. The Resource group already exists in location '{}'.",
+                        g.location
+                    ),
+                ));
+            }
+            return Ok((g.clone(), false));
+        }
+        let g = ResourceGroup {
+            name: rg.to_owned(),
+            location: location.to_owned(),
+        };
+        self.resource_groups.push(g.clone());
+        Ok((g, true))
+    }
 }
 
 impl Registry {
@@ -423,8 +469,15 @@ pub fn identity_id(subscription: &str, identity: &Identity) -> String {
     )
 }
 
-pub(crate) fn identity_json(subscription: &str, tenant: &str, identity: &Identity) -> Value {
-    json!({
+/// An identity as ARM answers it; from api-version 2024-11-30 with `isolationScope`
+/// (azure-rest-api-specs ManagedIdentity stable/2024-11-30, `IdentityGet.json`).
+pub(crate) fn identity_json(
+    subscription: &str,
+    tenant: &str,
+    identity: &Identity,
+    api_version: &str,
+) -> Value {
+    let mut body = json!({
         "id": identity_id(subscription, identity),
         "name": identity.name,
         "type": IDENTITY_TYPE,
@@ -435,7 +488,11 @@ pub(crate) fn identity_json(subscription: &str, tenant: &str, identity: &Identit
             "principalId": identity.principal_id,
             "clientId": identity.client_id,
         },
-    })
+    });
+    if api_version >= "2024-11-30" {
+        body["properties"]["isolationScope"] = json!("None");
+    }
+    body
 }
 
 pub(crate) fn fic_json(
@@ -496,6 +553,10 @@ pub(crate) enum Target<'a> {
     },
     /// `/subscriptions/{id}` itself (az login reads it).
     Subscription,
+    /// `/subscriptions/{id}/resourcegroups/{rg}`.
+    ResourceGroup {
+        rg: &'a str,
+    },
 }
 
 /// Splits `/subscriptions/{sub}/…` into the subscription and what it names.
@@ -512,6 +573,9 @@ pub(crate) fn parse_path(path: &str) -> Option<(&str, Target<'_>)> {
     let n = segments.len();
     if n == 2 {
         return Some((segments[1], Target::Subscription));
+    }
+    if n == 4 && lit(2, "resourceGroups") {
+        return Some((segments[1], Target::ResourceGroup { rg: segments[3] }));
     }
     // A role assignment at any scope: the scope is everything before its provider.
     if n >= 6
@@ -639,7 +703,15 @@ mod tests {
                 fic: "f"
             }
         );
-        assert!(parse_path("/subscriptions/s/resourceGroups/rg").is_none());
+        assert_eq!(
+            parse_path("/subscriptions/s/resourceGroups/rg").unwrap().1,
+            Target::ResourceGroup { rg: "rg" }
+        );
+        assert_eq!(
+            parse_path("/subscriptions/s").unwrap().1,
+            Target::Subscription
+        );
+        assert!(parse_path("/subscriptions/s/resourceGroups").is_none());
         assert!(
             parse_path("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u/other")
                 .is_none()

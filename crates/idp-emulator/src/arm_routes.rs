@@ -249,6 +249,20 @@ async fn arm_request(
             message: format!("The subscription '{subscription}' could not be found."),
         });
     }
+    let api_version = api_version(uri);
+    crate::strict::check_api_version(&target, &api_version)?;
+    if let Some(rg) = crate::strict::resource_group(&target) {
+        if !arm::valid_resource_group_name(rg) {
+            return Err(ArmError {
+                status: StatusCode::BAD_REQUEST,
+                code: "InvalidResourceGroupName",
+                message: format!("Resource group name '{rg}' is invalid."),
+            });
+        }
+        if emu.registry().resource_group(rg).is_none() {
+            return Err(crate::strict::resource_group_not_found(rg));
+        }
+    }
     let (sub, tenant) = (emu.subscription(), emu.tenant());
     let ok = |v: Value| Ok((StatusCode::OK, v));
     let created = |c: bool| {
@@ -264,17 +278,28 @@ async fn arm_request(
             let value: Vec<Value> = registry
                 .list(rg)?
                 .into_iter()
-                .map(|i| arm::identity_json(sub, tenant, i))
+                .map(|i| arm::identity_json(sub, tenant, i, &api_version))
                 .collect();
             ok(json!({ "value": value }))
         }
-        (Method::GET, Target::Identity { rg, name }) => {
-            ok(arm::identity_json(sub, tenant, &emu.identity(rg, name)?))
-        }
+        (Method::GET, Target::Identity { rg, name }) => ok(arm::identity_json(
+            sub,
+            tenant,
+            &emu.identity(rg, name)?,
+            &api_version,
+        )),
         (Method::PUT, Target::Identity { rg, name }) => {
             let (location, tags) = identity_body(body)?;
+            let location = if location.is_empty() {
+                location
+            } else {
+                crate::strict::check_location(&location, arm::IDENTITY_TYPE)?
+            };
             let (identity, c) = emu.write(|r| r.put_identity(rg, name, &location, tags))?;
-            Ok((created(c), arm::identity_json(sub, tenant, &identity)))
+            Ok((
+                created(c),
+                arm::identity_json(sub, tenant, &identity, &api_version),
+            ))
         }
         (Method::DELETE, Target::Identity { rg, name }) => match emu.delete_identity(rg, name)? {
             Some(_) => ok(Value::Null),
@@ -308,6 +333,31 @@ async fn arm_request(
             }
         }
         (Method::GET, Target::Subscription) => ok(subscription_json(emu)),
+        (Method::GET, Target::ResourceGroup { rg }) => {
+            let g = emu
+                .registry()
+                .resource_group(rg)
+                .cloned()
+                .ok_or_else(|| crate::strict::resource_group_not_found(rg))?;
+            ok(resource_group_json(sub, &g))
+        }
+        (Method::PUT, Target::ResourceGroup { rg }) => {
+            let map = json_object(body)?;
+            let location = map
+                .get("location")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if location.is_empty() {
+                return Err(ArmError {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "LocationRequired",
+                    message: "The location property is required for this definition.".into(),
+                });
+            }
+            let location = crate::strict::check_location(location, "resourceGroups")?;
+            let (g, c) = emu.write(|r| r.put_resource_group(rg, &location))?;
+            Ok((created(c), resource_group_json(sub, &g)))
+        }
         (method, target @ (Target::Application { .. } | Target::ListTokens { .. })) => {
             applications(emu, &method, target, body, caller)
         }
@@ -320,6 +370,28 @@ async fn arm_request(
             message: format!("The method '{method}' is not allowed on this resource."),
         }),
     }
+}
+
+/// The value of `api-version` (checked present before).
+fn api_version(uri: &Uri) -> String {
+    uri.query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "api-version")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// A resource group as ARM answers it.
+fn resource_group_json(subscription: &str, g: &crate::arm::ResourceGroup) -> Value {
+    json!({
+        "id": format!("/subscriptions/{subscription}/resourceGroups/{}", g.name),
+        "name": g.name,
+        "type": "Microsoft.Resources/resourceGroups",
+        "location": g.location,
+        "properties": {"provisioningState": "Succeeded"},
+    })
 }
 
 /// The one subscription, as `GET /subscriptions/{id}` answers it (api-version 2022-12-01).
@@ -407,10 +479,16 @@ fn applications(
                         .collect()
                 })
                 .unwrap_or_default();
+            let location = map.get("location").map(text).unwrap_or_default();
+            let location = if location.is_empty() {
+                location
+            } else {
+                crate::strict::check_location(&location, solutions::APPLICATION_TYPE)?
+            };
             let app = Application {
                 resource_group: rg.to_owned(),
                 name: name.to_owned(),
-                location: map.get("location").map(text).unwrap_or_default(),
+                location,
                 kind: map
                     .get("kind")
                     .map(text)

@@ -108,6 +108,7 @@ mod metadata;
 mod routes;
 pub mod solutions;
 mod state;
+pub mod strict;
 mod token;
 pub mod vault;
 mod vault_routes;
@@ -309,7 +310,16 @@ impl Emulator {
         self.registry().identity(resource_group, name).cloned()
     }
 
+    /// Creates a resource group (ARM requires one before anything is created in it).
+    pub fn put_resource_group(&self, name: &str, location: &str) -> Result<(), ArmError> {
+        let location = strict::check_location(location, "resourceGroups")?;
+        self.write(|r| r.put_resource_group(name, &location))
+            .map(|_| ())
+    }
+
     /// Creates an identity, or updates its location; client and principal ids never change.
+    /// For embedding and tests, its resource group is created when missing (over HTTP, ARM's
+    /// rule applies: 404 `ResourceGroupNotFound`).
     pub fn put_identity(
         &self,
         resource_group: &str,
@@ -321,8 +331,13 @@ impl Emulator {
             .identity(resource_group, name)
             .map(|i| i.tags.clone())
             .unwrap_or_default();
-        self.write(|r| r.put_identity(resource_group, name, location, tags))
-            .map(|(identity, _)| identity)
+        self.write(|r| {
+            if r.resource_group(resource_group).is_none() {
+                r.put_resource_group(resource_group, location)?;
+            }
+            r.put_identity(resource_group, name, location, tags)
+        })
+        .map(|(identity, _)| identity)
     }
 
     /// Deletes an identity and its FICs; `Ok(None)` if it did not exist.

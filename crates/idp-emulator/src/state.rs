@@ -28,6 +28,8 @@ struct StateFile {
     role_assignments: Vec<RoleAssignment>,
     #[serde(default)]
     applications: Vec<Application>,
+    #[serde(default)]
+    resource_groups: Vec<crate::arm::ResourceGroup>,
 }
 
 /// Reads `path`: `None` if it does not exist.
@@ -72,6 +74,7 @@ pub(crate) fn load(path: &Path) -> Result<Option<(SigningKey, Registry)>, Error>
             vaults: file.vaults,
             role_assignments: file.role_assignments,
             applications: file.applications,
+            resource_groups: file.resource_groups,
         },
     )))
 }
@@ -89,6 +92,7 @@ pub(crate) fn save(path: &Path, key: &SigningKey, registry: &Registry) -> Result
         vaults: registry.vaults.clone(),
         role_assignments: registry.role_assignments.clone(),
         applications: registry.applications.clone(),
+        resource_groups: registry.resource_groups.clone(),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
     let dir = match path.parent() {

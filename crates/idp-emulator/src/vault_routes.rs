@@ -52,6 +52,11 @@ pub(crate) async fn arm(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
+            let location = if location.is_empty() {
+                location
+            } else {
+                crate::strict::check_location(&location, vault::VAULT_TYPE)?
+            };
             let Some(Value::Object(props)) = map.get("properties") else {
                 return Err(ArmError {
                     status: StatusCode::BAD_REQUEST,

@@ -54,6 +54,7 @@ fn claims(jwt: &str) -> Value {
 #[tokio::test]
 async fn list_tokens_serves_the_publisher_only() {
     let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    emu.put_resource_group(RG, "westeurope").unwrap();
     let owner = emu
         .owner_token(std::time::Duration::from_secs(600))
         .unwrap();

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 const API: &str = "api-version=2023-01-31";
 
 fn emulator() -> Emulator {
-    Emulator::new(config(&ManualClock::starting_now())).unwrap()
+    let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    emu.put_resource_group(RG, "westeurope").unwrap();
+    emu
 }
 
 fn identity_path(name: &str) -> String {
@@ -730,4 +732,80 @@ async fn api_fic_spec_helper_matches_http() {
         )
         .unwrap_err();
     assert_eq!((e.status.as_u16(), e.code), (404, "ResourceNotFound"));
+}
+
+#[tokio::test]
+async fn arm_is_as_strict_as_azure_on_groups_versions_and_locations() {
+    let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    // Nothing in a resource group that was not created: 404 ResourceGroupNotFound.
+    let put = |path: String, body: Value| {
+        let emu = emu.clone();
+        async move { call(&emu, "PUT", &path, Some(body)).await }
+    };
+    let r = put(identity_path(UAMI), json!({"location": "westeurope"})).await;
+    assert_arm_error(
+        &r,
+        404,
+        "ResourceGroupNotFound",
+        Some(&format!("Resource group '{RG}' could not be found.")),
+    );
+    let r = call(&emu, "GET", &identity_path(UAMI), None).await;
+    assert_arm_error(&r, 404, "ResourceGroupNotFound", None);
+    // Create it (ARM's PUT), read it back; its location is fixed once set.
+    let group = format!("/subscriptions/{SUBSCRIPTION}/resourcegroups/{RG}?api-version=2021-04-01");
+    let (s, _, g) = put(group.clone(), json!({"location": "West Europe"})).await;
+    assert_eq!(s, 201, "{g}");
+    assert_eq!(g["location"], "westeurope");
+    let (s, _, _) = put(group.clone(), json!({"location": "westeurope"})).await;
+    assert_eq!(s, 200);
+    assert_arm_error(
+        &put(group.clone(), json!({"location": "northeurope"})).await,
+        409,
+        "InvalidResourceGroupLocation",
+        None,
+    );
+    assert_arm_error(
+        &put(group.clone(), json!({"location": "atlantis"})).await,
+        400,
+        "LocationNotAvailableForResourceType",
+        None,
+    );
+    let (s, _, g) = call(&emu, "GET", &group, None).await;
+    assert_eq!((s.as_u16(), g["name"].as_str().unwrap()), (200, RG));
+    // Now the identity: an unknown location is refused, a known one normalised.
+    assert_arm_error(
+        &put(identity_path(UAMI), json!({"location": "atlantis"})).await,
+        400,
+        "LocationNotAvailableForResourceType",
+        None,
+    );
+    let (s, _, created) = put(identity_path(UAMI), json!({"location": "North Europe"})).await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["location"], "northeurope");
+    // An api-version the provider does not publish: 400 NoRegisteredProviderFound.
+    let r = call(
+        &emu,
+        "GET",
+        &format!("{}?api-version=2023-01-30", identity_path(UAMI)),
+        None,
+    )
+    .await;
+    assert_arm_error(&r, 400, "NoRegisteredProviderFound", None);
+    assert!(
+        r.2["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2023-01-31")
+    );
+    // From 2024-11-30 an identity carries isolationScope; before, not.
+    let (_, _, new) = call(
+        &emu,
+        "GET",
+        &format!("{}?api-version=2024-11-30", identity_path(UAMI)),
+        None,
+    )
+    .await;
+    assert_eq!(new["properties"]["isolationScope"], "None");
+    let (_, _, old) = call(&emu, "GET", &identity_path(UAMI), None).await;
+    assert!(old["properties"].get("isolationScope").is_none(), "{old}");
 }

@@ -102,6 +102,7 @@ async fn vault_with_role(emu: &Emulator, role: Option<&str>) -> String {
 #[tokio::test]
 async fn the_data_plane_challenges_then_checks_audience_and_role() {
     let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    emu.put_resource_group(RG, "westeurope").unwrap();
     let secret = vault_with_role(&emu, Some(SECRETS_USER)).await;
     // No token: 401 and the challenge naming this emulator's authority and the resource.
     let (s, h, b) = request(&emu, "PUT", &secret, None, Some(json!({"value": "hi"}))).await;
@@ -214,6 +215,7 @@ async fn the_data_plane_challenges_then_checks_audience_and_role() {
 #[tokio::test]
 async fn a_secrets_officer_sets_and_reads_versions() {
     let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    emu.put_resource_group(RG, "westeurope").unwrap();
     let secret = vault_with_role(&emu, Some(SECRETS_OFFICER)).await;
     let kv = token(&emu, "https://vault.azure.net/", PRINCIPAL, 600);
     let (s, _, first) = request(
@@ -289,6 +291,7 @@ async fn a_secrets_officer_sets_and_reads_versions() {
 #[tokio::test]
 async fn a_vault_with_access_policies_refuses_by_policy_and_arm_checks_its_inputs() {
     let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    emu.put_resource_group(RG, "westeurope").unwrap();
     let put = |name: &'static str, body: Value, api: &'static str| {
         let emu = emu.clone();
         async move {

@@ -107,7 +107,7 @@ impl Flow {
         let tenant = value(emulator.expect_line("tenant "));
         let subscription = value(emulator.expect_line("subscription "));
         let emulator_ca = dir.path().join("emulator-tls/ca.pem");
-        Self {
+        let flow = Self {
             dir,
             issuer,
             issuer_host: host,
@@ -115,7 +115,18 @@ impl Flow {
             emulator_ca,
             tenant,
             subscription,
-        }
+        };
+        // The resource group the flows create their identities in, as ARM requires.
+        let (status, body) = flow.arm_at(
+            reqwest::Method::PUT,
+            &format!(
+                "/subscriptions/{}/resourcegroups/rg?api-version=2021-04-01",
+                flow.subscription
+            ),
+            Some(json!({"location": "westeurope"})),
+        );
+        assert!(status == 200 || status == 201, "{body}");
+        flow
     }
 
     pub fn path(&self) -> &Path {
