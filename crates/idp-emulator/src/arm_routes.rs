@@ -320,13 +320,16 @@ async fn arm_request(
             ok(arm::fic_json(sub, registry.identity(rg, name)?, f))
         }
         (Method::PUT, Target::Fic { rg, name, fic }) => {
-            emu.identity(rg, name)?;
+            let identity = emu.identity(rg, name)?;
             let spec = fic_body(body)?;
+            let _writing = emu.fic_write(sub, &identity).await?;
             let now = clock::unix(emu.now());
             let (f, c) = emu.write(|r| r.put_fic(rg, name, fic, spec, now))?;
             Ok((created(c), arm::fic_json(sub, &emu.identity(rg, name)?, &f)))
         }
         (Method::DELETE, Target::Fic { rg, name, fic }) => {
+            let identity = emu.identity(rg, name)?;
+            let _writing = emu.fic_write(sub, &identity).await?;
             match emu.delete_federated_credential(rg, name, fic)? {
                 Some(_) => ok(Value::Null),
                 None => Ok((StatusCode::NO_CONTENT, Value::Null)),

@@ -21,6 +21,9 @@ pub struct Config {
     /// Each token response leaves no sooner than this after its request arrived: Entra's
     /// round trip (its processing included), for benchmarks. Default 0.
     pub latency: Duration,
+    /// How long ARM takes to write a FIC; a second write under the same identity meanwhile
+    /// is refused with 409, as Azure refuses concurrent FIC writes. Default 100 ms.
+    pub fic_write_duration: Duration,
     /// ARM requests need `Authorization: Bearer` with a token this emulator signed for
     /// ARM, as Azure does (401 otherwise). Default true.
     pub arm_requires_bearer: bool,
@@ -91,6 +94,7 @@ impl Config {
             metadata_ttl: Duration::from_secs(24 * 3600),
             propagation_delay: Duration::ZERO,
             latency: Duration::ZERO,
+            fic_write_duration: Duration::from_millis(100),
             arm_requires_bearer: true,
             extra_roots: Vec::new(),
             state_file: None,

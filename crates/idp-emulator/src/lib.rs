@@ -144,9 +144,24 @@ struct Inner {
     /// Pending faults as runs (`count` requests each), so memory follows the number of
     /// injections, never the counts asked for.
     faults: Mutex<VecDeque<(Fault, u32)>>,
+    /// Identities (lowercase ARM id) with a FIC write in progress.
+    fic_writes: Mutex<std::collections::HashSet<String>>,
     /// Each vault's data-plane origin once opened: lowercase name → (`https://…/`, the
     /// emulator's base URL its challenge names as the authority).
     vault_origins: tokio::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+}
+
+/// A FIC write in progress; dropping it ends it.
+#[derive(Debug)]
+pub(crate) struct FicWrite {
+    emu: Emulator,
+    key: String,
+}
+
+impl Drop for FicWrite {
+    fn drop(&mut self) {
+        lock(&self.emu.0.fic_writes).remove(&self.key);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -196,6 +211,7 @@ impl Emulator {
             metadata,
             faults: Mutex::new(VecDeque::new()),
             vault_origins: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+            fic_writes: Mutex::new(std::collections::HashSet::new()),
         })))
     }
 
@@ -397,6 +413,36 @@ impl Emulator {
             // Without its own origin the vault still answers under the emulator's URL.
             Err(_) => vault::vault_uri(&self.base_url(headers), name),
         }
+    }
+
+    /// Marks a FIC write under `identity` for `fic_write_duration` (the time ARM takes),
+    /// or refuses it with 409 when another is in progress: "Creating multiple federated
+    /// identity credentials under the same user-assigned managed identity concurrently
+    /// triggers concurrency detection logic, which causes requests to fail with 409-conflict
+    /// HTTP status code" (Learn, "Important considerations and restrictions for federated
+    /// identity credentials").
+    pub(crate) async fn fic_write(
+        &self,
+        subscription: &str,
+        identity: &Identity,
+    ) -> Result<FicWrite, ArmError> {
+        let id = arm::identity_id(subscription, identity);
+        let key = id.to_ascii_lowercase();
+        if !lock(&self.0.fic_writes).insert(key.clone()) {
+            return Err(ArmError {
+                status: StatusCode::CONFLICT,
+                code: "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity",
+                message: format!(
+                    "Too many Federated Identity Credentials are written concurrently for the managed identity {id}. Concurrent Federated Identity Credentials writes under the same managed identity are not supported. Create them one at a time."
+                ),
+            });
+        }
+        let write = FicWrite {
+            emu: self.clone(),
+            key,
+        };
+        tokio::time::sleep(self.0.config.fic_write_duration).await;
+        Ok(write)
     }
 
     /// The base URL vault `name`'s challenge names as the authority: the emulator's URL

@@ -47,6 +47,21 @@ pub(crate) fn router(emu: &Emulator) -> Router {
         .route("/_emulator/metadata-cache", delete(delete_metadata_cache))
         .fallback(not_found)
         .with_state(emu.clone())
+        .layer(axum::middleware::map_request(host_from_authority))
+}
+
+/// HTTP/2 clients send `:authority` instead of `Host` (RFC 9113 §8.3.1), which hyper puts
+/// in the request's URI: the URLs the emulator writes need it as the host, port included.
+async fn host_from_authority(mut request: axum::extract::Request) -> axum::extract::Request {
+    if !request.headers().contains_key(header::HOST)
+        && let Some(value) = request
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        request.headers_mut().insert(header::HOST, value);
+    }
+    request
 }
 
 async fn token_v2(

@@ -809,3 +809,67 @@ async fn arm_is_as_strict_as_azure_on_groups_versions_and_locations() {
     let (_, _, old) = call(&emu, "GET", &identity_path(UAMI), None).await;
     assert!(old["properties"].get("isolationScope").is_none(), "{old}");
 }
+
+#[tokio::test]
+async fn concurrent_fic_writes_under_one_identity_are_409_and_serial_ones_pass() {
+    let emu = emulator();
+    for name in ["one", "two"] {
+        let (s, _, b) = call(
+            &emu,
+            "PUT",
+            &identity_path(name),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let body = |sub: &str| {
+        fic_body(
+            "https://issuer.example/oidc",
+            sub,
+            json!(["api://AzureADTokenExchange"]),
+        )
+    };
+    // Two at once under one identity: one is written, the other refused.
+    let (pa, pb) = (fic_path("one", "fic-a"), fic_path("one", "fic-b"));
+    let (a, b) = tokio::join!(
+        call(&emu, "PUT", &pa, body("a")),
+        call(&emu, "PUT", &pb, body("b")),
+    );
+    let mut statuses = [a.0.as_u16(), b.0.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{:#} {:#}", a.2, b.2);
+    let refused = if a.0 == 409 { &a } else { &b };
+    assert_arm_error(
+        refused,
+        409,
+        "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity",
+        None,
+    );
+    assert!(
+        refused.2["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("one at a time")
+    );
+    // Under two identities at once: both written. One after the other: both written.
+    let (pc, pd) = (fic_path("one", "fic-c"), fic_path("two", "fic-d"));
+    let (a, b) = tokio::join!(
+        call(&emu, "PUT", &pc, body("c")),
+        call(&emu, "PUT", &pd, body("d")),
+    );
+    assert_eq!((a.0.as_u16(), b.0.as_u16()), (201, 201));
+    let (s, _, _) = call(&emu, "PUT", &fic_path("one", "fic-e"), body("e")).await;
+    assert_eq!(s, 201);
+    let (s, _, _) = call(&emu, "PUT", &fic_path("one", "fic-f"), body("f")).await;
+    assert_eq!(s, 201);
+    // A delete counts as a write too.
+    let (pe, pg) = (fic_path("one", "fic-e"), fic_path("one", "fic-g"));
+    let (a, b) = tokio::join!(
+        call(&emu, "DELETE", &pe, None),
+        call(&emu, "PUT", &pg, body("g")),
+    );
+    let mut statuses = [a.0.as_u16(), b.0.as_u16()];
+    statuses.sort();
+    assert!(statuses.contains(&409), "{statuses:?}");
+}

@@ -1111,3 +1111,34 @@ fn msal_python_gets_a_token_with_idp_sign_as_its_assertion_callback() {
     let claims = f.verify(token.trim(), "https://vault.azure.net");
     assert_eq!(claims["appid"], client_id.as_str());
 }
+
+/// Over HTTP/2 the client names the host in `:authority`, not `Host`: the discovery
+/// document's URLs keep the emulator's port.
+#[test]
+fn the_emulators_discovery_over_http2_keeps_its_port() {
+    let f = Flow::served(&[]);
+    let url = format!(
+        "{}/{}/v2.0/.well-known/openid-configuration",
+        f.authority(),
+        f.tenant
+    );
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--http2", "-w", "\n%{http_version}", "--cacert"])
+        .arg(&f.emulator_ca)
+        .arg(&url)
+        .output()
+        .expect("curl is installed (apt-get install -y curl)");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, version) = text.rsplit_once('\n').unwrap();
+    assert_eq!(version, "2", "spoken over HTTP/2");
+    let doc: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        doc["token_endpoint"],
+        format!("{}/{}/oauth2/v2.0/token", f.authority(), f.tenant)
+    );
+    assert_eq!(
+        doc["jwks_uri"],
+        format!("{}/{}/discovery/v2.0/keys", f.authority(), f.tenant)
+    );
+}
