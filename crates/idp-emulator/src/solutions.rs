@@ -220,3 +220,42 @@ impl Registry {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "20000000-0000-4000-8000-000000000002";
+
+    #[test]
+    fn an_identity_id_must_have_the_exact_shape_in_this_subscription() {
+        let mut r = Registry::default();
+        r.put_resource_group("mrg", "westeurope").unwrap();
+        r.put_identity("mrg", "uami", "westeurope", Default::default())
+            .unwrap();
+        let good = format!(
+            "/subscriptions/{SUB}/resourceGroups/mrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami"
+        );
+        assert!(r.identity_by_id(SUB, &good).is_some());
+        let shouted = good
+            .replace("resourceGroups", "RESOURCEGROUPS")
+            .replace("Microsoft.ManagedIdentity", "MICROSOFT.MANAGEDIDENTITY");
+        assert!(
+            r.identity_by_id(SUB, &shouted).is_some(),
+            "fixed segments in any case"
+        );
+        for bad in [
+            good.replace(SUB, "30000000-0000-4000-8000-000000000003"),
+            good.replace("subscriptions", "subscription"),
+            good.replace("resourceGroups", "groups"),
+            good.replace("/providers/", "/provider/"),
+            good.replace("Microsoft.ManagedIdentity", "Microsoft.Other"),
+            good.replace("userAssignedIdentities", "identities"),
+            format!("{good}/extra"),
+            good.replace("/uami", ""),
+            "uami".to_owned(),
+        ] {
+            assert!(r.identity_by_id(SUB, &bad).is_none(), "{bad}");
+        }
+    }
+}

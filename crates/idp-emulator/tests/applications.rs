@@ -80,6 +80,7 @@ async fn list_tokens_serves_the_publisher_only() {
         got["identity"]["userAssignedIdentities"].get(&id).is_some(),
         "{got}"
     );
+    assert_eq!(got["id"], app.as_str());
 
     let list = format!("{app}/listTokens");
     let body =

@@ -270,6 +270,16 @@ async fn a_secrets_officer_sets_and_reads_versions() {
     .await;
     assert_eq!(old["value"], "one");
     assert_ne!(second["id"], first["id"]);
+    // 25 KiB is Key Vault's limit, not over it.
+    let (s, _, b) = request(
+        &emu,
+        "PUT",
+        &secret,
+        Some(&kv),
+        Some(json!({"value": "x".repeat(25 * 1024)})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
     // Bad names and values.
     for (uri, body) in [
         (
