@@ -424,16 +424,7 @@ impl Registry {
         }
         let rg = segments[3];
         match segments.len() {
-            // A resource group exists here once something was created in it.
-            4 => {
-                self.identities
-                    .iter()
-                    .any(|i| i.resource_group.eq_ignore_ascii_case(rg))
-                    || self
-                        .vaults
-                        .iter()
-                        .any(|v| v.resource_group.eq_ignore_ascii_case(rg))
-            }
+            4 => self.resource_group(rg).is_some(),
             8 if segments[5].eq_ignore_ascii_case("Microsoft.KeyVault")
                 && segments[6].eq_ignore_ascii_case("vaults") =>
             {
@@ -533,6 +524,7 @@ mod tests {
 
     fn with_vault() -> Registry {
         let mut r = Registry::default();
+        r.put_resource_group("rg", "westeurope").unwrap();
         r.put_vault("rg", "kv-one", "westeurope", true).unwrap();
         r
     }
@@ -630,6 +622,69 @@ mod tests {
         r.put_vault("rg", "kv-one2", "westeurope", true).unwrap();
         let sibling = r.vault("rg", "kv-one2").unwrap().clone();
         assert!(!r.allows(SUB, &sibling, P, SecretAction::Get));
+    }
+
+    #[test]
+    fn a_role_assignments_scope_must_exist() {
+        let mut r = with_vault();
+        r.put_identity("rg", "uami", "westeurope", Default::default())
+            .unwrap();
+        r.put_resource_group("empty", "westeurope").unwrap();
+        let sub = format!("/subscriptions/{SUB}");
+        for (scope, exists) in [
+            (sub.clone(), true),
+            (format!("{sub}/resourceGroups/rg"), true),
+            (format!("{sub}/RESOURCEGROUPS/empty"), true),
+            (format!("{sub}/resourceGroups/nope"), false),
+            (
+                format!("{sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-one"),
+                true,
+            ),
+            (
+                format!("{sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-two"),
+                false,
+            ),
+            (
+                format!(
+                    "{sub}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami"
+                ),
+                true,
+            ),
+            (
+                format!(
+                    "{sub}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/other"
+                ),
+                false,
+            ),
+            (
+                format!(
+                    "{sub}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/kv-one"
+                ),
+                false,
+            ),
+            (
+                format!("{sub}/resourceGroups/rg/providers/Microsoft.KeyVault/managedHSMs/kv-one"),
+                false,
+            ),
+            (
+                format!(
+                    "{sub}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/identities/uami"
+                ),
+                false,
+            ),
+            (format!("{sub}/groups/rg"), false),
+            (format!("{sub}/resourceGroups"), false),
+            (
+                "/subscriptions/30000000-0000-4000-8000-000000000003".to_owned(),
+                false,
+            ),
+            (
+                "/subscriptions/30000000-0000-4000-8000-000000000003/resourceGroups/rg".to_owned(),
+                false,
+            ),
+        ] {
+            assert_eq!(r.scope_exists(SUB, &scope), exists, "{scope}");
+        }
     }
 
     #[test]
