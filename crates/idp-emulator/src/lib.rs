@@ -111,6 +111,7 @@ mod state;
 pub mod strict;
 mod token;
 pub mod vault;
+mod vault_keys;
 mod vault_routes;
 
 pub use aadsts::Aadsts;

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, post, put};
+use axum::routing::{any, delete, get, post};
 use serde_json::{Value, json};
 
 /// The routes: token endpoints, the emulator's metadata, ARM and the admin knobs.
@@ -31,18 +31,7 @@ pub(crate) fn router(emu: &Emulator) -> Router {
         )
         .route("/common/discovery/instance", get(instance_discovery))
         .route("/metadata/endpoints", get(metadata_endpoints))
-        .route(
-            "/keyvault/{vault}/secrets/{name}",
-            put(vault_routes::set_secret).get(vault_routes::get_secret),
-        )
-        .route(
-            "/keyvault/{vault}/secrets/{name}/",
-            get(vault_routes::get_secret),
-        )
-        .route(
-            "/keyvault/{vault}/secrets/{name}/{version}",
-            get(vault_routes::get_secret_version),
-        )
+        .route("/keyvault/{vault}/{*rest}", any(vault_routes::under_path))
         .route("/_emulator/faults", post(post_faults).delete(delete_faults))
         .route("/_emulator/metadata-cache", delete(delete_metadata_cache))
         .fallback(not_found)

@@ -8,6 +8,9 @@
 //! | PUT, GET, DELETE | `{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}` body `{"properties": {"roleDefinitionId", "principalId", "principalType"?}}` | 201 / 200 |
 //! | PUT | `{vaultUri}secrets/{name}?api-version=…` body `{"value", "contentType"?, "tags"?}` | 200, a new version |
 //! | GET | `{vaultUri}secrets/{name}[/{version}]?api-version=…` | 200, the latest or that version |
+//! | POST | `{vaultUri}keys/{name}/create` body `{"kty", "key_size"?, "key_ops"?, "attributes"?}` | 200, a new version (RSA; RSA-HSM in premium vaults; never exportable) |
+//! | GET | `{vaultUri}keys/{name}[/{version}]` | 200, the public key (`kid` with its version) |
+//! | POST | `{vaultUri}keys/{name}/{version}/sign` body `{"alg", "value": base64url(digest)}` | 200 `{"kid", "value"}` |
 //!
 //! A vault's URI is `{emulator}/keyvault/{name}/` (Azure's is `https://{name}.vault.azure.net/`;
 //! a local emulator has no DNS for that): clients take it from `properties.vaultUri`.
@@ -55,11 +58,19 @@ pub const KEY_VAULT_SECRETS_OFFICER: &str = "b86a8fe4-44ce-4948-aee5-eccb2c155cd
 /// Key Vault Secrets User.
 pub const KEY_VAULT_SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
 
-/// A data-plane operation on secrets, as RBAC names it.
+/// Key Vault Crypto Officer: every key operation.
+pub const KEY_VAULT_CRYPTO_OFFICER: &str = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
+/// Key Vault Crypto User: read keys and use them (sign, verify, wrap…).
+pub const KEY_VAULT_CRYPTO_USER: &str = "12338af0-0e69-4776-bea7-57ae8d297424";
+
+/// A data-plane operation, as RBAC names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretAction {
     Set,
     Get,
+    CreateKey,
+    GetKey,
+    Sign,
 }
 
 impl SecretAction {
@@ -68,10 +79,13 @@ impl SecretAction {
         match self {
             Self::Set => "Microsoft.KeyVault/vaults/secrets/setSecret/action",
             Self::Get => "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            Self::CreateKey => "Microsoft.KeyVault/vaults/keys/create/action",
+            Self::GetKey => "Microsoft.KeyVault/vaults/keys/read",
+            Self::Sign => "Microsoft.KeyVault/vaults/keys/sign/action",
         }
     }
 
-    /// The built-in roles that allow it.
+    /// The built-in roles that allow it (Learn, "Azure built-in roles", Security).
     fn roles(self) -> &'static [&'static str] {
         match self {
             Self::Set => &[KEY_VAULT_ADMINISTRATOR, KEY_VAULT_SECRETS_OFFICER],
@@ -79,6 +93,12 @@ impl SecretAction {
                 KEY_VAULT_ADMINISTRATOR,
                 KEY_VAULT_SECRETS_OFFICER,
                 KEY_VAULT_SECRETS_USER,
+            ],
+            Self::CreateKey => &[KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER],
+            Self::GetKey | Self::Sign => &[
+                KEY_VAULT_ADMINISTRATOR,
+                KEY_VAULT_CRYPTO_OFFICER,
+                KEY_VAULT_CRYPTO_USER,
             ],
         }
     }
@@ -95,6 +115,37 @@ pub struct Vault {
     pub rbac: bool,
     #[serde(default)]
     pub secrets: Vec<Secret>,
+    #[serde(default)]
+    pub keys: Vec<Key>,
+    /// `standard` or `premium` (HSM-protected keys need premium).
+    #[serde(default = "standard_sku")]
+    pub sku: String,
+}
+
+fn standard_sku() -> String {
+    "standard".into()
+}
+
+/// A key's versions, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    pub name: String,
+    pub versions: Vec<KeyVersion>,
+}
+
+/// One version of an RSA key. The private half stays in the emulator (its state file):
+/// nothing answers it, as a non-exportable Key Vault key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyVersion {
+    pub version: String,
+    /// `RSA` or `RSA-HSM`.
+    pub kty: String,
+    pub key_ops: Vec<String>,
+    pub n: String,
+    pub e: String,
+    /// PKCS#8 PEM.
+    pub private_pem: String,
+    pub created: i64,
 }
 
 /// A secret's versions, oldest first.
@@ -165,7 +216,7 @@ pub fn vault_json(subscription: &str, tenant: &str, uri: &str, vault: &Vault) ->
         "tags": {},
         "properties": {
             "tenantId": tenant,
-            "sku": {"family": "A", "name": "standard"},
+            "sku": {"family": "A", "name": vault.sku},
             "enableRbacAuthorization": vault.rbac,
             "enableSoftDelete": true,
             "softDeleteRetentionInDays": 90,
@@ -250,7 +301,15 @@ impl Registry {
         name: &str,
         location: &str,
         rbac: bool,
+        sku: &str,
     ) -> Result<(Vault, bool), ArmError> {
+        if !matches!(sku, "standard" | "premium") {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                format!("The SKU '{sku}' is not valid: standard or premium."),
+            ));
+        }
         if !valid_vault_name(name) {
             return Err(err(
                 StatusCode::BAD_REQUEST,
@@ -271,6 +330,7 @@ impl Registry {
             let v = &mut self.vaults[i];
             v.location = location.to_owned();
             v.rbac = rbac;
+            v.sku = sku.to_owned();
             return Ok((v.clone(), false));
         }
         if self.vault_named(name).is_some() {
@@ -288,6 +348,8 @@ impl Registry {
             location: location.to_owned(),
             rbac,
             secrets: Vec::new(),
+            keys: Vec::new(),
+            sku: sku.to_owned(),
         };
         self.vaults.push(v.clone());
         Ok((v, true))
@@ -491,6 +553,56 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Adds a version to a key (creating it); the new version.
+    pub(crate) fn add_key_version(
+        &mut self,
+        vault: &str,
+        name: &str,
+        version: KeyVersion,
+    ) -> Option<KeyVersion> {
+        let v = self
+            .vaults
+            .iter_mut()
+            .find(|v| v.name.eq_ignore_ascii_case(vault))?;
+        match v
+            .keys
+            .iter_mut()
+            .find(|k| k.name.eq_ignore_ascii_case(name))
+        {
+            Some(k) => k.versions.push(version.clone()),
+            None => v.keys.push(Key {
+                name: name.to_owned(),
+                versions: vec![version.clone()],
+            }),
+        }
+        Some(version)
+    }
+}
+
+/// A key bundle as Key Vault answers it: the public JWK (`kid` with its version), never
+/// the private half; `exportable: false`.
+pub fn key_json(vault_uri: &str, name: &str, k: &KeyVersion) -> Value {
+    json!({
+        "key": {
+            "kid": format!("{vault_uri}keys/{name}/{}", k.version),
+            "kty": k.kty,
+            "key_ops": k.key_ops,
+            "n": k.n,
+            "e": k.e,
+        },
+        "attributes": {
+            "enabled": true,
+            "created": k.created,
+            "updated": k.created,
+            "recoveryLevel": "Recoverable+Purgeable",
+            "recoverableDays": 90,
+            "exportable": false,
+        },
+        "tags": {},
+    })
+}
+
 /// A secret bundle as Key Vault answers it (api-version 7.x).
 pub fn secret_json(vault_uri: &str, name: &str, v: &SecretVersion) -> Value {
     let mut body = json!({
@@ -525,7 +637,8 @@ mod tests {
     fn with_vault() -> Registry {
         let mut r = Registry::default();
         r.put_resource_group("rg", "westeurope").unwrap();
-        r.put_vault("rg", "kv-one", "westeurope", true).unwrap();
+        r.put_vault("rg", "kv-one", "westeurope", true, "standard")
+            .unwrap();
         r
     }
 
@@ -549,22 +662,28 @@ mod tests {
     fn vault_names_are_global_and_updates_keep_secrets() {
         let mut r = with_vault();
         let e = r
-            .put_vault("other", "KV-ONE", "westeurope", true)
+            .put_vault("other", "KV-ONE", "westeurope", true, "standard")
             .unwrap_err();
         assert_eq!(
             (e.status, e.code),
             (StatusCode::CONFLICT, "VaultAlreadyExists")
         );
         r.set_secret("kv-one", "s", "v".into(), None, 1).unwrap();
-        let (v, created) = r.put_vault("RG", "kv-one", "northeurope", true).unwrap();
+        let (v, created) = r
+            .put_vault("RG", "kv-one", "northeurope", true, "standard")
+            .unwrap();
         assert!(!created);
         assert_eq!(v.secrets.len(), 1);
         assert_eq!(
-            r.put_vault("rg", "k_v", "x", true).unwrap_err().code,
+            r.put_vault("rg", "k_v", "x", true, "standard")
+                .unwrap_err()
+                .code,
             "VaultNameNotValid"
         );
         assert_eq!(
-            r.put_vault("rg", "kv-two", "", true).unwrap_err().code,
+            r.put_vault("rg", "kv-two", "", true, "standard")
+                .unwrap_err()
+                .code,
             "LocationRequired"
         );
     }
@@ -619,7 +738,8 @@ mod tests {
         .unwrap();
         assert!(r.allows(SUB, &vault, q, SecretAction::Set));
         // A sibling vault whose name starts like this one is not covered.
-        r.put_vault("rg", "kv-one2", "westeurope", true).unwrap();
+        r.put_vault("rg", "kv-one2", "westeurope", true, "standard")
+            .unwrap();
         let sibling = r.vault("rg", "kv-one2").unwrap().clone();
         assert!(!r.allows(SUB, &sibling, P, SecretAction::Get));
     }

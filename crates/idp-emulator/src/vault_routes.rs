@@ -85,7 +85,13 @@ pub(crate) async fn arm(
                     ));
                 }
             };
-            let (v, c) = emu.write(|r| r.put_vault(rg, name, &location, rbac))?;
+            let sku = props
+                .get("sku")
+                .and_then(|s| s.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or("standard")
+                .to_ascii_lowercase();
+            let (v, c) = emu.write(|r| r.put_vault(rg, name, &location, rbac, &sku))?;
             let uri = emu.vault_uri(&v.name, headers).await;
             Ok((created(c), vault_json(&sub, emu.tenant(), &uri, &v)))
         }
@@ -295,35 +301,325 @@ pub(crate) fn vault_router(emu: &Emulator, vault: &str) -> axum::Router {
                 },
             ),
         )
+        .route(
+            "/keys/{name}/create",
+            axum::routing::post(
+                |State((emu, vault)): State<(Emulator, String)>,
+                 Path(name): Path<String>,
+                 uri: Uri,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
+                    create_key(&emu, &vault, &name, &uri, &headers, &body).await
+                },
+            ),
+        )
+        .route(
+            "/keys/{name}",
+            axum::routing::get(
+                |State((emu, vault)): State<(Emulator, String)>,
+                 Path(name): Path<String>,
+                 uri: Uri,
+                 headers: HeaderMap| async move {
+                    get_key(&emu, &vault, &name, None, &uri, &headers).await
+                },
+            ),
+        )
+        .route(
+            "/keys/{name}/",
+            axum::routing::get(
+                |State((emu, vault)): State<(Emulator, String)>,
+                 Path(name): Path<String>,
+                 uri: Uri,
+                 headers: HeaderMap| async move {
+                    get_key(&emu, &vault, &name, None, &uri, &headers).await
+                },
+            ),
+        )
+        .route(
+            "/keys/{name}/{version}",
+            axum::routing::get(
+                |State((emu, vault)): State<(Emulator, String)>,
+                 Path((name, version)): Path<(String, String)>,
+                 uri: Uri,
+                 headers: HeaderMap| async move {
+                    get_key(&emu, &vault, &name, Some(&version), &uri, &headers).await
+                },
+            ),
+        )
+        .route(
+            "/keys/{name}/{version}/sign",
+            axum::routing::post(
+                |State((emu, vault)): State<(Emulator, String)>,
+                 Path((name, version)): Path<(String, String)>,
+                 uri: Uri,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
+                    sign(&emu, &vault, &name, &version, &uri, &headers, &body).await
+                },
+            ),
+        )
         .with_state(state)
 }
 
-pub(crate) async fn set_secret(
-    State(emu): State<Emulator>,
-    Path((vault_name, name)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+/// `POST keys/{name}/create`: a new RSA key (or a new version). Rules (Key Vault REST,
+/// "Create Key"; Learn, "About keys"): `kty` RSA, or RSA-HSM in a premium vault; `key_size`
+/// 2048, 3072 or 4096 (default 2048); an exportable key needs a release policy, which the
+/// emulator does not take, so `exportable` must be false.
+async fn create_key(
+    emu: &Emulator,
+    vault_name: &str,
+    name: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> Response {
-    set(&emu, &vault_name, &name, &uri, &headers, &body).await
+    let (v, _) = match admit(
+        emu,
+        vault_name,
+        uri,
+        headers,
+        SecretAction::CreateKey,
+        &format!("keys/{name}"),
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !vault::valid_secret_name(name) {
+        return bad_parameter(format!(
+            "The key name '{name}' is invalid: 1 to 127 letters, digits and dashes."
+        ));
+    }
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return bad_parameter("The request body must be a JSON object with 'kty'.".into());
+    };
+    let kty = map.get("kty").and_then(Value::as_str).unwrap_or_default();
+    match kty {
+        "RSA" => {}
+        "RSA-HSM" if v.sku == "premium" => {}
+        "RSA-HSM" => {
+            return bad_parameter(
+                "HSM-protected keys (RSA-HSM) need a premium vault; this one is standard.".into(),
+            );
+        }
+        other => {
+            return bad_parameter(format!(
+                "The key type '{other}' is not supported by the emulator: RSA or RSA-HSM."
+            ));
+        }
+    }
+    let bits = match map.get("key_size") {
+        None | Some(Value::Null) => 2048,
+        Some(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(b) if crate::vault_keys::KEY_SIZES.contains(&b) => b,
+            _ => {
+                return bad_parameter(format!(
+                    "The key size {n} is not supported: 2048, 3072 or 4096."
+                ));
+            }
+        },
+    };
+    if map
+        .get("attributes")
+        .and_then(|a| a.get("exportable"))
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        return bad_parameter("An exportable key needs a release policy (release_policy).".into());
+    }
+    let key_ops: Vec<String> = map
+        .get("key_ops")
+        .and_then(|o| serde_json::from_value(o.clone()).ok())
+        .unwrap_or_else(|| {
+            [
+                "sign",
+                "verify",
+                "wrapKey",
+                "unwrapKey",
+                "encrypt",
+                "decrypt",
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        });
+    let (private_pem, n, e) = match crate::vault_keys::generate(bits) {
+        Ok(k) => k,
+        Err(e) => return kv_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e, None),
+    };
+    let version = vault::KeyVersion {
+        version: crate::ids::new_guid().replace('-', ""),
+        kty: kty.to_owned(),
+        key_ops,
+        n,
+        e,
+        private_pem,
+        created: crate::clock::unix(emu.now()),
+    };
+    match emu.write(|r| Ok(r.add_key_version(&v.name, name, version))) {
+        Ok(Some(k)) => {
+            let uri = emu.vault_uri(&v.name, headers).await;
+            (StatusCode::OK, axum::Json(vault::key_json(&uri, name, &k))).into_response()
+        }
+        Ok(None) => kv_error(
+            StatusCode::NOT_FOUND,
+            "VaultNotFound",
+            format!("The vault '{vault_name}' no longer exists."),
+            None,
+        ),
+        Err(e) => kv_error(e.status, e.code, e.message, None),
+    }
 }
 
-pub(crate) async fn get_secret(
-    State(emu): State<Emulator>,
-    Path((vault_name, name)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    read(&emu, &vault_name, &name, None, &uri, &headers).await
+fn key_not_found(name: &str, version: Option<&str>) -> Response {
+    kv_error(
+        StatusCode::NOT_FOUND,
+        "KeyNotFound",
+        format!(
+            "A key with (name/id) {name}{} was not found in this key vault.",
+            version.map(|v| format!("/{v}")).unwrap_or_default()
+        ),
+        None,
+    )
 }
 
-pub(crate) async fn get_secret_version(
-    State(emu): State<Emulator>,
-    Path((vault_name, name, version)): Path<(String, String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
+fn find_key<'a>(
+    v: &'a vault::Vault,
+    name: &str,
+    version: Option<&str>,
+) -> Option<&'a vault::KeyVersion> {
+    v.keys
+        .iter()
+        .find(|k| k.name.eq_ignore_ascii_case(name))
+        .and_then(|k| match version {
+            None | Some("") => k.versions.last(),
+            Some(want) => k
+                .versions
+                .iter()
+                .find(|x| x.version.eq_ignore_ascii_case(want)),
+        })
+}
+
+/// `GET keys/{name}[/{version}]`: the public key, never the private half.
+async fn get_key(
+    emu: &Emulator,
+    vault_name: &str,
+    name: &str,
+    version: Option<&str>,
+    uri: &Uri,
+    headers: &HeaderMap,
 ) -> Response {
-    read(&emu, &vault_name, &name, Some(&version), &uri, &headers).await
+    let (v, _) = match admit(
+        emu,
+        vault_name,
+        uri,
+        headers,
+        SecretAction::GetKey,
+        &format!("keys/{name}"),
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match find_key(&v, name, version) {
+        Some(k) => {
+            let uri = emu.vault_uri(&v.name, headers).await;
+            (StatusCode::OK, axum::Json(vault::key_json(&uri, name, k))).into_response()
+        }
+        None => key_not_found(name, version),
+    }
+}
+
+/// `POST keys/{name}/{version}/sign` body `{"alg", "value": base64url(digest)}`:
+/// `{"kid", "value": base64url(signature)}`. Source: Key Vault REST, "Sign".
+async fn sign(
+    emu: &Emulator,
+    vault_name: &str,
+    name: &str,
+    version: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    use base64::Engine as _;
+    let (v, _) = match admit(
+        emu,
+        vault_name,
+        uri,
+        headers,
+        SecretAction::Sign,
+        &format!("keys/{name}"),
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(k) = find_key(&v, name, Some(version)) else {
+        return key_not_found(name, Some(version));
+    };
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return bad_parameter(
+            "The request body must be a JSON object with 'alg' and 'value'.".into(),
+        );
+    };
+    let alg = map.get("alg").and_then(Value::as_str).unwrap_or_default();
+    let Some(len) = crate::vault_keys::digest_len(alg) else {
+        return bad_parameter(format!(
+            "The algorithm '{alg}' is not supported for an RSA key here: RS256, RS384 or RS512."
+        ));
+    };
+    let digest = map.get("value").and_then(Value::as_str).and_then(|d| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(d.trim_end_matches('='))
+            .ok()
+    });
+    let Some(digest) = digest.filter(|d| d.len() == len) else {
+        return bad_parameter(format!(
+            "The value must be the base64url {alg} digest ({len} bytes)."
+        ));
+    };
+    match crate::vault_keys::sign_digest(&k.private_pem, alg, &digest) {
+        Ok(signature) => {
+            let uri = emu.vault_uri(&v.name, headers).await;
+            (
+                StatusCode::OK,
+                axum::Json(json!({
+                    "kid": format!("{uri}keys/{name}/{}", k.version),
+                    "value": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature),
+                })),
+            )
+                .into_response()
+        }
+        Err(e) => kv_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e, None),
+    }
+}
+
+/// A vault under the emulator's own URL (`/keyvault/{vault}/…`, when vaults have no origin
+/// of their own): the same data plane as at a vault's origin, the path's rest given to it.
+pub(crate) async fn under_path(
+    State(emu): State<Emulator>,
+    Path((vault, rest)): Path<(String, String)>,
+    request: axum::extract::Request,
+) -> Response {
+    use tower::ServiceExt as _;
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = match parts.uri.query() {
+        Some(q) => format!("/{rest}?{q}"),
+        None => format!("/{rest}"),
+    };
+    let Ok(uri) = path_and_query.parse::<Uri>() else {
+        return bad_parameter("The request path is not valid.".into());
+    };
+    parts.uri = uri;
+    // The outer route's path parameters must not reach the vault's own routes.
+    parts.extensions = Default::default();
+    let request = axum::extract::Request::from_parts(parts, body);
+    match vault_router(&emu, &vault).oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
 }
 
 async fn set(

@@ -356,3 +356,244 @@ async fn a_vault_with_access_policies_refuses_by_policy_and_arm_checks_its_input
     let (s, _, _) = request(&emu, "PUT", &path, None, Some(json!({}))).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+const CRYPTO_OFFICER: &str = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
+const CRYPTO_USER: &str = "12338af0-0e69-4776-bea7-57ae8d297424";
+
+async fn assign(emu: &Emulator, role: &str, principal: &str, n: u32) {
+    let (s, _, a) = request(
+        emu,
+        "PUT",
+        &format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments/0d000000-0000-4000-8000-{n:012}?api-version=2022-04-01",
+            vault_path("kv-test")
+        ),
+        Some(&owner(emu)),
+        Some(json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+            "principalId": principal}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+}
+
+#[tokio::test]
+async fn keys_are_created_read_and_used_to_sign_by_role() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    emu.put_resource_group(RG, "westeurope").unwrap();
+    vault_with_role(&emu, Some(CRYPTO_OFFICER)).await;
+    let user = "80000000-0000-4000-8000-000000000008";
+    assign(&emu, CRYPTO_USER, user, 2).await;
+    let officer = token(&emu, "https://vault.azure.net", PRINCIPAL, 600);
+    let user_token = token(&emu, "https://vault.azure.net", user, 600);
+    let create = "/keyvault/kv-test/keys/signing/create?api-version=7.5";
+    // Only the officer creates.
+    let (s, _, b) = request(
+        &emu,
+        "POST",
+        create,
+        Some(&user_token),
+        Some(json!({"kty": "RSA"})),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["innererror"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("ForbiddenByRbac"))
+    );
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("keys/create/action")
+    );
+    let (s, _, key) = request(
+        &emu,
+        "POST",
+        create,
+        Some(&officer),
+        Some(json!({"kty": "RSA", "key_size": 2048})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{key}");
+    let kid = key["key"]["kid"].as_str().unwrap().to_owned();
+    assert!(
+        kid.starts_with("https://127.0.0.1:8443/keyvault/kv-test/keys/signing/"),
+        "{kid}"
+    );
+    assert_eq!(key["key"]["kty"], "RSA");
+    assert_eq!(key["attributes"]["exportable"], false);
+    assert!(
+        key["key"].get("d").is_none() && !key.to_string().contains("PRIVATE"),
+        "no private half"
+    );
+    let version = kid.rsplit('/').next().unwrap();
+    // The user reads it (latest and by version) and signs with it.
+    let (s, _, latest) = request(
+        &emu,
+        "GET",
+        "/keyvault/kv-test/keys/signing?api-version=7.5",
+        Some(&user_token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, latest["key"]["kid"].as_str().unwrap()),
+        (StatusCode::OK, kid.as_str())
+    );
+    let (s, _, _) = request(
+        &emu,
+        "GET",
+        &format!("/keyvault/kv-test/keys/signing/{version}?api-version=7.5"),
+        Some(&user_token),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let message = b"header.claims";
+    let digest = openssl::sha::sha256(message);
+    let sign = format!("/keyvault/kv-test/keys/signing/{version}/sign?api-version=7.5");
+    let (s, _, signed) = request(
+        &emu,
+        "POST",
+        &sign,
+        Some(&user_token),
+        Some(json!({"alg": "RS256", "value": b64.encode(digest)})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{signed}");
+    assert_eq!(signed["kid"], kid.as_str());
+    let n =
+        openssl::bn::BigNum::from_slice(&b64.decode(key["key"]["n"].as_str().unwrap()).unwrap())
+            .unwrap();
+    let e =
+        openssl::bn::BigNum::from_slice(&b64.decode(key["key"]["e"].as_str().unwrap()).unwrap())
+            .unwrap();
+    let public =
+        openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::from_public_components(n, e).unwrap())
+            .unwrap();
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &public).unwrap();
+    verifier.update(message).unwrap();
+    assert!(
+        verifier
+            .verify(&b64.decode(signed["value"].as_str().unwrap()).unwrap())
+            .unwrap()
+    );
+    // Someone without a role: 403; a wrong digest length or algorithm: 400; an unknown key: 404.
+    let stranger = token(
+        &emu,
+        "https://vault.azure.net",
+        "60000000-0000-4000-8000-000000000006",
+        600,
+    );
+    let (s, _, _) = request(
+        &emu,
+        "POST",
+        &sign,
+        Some(&stranger),
+        Some(json!({"alg": "RS256", "value": b64.encode(digest)})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for body in [
+        json!({"alg": "RS256", "value": b64.encode([1u8; 20])}),
+        json!({"alg": "ES256", "value": b64.encode(digest)}),
+        json!({"alg": "RS256"}),
+    ] {
+        let (s, _, b) = request(&emu, "POST", &sign, Some(&user_token), Some(body.clone())).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str().unwrap()),
+            (StatusCode::BAD_REQUEST, "BadParameter"),
+            "{body}"
+        );
+    }
+    let (s, _, b) = request(
+        &emu,
+        "GET",
+        "/keyvault/kv-test/keys/nope?api-version=7.5",
+        Some(&user_token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "KeyNotFound")
+    );
+    // A second version, then the creation rules.
+    let (_, _, again) = request(
+        &emu,
+        "POST",
+        create,
+        Some(&officer),
+        Some(json!({"kty": "RSA"})),
+    )
+    .await;
+    assert_ne!(again["key"]["kid"], kid.as_str());
+    for (body, says) in [
+        (json!({"kty": "RSA-HSM"}), "premium"),
+        (json!({"kty": "EC"}), "RSA or RSA-HSM"),
+        (
+            json!({"kty": "RSA", "key_size": 1024}),
+            "2048, 3072 or 4096",
+        ),
+        (
+            json!({"kty": "RSA", "attributes": {"exportable": true}}),
+            "release policy",
+        ),
+    ] {
+        let (s, _, b) = request(&emu, "POST", create, Some(&officer), Some(body.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains(says),
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_premium_vault_creates_hsm_keys() {
+    let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    emu.put_resource_group(RG, "westeurope").unwrap();
+    let (s, _, v) = request(
+        &emu,
+        "PUT",
+        &format!("{}?api-version=2026-02-01", vault_path("kv-premium")),
+        Some(&owner(&emu)),
+        Some(json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": "premium"}}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["properties"]["sku"]["name"], "premium");
+    let (s, _, a) = request(
+        &emu,
+        "PUT",
+        &format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments/0e000000-0000-4000-8000-00000000000e?api-version=2022-04-01",
+            vault_path("kv-premium")
+        ),
+        Some(&owner(&emu)),
+        Some(json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{CRYPTO_OFFICER}"),
+            "principalId": PRINCIPAL}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let officer = token(&emu, "https://vault.azure.net", PRINCIPAL, 600);
+    let (s, _, key) = request(
+        &emu,
+        "POST",
+        "/keyvault/kv-premium/keys/hsm/create?api-version=7.5",
+        Some(&officer),
+        Some(json!({"kty": "RSA-HSM", "key_size": 3072})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{key}");
+    assert_eq!(key["key"]["kty"], "RSA-HSM");
+    use base64::Engine as _;
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(key["key"]["n"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(n.len() * 8, 3072);
+}
