@@ -867,6 +867,11 @@ mod tests {
             "RoleAssignmentExists"
         );
         assert_eq!(r.role_assignment(&id, &name).unwrap().principal_id, P);
+        // The same name at another scope is another (missing) assignment.
+        let other_scope = format!("/subscriptions/{SUB}/resourceGroups/rg");
+        assert!(r.role_assignment(&other_scope, &name).is_err());
+        assert!(r.delete_role_assignment(&other_scope, &name).is_none());
+        assert!(r.role_assignment(&id, &new_guid()).is_err());
         assert!(r.delete_role_assignment(&id, &name).is_some());
         assert!(r.role_assignment(&id, &name).is_err());
     }

@@ -336,6 +336,25 @@ async fn a_vault_with_access_policies_refuses_by_policy_and_arm_checks_its_input
     );
     let (s, _, b) = put("kv-bad", json!({"location": "westeurope"}), "2026-02-01").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    for props in [
+        json!({"tenantId": TENANT}),
+        json!({"sku": {"family": "A", "name": "standard"}}),
+    ] {
+        let (s, _, b) = put(
+            "kv-bad",
+            json!({"location": "westeurope", "properties": props}),
+            "2026-02-01",
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("'tenantId' and 'sku'"),
+            "{b}"
+        );
+    }
     let (s, _, b) = put(
         "k_v",
         json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {}}}),
