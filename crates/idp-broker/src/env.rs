@@ -2,7 +2,7 @@
 //! that name it, in the syntax of the shell or the CI system. Nothing refreshes the file
 //! afterwards: its lifetime must cover the steps that use it.
 
-use crate::{Identity, var};
+use crate::Identity;
 use std::path::Path;
 
 /// How the variables are given.
@@ -29,24 +29,8 @@ pub const ASSERTION_VARIABLE: &str = "IDP_ASSERTION";
 /// The variables for the tools: the file for the Azure SDKs and for Terraform (no endpoint
 /// outlives `idp env`, so Terraform takes the file), the ids, the authority host.
 pub fn variables(id: &Identity, file: &Path) -> Vec<(&'static str, String)> {
-    let file = file.to_string_lossy().into_owned();
-    let mut v = vec![
-        (var::AZURE_FEDERATED_TOKEN_FILE, file.clone()),
-        (var::AZURE_CLIENT_ID, id.client_id.clone()),
-        (var::AZURE_TENANT_ID, id.tenant.clone()),
-        (var::AZURE_AUTHORITY_HOST, id.authority_host.clone()),
-        (var::ARM_USE_OIDC, "true".into()),
-        (var::ARM_CLIENT_ID, id.client_id.clone()),
-        (var::ARM_TENANT_ID, id.tenant.clone()),
-        ("ARM_OIDC_TOKEN_FILE_PATH", file),
-    ];
-    if let Some(env) = id.arm_environment {
-        v.push((var::ARM_ENVIRONMENT, env.into()));
-    }
-    if let Some(c) = &id.customer {
-        v.push((var::IDP_CUSTOMER, c.clone()));
-    }
-    v
+    let path = file.to_string_lossy().into_owned();
+    id.variables(file, vec![("ARM_OIDC_TOKEN_FILE_PATH", path)])
 }
 
 /// What `idp env` prints, and what it appends to `$GITHUB_ENV` (github format only).

@@ -116,6 +116,38 @@ pub struct Identity {
     pub arm_environment: Option<&'static str>,
 }
 
+impl Identity {
+    /// The variables every tool reads for this identity, in a stable order: the Azure
+    /// SDKs' (the assertion `file`), Terraform's, then `how` (how the tool gets its
+    /// assertion), then the cloud and the customer's name.
+    pub fn variables(
+        &self,
+        file: &Path,
+        how: Vec<(&'static str, String)>,
+    ) -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            (
+                var::AZURE_FEDERATED_TOKEN_FILE,
+                file.to_string_lossy().into_owned(),
+            ),
+            (var::AZURE_CLIENT_ID, self.client_id.clone()),
+            (var::AZURE_TENANT_ID, self.tenant.clone()),
+            (var::AZURE_AUTHORITY_HOST, self.authority_host.clone()),
+            (var::ARM_USE_OIDC, "true".into()),
+            (var::ARM_CLIENT_ID, self.client_id.clone()),
+            (var::ARM_TENANT_ID, self.tenant.clone()),
+        ];
+        v.extend(how);
+        if let Some(env) = self.arm_environment {
+            v.push((var::ARM_ENVIRONMENT, env.into()));
+        }
+        if let Some(c) = &self.customer {
+            v.push((var::IDP_CUSTOMER, c.clone()));
+        }
+        v
+    }
+}
+
 /// The service connection id idp names under `--as azure-pipelines` (the endpoint accepts
 /// any; the customer is fixed by idp).
 pub const SERVICE_CONNECTION_ID: &str = "idp";
@@ -173,30 +205,19 @@ impl Session {
 
     /// The variables for the command, in a stable order.
     pub fn variables(&self, id: &Identity, also: Impersonate) -> Vec<(String, String)> {
-        let file = self.file.path().to_string_lossy().into_owned();
         let token = self.request_token.expose().to_owned();
         let github = self.endpoint.github_url();
         let ado = self.endpoint.azure_pipelines_url();
-        let mut v: Vec<(&str, String)> = vec![
-            (var::AZURE_FEDERATED_TOKEN_FILE, file),
-            (var::AZURE_CLIENT_ID, id.client_id.clone()),
-            (var::AZURE_TENANT_ID, id.tenant.clone()),
-            (var::AZURE_AUTHORITY_HOST, id.authority_host.clone()),
-            (var::ARM_USE_OIDC, "true".into()),
-            (var::ARM_CLIENT_ID, id.client_id.clone()),
-            (var::ARM_TENANT_ID, id.tenant.clone()),
-            (var::ARM_OIDC_REQUEST_URL, github.clone()),
-            (var::ARM_OIDC_REQUEST_TOKEN, token.clone()),
-            (var::IDP_ASSERTION_REQUEST_URL, github.clone()),
-            (var::IDP_ASSERTION_ADO_URL, ado.clone()),
-            (var::IDP_ASSERTION_REQUEST_TOKEN, token.clone()),
-        ];
-        if let Some(env) = id.arm_environment {
-            v.push((var::ARM_ENVIRONMENT, env.into()));
-        }
-        if let Some(c) = &id.customer {
-            v.push((var::IDP_CUSTOMER, c.clone()));
-        }
+        let mut v = id.variables(
+            self.file.path(),
+            vec![
+                (var::ARM_OIDC_REQUEST_URL, github.clone()),
+                (var::ARM_OIDC_REQUEST_TOKEN, token.clone()),
+                (var::IDP_ASSERTION_REQUEST_URL, github.clone()),
+                (var::IDP_ASSERTION_ADO_URL, ado.clone()),
+                (var::IDP_ASSERTION_REQUEST_TOKEN, token.clone()),
+            ],
+        );
         match also {
             Impersonate::None => {}
             Impersonate::Github => {

@@ -255,110 +255,88 @@ fn bad_parameter(message: String) -> Response {
 }
 
 /// One vault's data plane at the root of its own origin (see [`crate::VaultEndpoints`]).
+/// The SDKs ask for an object's latest version as `/{kind}/{name}/` (an empty version).
 pub(crate) fn vault_router(emu: &Emulator, vault: &str) -> axum::Router {
-    let state = (emu.clone(), vault.to_owned());
+    use axum::routing::{get, post};
     axum::Router::new()
-        .route(
-            "/secrets/{name}",
-            axum::routing::put(
-                |State((emu, vault)): State<(Emulator, String)>,
-                 Path(name): Path<String>,
-                 uri: Uri,
-                 headers: HeaderMap,
-                 body: Bytes| async move {
-                    set(&emu, &vault, &name, &uri, &headers, &body).await
-                },
-            )
-            .get(
-                |State((emu, vault)): State<(Emulator, String)>,
-                 Path(name): Path<String>,
-                 uri: Uri,
-                 headers: HeaderMap| async move {
-                    read(&emu, &vault, &name, None, &uri, &headers).await
-                },
-            ),
-        )
-        // The SDKs ask for the latest version as `/secrets/{name}/` (an empty version).
-        .route(
-            "/secrets/{name}/",
-            axum::routing::get(
-                |State((emu, vault)): State<(Emulator, String)>,
-                 Path(name): Path<String>,
-                 uri: Uri,
-                 headers: HeaderMap| async move {
-                    read(&emu, &vault, &name, None, &uri, &headers).await
-                },
-            ),
-        )
-        .route(
-            "/secrets/{name}/{version}",
-            axum::routing::get(
-                |State((emu, vault)): State<(Emulator, String)>,
-                 Path((name, version)): Path<(String, String)>,
-                 uri: Uri,
-                 headers: HeaderMap| async move {
-                    read(&emu, &vault, &name, Some(&version), &uri, &headers).await
-                },
-            ),
-        )
-        .route(
-            "/keys/{name}/create",
-            axum::routing::post(
-                |State((emu, vault)): State<(Emulator, String)>,
-                 Path(name): Path<String>,
-                 uri: Uri,
-                 headers: HeaderMap,
-                 body: Bytes| async move {
-                    create_key(&emu, &vault, &name, &uri, &headers, &body).await
-                },
-            ),
-        )
-        .route(
-            "/keys/{name}",
-            axum::routing::get(
-                |State((emu, vault)): State<(Emulator, String)>,
-                 Path(name): Path<String>,
-                 uri: Uri,
-                 headers: HeaderMap| async move {
-                    get_key(&emu, &vault, &name, None, &uri, &headers).await
-                },
-            ),
-        )
-        .route(
-            "/keys/{name}/",
-            axum::routing::get(
-                |State((emu, vault)): State<(Emulator, String)>,
-                 Path(name): Path<String>,
-                 uri: Uri,
-                 headers: HeaderMap| async move {
-                    get_key(&emu, &vault, &name, None, &uri, &headers).await
-                },
-            ),
-        )
-        .route(
-            "/keys/{name}/{version}",
-            axum::routing::get(
-                |State((emu, vault)): State<(Emulator, String)>,
-                 Path((name, version)): Path<(String, String)>,
-                 uri: Uri,
-                 headers: HeaderMap| async move {
-                    get_key(&emu, &vault, &name, Some(&version), &uri, &headers).await
-                },
-            ),
-        )
-        .route(
-            "/keys/{name}/{version}/sign",
-            axum::routing::post(
-                |State((emu, vault)): State<(Emulator, String)>,
-                 Path((name, version)): Path<(String, String)>,
-                 uri: Uri,
-                 headers: HeaderMap,
-                 body: Bytes| async move {
-                    sign(&emu, &vault, &name, &version, &uri, &headers, &body).await
-                },
-            ),
-        )
-        .with_state(state)
+        .route("/secrets/{name}", get(read_latest_secret).put(set_secret))
+        .route("/secrets/{name}/", get(read_latest_secret))
+        .route("/secrets/{name}/{version}", get(read_secret_version))
+        .route("/keys/{name}/create", post(create))
+        .route("/keys/{name}", get(read_latest_key))
+        .route("/keys/{name}/", get(read_latest_key))
+        .route("/keys/{name}/{version}", get(read_key_version))
+        .route("/keys/{name}/{version}/sign", post(sign_with))
+        .with_state((emu.clone(), vault.to_owned()))
+}
+
+/// The state of one vault's routes: the emulator and the vault's name.
+type InVault = State<(Emulator, String)>;
+
+async fn set_secret(
+    State((emu, vault)): InVault,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    set(&emu, &vault, &name, &uri, &headers, &body).await
+}
+
+async fn read_latest_secret(
+    State((emu, vault)): InVault,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    read(&emu, &vault, &name, None, &uri, &headers).await
+}
+
+async fn read_secret_version(
+    State((emu, vault)): InVault,
+    Path((name, version)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    read(&emu, &vault, &name, Some(&version), &uri, &headers).await
+}
+
+async fn create(
+    State((emu, vault)): InVault,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    create_key(&emu, &vault, &name, &uri, &headers, &body).await
+}
+
+async fn read_latest_key(
+    State((emu, vault)): InVault,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    get_key(&emu, &vault, &name, None, &uri, &headers).await
+}
+
+async fn read_key_version(
+    State((emu, vault)): InVault,
+    Path((name, version)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    get_key(&emu, &vault, &name, Some(&version), &uri, &headers).await
+}
+
+async fn sign_with(
+    State((emu, vault)): InVault,
+    Path((name, version)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    sign(&emu, &vault, &name, &version, &uri, &headers, &body).await
 }
 
 /// `POST keys/{name}/create`: a new RSA key (or a new version). Rules (Key Vault REST,

@@ -128,8 +128,9 @@ pub struct ExecArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
+/// One customer: of the inventory, or given by its ids.
 #[derive(Debug, Args)]
-pub struct EnvArgs {
+pub struct OneCustomer {
     /// A customer of the inventory (`idp customers`): its tenant, client id, subject and cloud
     #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject"])]
     pub customer: Option<String>,
@@ -139,9 +140,15 @@ pub struct EnvArgs {
     /// The managed identity's client id
     #[arg(long, value_name = "C", required_unless_present = "customer")]
     pub client_id: Option<String>,
-    /// The assertion's `sub`: the FIC's subject, exactly
+    /// The assertions' `sub`: the FIC's subject, exactly
     #[arg(long, value_name = "S", required_unless_present = "customer")]
     pub subject: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub who: OneCustomer,
     /// How the variables are printed
     #[arg(long, value_enum, default_value = "sh")]
     pub format: EnvFormat,
@@ -176,18 +183,9 @@ pub enum EnvFormat {
 
 #[derive(Debug, Args)]
 pub struct ServeAssertionsArgs {
-    /// A customer of the inventory; the endpoint signs for it only
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject"])]
-    pub customer: Option<String>,
-    /// The customer's tenant id
-    #[arg(long, value_name = "T", required_unless_present = "customer")]
-    pub tenant: Option<String>,
-    /// The managed identity's client id
-    #[arg(long, value_name = "C", required_unless_present = "customer")]
-    pub client_id: Option<String>,
-    /// The assertions' `sub`: the FIC's subject, exactly
-    #[arg(long, value_name = "S", required_unless_present = "customer")]
-    pub subject: Option<String>,
+    /// Whom the endpoint signs for (it signs for no one else)
+    #[command(flatten)]
+    pub who: OneCustomer,
     /// Address to listen on: loopback only unless --allow-remote
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: std::net::SocketAddr,

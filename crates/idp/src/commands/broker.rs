@@ -22,6 +22,19 @@ pub struct Selection {
     pub subject: Option<String>,
 }
 
+impl From<crate::cli::OneCustomer> for Selection {
+    /// One customer: `--customer`, or `--tenant --client-id --subject`.
+    fn from(who: crate::cli::OneCustomer) -> Self {
+        Self {
+            customer: who.customer,
+            tenant: who.tenant,
+            client_id: who.client_id,
+            subject: who.subject,
+            ..Self::default()
+        }
+    }
+}
+
 /// How: the flags over the settings and the customer's record.
 #[derive(Debug, Default)]
 pub struct Shaping {

@@ -31,13 +31,7 @@ pub fn run(settings: &Settings, args: EnvArgs) -> anyhow::Result<ExitCode> {
         })?),
         _ => None,
     };
-    let selection = Selection {
-        customer: args.customer,
-        tenant: args.tenant,
-        client_id: args.client_id,
-        subject: args.subject,
-        ..Selection::default()
-    };
+    let selection = Selection::from(args.who);
     let shaping = Shaping {
         lifetime: args.lifetime,
         authority_host: args.authority_host,

@@ -20,13 +20,7 @@ pub fn run(settings: &Settings, args: ServeAssertionsArgs) -> anyhow::Result<Exi
         )
         .into());
     }
-    let selection = Selection {
-        customer: args.customer,
-        tenant: args.tenant,
-        client_id: args.client_id,
-        subject: args.subject,
-        ..Selection::default()
-    };
+    let selection = Selection::from(args.who);
     let shaping = Shaping {
         audience: args.audience,
         cloud: args.cloud,
