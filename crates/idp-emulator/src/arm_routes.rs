@@ -377,13 +377,16 @@ async fn arm_request(
 
 /// The value of `api-version` (checked present before).
 fn api_version(uri: &Uri) -> String {
-    uri.query()
-        .and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "api-version")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_default()
+    query_param(uri, "api-version").unwrap_or_default()
+}
+
+/// The first value of query parameter `name`, decoded.
+pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    })
 }
 
 /// A resource group as ARM answers it.

@@ -178,13 +178,7 @@ async fn instance_discovery(
         .trim_start_matches("https://")
         .trim_start_matches("http://")
         .to_owned();
-    let tenant = uri
-        .query()
-        .and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "authorization_endpoint")
-                .map(|(_, v)| v.into_owned())
-        })
+    let tenant = crate::arm_routes::query_param(&uri, "authorization_endpoint")
         .and_then(|endpoint| {
             let path = url::Url::parse(&endpoint).ok()?.path().to_owned();
             path.trim_start_matches('/')
@@ -212,14 +206,7 @@ async fn metadata_endpoints(
     headers: HeaderMap,
 ) -> Response {
     let base = emu.base_url(&headers);
-    let version = uri
-        .query()
-        .and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "api-version")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_default();
+    let version = crate::arm_routes::query_param(&uri, "api-version").unwrap_or_default();
     let cloud = json!({
         "name": "IdpEmulator",
         "portal": base,

@@ -3,7 +3,9 @@
 
 use crate::Emulator;
 use crate::arm::{ArmError, Target};
-use crate::arm_routes::{TokenProblem, bearer, invalid_content, json_object, verify_access_token};
+use crate::arm_routes::{
+    TokenProblem, bearer, invalid_content, json_object, query_param, verify_access_token,
+};
 use crate::vault::{
     self, MAX_SECRET_BYTES, SecretAction, VAULT_RESOURCE, role_assignment_json, secret_json,
     vault_json,
@@ -13,14 +15,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-
-fn query(uri: &Uri, name: &str) -> Option<String> {
-    uri.query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    })
-}
 
 /// The ARM side: vaults and role assignments.
 pub(crate) async fn arm(
@@ -75,7 +69,7 @@ pub(crate) async fn arm(
             // RBAC is the default for new vaults from api-version 2026-02-01 (Learn:
             // "Azure RBAC as the default access control model"); before it, access policies.
             let default_rbac =
-                query(uri, "api-version").is_some_and(|v| v.as_str() >= "2026-02-01");
+                query_param(uri, "api-version").is_some_and(|v| v.as_str() >= "2026-02-01");
             let rbac = match props.get("enableRbacAuthorization") {
                 None | Some(Value::Null) => default_rbac,
                 Some(Value::Bool(b)) => *b,
@@ -199,7 +193,7 @@ async fn admit(
             return Err(challenge("AKV10031: Invalid token: the token was not issued by this tenant's Entra or its signature does not verify.".into()));
         }
     };
-    if query(uri, "api-version").is_none_or(|v| v.is_empty()) {
+    if query_param(uri, "api-version").is_none_or(|v| v.is_empty()) {
         return Err(kv_error(
             StatusCode::BAD_REQUEST,
             "BadParameter",
