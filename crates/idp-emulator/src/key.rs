@@ -206,6 +206,17 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_the_kid_and_nothing_private() {
+        let key = SigningKey::generate().unwrap();
+        let shown = format!("{key:?}");
+        assert!(shown.contains(key.kid()), "{shown}");
+        assert!(
+            !shown.contains("PRIVATE") && !shown.contains(&key.0.n),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn thumbprint_matches_the_rfc_7638_example() {
         // RFC 7638 §3.1.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
