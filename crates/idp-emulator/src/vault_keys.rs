@@ -68,7 +68,27 @@ mod tests {
         verifier.update(message).unwrap();
         assert!(verifier.verify(&signature).unwrap());
         assert_eq!(digest_len("RS256"), Some(32));
+        assert_eq!(digest_len("RS384"), Some(48));
+        assert_eq!(digest_len("RS512"), Some(64));
         assert_eq!(digest_len("PS256"), None);
+        // RS384 and RS512 sign their own digests, verifiable as such.
+        for (alg, md, digest) in [
+            (
+                "RS384",
+                MessageDigest::sha384(),
+                openssl::sha::sha384(message).to_vec(),
+            ),
+            (
+                "RS512",
+                MessageDigest::sha512(),
+                openssl::sha::sha512(message).to_vec(),
+            ),
+        ] {
+            let signature = sign_digest(&pem, alg, &digest).unwrap();
+            let mut verifier = openssl::sign::Verifier::new(md, &pkey).unwrap();
+            verifier.update(message).unwrap();
+            assert!(verifier.verify(&signature).unwrap(), "{alg}");
+        }
         assert!(sign_digest(&pem, "ES256", &digest).is_err());
     }
 }
