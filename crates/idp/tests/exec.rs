@@ -34,6 +34,16 @@ fn output(mut c: std::process::Command) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), o, e)
 }
 
+/// A path in the repository's node_modules, which must be installed.
+fn node_module(path: &str) -> PathBuf {
+    let full = repo_root().join("node_modules").join(path);
+    assert!(
+        full.exists(),
+        "{path} is missing: run `npm ci` at the repository root (scripts/test.sh does)"
+    );
+    full
+}
+
 fn python() -> String {
     Python::find().path().to_string_lossy().into_owned()
 }
@@ -157,11 +167,7 @@ fn azure_pipelines_credential_asks_the_endpoint_for_its_assertion() {
 fn githubs_toolkit_gets_an_assertion_entra_exchanges() {
     let f = Flow::served(&[]);
     let client_id = f.identity_with_fic("uami", &f.issuer, SUBJECT);
-    let core = repo_root().join("node_modules/@actions/core/lib/core.js");
-    assert!(
-        core.exists(),
-        "@actions/core is missing: run `npm ci` at the repository root (scripts/test.sh does)"
-    );
+    let core = node_module("@actions/core/lib/core.js");
     let script = format!(
         "import * as core from {:?};\nconst t = await core.getIDToken('api://AzureADTokenExchange');\nconsole.log('assertion=' + t);",
         core.to_string_lossy()
@@ -495,11 +501,7 @@ fn exec_all_runs_the_command_once_per_customer_each_with_its_own_assertions() {
 fn javascripts_workload_identity_credential_under_idp_exec() {
     let f = Flow::served(&[]);
     let client_id = f.identity_with_fic("uami", &f.issuer, SUBJECT);
-    let identity = repo_root().join("node_modules/@azure/identity");
-    assert!(
-        identity.exists(),
-        "@azure/identity is missing: run `npm ci` at the repository root (scripts/test.sh does)"
-    );
+    let identity = node_module("@azure/identity");
     // The credential reads AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE and
     // AZURE_AUTHORITY_HOST as idp sets them; MSAL's instance discovery (a call to
     // login.microsoftonline.com) is turned off, as for any authority of one's own.

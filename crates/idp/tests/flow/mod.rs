@@ -157,22 +157,17 @@ impl Flow {
         (status, r.json().unwrap_or(Value::Null))
     }
 
+    /// An ARM request on the flows' identities in resource group `rg` (`path` after
+    /// `userAssignedIdentities/`), as the subscription's owner.
     pub fn arm(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!(
-            "{}/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{path}?api-version=2023-01-31",
-            self.authority(),
-            self.subscription
-        );
-        let owner = std::fs::read_to_string(self.path().join("owner.token")).unwrap();
-        let mut req = client(&self.emulator_ca)
-            .request(method, url)
-            .bearer_auth(owner);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().unwrap_or(Value::Null))
+        self.arm_at(
+            method,
+            &format!(
+                "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{path}?api-version=2023-01-31",
+                self.subscription
+            ),
+            body,
+        )
     }
 
     /// Creates a UAMI and a FIC (issuer, subject); returns the UAMI's client id.
