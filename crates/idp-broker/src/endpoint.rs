@@ -292,8 +292,8 @@ fn admit(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<(), R
     Ok(())
 }
 
-fn mint(shared: &Shared) -> Result<SecretString, Refusal> {
-    shared.signer.mint().map(|s| s.token).map_err(|e| {
+async fn mint(shared: &Shared) -> Result<SecretString, Refusal> {
+    shared.signer.mint().await.map(|s| s.token).map_err(|e| {
         refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("no assertion was signed: {e}"),
@@ -340,7 +340,7 @@ async fn github(
             .into_response();
         }
     }
-    match mint(&shared) {
+    match mint(&shared).await {
         Ok(token) => answer(json!({ "count": 1, "value": token.expose() })),
         Err(r) => r.into_response(),
     }
@@ -367,7 +367,7 @@ async fn azure_pipelines(
         )
         .into_response();
     }
-    match mint(&shared) {
+    match mint(&shared).await {
         Ok(token) => answer(json!({ "oidcToken": token.expose() })),
         Err(r) => r.into_response(),
     }
@@ -503,7 +503,13 @@ pub(crate) fn test_signer_for(lifetime: std::time::Duration) -> Arc<Signer> {
         lifetime: Lifetime::new(lifetime).unwrap(),
         claims: PrivateClaims::parse(std::iter::empty()).unwrap(),
     };
-    Arc::new(Signer::new(Arc::new(key), None, "exec", spec, None))
+    Arc::new(Signer::new(
+        Arc::new(idp_core::signer::Signer::Local(key)),
+        None,
+        "exec",
+        spec,
+        None,
+    ))
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub struct AssertionFile {
 impl AssertionFile {
     /// A new private folder (under the system's temporary folder, or `parent`) holding a
     /// first assertion.
-    pub fn create(
+    pub async fn create(
         signer: &Signer,
         parent: Option<&Path>,
     ) -> Result<(Self, SignedAssertion), crate::BrokerError> {
@@ -38,7 +38,7 @@ impl AssertionFile {
             .map_err(crate::BrokerError::Folder)?;
         let path = dir.path().join(FILE_NAME);
         let file = Self { dir, path };
-        let first = signer.mint()?;
+        let first = signer.mint().await?;
         file.write(&first)?;
         Ok((file, first))
     }
@@ -80,6 +80,7 @@ impl AssertionFile {
                 tokio::time::sleep(wait.max(Duration::from_millis(200))).await;
                 match signer
                     .mint()
+                    .await
                     .map_err(crate::BrokerError::from)
                     .and_then(|s| {
                         file.write(&s)?;
@@ -130,7 +131,9 @@ mod tests {
     async fn the_file_is_private_refreshed_in_place_and_gone_with_its_folder() {
         let parent = tempfile::tempdir().unwrap();
         let signer = crate::endpoint::test_signer_for(Duration::from_secs(3));
-        let (file, first) = AssertionFile::create(&signer, Some(parent.path())).unwrap();
+        let (file, first) = AssertionFile::create(&signer, Some(parent.path()))
+            .await
+            .unwrap();
         let file = Arc::new(file);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(file.folder()), 0o700);

@@ -31,7 +31,7 @@ pub enum BrokerError {
     #[error(transparent)]
     Write(#[from] idp_core::fsutil::WriteError),
     #[error(transparent)]
-    Audit(#[from] idp_core::audit::AuditError),
+    Mint(#[from] idp_core::audit::MintError),
     #[error("could not open the assertion endpoint on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -47,13 +47,13 @@ impl idp_core::diagnostic::Diagnostic for BrokerError {
                 Some("check that the temporary folder (TMPDIR) exists and is writable".into())
             }
             Self::Listen { .. } => Some("choose another port, or 0 for a free one".into()),
-            Self::Audit(e) => e.hint(),
+            Self::Mint(e) => e.hint(),
             Self::Write(_) => None,
         }
     }
     fn is_usage(&self) -> bool {
         match self {
-            Self::Audit(e) => e.is_usage(),
+            Self::Mint(e) => e.is_usage(),
             _ => false,
         }
     }
@@ -169,7 +169,7 @@ impl Session {
         temp_parent: Option<&Path>,
         note: impl Fn(String) + Send + 'static,
     ) -> Result<Self, BrokerError> {
-        let (file, first) = AssertionFile::create(&signer, temp_parent)?;
+        let (file, first) = AssertionFile::create(&signer, temp_parent).await?;
         let file = Arc::new(file);
         let request_token = endpoint::random_request_token();
         let endpoint = Endpoint::start(

@@ -2,14 +2,14 @@
 //! (the customer's profile), never by whoever asks.
 
 use idp_core::assertion::{AssertionSpec, SignedAssertion};
-use idp_core::audit::{AuditError, AuditLog, Minter};
-use idp_core::keys::SigningKey;
+use idp_core::audit::{AuditLog, MintError, Minter};
+use idp_core::signer::Signer as Key;
 use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug)]
 pub struct Signer {
-    key: Arc<SigningKey>,
+    key: Arc<Key>,
     audit: Option<Arc<AuditLog>>,
     command: &'static str,
     spec: AssertionSpec,
@@ -18,7 +18,7 @@ pub struct Signer {
 
 impl Signer {
     pub fn new(
-        key: Arc<SigningKey>,
+        key: Arc<Key>,
         audit: Option<Arc<AuditLog>>,
         command: &'static str,
         spec: AssertionSpec,
@@ -51,8 +51,9 @@ impl Signer {
     }
 
     /// A fresh assertion, recorded in the audit log (when there is one) before it is returned.
-    pub fn mint(&self) -> Result<SignedAssertion, AuditError> {
+    pub async fn mint(&self) -> Result<SignedAssertion, MintError> {
         Minter::new(&self.key, self.audit.as_deref(), self.command)
             .mint(&self.spec, self.customer.as_deref())
+            .await
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::keys::SigningKey;
 use crate::secret::SecretString;
+use crate::signer::{SignError, Signer};
 use crate::{FIC_VALUE_MAX_CHARS, Issuer, KNOWN_AUDIENCES};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -234,11 +235,30 @@ pub fn random_jti() -> String {
 
 /// Signs `spec` with `key` at `now` (Unix seconds) as a compact JWS.
 pub fn sign(spec: &AssertionSpec, key: &SigningKey, now: i64, jti: &str) -> SignedAssertion {
+    let (input, exp) = signing_input(spec, key.kid(), now, jti);
+    let signature = key.sign_rs256(input.as_bytes());
+    finish(input, &signature, now, exp, key.kid(), jti)
+}
+
+/// Signs `spec` with `signer` (a local key, or a key in a vault) at `now` (Unix seconds).
+pub async fn sign_with(
+    spec: &AssertionSpec,
+    signer: &Signer,
+    now: i64,
+    jti: &str,
+) -> Result<SignedAssertion, SignError> {
+    let (input, exp) = signing_input(spec, signer.kid(), now, jti);
+    let signature = signer.sign_rs256(input.as_bytes()).await?;
+    Ok(finish(input, &signature, now, exp, signer.kid(), jti))
+}
+
+/// The JWS signing input (`base64url(header).base64url(claims)`) and `exp`.
+fn signing_input(spec: &AssertionSpec, kid: &str, now: i64, jti: &str) -> (String, i64) {
     let exp = now + spec.lifetime.get().as_secs() as i64;
     let header = Header {
         alg: "RS256",
         typ: "JWT",
-        kid: key.kid(),
+        kid,
     };
     let claims = Claims {
         iss: spec.issuer.as_str(),
@@ -260,14 +280,24 @@ pub fn sign(spec: &AssertionSpec, key: &SigningKey, now: i64, jti: &str) -> Sign
         serde_json::to_vec(&claims).expect("claims serialise"),
         &mut token,
     );
-    let signature = key.sign_rs256(token.as_bytes());
+    (token, exp)
+}
+
+fn finish(
+    mut token: String,
+    signature: &[u8],
+    iat: i64,
+    exp: i64,
+    kid: &str,
+    jti: &str,
+) -> SignedAssertion {
     token.push('.');
     B64URL.encode_string(signature, &mut token);
     SignedAssertion {
         token: SecretString::new(token),
-        iat: now,
+        iat,
         exp,
-        kid: key.kid().to_owned(),
+        kid: kid.to_owned(),
         jti: jti.to_owned(),
     }
 }

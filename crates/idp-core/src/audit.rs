@@ -4,7 +4,7 @@
 //! cannot be written fails the mint rather than leave an assertion unrecorded.
 
 use crate::assertion::{self, AssertionSpec, SignedAssertion};
-use crate::keys::SigningKey;
+use crate::signer::{SignError, Signer};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -125,40 +125,65 @@ impl AuditLog {
     }
 }
 
+/// Why no assertion was minted.
+#[derive(Debug, Error)]
+pub enum MintError {
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+impl crate::diagnostic::Diagnostic for MintError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            MintError::Sign(e) => e.hint(),
+            MintError::Audit(e) => e.hint(),
+        }
+    }
+
+    fn is_usage(&self) -> bool {
+        match self {
+            MintError::Sign(e) => e.is_usage(),
+            MintError::Audit(e) => e.is_usage(),
+        }
+    }
+}
+
 /// Signs assertions with one key for one command, recording each in the audit log when
 /// there is one.
 #[derive(Debug)]
 pub struct Minter<'a> {
-    key: &'a SigningKey,
+    signer: &'a Signer,
     audit: Option<&'a AuditLog>,
     command: &'static str,
 }
 
 impl<'a> Minter<'a> {
-    pub fn new(key: &'a SigningKey, audit: Option<&'a AuditLog>, command: &'static str) -> Self {
+    pub fn new(signer: &'a Signer, audit: Option<&'a AuditLog>, command: &'static str) -> Self {
         Self {
-            key,
+            signer,
             audit,
             command,
         }
     }
 
     /// A fresh assertion for `spec` (now, a random jti), recorded before it is returned.
-    pub fn mint(
+    pub async fn mint(
         &self,
         spec: &AssertionSpec,
         customer: Option<&str>,
-    ) -> Result<SignedAssertion, AuditError> {
+    ) -> Result<SignedAssertion, MintError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let signed = assertion::sign(spec, self.key, now, &assertion::random_jti());
+        let signed = assertion::sign_with(spec, self.signer, now, &assertion::random_jti()).await?;
         if let Some(log) = self.audit {
             log.record(self.command, customer, spec, &signed)?;
         }
         Ok(signed)
     }
 
-    pub fn key(&self) -> &SigningKey {
-        self.key
+    pub fn signer(&self) -> &Signer {
+        self.signer
     }
 }
 
@@ -187,9 +212,11 @@ mod tests {
             .into_signing_key(Path::new("k"))
             .unwrap();
         let log = AuditLog::open(&path).unwrap();
-        let minter = Minter::new(&key, Some(&log), "sign");
-        let a = minter.mint(&spec(), None).unwrap();
-        let b = minter.mint(&spec(), Some("contoso")).unwrap();
+        let signer = Signer::from(key);
+        let key = &signer;
+        let minter = Minter::new(&signer, Some(&log), "sign");
+        let a = crate::signer::ready(minter.mint(&spec(), None)).unwrap();
+        let b = crate::signer::ready(minter.mint(&spec(), Some("contoso"))).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             !text.contains(a.token.expose()) && !text.contains("eyJ"),
@@ -218,8 +245,7 @@ mod tests {
         assert_eq!(mode, 0o600);
         // Reopened, it appends.
         let again = AuditLog::open(&path).unwrap();
-        Minter::new(&key, Some(&again), "token")
-            .mint(&spec(), None)
+        crate::signer::ready(Minter::new(&signer, Some(&again), "token").mint(&spec(), None))
             .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
     }
@@ -232,6 +258,7 @@ mod tests {
             .unwrap()
             .into_signing_key(Path::new("k"))
             .unwrap();
+        let key = Signer::from(key);
         let logs: Vec<AuditLog> = (0..2).map(|_| AuditLog::open(&path).unwrap()).collect();
         std::thread::scope(|s| {
             for log in &logs {
@@ -239,7 +266,7 @@ mod tests {
                     s.spawn(|| {
                         let m = Minter::new(&key, Some(log), "exec");
                         for _ in 0..10 {
-                            m.mint(&spec(), Some("c")).unwrap();
+                            crate::signer::ready(m.mint(&spec(), Some("c"))).unwrap();
                         }
                     });
                 }

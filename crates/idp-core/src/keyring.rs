@@ -60,8 +60,14 @@ pub struct KeyEntry {
     pub bits: u32,
     #[serde(flatten)]
     pub public: RsaPublic,
-    /// The private key's file name, relative to the keys folder.
+    /// The private key's file name, relative to the keys folder; empty for a key held in
+    /// Key Vault.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file: String,
+    /// For a key held in Azure Key Vault: its key id, with version. No private material of
+    /// such a key is ever on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_vault: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(
@@ -165,6 +171,8 @@ pub enum KeyringError {
         "{} is already there, not in the keyring, and holds {found}: left by an interrupted command or put there by hand", path.display()
     )]
     StrayKeyFile { path: PathBuf, found: String },
+    #[error("key `{kid}` is held in Key Vault ({key_id}); it has no key file")]
+    InKeyVault { kid: String, key_id: String },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
@@ -366,11 +374,37 @@ impl Keyring {
                     k.kid
                 )));
             }
-            if k.file.contains('/') || k.file.contains('\\') || k.file.starts_with('.') {
-                return Err(corrupt(format!(
-                    "key file name `{}` is not a plain file name",
-                    k.file
-                )));
+            match (&k.key_vault, k.file.is_empty()) {
+                (Some(_), false) => {
+                    return Err(corrupt(format!(
+                        "key `{}` has both a key file and a Key Vault key id",
+                        k.kid
+                    )));
+                }
+                (Some(id), true) => {
+                    let parsed = crate::vault_key::VaultKeyId::parse(id)
+                        .map_err(|e| corrupt(format!("key `{}`: {e}", k.kid)))?;
+                    if parsed.version().is_none() {
+                        return Err(corrupt(format!(
+                            "key `{}`: the Key Vault key id {id} has no version",
+                            k.kid
+                        )));
+                    }
+                }
+                (None, true) => {
+                    return Err(corrupt(format!(
+                        "key `{}` has neither a key file nor a Key Vault key id",
+                        k.kid
+                    )));
+                }
+                (None, false) => {
+                    if k.file.contains('/') || k.file.contains('\\') || k.file.starts_with('.') {
+                        return Err(corrupt(format!(
+                            "key file name `{}` is not a plain file name",
+                            k.file
+                        )));
+                    }
+                }
             }
         }
         Ok(())
@@ -395,7 +429,31 @@ pub fn entry_for(key: &ParsedKey, state: KeyState, now: OffsetDateTime) -> KeyEn
         retiring_at: None,
         retired_at: None,
         published_at: None,
+        key_vault: None,
         kid,
+    }
+}
+
+/// Builds the keyring entry for a key held in Key Vault: `key_id` (with its version) and
+/// the public half the vault answered. Nothing private is recorded.
+pub fn entry_for_vault(
+    public: &RsaPublic,
+    key_id: &crate::vault_key::VaultKeyId,
+    state: KeyState,
+    now: OffsetDateTime,
+) -> KeyEntry {
+    KeyEntry {
+        kid: public.thumbprint(),
+        state,
+        bits: public.bits(),
+        public: public.clone(),
+        file: String::new(),
+        key_vault: Some(key_id.to_string()),
+        created_at: now,
+        activated_at: (state == KeyState::Active).then_some(now),
+        retiring_at: None,
+        retired_at: None,
+        published_at: None,
     }
 }
 
@@ -568,8 +626,14 @@ impl KeyStore {
         self.load_private(entry)
     }
 
-    /// Loads the private key of `entry`.
+    /// Loads the private key of `entry` (a key with a file; a Key Vault key has none).
     pub fn load_private(&self, entry: &KeyEntry) -> Result<SigningKey, KeyringError> {
+        if let Some(id) = &entry.key_vault {
+            return Err(KeyringError::InKeyVault {
+                kid: entry.kid.clone(),
+                key_id: id.clone(),
+            });
+        }
         let path = self.dir.join(&entry.file);
         let key = keys::load_file(&path)?;
         if key.kid() != entry.kid {
@@ -630,6 +694,7 @@ impl crate::diagnostic::Diagnostic for KeyringError {
             "move {} out of the keys folder (keep it if it may be a key someone uses), then re-run",
             path.display()
         ),
+        KeyringError::InKeyVault { .. } => "it signs through the vault's `sign` operation; nothing to load or export".into(),
         KeyringError::Key(k) => return k.hint(),
         KeyringError::Read { .. } | KeyringError::Write(_) | KeyringError::Lock { .. } => {
             "check that the keys folder exists and is writable".into()
@@ -667,7 +732,90 @@ mod tests {
             retiring_at: None,
             retired_at: None,
             published_at: None,
+            key_vault: None,
         }
+    }
+
+    const VAULT_KEY: &str =
+        "https://kv1.vault.azure.net/keys/signing/0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_key_vault_key_is_recorded_by_id_and_public_half_only_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path().join("keys"));
+        let local = keys::generate(2048).unwrap();
+        store.create(&local, T0, false).unwrap();
+        let public = keys::generate(2048).unwrap().public;
+        let id = crate::vault_key::VaultKeyId::parse(VAULT_KEY).unwrap();
+        let entry = entry_for_vault(&public, &id, KeyState::Next, T1);
+        assert_eq!(entry.kid, public.thumbprint());
+        assert_eq!(entry.bits, 2048);
+        assert_eq!(entry.file, "");
+        store.update(|ring, _| ring.add(entry.clone())).unwrap();
+        let text = std::fs::read_to_string(store.keyring_path()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let recorded = &json["keys"][1];
+        assert_eq!(recorded["key_vault"], VAULT_KEY);
+        assert!(recorded.get("file").is_none(), "{recorded}");
+        let ring = store.load().unwrap();
+        assert_eq!(ring.keys[1], entry);
+        // Its files: the keyring and the local key's only.
+        let mut files: Vec<String> = std::fs::read_dir(store.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), 3, "{files:?}");
+        // It has no file to load, and says so.
+        let e = store.load_private(&ring.keys[1]).unwrap_err();
+        assert!(matches!(e, KeyringError::InKeyVault { .. }), "{e}");
+        assert!(e.to_string().contains(VAULT_KEY), "{e}");
+        // It moves through the states like any key.
+        let mut r = ring.clone();
+        r.activate(&entry.kid, T1).unwrap();
+        assert_eq!(r.active().unwrap().key_vault.as_deref(), Some(VAULT_KEY));
+    }
+
+    #[test]
+    fn a_key_vault_entry_without_version_or_with_a_file_too_is_corrupt() {
+        let public = RsaPublic::from_be_bytes(&[7; 256], &[1, 0, 1]);
+        let id = crate::vault_key::VaultKeyId::parse(VAULT_KEY).unwrap();
+        let good = entry_for_vault(&public, &id, KeyState::Active, T0);
+        let check = |e: KeyEntry| {
+            Keyring {
+                version: FORMAT_VERSION,
+                keys: vec![e],
+            }
+            .validate(Path::new("keyring.json"))
+        };
+        check(good.clone()).unwrap();
+        let mut both = good.clone();
+        both.file = "x.pem".into();
+        assert!(
+            check(both)
+                .unwrap_err()
+                .to_string()
+                .contains("both a key file")
+        );
+        let mut unversioned = good.clone();
+        unversioned.key_vault = Some("https://kv1.vault.azure.net/keys/signing".into());
+        assert!(
+            check(unversioned)
+                .unwrap_err()
+                .to_string()
+                .contains("no version")
+        );
+        let mut bad = good.clone();
+        bad.key_vault = Some("http://kv1.vault.azure.net/keys/signing".into());
+        assert!(check(bad).unwrap_err().to_string().contains("https only"));
+        let mut neither = good;
+        neither.key_vault = None;
+        assert!(
+            check(neither)
+                .unwrap_err()
+                .to_string()
+                .contains("neither a key file")
+        );
     }
 
     #[test]

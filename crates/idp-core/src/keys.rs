@@ -133,6 +133,19 @@ impl SigningKey {
             .and_then(|mut s| s.sign_oneshot_to_vec(message))
             .expect("RS256 signing with a loaded key")
     }
+
+    /// RSASSA-PKCS1-v1_5 over a SHA-256 `digest` computed elsewhere, as a vault's `sign`
+    /// operation makes it (for tests that stand in for a vault).
+    #[cfg(test)]
+    pub(crate) fn sign_digest_for_tests(&self, digest: &[u8; 32]) -> Vec<u8> {
+        let mut ctx = openssl::pkey_ctx::PkeyCtx::new(&self.private).unwrap();
+        ctx.sign_init().unwrap();
+        ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1).unwrap();
+        ctx.set_signature_md(openssl::md::Md::sha256()).unwrap();
+        let mut out = Vec::new();
+        ctx.sign_to_vec(digest, &mut out).unwrap();
+        out
+    }
 }
 
 /// A private key as parsed from PEM: its PKCS#8 DER (secret) and its public half.

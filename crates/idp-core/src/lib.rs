@@ -1,5 +1,6 @@
 //! The pure core of `idp`: everything that decides what an OIDC issuer for Microsoft Entra
-//! workload identity federation publishes and signs. No network, no async.
+//! workload identity federation publishes and signs. No network: a key held in a vault
+//! signs through [`signer::RemoteKey`], which the caller implements.
 //!
 //! - [`Issuer`] holds the exact issuer string. The `iss` claim, the discovery document's
 //!   `issuer` and the value a federated identity credential (FIC) must carry are all this one
@@ -30,7 +31,9 @@ pub mod keyring;
 pub mod keys;
 pub mod metadata;
 pub mod secret;
+pub mod signer;
 pub mod text;
+pub mod vault_key;
 
 pub use issuer::Issuer;
 

@@ -215,6 +215,7 @@ mod tests {
             retiring_at: None,
             retired_at: None,
             published_at: None,
+            key_vault: None,
         }
     }
 

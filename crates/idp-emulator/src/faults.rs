@@ -37,11 +37,30 @@ pub enum Fault {
     ServiceUnavailable { retry_after: Duration },
 }
 
+/// Where injected faults answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultTarget {
+    /// Entra's token endpoint (AADSTS bodies).
+    Token,
+    /// Key Vault's data plane (Key Vault's error body).
+    Vault,
+}
+
 impl Emulator {
     /// Makes the next `count` token requests fail with `fault` (queued after any already
     /// pending). Refused beyond [`MAX_FAULT_COUNT`] requests or [`MAX_FAULT_RUNS`] pending
     /// injections: a test double must not be a way to exhaust the process.
     pub fn inject_faults(&self, fault: Fault, count: u32) -> Result<(), FaultLimit> {
+        self.inject_faults_at(FaultTarget::Token, fault, count)
+    }
+
+    /// [`Emulator::inject_faults`] for `target`.
+    pub fn inject_faults_at(
+        &self,
+        target: FaultTarget,
+        fault: Fault,
+        count: u32,
+    ) -> Result<(), FaultLimit> {
         if count > MAX_FAULT_COUNT {
             return Err(FaultLimit::Count);
         }
@@ -51,7 +70,7 @@ impl Emulator {
         {
             return Err(FaultLimit::RetryAfter);
         }
-        let mut faults = lock(&self.0.faults);
+        let mut faults = lock(self.queue(target));
         if faults.len() >= MAX_FAULT_RUNS {
             return Err(FaultLimit::Runs);
         }
@@ -61,27 +80,78 @@ impl Emulator {
         Ok(())
     }
 
-    /// Drops pending faults.
+    fn queue(
+        &self,
+        target: FaultTarget,
+    ) -> &std::sync::Mutex<std::collections::VecDeque<(Fault, u32)>> {
+        match target {
+            FaultTarget::Token => &self.0.faults,
+            FaultTarget::Vault => &self.0.vault_faults,
+        }
+    }
+
+    /// Drops pending faults, at every target.
     pub fn clear_faults(&self) {
         lock(&self.0.faults).clear();
+        lock(&self.0.vault_faults).clear();
     }
 
     /// How many token requests will still fail.
     pub fn pending_faults(&self) -> usize {
-        lock(&self.0.faults).iter().map(|(_, n)| *n as usize).sum()
+        self.pending_faults_at(FaultTarget::Token)
+    }
+
+    /// How many requests to `target` will still fail.
+    pub fn pending_faults_at(&self, target: FaultTarget) -> usize {
+        lock(self.queue(target))
+            .iter()
+            .map(|(_, n)| *n as usize)
+            .sum()
+    }
+
+    fn next_fault(&self, target: FaultTarget) -> Option<Fault> {
+        let mut faults = lock(self.queue(target));
+        let (fault, left) = faults.front_mut()?;
+        let fault = *fault;
+        *left -= 1;
+        if *left == 0 {
+            faults.pop_front();
+        }
+        Some(fault)
+    }
+
+    /// The next injected fault for Key Vault's data plane, as Key Vault answers it: 429
+    /// with `Retry-After` and code `Throttled` (Learn, "Azure Key Vault throttling
+    /// guidance"), or 503 `ServiceUnavailable`.
+    pub(crate) fn take_vault_fault(&self) -> Option<Response> {
+        let (status, code, message, retry_after) = match self.next_fault(FaultTarget::Vault)? {
+            Fault::TooManyRequests { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Throttled",
+                "Request was not processed because too many requests were received. Reason: A1",
+                retry_after,
+            ),
+            Fault::ServiceUnavailable { retry_after } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable. Please try again.",
+                retry_after,
+            ),
+        };
+        let mut response = (
+            status,
+            axum::Json(serde_json::json!({"error": {"code": code, "message": message}})),
+        )
+            .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after.as_secs().max(1)),
+        );
+        Some(response)
     }
 
     pub(crate) fn take_fault(&self, now: SystemTime, correlation: &str) -> Option<Response> {
-        let fault = {
-            let mut faults = lock(&self.0.faults);
-            let (fault, left) = faults.front_mut()?;
-            let fault = *fault;
-            *left -= 1;
-            if *left == 0 {
-                faults.pop_front();
-            }
-            fault
-        };
+        let fault = self.next_fault(FaultTarget::Token)?;
         let (status, code, message, retry_after) = match fault {
             Fault::TooManyRequests { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -117,16 +187,21 @@ pub(crate) async fn post_faults(State(emu): State<Emulator>, body: Bytes) -> Res
             503 => Fault::ServiceUnavailable { retry_after },
             _ => return None,
         };
-        Some((fault, count))
+        let target = match v.get("service").and_then(Value::as_str) {
+            None | Some("token") => FaultTarget::Token,
+            Some("vault") => FaultTarget::Vault,
+            Some(_) => return None,
+        };
+        Some((target, fault, count))
     });
     match fault {
-        Some((fault, count)) => match emu.inject_faults(fault, count) {
+        Some((target, fault, count)) => match emu.inject_faults_at(target, fault, count) {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(limit) => (StatusCode::BAD_REQUEST, format!("refused: {limit}\n")).into_response(),
         },
         None => (
             StatusCode::BAD_REQUEST,
-            "expected {\"status\":429|503,\"count\":n,\"retry_after\":seconds}\n",
+            "expected {\"status\":429|503,\"count\":n,\"retry_after\":seconds,\"service\":\"token\"|\"vault\"}\n",
         )
             .into_response(),
     }

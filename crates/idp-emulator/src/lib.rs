@@ -67,7 +67,9 @@
 //!   Key Vault's challenge and RBAC, see [`vault`].
 //! - Fault injection for client retry tests: [`Emulator::inject_faults`], or over HTTP
 //!   `POST /_emulator/faults` with `{"status":429|503,"count":N,"retry_after":secs}`
-//!   (`DELETE` clears), and `DELETE /_emulator/metadata-cache`.
+//!   (`"service":"vault"` for Key Vault's data plane instead of the token endpoint;
+//!   `DELETE` clears), and `DELETE /_emulator/metadata-cache`.
+//! - `--latency` delays token responses and Key Vault data-plane responses alike.
 //!
 //! # Example
 //!
@@ -118,7 +120,9 @@ pub use aadsts::Aadsts;
 pub use arm::{ArmError, FederatedCredential, FicSpec, Identity};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, Error, OpenEndpoint, VaultEndpoints};
-pub use faults::{Fault, FaultLimit, MAX_FAULT_COUNT, MAX_FAULT_RETRY_AFTER, MAX_FAULT_RUNS};
+pub use faults::{
+    Fault, FaultLimit, FaultTarget, MAX_FAULT_COUNT, MAX_FAULT_RETRY_AFTER, MAX_FAULT_RUNS,
+};
 pub use key::SigningKey;
 pub use metadata::{MAX_BODY_BYTES, MAX_KEYS};
 pub use token::{ACCESS_TOKEN_EXPIRES_IN, JWT_BEARER};
@@ -145,6 +149,8 @@ struct Inner {
     /// Pending faults as runs (`count` requests each), so memory follows the number of
     /// injections, never the counts asked for.
     faults: Mutex<VecDeque<(Fault, u32)>>,
+    /// The same for Key Vault's data plane.
+    vault_faults: Mutex<VecDeque<(Fault, u32)>>,
     /// Identities (lowercase ARM id) with a FIC write in progress.
     fic_writes: Mutex<std::collections::HashSet<String>>,
     /// Each vault's data-plane origin once opened: lowercase name → (`https://…/`, the
@@ -211,6 +217,7 @@ impl Emulator {
             registry: Mutex::new(registry),
             metadata,
             faults: Mutex::new(VecDeque::new()),
+            vault_faults: Mutex::new(VecDeque::new()),
             vault_origins: tokio::sync::Mutex::new(std::collections::HashMap::new()),
             fic_writes: Mutex::new(std::collections::HashSet::new()),
         })))

@@ -133,16 +133,28 @@ pub struct Key {
     pub versions: Vec<KeyVersion>,
 }
 
-/// One version of an RSA key. The private half stays in the emulator (its state file):
-/// nothing answers it, as a non-exportable Key Vault key.
+/// One version of a key (RSA, or EC). The private half stays in the emulator (its state
+/// file): nothing answers it, as Key Vault never answers a key's private half (an exportable
+/// key is released only through `release`, which the emulator does not offer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyVersion {
     pub version: String,
-    /// `RSA` or `RSA-HSM`.
+    /// `RSA`, `RSA-HSM`, `EC` or `EC-HSM`.
     pub kty: String,
     pub key_ops: Vec<String>,
+    /// RSA: modulus and exponent (base64url); empty for an EC key.
     pub n: String,
     pub e: String,
+    /// EC: the curve and the point (base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    /// Created with `exportable: true` (and a release policy).
+    #[serde(default)]
+    pub exportable: bool,
     /// PKCS#8 PEM.
     pub private_pem: String,
     pub created: i64,
@@ -583,21 +595,31 @@ impl Registry {
 /// A key bundle as Key Vault answers it: the public JWK (`kid` with its version), never
 /// the private half; `exportable: false`.
 pub fn key_json(vault_uri: &str, name: &str, k: &KeyVersion) -> Value {
+    let mut key = json!({
+        "kid": format!("{vault_uri}keys/{name}/{}", k.version),
+        "kty": k.kty,
+        "key_ops": k.key_ops,
+    });
+    match (&k.crv, &k.x, &k.y) {
+        (Some(crv), Some(x), Some(y)) => {
+            key["crv"] = json!(crv);
+            key["x"] = json!(x);
+            key["y"] = json!(y);
+        }
+        _ => {
+            key["n"] = json!(k.n);
+            key["e"] = json!(k.e);
+        }
+    }
     json!({
-        "key": {
-            "kid": format!("{vault_uri}keys/{name}/{}", k.version),
-            "kty": k.kty,
-            "key_ops": k.key_ops,
-            "n": k.n,
-            "e": k.e,
-        },
+        "key": key,
         "attributes": {
             "enabled": true,
             "created": k.created,
             "updated": k.created,
             "recoveryLevel": "Recoverable+Purgeable",
             "recoverableDays": 90,
-            "exportable": false,
+            "exportable": k.exportable,
         },
         "tags": {},
     })

@@ -21,6 +21,37 @@ pub fn generate(bits: u32) -> Result<(String, String, String), String> {
     Ok((String::from_utf8(pem).map_err(|e| e.to_string())?, n, e))
 }
 
+/// Curves Key Vault creates EC keys on, with their coordinate size in bytes. Source:
+/// Learn, "About keys" (P-256, P-384, P-521; P-256K left out here).
+pub const CURVES: [(&str, usize); 3] = [("P-256", 32), ("P-384", 48), ("P-521", 66)];
+
+/// A new EC key on `crv`: PKCS#8 PEM, and the point's `x`, `y` (base64url, fixed width).
+pub fn generate_ec(crv: &str) -> Result<(String, String, String), String> {
+    use openssl::nid::Nid;
+    let (nid, width) = match crv {
+        "P-256" => (Nid::X9_62_PRIME256V1, 32),
+        "P-384" => (Nid::SECP384R1, 48),
+        "P-521" => (Nid::SECP521R1, 66),
+        other => return Err(format!("unsupported curve {other}")),
+    };
+    let group = openssl::ec::EcGroup::from_curve_name(nid).map_err(|e| e.to_string())?;
+    let key = openssl::ec::EcKey::generate(&group).map_err(|e| e.to_string())?;
+    let mut ctx = openssl::bn::BigNumContext::new().map_err(|e| e.to_string())?;
+    let mut x = openssl::bn::BigNum::new().map_err(|e| e.to_string())?;
+    let mut y = openssl::bn::BigNum::new().map_err(|e| e.to_string())?;
+    key.public_key()
+        .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
+        .map_err(|e| e.to_string())?;
+    let pad = |b: &openssl::bn::BigNum| b.to_vec_padded(width).map_err(|e| e.to_string());
+    let (x, y) = (
+        URL_SAFE_NO_PAD.encode(pad(&x)?),
+        URL_SAFE_NO_PAD.encode(pad(&y)?),
+    );
+    let pkey = PKey::from_ec_key(key).map_err(|e| e.to_string())?;
+    let pem = pkey.private_key_to_pem_pkcs8().map_err(|e| e.to_string())?;
+    Ok((String::from_utf8(pem).map_err(|e| e.to_string())?, x, y))
+}
+
 /// The digest length each algorithm signs. Source: Key Vault REST, "Sign" (`alg`
 /// JsonWebKeySignatureAlgorithm; the value is the digest).
 pub fn digest_len(alg: &str) -> Option<usize> {

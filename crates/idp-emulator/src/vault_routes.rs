@@ -262,6 +262,31 @@ pub(crate) fn vault_router(emu: &Emulator, vault: &str) -> axum::Router {
         .route("/keys/{name}/{version}", get(read_key_version))
         .route("/keys/{name}/{version}/sign", post(sign_with))
         .with_state((emu.clone(), vault.to_owned()))
+        .layer(axum::middleware::from_fn_with_state(emu.clone(), gate))
+}
+
+/// In front of every vault request: an injected fault answers an authenticated request
+/// instead (Key Vault meters callers, and answers a request without a token with its
+/// challenge first: Learn, "Azure Key Vault authentication", the challenge flow; "Azure Key
+/// Vault throttling guidance"), and every answer leaves `--latency` after its request
+/// arrived, the emulator's own work included.
+async fn gate(
+    State(emu): State<Emulator>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let due = tokio::time::Instant::now() + emu.config().latency;
+    let fault = if request.headers().contains_key(header::AUTHORIZATION) {
+        emu.take_vault_fault()
+    } else {
+        None
+    };
+    let response = match fault {
+        Some(r) => r,
+        None => next.run(request).await,
+    };
+    tokio::time::sleep_until(due).await;
+    response
 }
 
 /// The state of one vault's routes: the emulator and the vault's name.
@@ -367,57 +392,99 @@ async fn create_key(
         return bad_parameter("The request body must be a JSON object with 'kty'.".into());
     };
     let kty = map.get("kty").and_then(Value::as_str).unwrap_or_default();
+    let hsm = kty.ends_with("-HSM");
     match kty {
-        "RSA" => {}
-        "RSA-HSM" if v.sku == "premium" => {}
-        "RSA-HSM" => {
-            return bad_parameter(
-                "HSM-protected keys (RSA-HSM) need a premium vault; this one is standard.".into(),
-            );
+        "RSA" | "EC" => {}
+        "RSA-HSM" | "EC-HSM" if v.sku == "premium" => {}
+        "RSA-HSM" | "EC-HSM" => {
+            return bad_parameter(format!(
+                "HSM-protected keys ({kty}) need a premium vault; this one is standard."
+            ));
         }
         other => {
             return bad_parameter(format!(
-                "The key type '{other}' is not supported by the emulator: RSA or RSA-HSM."
+                "The key type '{other}' is not supported by the emulator: RSA, RSA-HSM, EC or EC-HSM."
             ));
         }
     }
-    let bits = match map.get("key_size") {
-        None | Some(Value::Null) => 2048,
-        Some(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(b) if crate::vault_keys::KEY_SIZES.contains(&b) => b,
-            _ => {
-                return bad_parameter(format!(
-                    "The key size {n} is not supported: 2048, 3072 or 4096."
-                ));
-            }
-        },
-    };
-    if map
+    // An exportable key needs a release policy and HSM protection (Learn, "Secure key
+    // release": exportable keys are RSA-HSM, EC-HSM or oct-HSM, with `release_policy`).
+    let exportable = map
         .get("attributes")
         .and_then(|a| a.get("exportable"))
         .and_then(Value::as_bool)
-        == Some(true)
-    {
-        return bad_parameter("An exportable key needs a release policy (release_policy).".into());
+        == Some(true);
+    if exportable {
+        if !map.get("release_policy").is_some_and(Value::is_object) {
+            return bad_parameter(
+                "An exportable key needs a release policy (release_policy).".into(),
+            );
+        }
+        if !hsm {
+            return bad_parameter(
+                "Only HSM-protected keys (RSA-HSM, EC-HSM) can be exportable.".into(),
+            );
+        }
     }
+    let (private_pem, n, e, curve) = if kty.starts_with("EC") {
+        let crv = match map.get("crv") {
+            None | Some(Value::Null) => "P-256",
+            Some(c) => match c.as_str() {
+                Some(c) if crate::vault_keys::CURVES.iter().any(|(k, _)| *k == c) => c,
+                _ => {
+                    return bad_parameter(format!(
+                        "The curve {c} is not supported: P-256, P-384 or P-521."
+                    ));
+                }
+            },
+        };
+        match crate::vault_keys::generate_ec(crv) {
+            Ok((pem, x, y)) => (
+                pem,
+                String::new(),
+                String::new(),
+                Some((crv.to_owned(), x, y)),
+            ),
+            Err(e) => return kv_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e, None),
+        }
+    } else {
+        let bits = match map.get("key_size") {
+            None | Some(Value::Null) => 2048,
+            Some(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(b) if crate::vault_keys::KEY_SIZES.contains(&b) => b,
+                _ => {
+                    return bad_parameter(format!(
+                        "The key size {n} is not supported: 2048, 3072 or 4096."
+                    ));
+                }
+            },
+        };
+        match crate::vault_keys::generate(bits) {
+            Ok((pem, n, e)) => (pem, n, e, None),
+            Err(e) => return kv_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e, None),
+        }
+    };
     let key_ops: Vec<String> = map
         .get("key_ops")
         .and_then(|o| serde_json::from_value(o.clone()).ok())
         .unwrap_or_else(|| {
-            [
-                "sign",
-                "verify",
-                "wrapKey",
-                "unwrapKey",
-                "encrypt",
-                "decrypt",
-            ]
-            .map(str::to_owned)
-            .to_vec()
+            let ops: &[&str] = if curve.is_some() {
+                &["sign", "verify"]
+            } else {
+                &[
+                    "sign",
+                    "verify",
+                    "wrapKey",
+                    "unwrapKey",
+                    "encrypt",
+                    "decrypt",
+                ]
+            };
+            ops.iter().map(|o| (*o).to_owned()).collect()
         });
-    let (private_pem, n, e) = match crate::vault_keys::generate(bits) {
-        Ok(k) => k,
-        Err(e) => return kv_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e, None),
+    let (crv, x, y) = match curve {
+        Some((c, x, y)) => (Some(c), Some(x), Some(y)),
+        None => (None, None, None),
     };
     let version = vault::KeyVersion {
         version: crate::ids::new_guid().replace('-', ""),
@@ -425,6 +492,10 @@ async fn create_key(
         key_ops,
         n,
         e,
+        crv,
+        x,
+        y,
+        exportable,
         private_pem,
         created: crate::clock::unix(emu.now()),
     };
@@ -537,6 +608,22 @@ async fn sign(
         );
     };
     let alg = map.get("alg").and_then(Value::as_str).unwrap_or_default();
+    if k.crv.is_some() {
+        return bad_parameter(format!(
+            "The algorithm '{alg}' is not supported by the emulator for an EC key: it signs RS256, RS384 and RS512 with RSA keys."
+        ));
+    }
+    if !k.key_ops.iter().any(|o| o == "sign") {
+        return kv_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "Operation sign is not permitted on this key (key_ops: {}).",
+                k.key_ops.join(", ")
+            ),
+            Some("KeyOperationForbidden"),
+        );
+    }
     let Some(len) = crate::vault_keys::digest_len(alg) else {
         return bad_parameter(format!(
             "The algorithm '{alg}' is not supported for an RSA key here: RS256, RS384 or RS512."

@@ -552,7 +552,12 @@ async fn keys_are_created_read_and_used_to_sign_by_role() {
     assert_ne!(again["key"]["kid"], kid.as_str());
     for (body, says) in [
         (json!({"kty": "RSA-HSM"}), "premium"),
-        (json!({"kty": "EC"}), "RSA or RSA-HSM"),
+        (json!({"kty": "oct"}), "RSA, RSA-HSM, EC or EC-HSM"),
+        (json!({"kty": "EC-HSM"}), "premium"),
+        (
+            json!({"kty": "EC", "crv": "P-192"}),
+            "P-256, P-384 or P-521",
+        ),
         (
             json!({"kty": "RSA", "key_size": 1024}),
             "2048, 3072 or 4096",
@@ -560,6 +565,10 @@ async fn keys_are_created_read_and_used_to_sign_by_role() {
         (
             json!({"kty": "RSA", "attributes": {"exportable": true}}),
             "release policy",
+        ),
+        (
+            json!({"kty": "RSA", "attributes": {"exportable": true}, "release_policy": {"data": "e30"}}),
+            "Only HSM-protected keys",
         ),
     ] {
         let (s, _, b) = request(&emu, "POST", create, Some(&officer), Some(body.clone())).await;
@@ -615,4 +624,148 @@ async fn a_premium_vault_creates_hsm_keys() {
         .decode(key["key"]["n"].as_str().unwrap())
         .unwrap();
     assert_eq!(n.len() * 8, 3072);
+    assert_eq!(key["attributes"]["exportable"], false);
+    // An exportable HSM key, with its release policy; nothing private in the answer.
+    let (s, _, key) = request(
+        &emu,
+        "POST",
+        "/keyvault/kv-premium/keys/released/create?api-version=7.5",
+        Some(&officer),
+        Some(json!({"kty": "RSA-HSM", "attributes": {"exportable": true}, "release_policy": {"data": "e30"}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{key}");
+    assert_eq!(key["attributes"]["exportable"], true);
+    assert!(key["key"].get("d").is_none(), "{key}");
+    // EC keys: the curve and the point, no RSA members; they do not sign RS256.
+    for (crv, width) in [("P-256", 32), ("P-384", 48), ("P-521", 66)] {
+        let (s, _, ec) = request(
+            &emu,
+            "POST",
+            "/keyvault/kv-premium/keys/ec/create?api-version=7.5",
+            Some(&officer),
+            Some(json!({"kty": "EC-HSM", "crv": crv})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{ec}");
+        assert_eq!(ec["key"]["kty"], "EC-HSM");
+        assert_eq!(ec["key"]["crv"], crv);
+        assert!(ec["key"].get("n").is_none(), "{ec}");
+        for c in ["x", "y"] {
+            let v = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(ec["key"][c].as_str().unwrap())
+                .unwrap();
+            assert_eq!(v.len(), width, "{crv} {c}");
+        }
+        assert_eq!(ec["key"]["key_ops"], json!(["sign", "verify"]));
+    }
+    let (_, _, ec) = request(
+        &emu,
+        "GET",
+        "/keyvault/kv-premium/keys/ec?api-version=7.5",
+        Some(&officer),
+        None,
+    )
+    .await;
+    let version = ec["key"]["kid"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, _, b) = request(
+        &emu,
+        "POST",
+        &format!("/keyvault/kv-premium/keys/ec/{version}/sign?api-version=7.5"),
+        Some(&officer),
+        Some(json!({"alg": "RS256", "value": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0u8; 32])})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("EC key"),
+        "{b}"
+    );
+    // A key whose key_ops leave out `sign` cannot sign.
+    let (_, _, verify_only) = request(
+        &emu,
+        "POST",
+        "/keyvault/kv-premium/keys/verify-only/create?api-version=7.5",
+        Some(&officer),
+        Some(json!({"kty": "RSA", "key_ops": ["verify"]})),
+    )
+    .await;
+    let version = verify_only["key"]["kid"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, _, b) = request(
+        &emu,
+        "POST",
+        &format!("/keyvault/kv-premium/keys/verify-only/{version}/sign?api-version=7.5"),
+        Some(&officer),
+        Some(json!({"alg": "RS256", "value": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0u8; 32])})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_eq!(b["error"]["innererror"]["code"], "KeyOperationForbidden");
+}
+
+#[tokio::test]
+async fn injected_vault_faults_answer_as_key_vault_throttles_and_are_counted_apart() {
+    use idp_emulator::{Fault, FaultTarget};
+    let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
+    emu.put_resource_group(RG, "westeurope").unwrap();
+    let (s, _, _) = request(
+        &emu,
+        "PUT",
+        &format!("{}?api-version=2026-02-01", vault_path("kv-faults")),
+        Some(&owner(&emu)),
+        Some(json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": "standard"}}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    emu.inject_faults_at(
+        FaultTarget::Vault,
+        Fault::TooManyRequests {
+            retry_after: std::time::Duration::from_secs(7),
+        },
+        2,
+    )
+    .unwrap();
+    assert_eq!(emu.pending_faults_at(FaultTarget::Vault), 2);
+    assert_eq!(
+        emu.pending_faults(),
+        0,
+        "the token endpoint is not throttled"
+    );
+    let officer = token(&emu, "https://vault.azure.net", PRINCIPAL, 600);
+    for left in [1, 0] {
+        let (s, h, b) = request(
+            &emu,
+            "GET",
+            "/keyvault/kv-faults/keys/any?api-version=7.5",
+            Some(&officer),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
+        assert_eq!(h[axum::http::header::RETRY_AFTER], "7");
+        assert_eq!(b["error"]["code"], "Throttled");
+        assert_eq!(emu.pending_faults_at(FaultTarget::Vault), left);
+    }
+    // Then the vault answers again (the caller has no role here: 403).
+    let (s, _, _) = request(
+        &emu,
+        "GET",
+        "/keyvault/kv-faults/keys/any?api-version=7.5",
+        Some(&officer),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

@@ -168,7 +168,7 @@ pub async fn exchange(
     target: &Target,
     context: &Context,
     policy: &Policy,
-    sign: impl FnMut() -> Result<Secret, SignError>,
+    sign: impl AsyncFnMut() -> Result<Secret, SignError>,
     on_retry: impl FnMut(&RetryNote),
 ) -> Result<AccessToken, ExchangeError> {
     exchange_sharing(client, target, context, policy, None, sign, on_retry).await
@@ -181,7 +181,7 @@ pub async fn exchange_sharing(
     context: &Context,
     policy: &Policy,
     backoff: Option<&SharedBackoff>,
-    mut sign: impl FnMut() -> Result<Secret, SignError>,
+    mut sign: impl AsyncFnMut() -> Result<Secret, SignError>,
     mut on_retry: impl FnMut(&RetryNote),
 ) -> Result<AccessToken, ExchangeError> {
     let started = Instant::now();
@@ -191,7 +191,7 @@ pub async fn exchange_sharing(
         if let Some(b) = backoff {
             b.wait().await;
         }
-        let assertion = sign().map_err(ExchangeError::Sign)?;
+        let assertion = sign().await.map_err(ExchangeError::Sign)?;
         let outcome = attempt(client, target, &assertion).await;
         drop(assertion);
         let (transient, code, status, err) = match outcome {

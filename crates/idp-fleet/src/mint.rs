@@ -29,15 +29,19 @@ pub struct Outcome {
     pub took: Duration,
 }
 
+/// One job's assertion being signed.
+pub type SignFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Secret, SignError>> + Send + 'a>>;
+
 /// Runs every job, at most `parallel` at once, and returns their outcomes in the jobs'
 /// order. `sign(job)` signs one fresh assertion for that job's customer; `on_retry(name,
 /// note)` hears of each retry.
-pub async fn mint_all(
+pub async fn mint_all<'s>(
     http: &reqwest::Client,
     jobs: &[Job],
     parallel: usize,
     policy: &Policy,
-    sign: &(dyn Fn(&Job) -> Result<Secret, SignError> + Sync),
+    sign: &'s (dyn Fn(&Job) -> SignFuture<'s> + Sync),
     on_retry: &(dyn Fn(&str, &RetryNote) + Sync),
 ) -> Vec<Outcome> {
     let backoff = SharedBackoff::new();
@@ -51,7 +55,7 @@ pub async fn mint_all(
                 &job.context,
                 policy,
                 Some(backoff),
-                || sign(job),
+                async || sign(job).await,
                 |note| on_retry(&job.name, note),
             )
             .await;

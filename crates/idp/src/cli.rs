@@ -44,6 +44,9 @@ pub struct GlobalArgs {
     /// Append a JSON line for every assertion idp signs (time, command, customer, jti, iss, sub, aud, kid, iat, exp; never the assertion) [env: IDP_AUDIT_LOG] [toml: audit.log]
     #[arg(long, global = true, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// A file holding a bearer token for Key Vault, for keys held there; else the Azure CLI login, workload or managed identity [env: IDP_KEY_VAULT_TOKEN_FILE] [toml: key_vault.token_file]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key_vault_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -580,12 +583,18 @@ pub enum KeysCommand {
     },
     /// Add a key in state `next`: published in the JWKS, not yet signing
     Add {
-        /// RSA key size in bits for a generated key
-        #[arg(long, default_value_t = 3072, value_parser = key_size, conflicts_with = "import")]
+        /// RSA key size in bits for a generated key (on disk or in Key Vault)
+        #[arg(long, default_value_t = 3072, value_parser = key_size, conflicts_with_all = ["import", "existing"])]
         key_size: u32,
         /// Import this PEM private key (PKCS#8 or PKCS#1 RSA, at least 2048 bits) instead of generating one
-        #[arg(long, value_name = "PEM")]
+        #[arg(long, value_name = "PEM", conflicts_with = "key_vault")]
         import: Option<PathBuf>,
+        /// Keep the private key in Azure Key Vault instead of on disk: create a new version of this key there (RSA-HSM where the vault holds HSM keys, else RSA; never exportable); idp records its id and public key only, and signs through the vault
+        #[arg(long, value_name = "https://<vault>.vault.azure.net/keys/<name>")]
+        key_vault: Option<String>,
+        /// With --key-vault: adopt the key that is there (its latest version, or the one the URL names) instead of creating one; it must be RSA, 2048 bits or more, not exportable
+        #[arg(long, requires = "key_vault")]
+        existing: bool,
     },
     /// Make a key the signing key; the current active key becomes `retiring`. Refused
     /// unless the JWKS published at the issuer URL (fetched anonymously, as Entra does)

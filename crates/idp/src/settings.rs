@@ -71,11 +71,16 @@ pub mod setting {
     pub const ARM_TOKEN_FILE: Setting =
         s("arm.token_file", "IDP_ARM_TOKEN_FILE", "--arm-token-file");
     pub const AUDIT_LOG: Setting = s("audit.log", "IDP_AUDIT_LOG", "--audit-log");
+    pub const KEY_VAULT_TOKEN_FILE: Setting = s(
+        "key_vault.token_file",
+        "IDP_KEY_VAULT_TOKEN_FILE",
+        "--key-vault-token-file",
+    );
     /// Secret: from the flag or the environment only, never from idp.toml.
     pub const STORAGE_SAS: Setting = s("", "IDP_STORAGE_SAS", "--sas");
 
     /// The settings idp.toml may hold, in the README's order.
-    pub const IN_FILE: [Setting; 17] = [
+    pub const IN_FILE: [Setting; 18] = [
         ISSUER,
         KEYS_DIR,
         JWKS_PATH,
@@ -93,6 +98,7 @@ pub mod setting {
         ARM_ENDPOINT,
         ARM_TOKEN_FILE,
         AUDIT_LOG,
+        KEY_VAULT_TOKEN_FILE,
     ];
 }
 
@@ -134,6 +140,23 @@ pub struct FileConfig {
     pub arm: ArmSection,
     #[serde(default, skip_serializing_if = "AuditSection::is_empty")]
     pub audit: AuditSection,
+    #[serde(default, skip_serializing_if = "KeyVaultSection::is_empty")]
+    pub key_vault: KeyVaultSection,
+}
+
+/// `[key_vault]`: how idp reaches signing keys held in Azure Key Vault.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyVaultSection {
+    /// A file holding a bearer token for Key Vault (the token itself never goes in idp.toml).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+}
+
+impl KeyVaultSection {
+    fn is_empty(&self) -> bool {
+        self.token_file.is_none()
+    }
 }
 
 /// `[audit]`: where idp records every assertion it mints (never the assertion itself).
@@ -574,6 +597,24 @@ impl Settings {
         Ok(Some(idp_core::audit::AuditLog::open(&path)?))
     }
 
+    /// A file holding a Key Vault bearer token, if one is configured (relative to idp.toml
+    /// when it comes from the file).
+    pub fn key_vault_token_file(&self) -> Result<Option<PathBuf>, ConfigError> {
+        let flag = self
+            .flags
+            .key_vault_token_file
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned());
+        Ok(match self.pick(&setting::KEY_VAULT_TOKEN_FILE, flag)? {
+            Some(Sourced {
+                value,
+                source: Source::File { .. },
+            }) => Some(self.config_dir().join(value)),
+            Some(Sourced { value, .. }) => Some(PathBuf::from(value)),
+            None => None,
+        })
+    }
+
     /// ARM's endpoint: `arm.endpoint`, else the cloud's.
     pub fn arm_endpoint(&self, flag: Option<String>, cloud: Cloud) -> Result<String, ConfigError> {
         Ok(self
@@ -967,6 +1008,7 @@ mod file_keys {
                 "customers",
                 "arm",
                 "audit",
+                "key_vault",
             ]
             .contains(&top.as_str())
             {

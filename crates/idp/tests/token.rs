@@ -466,53 +466,6 @@ fn idp_token_for_a_customer_of_the_inventory() {
 }
 
 impl Flow {
-    /// Adds customer `name` with a UAMI whose FIC has `fic_subject` (the customer's
-    /// recorded subject is `name`), default scope SCOPE.
-    fn customer(&self, name: &str, fic_subject: &str) {
-        let client_id = self.identity_with_fic(&format!("uami-{name}"), &self.issuer, fic_subject);
-        idp(self.path())
-            .args(["customers", "add", name, "--tenant", &self.tenant])
-            .args([
-                "--client-id",
-                &client_id,
-                "--subject",
-                name,
-                "--scope",
-                SCOPE,
-            ])
-            .assert()
-            .success();
-    }
-
-    /// The keyring's keys as `idp keys list --json` prints them.
-    fn keys(&self) -> Vec<Value> {
-        let out = idp(self.path())
-            .args(["keys", "list", "--json"])
-            .output()
-            .unwrap();
-        let list: Value = serde_json::from_slice(&stdout_of(out)).unwrap();
-        list.as_array().unwrap().clone()
-    }
-
-    /// The kid of the (first) key in `state`.
-    fn kid_in_state(&self, state: &str) -> String {
-        let keys = self.keys();
-        let key = keys.iter().find(|k| k["state"] == state);
-        key.unwrap_or_else(|| panic!("no {state} key"))["kid"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// The state of key `kid`.
-    fn state_of(&self, kid: &str) -> String {
-        let keys = self.keys();
-        keys.iter().find(|k| k["kid"] == kid).unwrap()["state"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
     fn fleet(&self, extra: &[&str]) -> (i32, String, String) {
         let out = idp(self.path())
             .args(["token", "--authority-host", &self.authority()])
@@ -694,19 +647,7 @@ fn the_rotation_canary_blocks_a_key_entra_cannot_see_and_allows_it_once_it_can()
     );
     assert_eq!(state_of_next(), "next");
     // Published (idp serve reloads the keyring on SIGHUP) and the cache expired: allowed.
-    let ok = std::process::Command::new("sh")
-        .args([
-            "-c",
-            &format!("kill -HUP {}", f.issuer_host.as_ref().unwrap().pid()),
-        ])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    std::thread::sleep(Duration::from_millis(300));
-    client(&f.emulator_ca)
-        .delete(format!("{}/_emulator/metadata-cache", f.authority()))
-        .send()
-        .unwrap();
+    f.republish();
     let out = activate();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");

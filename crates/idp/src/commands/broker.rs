@@ -85,7 +85,7 @@ pub fn runs(
     let audit = settings.audit_log()?.map(Arc::new);
     let store = settings.key_store()?;
     let ring = store.load()?;
-    let key = Arc::new(store.signing_key(&ring)?);
+    let key = Arc::new(super::active_signer(settings, &store, &ring)?);
     Ok(prepared
         .into_iter()
         .map(|(name, spec, identity)| Run {

@@ -56,7 +56,7 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
 
     if !names.is_empty() {
         let store = settings.key_store()?;
-        let key = store.signing_key(&keyring)?;
+        let key = super::active_signer(settings, &store, &keyring)?;
         let mut arm = None;
         for name in &names {
             let customer = inventory.get(name).cloned().expect("checked above");

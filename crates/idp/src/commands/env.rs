@@ -66,7 +66,7 @@ pub fn run(settings: &Settings, args: EnvArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let signed = run.signer.mint()?;
+    let signed = super::runtime()?.block_on(run.signer.mint())?;
     // No trailing newline: SDKs send the file's bytes verbatim.
     fsutil::write_atomic(
         &path,

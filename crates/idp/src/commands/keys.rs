@@ -22,7 +22,15 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                 print_table(&ring);
             }
         }
-        KeysCommand::Add { key_size, import } => {
+        KeysCommand::Add {
+            key_size,
+            import: _,
+            key_vault: Some(url),
+            existing,
+        } => add_in_vault(settings, &store, &url, key_size, existing)?,
+        KeysCommand::Add {
+            key_size, import, ..
+        } => {
             let key = match &import {
                 Some(path) => {
                     let pem = idp_core::secret::SecretBytes::new(std::fs::read(path).map_err(
@@ -45,10 +53,7 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                 store.write_key_file(&entry, &key, false)?;
                 Ok(entry.kid)
             })?;
-            println!("added key {kid} (next)");
-            println!(
-                "next: publish the metadata so Entra sees the key, wait 24h, then `idp keys activate {kid}`"
-            );
+            print_added(&kid);
         }
         KeysCommand::Activate {
             kid,
@@ -66,7 +71,7 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             if let Some(customer) = &canary {
                 // Entra's own answer replaces the wait: an exchange signed with this key.
                 let entry = ring.get(&kid).expect("resolved kid exists");
-                let key = store.load_private(entry)?;
+                let key = super::signer_for(settings, &store, entry)?;
                 super::token::canary(settings, customer, &key).with_context(|| {
                     format!(
                         "the canary exchange for customer {customer} with key {kid} failed, so the key stays {}: every pipeline would fail the same way",
@@ -77,6 +82,18 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                     "canary: Entra accepted an assertion signed by {kid} for customer {customer}"
                 );
             }
+            // The key must be able to sign before it becomes the signing key: its file
+            // loads, or the vault signs with it (idp's role on the key is in place).
+            let entry = ring.get(&kid).expect("resolved kid exists");
+            let probe = super::signer_for(settings, &store, entry)?;
+            super::runtime()?
+                .block_on(probe.sign_rs256(b"idp keys activate: can this key sign?"))
+                .with_context(|| {
+                    format!(
+                        "key {kid} cannot sign, so it stays {}",
+                        entry.state.as_str()
+                    )
+                })?;
             // What Entra would fetch now: anything else is a guess about its cache.
             let published = if force || canary.is_some() {
                 None
@@ -88,7 +105,7 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                 // for --min-published-age starts at the first sighting.
                 store.update(|ring, _| Ok(ring.record_published(kids, now)))?;
             }
-            let (ring, kid) = store.update(|ring, store| {
+            let (ring, kid) = store.update(|ring, _| {
                 if let Some((jwks_url, kids)) = &published {
                     ring.check_activation(&kid, kids, jwks_url, min_age, now)?;
                 } else if force {
@@ -96,9 +113,6 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                         "--force: not checking that Entra can see key {kid}; if it still caches a JWKS without it, every exchange fails with AADSTS7000272 until it refreshes (up to a day)"
                     ));
                 }
-                let entry = ring.get(&kid).expect("resolved kid exists");
-                // The key must be able to sign before it becomes the signing key.
-                store.load_private(entry)?;
                 ring.activate(&kid, now)?;
                 Ok(kid.clone())
             })?;
@@ -135,6 +149,62 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_added(kid: &str) {
+    println!("added key {kid} (next)");
+    println!(
+        "next: publish the metadata so Entra sees the key, wait 24h, then `idp keys activate {kid}`"
+    );
+}
+
+/// `idp keys add --key-vault URL [--existing]`: a key whose private half never leaves the
+/// vault. The keyring is checked first (a keyring must exist), then the vault is asked,
+/// then the entry is added under the lock: a refusal anywhere leaves keyring.json as it was.
+fn add_in_vault(
+    settings: &Settings,
+    store: &keyring::KeyStore,
+    url: &str,
+    key_size: u32,
+    existing: bool,
+) -> anyhow::Result<()> {
+    let id = idp_core::vault_key::VaultKeyId::parse(url)?;
+    if !existing && id.version().is_some() {
+        return Err(crate::report::Hint::usage(
+            format!("{url} names a key version; a new key gets a new version of its own"),
+            "leave the version out to create a key, or add --existing to adopt that version",
+        )
+        .into());
+    }
+    store.load()?;
+    let client = super::vault_client(settings, &id)?;
+    let runtime = super::runtime()?;
+    let (versioned, public) = if existing {
+        let (versioned, public) = runtime.block_on(idp_vault::adopt(&client, &id))?;
+        eprintln!("adopted {versioned} ({}-bit RSA)", public.bits());
+        (versioned, public)
+    } else {
+        eprintln!("creating a {key_size}-bit RSA key in {}…", id.vault());
+        let (versioned, public, protection) =
+            runtime.block_on(idp_vault::create(&client, &id, key_size))?;
+        eprintln!(
+            "created {versioned} ({}, not exportable)",
+            match protection {
+                idp_vault::Protection::Hsm => "RSA-HSM: HSM-protected",
+                idp_vault::Protection::Software =>
+                    "RSA: software-protected; this vault holds no HSM keys (premium tier or Managed HSM do)",
+            }
+        );
+        (versioned, public)
+    };
+    let now = super::now();
+    let (_, kid) = store.update(|ring, _| {
+        let entry = keyring::entry_for_vault(&public, &versioned, KeyState::Next, now);
+        ring.add(entry.clone())?;
+        Ok(entry.kid)
+    })?;
+    print_added(&kid);
+    Ok(())
 }
 
 /// The kids of the JWKS published at the issuer URL, fetched anonymously as Entra and
@@ -183,17 +253,18 @@ fn resolve_kid(ring: &Keyring, given: &str) -> Result<String, KeyringError> {
 
 fn print_table(ring: &Keyring) {
     println!(
-        "{:<44}  {:<8}  {:>5}  {:<20}  SINCE",
-        "KID", "STATE", "BITS", "CREATED"
+        "{:<44}  {:<8}  {:>5}  {:<20}  {:<20}  KEY",
+        "KID", "STATE", "BITS", "CREATED", "SINCE"
     );
     for k in &ring.keys {
         println!(
-            "{:<44}  {:<8}  {:>5}  {:<20}  {}",
+            "{:<44}  {:<8}  {:>5}  {:<20}  {:<20}  {}",
             k.kid,
             k.state.as_str(),
             k.bits,
             fmt_time(Some(k.created_at)),
             fmt_time(since(k)),
+            k.key_vault.as_deref().unwrap_or(&k.file),
         );
     }
 }

@@ -91,6 +91,72 @@ pub fn https_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
     Ok(idp_http::client(&roots, idp_http::Timeouts::default())?)
 }
 
+/// The active key's signer (see [`signer_for`]).
+pub fn active_signer(
+    settings: &Settings,
+    store: &idp_core::keyring::KeyStore,
+    ring: &idp_core::keyring::Keyring,
+) -> anyhow::Result<idp_core::signer::Signer> {
+    let entry = ring
+        .active()
+        .ok_or(idp_core::keyring::KeyringError::NoActiveKey)?;
+    signer_for(settings, store, entry)
+}
+
+/// What signs for `entry`: its key file (checked: mode, and that it holds that key), or
+/// its key in Azure Key Vault, reached with the Key Vault token file when one is set, else
+/// the Azure credential chain (CLI login, workload or managed identity). Nothing is sent
+/// before the first signature.
+pub fn signer_for(
+    settings: &Settings,
+    store: &idp_core::keyring::KeyStore,
+    entry: &idp_core::keyring::KeyEntry,
+) -> anyhow::Result<idp_core::signer::Signer> {
+    let Some(id) = &entry.key_vault else {
+        return Ok(idp_core::signer::Signer::Local(store.load_private(entry)?));
+    };
+    let id = idp_core::vault_key::VaultKeyId::parse(id)?;
+    let client = vault_client(settings, &id)?;
+    Ok(idp_core::signer::Signer::remote(
+        entry.public.clone(),
+        std::sync::Arc::new(idp_vault::VaultKey::new(client, id)),
+    )?)
+}
+
+/// A Key Vault keys client for the vault of `id`.
+pub fn vault_client(
+    settings: &Settings,
+    id: &idp_core::vault_key::VaultKeyId,
+) -> anyhow::Result<azure_security_keyvault_keys::KeyClient> {
+    use azure_core::credentials::TokenCredential;
+    let http = https_client(settings)?;
+    let credential: std::sync::Arc<dyn TokenCredential> = match settings.key_vault_token_file()? {
+        Some(path) => std::sync::Arc::new(idp_vault::TokenFileCredential::new(path)),
+        None => {
+            let is_set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+            let method = idp_publish::credential::choose(
+                idp_publish::credential::Auth::Auto,
+                false,
+                is_set,
+            )?;
+            let idp_publish::storage::Credential::Entra(credential) =
+                idp_publish::credential::build(method, None, &http)?
+            else {
+                anyhow::bail!("no Entra credential for Key Vault");
+            };
+            credential
+        }
+    };
+    Ok(idp_vault::client(http, id, credential)?)
+}
+
+/// A runtime for one command's network work, on this thread.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 pub fn warn(message: impl std::fmt::Display) {
     eprintln!("warning: {message}");
 }

@@ -20,9 +20,10 @@ pub fn run(settings: &Settings, args: SignArgs) -> anyhow::Result<ExitCode> {
     let audit = settings.audit_log()?;
     let store = settings.key_store()?;
     let ring = store.load()?;
-    // One signature per process: the backend with the least setup.
-    let key = store.signing_key(&ring)?;
-    let signed = Minter::new(&key, audit.as_ref(), "sign").mint(&spec, None)?;
+    let signer = super::active_signer(settings, &store, &ring)?;
+    let minter = Minter::new(&signer, audit.as_ref(), "sign");
+    // A local key signs without waiting; a key in Key Vault needs the network.
+    let signed = super::runtime()?.block_on(minter.mint(&spec, None))?;
     match args.out {
         Some(path) => {
             // No trailing newline: azure-identity sends the file's bytes verbatim.

@@ -39,15 +39,15 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     let audit = settings.audit_log()?;
     let store = settings.key_store()?;
     let ring = store.load()?;
-    let key = store.signing_key(&ring)?;
+    let signer = super::active_signer(settings, &store, &ring)?;
     let client = super::https_client(settings)?;
     let policy = Policy {
         propagation_wait: max_wait,
         max_server_retries: args.retries,
         ..Policy::default()
     };
-    let minter = Minter::new(&key, audit.as_ref(), "token");
-    let sign = || Ok(minter.mint(&spec, args.customer.as_deref())?.token);
+    let minter = Minter::new(&signer, audit.as_ref(), "token");
+    let sign = async || Ok(minter.mint(&spec, args.customer.as_deref()).await?.token);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -230,20 +230,13 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     let audit = settings.audit_log()?;
     let store = settings.key_store()?;
     let ring = store.load()?;
-    let key = store.signing_key(&ring)?;
-    let minter = Minter::new(&key, audit.as_ref(), "token");
+    let signer = super::active_signer(settings, &store, &ring)?;
+    let minter = Minter::new(&signer, audit.as_ref(), "token");
     let http = super::https_client(settings)?;
     let policy = Policy {
         propagation_wait: max_wait,
         max_server_retries: args.retries,
         ..Policy::default()
-    };
-    // Each customer's own assertion: its subject, and its cloud's audience.
-    let sign = |job: &Job| -> Result<idp_exchange::Secret, client::SignError> {
-        let spec = specs
-            .get(&job.name)
-            .ok_or("no assertion spec for that customer")?;
-        Ok(minter.mint(spec, Some(&job.name))?.token)
     };
     let on_retry = |name: &str, note: &RetryNote| {
         eprint!("{name}: ");
@@ -258,7 +251,16 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         &jobs,
         usize::from(args.parallel),
         &policy,
-        &sign,
+        // Each customer's own assertion: its subject, and its cloud's audience.
+        &|job| {
+            let spec = specs.get(&job.name);
+            let name = job.name.clone();
+            let minter = &minter;
+            Box::pin(async move {
+                let spec = spec.ok_or("no assertion spec for that customer")?;
+                Ok(minter.mint(spec, Some(&name)).await?.token)
+            })
+        },
         &on_retry,
     ));
     let now = super::now().unix_timestamp();
@@ -345,7 +347,7 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
 pub(super) fn canary(
     settings: &Settings,
     name: &str,
-    key: &idp_core::keys::SigningKey,
+    key: &idp_core::signer::Signer,
 ) -> anyhow::Result<()> {
     let customer = settings.customers()?.customer(name)?;
     customer_exchange(settings, name, customer, key, None, false, "keys activate")?.map_err(explain)
@@ -358,7 +360,7 @@ pub(super) fn customer_exchange(
     settings: &Settings,
     name: &str,
     customer: idp_fleet::inventory::Customer,
-    key: &idp_core::keys::SigningKey,
+    key: &idp_core::signer::Signer,
     authority_host: Option<String>,
     quiet: bool,
     command: &'static str,
@@ -384,7 +386,7 @@ pub(super) fn customer_exchange(
     };
     let audit = settings.audit_log()?;
     let minter = Minter::new(key, audit.as_ref(), command);
-    let sign = || Ok(minter.mint(&spec, Some(name))?.token);
+    let sign = async || Ok(minter.mint(&spec, Some(name)).await?.token);
     let client = super::https_client(settings)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -410,6 +412,8 @@ pub(super) fn describe(e: &ExchangeError) -> (Option<u64>, String) {
             Some(x) => format!("{}; {}", x.meaning, x.check),
             None => error.summary().to_owned(),
         },
+        // The signer's own explanation (a vault's refusal, the audit log) is the news.
+        ExchangeError::Sign(cause) => format!("{e}: {cause}"),
         other => other.to_string(),
     };
     (e.code(), idp_core::secret::redact(&line))

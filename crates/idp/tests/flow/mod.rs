@@ -256,4 +256,69 @@ impl Flow {
             .unwrap()
             .claims
     }
+
+    /// Adds customer `name` with a UAMI whose FIC has `fic_subject` (the customer's
+    /// recorded subject is `name`), default scope SCOPE.
+    pub fn customer(&self, name: &str, fic_subject: &str) {
+        let client_id = self.identity_with_fic(&format!("uami-{name}"), &self.issuer, fic_subject);
+        idp(self.path())
+            .args(["customers", "add", name, "--tenant", &self.tenant])
+            .args([
+                "--client-id",
+                &client_id,
+                "--subject",
+                name,
+                "--scope",
+                SCOPE,
+            ])
+            .assert()
+            .success();
+    }
+
+    /// The keyring's keys as `idp keys list --json` prints them.
+    pub fn keys(&self) -> Vec<Value> {
+        let out = idp(self.path())
+            .args(["keys", "list", "--json"])
+            .output()
+            .unwrap();
+        let list: Value = serde_json::from_slice(&idp_testkit::stdout_of(out)).unwrap();
+        list.as_array().unwrap().clone()
+    }
+
+    /// The kid of the (first) key in `state`.
+    pub fn kid_in_state(&self, state: &str) -> String {
+        let keys = self.keys();
+        let key = keys.iter().find(|k| k["state"] == state);
+        key.unwrap_or_else(|| panic!("no {state} key"))["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The state of key `kid`.
+    pub fn state_of(&self, kid: &str) -> String {
+        let keys = self.keys();
+        keys.iter().find(|k| k["kid"] == kid).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Publishes the keyring as it is now (`idp serve` reloads it on SIGHUP) and makes the
+    /// emulator forget the JWKS it cached, as Entra does once its cache expires.
+    pub fn republish(&self) {
+        let ok = std::process::Command::new("kill")
+            .args([
+                "-HUP",
+                &self.issuer_host.as_ref().unwrap().pid().to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        std::thread::sleep(Duration::from_millis(300));
+        client(&self.emulator_ca)
+            .delete(format!("{}/_emulator/metadata-cache", self.authority()))
+            .send()
+            .unwrap();
+    }
 }

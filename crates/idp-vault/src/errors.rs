@@ -1,0 +1,166 @@
+//! Key Vault's refusals, explained: what the vault said (its code and message, redacted and
+//! shortened: text from the network is not trusted), what it means for idp, what to do.
+
+use azure_core::error::ErrorKind;
+use azure_core::http::StatusCode;
+use idp_core::signer::RemoteError;
+use idp_core::vault_key::VaultKeyId;
+
+/// The longest piece of a vault's message idp repeats.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// The code, inner code and message of Key Vault's error body
+/// (`{"error":{"code","message","innererror":{"code"}}}`).
+fn parts(e: &azure_core::Error) -> (String, Option<String>, String) {
+    let ErrorKind::HttpResponse {
+        error_code,
+        raw_response,
+        ..
+    } = e.kind()
+    else {
+        return (String::new(), None, String::new());
+    };
+    let body: serde_json::Value = raw_response
+        .as_ref()
+        .and_then(|r| serde_json::from_slice(r.body().as_ref()).ok())
+        .unwrap_or_default();
+    let error = &body["error"];
+    let code = error["code"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| error_code.clone())
+        .unwrap_or_default();
+    let inner = error["innererror"]["code"].as_str().map(str::to_owned);
+    let message = error["message"].as_str().unwrap_or_default();
+    (clean(&code), inner.map(|i| clean(&i)), clean(message))
+}
+
+/// Text from the network made safe to print: no token, one line, bounded.
+fn clean(text: &str) -> String {
+    let one_line: String = idp_core::secret::redact(text)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_MESSAGE_CHARS)
+        .collect();
+    one_line.trim().to_owned()
+}
+
+fn said(code: &str, inner: Option<&str>, message: &str) -> String {
+    let mut s = code.to_owned();
+    if let Some(i) = inner {
+        s = format!("{s}/{i}");
+    }
+    if !message.is_empty() {
+        s = format!("{s}: {message}");
+    }
+    s
+}
+
+/// Whether the vault refused a request as malformed (400 BadParameter): how a standard
+/// vault answers a request for an HSM key.
+pub(crate) fn is_bad_parameter(e: &azure_core::Error) -> bool {
+    e.http_status() == Some(StatusCode::BadRequest) && parts(e).0 == "BadParameter"
+}
+
+/// Whether the vault could not be reached at all (no HTTP answer).
+pub(crate) fn is_unreachable(e: &azure_core::Error) -> bool {
+    matches!(e.kind(), ErrorKind::Connection | ErrorKind::Io)
+}
+
+pub(crate) fn unreachable(id: &VaultKeyId, detail: Option<&str>) -> RemoteError {
+    RemoteError::failed(
+        match detail {
+            Some(d) => format!("cannot reach the vault {} ({d})", id.vault()),
+            None => format!(
+                "cannot reach the vault {} (it could not be reached moments ago; not asking again for {} s)",
+                id.vault(),
+                crate::UNREACHABLE_PAUSE.as_secs()
+            ),
+        },
+        "check the vault URL, DNS and the network path to it (the vault's firewall, a private endpoint); nothing was signed",
+    )
+}
+
+fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut next = e.source();
+    while let Some(s) = next {
+        parts.push(s.to_string());
+        next = s.source();
+    }
+    parts.dedup();
+    clean(&parts.join(": "))
+}
+
+/// Explains the failure of `op` (`create`, `get`, `sign`) on the key `id`.
+pub fn explain(e: azure_core::Error, op: &str, id: &VaultKeyId) -> RemoteError {
+    if is_unreachable(&e) {
+        return unreachable(id, Some(&source_chain(&e)));
+    }
+    if matches!(e.kind(), ErrorKind::Credential) {
+        return RemoteError::failed(
+            format!("cannot get a token for Key Vault: {}", source_chain(&e)),
+            "log in with `az login` (or run with workload or managed identity), or give a Key Vault token in --key-vault-token-file / IDP_KEY_VAULT_TOKEN_FILE",
+        );
+    }
+    let Some(status) = e.http_status() else {
+        return RemoteError::failed(
+            format!("Key Vault {op} of {id} failed: {}", source_chain(&e)),
+            "try again; if it persists, check the vault in the Azure portal",
+        );
+    };
+    let (code, inner, message) = parts(&e);
+    let vault_said = said(&code, inner.as_deref(), &message);
+    let (role, verb) = match op {
+        "create" => ("Key Vault Crypto Officer", "create keys"),
+        "get" => ("Key Vault Crypto User", "read the key"),
+        _ => ("Key Vault Crypto User", "sign with the key"),
+    };
+    let (message, hint) = match (status, inner.as_deref()) {
+        (StatusCode::Unauthorized, _) => (
+            format!("the vault refused idp's token for {op} on {id} ({vault_said})"),
+            "the token must be for Key Vault (https://vault.azure.net) and the vault's tenant; with a token file: `az account get-access-token --resource https://vault.azure.net`".to_owned(),
+        ),
+        (StatusCode::Forbidden, Some("ForbiddenByPolicy")) => (
+            format!("the vault's access policy does not let idp {verb} {id} ({vault_said})"),
+            format!("grant the identity idp runs as the key permission `{op}` in the vault's access policies, or switch the vault to Azure RBAC and assign {role}"),
+        ),
+        (StatusCode::Forbidden, _) => (
+            format!("the identity idp runs as has no role that lets it {verb}: {role} is missing on {id} ({vault_said})"),
+            format!("assign it: `az role assignment create --role \"{role}\" --assignee <idp's principal> --scope <vault resource id>/keys/{}`; role assignments can take minutes to apply", id.name()),
+        ),
+        (StatusCode::NotFound, _) if code == "KeyNotFound" => (
+            format!("the vault has no key {id} ({vault_said})"),
+            if op == "get" {
+                "check the key name and version; to create the key instead, leave out --existing".to_owned()
+            } else {
+                "the key or this version was deleted or disabled: recover it (soft delete) or add and activate another key".to_owned()
+            },
+        ),
+        (StatusCode::NotFound, _) => (
+            format!("no vault answers at {} ({vault_said})", id.vault()),
+            "check the vault URL (`az keyvault show --name <vault> --query properties.vaultUri`)".to_owned(),
+        ),
+        (StatusCode::TooManyRequests, _) => (
+            format!("the vault throttled idp's {op} requests (429) through {} retries ({vault_said})", crate::MAX_RETRIES),
+            "Key Vault limits RSA operations per vault and per 10 s (Learn: \"Azure Key Vault service limits\"); lower --parallel, or spread the load over time".to_owned(),
+        ),
+        (StatusCode::BadRequest, _) => (
+            format!("the vault refused the {op} request for {id} ({vault_said})"),
+            "check the key's type and size; idp signs RS256 with RSA keys of 2048 bits or more".to_owned(),
+        ),
+        (s, _) if s.is_server_error() => (
+            format!("the vault failed the {op} request for {id} with {} through {} retries ({vault_said})", u16::from(s), crate::MAX_RETRIES),
+            "try again later; see the Azure status page for Key Vault".to_owned(),
+        ),
+        (s, _) => (
+            format!("the vault answered {} to the {op} request for {id} ({vault_said})", u16::from(s)),
+            "check the key id and idp's access to the vault".to_owned(),
+        ),
+    };
+    RemoteError {
+        message,
+        hint: Some(hint),
+        usage: false,
+    }
+}
