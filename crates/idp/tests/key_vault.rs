@@ -250,6 +250,36 @@ fn a_key_vault_key_through_its_whole_life() {
             .unwrap()
             .contains("uami-contoso")
     );
+    // `idp exec` hands a tool an assertion file the vault signed.
+    let out = idp(f.path())
+        .arg("--key-vault-token-file")
+        .arg(&p.token_file)
+        .arg("--ca-cert")
+        .arg(&f.emulator_ca)
+        .args(["exec", "--customer", "contoso", "--", "sh", "-c"])
+        .arg("cat \"$AZURE_FEDERATED_TOKEN_FILE\"")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let file = String::from_utf8(out.stdout).unwrap();
+    let out = idp(f.path()).args(["inspect", &file]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&kid));
+
+    // Published again (the active key leads the JWKS), `idp doctor` checks that the vault
+    // signs with the published key.
+    f.republish();
+    let issuer_ca = f.path().join("issuer-tls/ca.pem");
+    let (code, out, err) = run(
+        &f,
+        &p,
+        &["doctor", "--ca-cert", issuer_ca.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("✓ issuer: signing key: held in Key Vault"),
+        "{out}"
+    );
 
     // Retired after another key took over: out of the JWKS, never signing again.
     idp(f.path())
@@ -467,6 +497,17 @@ fn a_throttling_vault_is_retried_and_an_unreachable_one_is_not_stormed() {
     assert!(out.contains("cannot reach the vault"), "{out}");
     let attempts = count.load(std::sync::atomic::Ordering::SeqCst);
     println!("connections to the unreachable vault: {attempts}");
+    let issuer_ca = f.path().join("issuer-tls/ca.pem");
+    let (code, out, _) = run(
+        &f,
+        &p,
+        &["doctor", "--ca-cert", issuer_ca.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("✗ issuer: signing key:") && out.contains("cannot reach the vault"),
+        "{out}"
+    );
     assert!(
         (1..=8).contains(&attempts),
         "{attempts} connections to an unreachable vault for 6 customers"

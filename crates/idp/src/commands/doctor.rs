@@ -54,6 +54,12 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
         .map(|f| ("issuer".to_owned(), f))
         .collect();
 
+    if let Some(active) = keyring.active().filter(|k| k.key_vault.is_some()) {
+        let store = settings.key_store()?;
+        let finding = vault_finding(settings, &store, active, &runtime);
+        report.push(("issuer".to_owned(), finding));
+    }
+
     if !names.is_empty() {
         let store = settings.key_store()?;
         let key = super::active_signer(settings, &store, &keyring)?;
@@ -113,6 +119,49 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The active key held in Key Vault: the vault signs a probe, and the signature verifies
+/// with the public key the keyring (and the JWKS) carries.
+fn vault_finding(
+    settings: &Settings,
+    store: &idp_core::keyring::KeyStore,
+    active: &idp_core::keyring::KeyEntry,
+    runtime: &tokio::runtime::Runtime,
+) -> Finding {
+    use idp_core::diagnostic::Diagnostic as _;
+    let id = active.key_vault.as_deref().unwrap_or_default();
+    let signed = super::signer_for(settings, store, active).and_then(|signer| {
+        runtime
+            .block_on(signer.sign_rs256(b"idp doctor: can the active key sign?"))
+            .map_err(anyhow::Error::from)
+    });
+    match signed {
+        Ok(_) => Finding {
+            check: "signing key",
+            status: Status::Ok,
+            detail: format!(
+                "held in Key Vault ({id}): the vault signed a probe, and it verifies with the recorded public key"
+            ),
+            fix: None,
+        },
+        Err(e) => Finding {
+            check: "signing key",
+            status: Status::Fail,
+            detail: idp_core::secret::redact(&format!("{e:#}")),
+            fix: e
+                .chain()
+                .find_map(|c| {
+                    c.downcast_ref::<idp_core::signer::SignError>()
+                        .and_then(|s| s.hint())
+                })
+                .or_else(|| {
+                    Some(
+                        "check idp's access to the vault (--key-vault-token-file, az login)".into(),
+                    )
+                }),
+        },
+    }
 }
 
 /// The customer's FIC over ARM, when its identity is recorded: issuer byte for byte,
