@@ -8,7 +8,7 @@
 //! | PUT, GET, DELETE | `{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}` body `{"properties": {"roleDefinitionId", "principalId", "principalType"?}}` | 201 / 200 |
 //! | PUT | `{vaultUri}secrets/{name}?api-version=…` body `{"value", "contentType"?, "tags"?}` | 200, a new version |
 //! | GET | `{vaultUri}secrets/{name}[/{version}]?api-version=…` | 200, the latest or that version |
-//! | POST | `{vaultUri}keys/{name}/create` body `{"kty", "key_size"?, "key_ops"?, "attributes"?}` | 200, a new version (RSA; RSA-HSM in premium vaults; never exportable) |
+//! | POST | `{vaultUri}keys/{name}/create` body `{"kty", "key_size"?, "key_ops"?, "attributes"?}` | 200, a new version (RSA or EC; -HSM in premium vaults; exportable only HSM keys with a release policy) |
 //! | GET | `{vaultUri}keys/{name}[/{version}]` | 200, the public key (`kid` with its version) |
 //! | POST | `{vaultUri}keys/{name}/{version}/sign` body `{"alg", "value": base64url(digest)}` | 200 `{"kid", "value"}` |
 //!

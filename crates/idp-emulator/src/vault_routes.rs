@@ -358,10 +358,10 @@ async fn sign_with(
     sign(&emu, &vault, &name, &version, &uri, &headers, &body).await
 }
 
-/// `POST keys/{name}/create`: a new RSA key (or a new version). Rules (Key Vault REST,
-/// "Create Key"; Learn, "About keys"): `kty` RSA, or RSA-HSM in a premium vault; `key_size`
-/// 2048, 3072 or 4096 (default 2048); an exportable key needs a release policy, which the
-/// emulator does not take, so `exportable` must be false.
+/// `POST keys/{name}/create`: a new key (or a new version). Rules (Key Vault REST,
+/// "Create Key"; Learn, "About keys"): `kty` RSA or EC, RSA-HSM or EC-HSM in a premium
+/// vault; RSA `key_size` 2048, 3072 or 4096 (default 2048); EC `crv` P-256, P-384 or P-521
+/// (default P-256); an exportable key needs a release policy and HSM protection.
 async fn create_key(
     emu: &Emulator,
     vault_name: &str,
@@ -396,10 +396,9 @@ async fn create_key(
     match kty {
         "RSA" | "EC" => {}
         "RSA-HSM" | "EC-HSM" if v.sku == "premium" => {}
+        // Azure's words (azure-sdk-for-net#6551, azure-docs#63888).
         "RSA-HSM" | "EC-HSM" => {
-            return bad_parameter(format!(
-                "HSM-protected keys ({kty}) need a premium vault; this one is standard."
-            ));
+            return bad_parameter("Hardware key operation not allowed on standard vault".into());
         }
         other => {
             return bad_parameter(format!(
@@ -416,9 +415,8 @@ async fn create_key(
         == Some(true);
     if exportable {
         if !map.get("release_policy").is_some_and(Value::is_object) {
-            return bad_parameter(
-                "An exportable key needs a release policy (release_policy).".into(),
-            );
+            // Azure's words (azure-sdk-for-python#29945).
+            return bad_parameter("Exportable keys must have release policy".into());
         }
         if !hsm {
             return bad_parameter(

@@ -551,9 +551,9 @@ async fn keys_are_created_read_and_used_to_sign_by_role() {
     .await;
     assert_ne!(again["key"]["kid"], kid.as_str());
     for (body, says) in [
-        (json!({"kty": "RSA-HSM"}), "premium"),
+        (json!({"kty": "RSA-HSM"}), "not allowed on standard vault"),
         (json!({"kty": "oct"}), "RSA, RSA-HSM, EC or EC-HSM"),
-        (json!({"kty": "EC-HSM"}), "premium"),
+        (json!({"kty": "EC-HSM"}), "not allowed on standard vault"),
         (
             json!({"kty": "EC", "crv": "P-192"}),
             "P-256, P-384 or P-521",
@@ -564,7 +564,7 @@ async fn keys_are_created_read_and_used_to_sign_by_role() {
         ),
         (
             json!({"kty": "RSA", "attributes": {"exportable": true}}),
-            "release policy",
+            "must have release policy",
         ),
         (
             json!({"kty": "RSA", "attributes": {"exportable": true}, "release_policy": {"data": "e30"}}),

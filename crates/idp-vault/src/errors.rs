@@ -56,10 +56,13 @@ fn said(code: &str, inner: Option<&str>, message: &str) -> String {
     s
 }
 
-/// Whether the vault refused a request as malformed (400 BadParameter): how a standard
-/// vault answers a request for an HSM key.
-pub(crate) fn is_bad_parameter(e: &azure_core::Error) -> bool {
-    e.http_status() == Some(StatusCode::BadRequest) && parts(e).0 == "BadParameter"
+/// Whether the vault refused to make an HSM key because it holds none: a standard vault
+/// answers "Hardware key operation not allowed on standard vault" (azure-sdk-for-net#6551,
+/// azure-docs#63888), as a 400 BadParameter.
+pub(crate) fn is_no_hsm(e: &azure_core::Error) -> bool {
+    let (code, _, message) = parts(e);
+    e.http_status() == Some(StatusCode::BadRequest)
+        && (code == "BadParameter" || message.contains("Hardware key operation not allowed"))
 }
 
 /// Whether the vault could not be reached at all (no HTTP answer).

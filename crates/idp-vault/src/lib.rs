@@ -130,12 +130,12 @@ pub async fn create(
             let response = client
                 .create_key(id.name(), body, None)
                 .await
-                .map_err(|e| (errors::is_bad_parameter(&e), explain(e, "create", id)));
+                .map_err(|e| (errors::is_no_hsm(&e), explain(e, "create", id)));
             Ok::<_, RemoteError>(response)
         }
     };
-    // A standard-tier vault refuses RSA-HSM with 400 BadParameter (Learn, "About keys":
-    // HSM-protected keys need the Premium tier); it then gets a software-protected key.
+    // A standard-tier vault refuses RSA-HSM (Learn, "About keys": HSM-protected keys need
+    // the Premium tier); it then gets a software-protected key.
     let (response, protection) = match attempt(KeyType::RsaHsm).await? {
         Ok(r) => (r, Protection::Hsm),
         Err((true, _)) => match attempt(KeyType::Rsa).await? {
