@@ -167,3 +167,177 @@ pub fn explain(e: azure_core::Error, op: &str, id: &VaultKeyId) -> RemoteError {
         usage: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azure_core::http::RawResponse;
+    use azure_core::http::headers::Headers;
+
+    fn id() -> VaultKeyId {
+        VaultKeyId::parse("https://kv.vault.azure.net/keys/signing").unwrap()
+    }
+
+    fn answered(status: StatusCode, body: &str) -> azure_core::Error {
+        azure_core::Error::new(
+            ErrorKind::HttpResponse {
+                status,
+                error_code: None,
+                raw_response: Some(Box::new(RawResponse::from_bytes(
+                    status,
+                    Headers::new(),
+                    body.as_bytes().to_vec(),
+                ))),
+            },
+            "the vault answered an error",
+        )
+    }
+
+    fn kv(code: &str, inner: Option<&str>, message: &str) -> String {
+        let mut e = serde_json::json!({"code": code, "message": message});
+        if let Some(i) = inner {
+            e["innererror"] = serde_json::json!({"code": i});
+        }
+        serde_json::json!({ "error": e }).to_string()
+    }
+
+    #[test]
+    fn each_refusal_names_its_cause_and_what_to_do() {
+        let forbidden = answered(
+            StatusCode::Forbidden,
+            &kv(
+                "Forbidden",
+                Some("ForbiddenByRbac"),
+                "Caller is not authorized",
+            ),
+        );
+        let e = explain(forbidden, "sign", &id());
+        assert!(
+            e.message.contains("Key Vault Crypto User is missing"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message
+                .contains("Forbidden/ForbiddenByRbac: Caller is not authorized")
+        );
+        assert!(e.hint.unwrap().contains("--role \"Key Vault Crypto User\""));
+        assert!(!e.usage);
+        let e = explain(
+            answered(
+                StatusCode::Forbidden,
+                &kv("Forbidden", Some("ForbiddenByRbac"), "x"),
+            ),
+            "create",
+            &id(),
+        );
+        assert!(
+            e.message.contains("Key Vault Crypto Officer is missing"),
+            "{}",
+            e.message
+        );
+        let e = explain(
+            answered(
+                StatusCode::Forbidden,
+                &kv("Forbidden", Some("ForbiddenByPolicy"), "x"),
+            ),
+            "sign",
+            &id(),
+        );
+        assert!(e.message.contains("access policy"), "{}", e.message);
+        let e = explain(
+            answered(
+                StatusCode::Unauthorized,
+                &kv("Unauthorized", None, "AKV10022: Invalid audience"),
+            ),
+            "sign",
+            &id(),
+        );
+        assert!(e.message.contains("refused idp's token") && e.message.contains("AKV10022"));
+        let e = explain(
+            answered(StatusCode::NotFound, &kv("KeyNotFound", None, "no")),
+            "get",
+            &id(),
+        );
+        assert!(e.hint.unwrap().contains("leave out --existing"));
+        let e = explain(
+            answered(StatusCode::NotFound, &kv("KeyNotFound", None, "no")),
+            "sign",
+            &id(),
+        );
+        assert!(e.hint.unwrap().contains("recover it"));
+        let e = explain(answered(StatusCode::NotFound, "<html>"), "sign", &id());
+        assert!(
+            e.message
+                .contains("no vault answers at https://kv.vault.azure.net/")
+        );
+        let e = explain(
+            answered(StatusCode::TooManyRequests, &kv("Throttled", None, "slow")),
+            "sign",
+            &id(),
+        );
+        assert!(e.message.contains("throttled") && e.message.contains("3 retries"));
+        let e = explain(answered(StatusCode::ServiceUnavailable, ""), "sign", &id());
+        assert!(e.message.contains("503"), "{}", e.message);
+        let e = explain(
+            answered(StatusCode::BadRequest, &kv("BadParameter", None, "bad")),
+            "sign",
+            &id(),
+        );
+        assert!(e.message.contains("refused the sign request"));
+        let e = explain(answered(StatusCode::Conflict, ""), "sign", &id());
+        assert!(e.message.contains("answered 409"), "{}", e.message);
+    }
+
+    #[test]
+    fn text_from_the_vault_is_redacted_single_line_and_bounded() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
+        let long = format!("line one\nline two {jwt} {}", "x".repeat(1000));
+        let e = explain(
+            answered(StatusCode::Forbidden, &kv("Forbidden", None, &long)),
+            "sign",
+            &id(),
+        );
+        assert!(!e.message.contains(jwt), "{}", e.message);
+        assert!(!e.message.contains('\n'));
+        assert!(
+            e.message.len() < MAX_MESSAGE_CHARS + 400,
+            "{}",
+            e.message.len()
+        );
+    }
+
+    #[test]
+    fn only_a_400_about_hardware_keys_means_no_hsm() {
+        assert!(is_no_hsm(&answered(
+            StatusCode::BadRequest,
+            &kv(
+                "BadParameter",
+                None,
+                "Hardware key operation not allowed on standard vault"
+            ),
+        )));
+        assert!(!is_no_hsm(&answered(
+            StatusCode::Forbidden,
+            &kv("BadParameter", None, "x")
+        )));
+        assert!(!is_no_hsm(&answered(
+            StatusCode::BadRequest,
+            &kv("Other", None, "x")
+        )));
+        let io = azure_core::Error::with_message(ErrorKind::Connection, "refused");
+        assert!(is_unreachable(&io));
+        let e = explain(io, "sign", &id());
+        assert!(
+            e.message.contains("cannot reach the vault"),
+            "{}",
+            e.message
+        );
+        let cred = azure_core::Error::with_message(ErrorKind::Credential, "no login");
+        assert!(
+            explain(cred, "sign", &id())
+                .message
+                .contains("cannot get a token for Key Vault")
+        );
+    }
+}

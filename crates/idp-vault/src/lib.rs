@@ -354,3 +354,105 @@ impl RemoteKey for VaultKey {
         &self.location
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use serde_json::json;
+
+    const VERSION: &str = "0123456789abcdef0123456789abcdef";
+
+    fn id() -> VaultKeyId {
+        VaultKeyId::parse("https://kv.vault.azure.net/keys/signing").unwrap()
+    }
+
+    /// A key as the vault answers it, with `n` of `bits` bits.
+    fn key(bits: usize, edit: impl FnOnce(&mut serde_json::Value)) -> Key {
+        let mut n = vec![0xc5u8; bits / 8];
+        n[0] = 0xc5;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let mut v = json!({
+            "key": {
+                "kid": format!("https://kv.vault.azure.net/keys/signing/{VERSION}"),
+                "kty": "RSA-HSM",
+                "key_ops": ["sign", "verify"],
+                "n": b64(&n),
+                "e": b64(&[1, 0, 1]),
+            },
+            "attributes": {"enabled": true, "exportable": false},
+        });
+        edit(&mut v);
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn refused(k: &Key) -> RemoteError {
+        check_key(&id(), k).unwrap_err()
+    }
+
+    #[test]
+    fn a_non_exportable_rsa_key_is_taken_at_the_version_answered() {
+        let (versioned, public) = check_key(&id(), &key(2048, |_| {})).unwrap();
+        assert_eq!(versioned.version(), Some(VERSION));
+        assert_eq!(versioned.vault(), "https://kv.vault.azure.net/");
+        assert_eq!(public.bits(), 2048);
+        // A software key too, and a key whose operations are not listed.
+        check_key(&id(), &key(3072, |v| v["key"]["kty"] = json!("RSA"))).unwrap();
+        check_key(&id(), &key(2048, |v| v["key"]["key_ops"] = json!(null))).unwrap();
+        check_key(&id(), &key(2048, |v| v["attributes"] = json!(null))).unwrap();
+        // The version asked for, answered.
+        let pinned = id().with_version(VERSION).unwrap();
+        assert_eq!(check_key(&pinned, &key(2048, |_| {})).unwrap().0, pinned);
+    }
+
+    #[test]
+    fn what_idp_must_not_sign_with_is_refused_as_the_users_to_fix() {
+        for (k, says) in [
+            (
+                key(2048, |v| v["key"]["kty"] = json!("EC-HSM")),
+                "not an RSA key (EC-HSM)",
+            ),
+            (
+                key(2048, |v| v["key"]["kty"] = json!(null)),
+                "not an RSA key (no key type)",
+            ),
+            (
+                key(2048, |v| v["attributes"]["exportable"] = json!(true)),
+                "is exportable",
+            ),
+            (
+                key(2048, |v| v["attributes"]["enabled"] = json!(false)),
+                "is disabled",
+            ),
+            (
+                key(2048, |v| v["key"]["key_ops"] = json!(["verify", "encrypt"])),
+                "does not allow the sign operation (key_ops: verify, encrypt)",
+            ),
+            (key(1024, |_| {}), "1024-bit RSA key"),
+            (key(2048, |v| v["key"]["n"] = json!(null)), "no RSA modulus"),
+            (key(2048, |v| v["key"] = json!(null)), "no key material"),
+        ] {
+            let e = refused(&k);
+            assert!(e.message.contains(says), "{says}: {}", e.message);
+            assert!(e.usage, "{says}");
+            assert!(e.hint.is_some(), "{says}");
+        }
+    }
+
+    #[test]
+    fn an_answer_for_another_key_or_version_is_refused() {
+        let other = key(2048, |v| {
+            v["key"]["kid"] = json!(format!("https://kv.vault.azure.net/keys/other/{VERSION}"))
+        });
+        assert!(refused(&other).message.contains("answered key"));
+        let unversioned = key(2048, |v| {
+            v["key"]["kid"] = json!("https://kv.vault.azure.net/keys/signing")
+        });
+        assert!(refused(&unversioned).message.contains("without a version"));
+        let pinned = id().with_version(&"f".repeat(32)).unwrap();
+        let e = check_key(&pinned, &key(2048, |_| {})).unwrap_err();
+        assert!(e.message.contains("answered version"), "{}", e.message);
+        let garbage = key(2048, |v| v["key"]["kid"] = json!("not a url"));
+        assert!(!refused(&garbage).usage);
+    }
+}

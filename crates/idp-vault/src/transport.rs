@@ -119,4 +119,20 @@ mod tests {
         );
         assert!(!r.retry_status_codes().contains(&StatusCode::Forbidden));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_up_to_its_cap() {
+        let r = Retry::default();
+        for (count, after, expect) in [
+            (1, None, std::time::Duration::from_millis(500)),
+            (2, None, std::time::Duration::from_secs(1)),
+            (1, Some(Duration::seconds(2)), std::time::Duration::from_secs(2)),
+            (3, Some(Duration::milliseconds(10)), std::time::Duration::from_secs(2)),
+            (1, Some(Duration::seconds(3600)), crate::MAX_RETRY_AFTER),
+        ] {
+            let started = tokio::time::Instant::now();
+            r.wait(count, after).await;
+            assert_eq!(started.elapsed(), expect, "{count} {after:?}");
+        }
+    }
 }
