@@ -559,53 +559,14 @@ impl Settings {
         })
     }
 
-    /// The customer inventory: `customers.file` (relative to idp.toml), else
-    /// `customers.toml` beside idp.toml.
-    pub fn customers(&self) -> Result<idp_fleet::inventory::InventoryFile, ConfigError> {
-        let flag = self
-            .flags
-            .customers_file
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned());
-        let path = match self.pick(&setting::CUSTOMERS_FILE, flag)? {
-            Some(Sourced {
-                value,
-                source: Source::File { .. },
-            }) => self.config_dir().join(value),
-            Some(Sourced { value, .. }) => PathBuf::from(value),
-            None => self.config_dir().join("customers.toml"),
-        };
-        Ok(idp_fleet::inventory::InventoryFile::new(path))
-    }
-
-    /// The audit log, opened for appending, when one is configured (`audit.log` relative
-    /// to idp.toml).
-    pub fn audit_log(&self) -> Result<Option<idp_core::audit::AuditLog>, anyhow::Error> {
-        let flag = self
-            .flags
-            .audit_log
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned());
-        let path = match self.pick(&setting::AUDIT_LOG, flag)? {
-            Some(Sourced {
-                value,
-                source: Source::File { .. },
-            }) => self.config_dir().join(value),
-            Some(Sourced { value, .. }) => PathBuf::from(value),
-            None => return Ok(None),
-        };
-        Ok(Some(idp_core::audit::AuditLog::open(&path)?))
-    }
-
-    /// A file holding a Key Vault bearer token, if one is configured (relative to idp.toml
-    /// when it comes from the file).
-    pub fn key_vault_token_file(&self) -> Result<Option<PathBuf>, ConfigError> {
-        let flag = self
-            .flags
-            .key_vault_token_file
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned());
-        Ok(match self.pick(&setting::KEY_VAULT_TOKEN_FILE, flag)? {
+    /// A path setting: flag > environment > file, a path from the file relative to it.
+    fn pick_path(
+        &self,
+        setting: &Setting,
+        flag: Option<&PathBuf>,
+    ) -> Result<Option<PathBuf>, ConfigError> {
+        let flag = flag.map(|p| p.to_string_lossy().into_owned());
+        Ok(match self.pick(setting, flag)? {
             Some(Sourced {
                 value,
                 source: Source::File { .. },
@@ -613,6 +574,33 @@ impl Settings {
             Some(Sourced { value, .. }) => Some(PathBuf::from(value)),
             None => None,
         })
+    }
+
+    /// The customer inventory: `customers.file` (relative to idp.toml), else
+    /// `customers.toml` beside idp.toml.
+    pub fn customers(&self) -> Result<idp_fleet::inventory::InventoryFile, ConfigError> {
+        let path = self
+            .pick_path(&setting::CUSTOMERS_FILE, self.flags.customers_file.as_ref())?
+            .unwrap_or_else(|| self.config_dir().join("customers.toml"));
+        Ok(idp_fleet::inventory::InventoryFile::new(path))
+    }
+
+    /// The audit log, opened for appending, when one is configured (`audit.log` relative
+    /// to idp.toml).
+    pub fn audit_log(&self) -> Result<Option<idp_core::audit::AuditLog>, anyhow::Error> {
+        match self.pick_path(&setting::AUDIT_LOG, self.flags.audit_log.as_ref())? {
+            Some(path) => Ok(Some(idp_core::audit::AuditLog::open(&path)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A file holding a Key Vault bearer token, if one is configured (relative to idp.toml
+    /// when it comes from the file).
+    pub fn key_vault_token_file(&self) -> Result<Option<PathBuf>, ConfigError> {
+        self.pick_path(
+            &setting::KEY_VAULT_TOKEN_FILE,
+            self.flags.key_vault_token_file.as_ref(),
+        )
     }
 
     /// ARM's endpoint: `arm.endpoint`, else the cloud's.
@@ -626,15 +614,7 @@ impl Settings {
     /// A file holding an ARM bearer token, if one is configured (relative to idp.toml when
     /// it comes from the file).
     pub fn arm_token_file(&self, flag: Option<PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
-        let flag = flag.map(|p| p.to_string_lossy().into_owned());
-        Ok(match self.pick(&setting::ARM_TOKEN_FILE, flag)? {
-            Some(Sourced {
-                value,
-                source: Source::File { .. },
-            }) => Some(self.config_dir().join(value)),
-            Some(Sourced { value, .. }) => Some(PathBuf::from(value)),
-            None => None,
-        })
+        self.pick_path(&setting::ARM_TOKEN_FILE, flag.as_ref())
     }
 
     pub fn key_store(&self) -> Result<KeyStore, ConfigError> {

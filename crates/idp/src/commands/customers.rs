@@ -149,17 +149,7 @@ pub(super) fn arm_client(
             idp_core::secret::SecretString::new(text.trim())
         }
         None => {
-            let is_set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
-            let method = idp_publish::credential::choose(
-                idp_publish::credential::Auth::Auto,
-                false,
-                is_set,
-            )?;
-            let idp_publish::storage::Credential::Entra(credential) =
-                idp_publish::credential::build(method, None, &http)?
-            else {
-                anyhow::bail!("no Entra credential for ARM");
-            };
+            let (method, credential) = super::azure_credential(&http)?;
             let scope = format!("{endpoint}/.default");
             let token = runtime
                 .block_on(credential.get_token(&[&scope], None))

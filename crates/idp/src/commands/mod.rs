@@ -132,22 +132,27 @@ pub fn vault_client(
     let http = https_client(settings)?;
     let credential: std::sync::Arc<dyn TokenCredential> = match settings.key_vault_token_file()? {
         Some(path) => std::sync::Arc::new(idp_vault::TokenFileCredential::new(path)),
-        None => {
-            let is_set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
-            let method = idp_publish::credential::choose(
-                idp_publish::credential::Auth::Auto,
-                false,
-                is_set,
-            )?;
-            let idp_publish::storage::Credential::Entra(credential) =
-                idp_publish::credential::build(method, None, &http)?
-            else {
-                anyhow::bail!("no Entra credential for Key Vault");
-            };
-            credential
-        }
+        None => azure_credential(&http)?.1,
     };
     Ok(idp_vault::client(http, id, credential)?)
+}
+
+/// The Azure credential chain as publish-metadata uses it: workload identity when
+/// `AZURE_FEDERATED_TOKEN_FILE` is set, else managed identity when its endpoint is, else
+/// the Azure CLI login; token requests go through `http`.
+pub fn azure_credential(
+    http: &reqwest::Client,
+) -> anyhow::Result<(
+    idp_publish::credential::Method,
+    std::sync::Arc<dyn azure_core::credentials::TokenCredential>,
+)> {
+    let is_set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+    let method =
+        idp_publish::credential::choose(idp_publish::credential::Auth::Auto, false, is_set)?;
+    match idp_publish::credential::build(method, None, http)? {
+        idp_publish::storage::Credential::Entra(credential) => Ok((method, credential)),
+        _ => anyhow::bail!("no Entra credential for {method:?}"),
+    }
 }
 
 /// A runtime for one command's network work, on this thread.
