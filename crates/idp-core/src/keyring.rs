@@ -748,6 +748,11 @@ mod tests {
         let public = keys::generate(2048).unwrap().public;
         let id = crate::vault_key::VaultKeyId::parse(VAULT_KEY).unwrap();
         let entry = entry_for_vault(&public, &id, KeyState::Next, T1);
+        assert_eq!(entry.activated_at, None);
+        assert_eq!(
+            entry_for_vault(&public, &id, KeyState::Active, T1).activated_at,
+            Some(T1)
+        );
         assert_eq!(entry.kid, public.thumbprint());
         assert_eq!(entry.bits, 2048);
         assert_eq!(entry.file, "");

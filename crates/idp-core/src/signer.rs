@@ -309,6 +309,15 @@ mod tests {
         .unwrap();
         let err = ready(signer.sign_rs256(b"a.b")).unwrap_err();
         assert_eq!(err.to_string(), "vault says no");
+        // A failed operation (exit 1), unless the error says the input is at fault.
+        use crate::diagnostic::Diagnostic as _;
+        assert!(!err.is_usage());
+        let usage = RemoteError {
+            usage: true,
+            ..RemoteError::failed("bad id", "fix it")
+        };
+        assert!(usage.is_usage());
+        assert!(SignError::from(usage).is_usage());
         assert_eq!(
             crate::diagnostic::Diagnostic::hint(&err).as_deref(),
             Some("fix it")

@@ -126,8 +126,16 @@ mod tests {
         for (count, after, expect) in [
             (1, None, std::time::Duration::from_millis(500)),
             (2, None, std::time::Duration::from_secs(1)),
-            (1, Some(Duration::seconds(2)), std::time::Duration::from_secs(2)),
-            (3, Some(Duration::milliseconds(10)), std::time::Duration::from_secs(2)),
+            (
+                1,
+                Some(Duration::seconds(2)),
+                std::time::Duration::from_secs(2),
+            ),
+            (
+                3,
+                Some(Duration::milliseconds(10)),
+                std::time::Duration::from_secs(2),
+            ),
             (1, Some(Duration::seconds(3600)), crate::MAX_RETRY_AFTER),
         ] {
             let started = tokio::time::Instant::now();
