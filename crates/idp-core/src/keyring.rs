@@ -216,11 +216,18 @@ impl Keyring {
                 state: existing.state.as_str(),
             });
         }
+        self.check_room()?;
+        self.keys.push(entry);
+        Ok(())
+    }
+
+    /// Refuses when the JWKS could not carry one more key: said before a key is made
+    /// somewhere (a vault) that the keyring would then refuse.
+    pub fn check_room(&self) -> Result<(), KeyringError> {
         let count = self.published().len() + 1;
         if count > MAX_PUBLISHED_KEYS {
             return Err(KeyringError::TooManyKeys { count });
         }
-        self.keys.push(entry);
         Ok(())
     }
 
@@ -983,12 +990,17 @@ mod tests {
         }
         assert_eq!(r.published().len(), 100);
         assert!(matches!(
+            r.check_room(),
+            Err(KeyringError::TooManyKeys { count: 101 })
+        ));
+        assert!(matches!(
             r.add(fake_entry(101, KeyState::Next)),
             Err(KeyringError::TooManyKeys { count: 101 })
         ));
         // Retiring one makes room.
         let kid = r.keys[1].kid.clone();
         r.retire(&kid, T1).unwrap();
+        r.check_room().unwrap();
         r.add(fake_entry(101, KeyState::Next)).unwrap();
     }
 

@@ -176,7 +176,8 @@ fn add_in_vault(
         )
         .into());
     }
-    store.load()?;
+    // What the keyring would refuse is said before a key is made in the vault.
+    store.load()?.check_room()?;
     let client = super::vault_client(settings, &id)?;
     let runtime = super::runtime()?;
     let (versioned, public) = if existing {
