@@ -112,9 +112,7 @@ fn from_arm(
     let cloud = settings.cloud(cloud.map(str::to_owned))?;
     let issuer = settings.issuer()?.value;
     let audience = settings.audience_for(None, cloud)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let arm = arm_client(settings, &runtime, cloud, endpoint, token_file)?;
     let (uami, fics) = runtime.block_on(async {
         let uami = arm.identity(&parsed).await?;

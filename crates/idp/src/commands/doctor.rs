@@ -37,9 +37,7 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let min_age = settings.min_published_age(None)?;
     let extra_ca = !settings.ca_certs()?.is_empty();
     let client = super::https_client(settings)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let fetched = runtime.block_on(idp_publish::readback::fetch_published(&client, &issuer));
     let inputs = IssuerInputs {
         issuer: &issuer,

@@ -52,9 +52,7 @@ pub fn run(settings: &Settings, args: ExecArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let note: Note = Arc::new(|line: String| note!("{line}"));
     if !args.all && args.customers.is_empty() {
         let run = runs.pop().expect("one customer");

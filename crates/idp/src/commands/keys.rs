@@ -216,9 +216,7 @@ fn published_kids(
     use anyhow::Context;
     let issuer = settings.issuer()?.value;
     let client = super::https_client(settings)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let published = runtime
         .block_on(idp_publish::readback::fetch_published(&client, &issuer))
         .context(crate::report::Hint::failed(

@@ -20,9 +20,7 @@ use std::process::ExitCode;
 pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
     let (issuer, keyring, docs) = super::render_with_keyring(settings)?;
     let client = super::https_client(settings)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
 
     if args.check {
         return runtime.block_on(check(settings, &client, &issuer, &docs, &keyring));

@@ -45,9 +45,7 @@ pub fn run(settings: &Settings, args: ServeAssertionsArgs) -> anyhow::Result<Exi
     }
     let subject = run.signer.subject().to_owned();
     let app = endpoint::router(run.signer, token, args.allow_remote);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let token_file = args.request_token_file.display().to_string();
     runtime.block_on(async move {

@@ -48,9 +48,7 @@ pub fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
     };
     let minter = Minter::new(&signer, audit.as_ref(), "token");
     let sign = async || Ok(minter.mint(&spec, args.customer.as_deref()).await?.token);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let result = runtime.block_on(client::exchange(
         &client, &target, &context, &policy, sign, say_retry,
     ));
@@ -139,9 +137,7 @@ fn list_tokens(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode>
         })?
         .to_owned();
     let cloud = settings.cloud(args.cloud.clone())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let arm = super::customers::arm_client(
         settings,
         &runtime,
@@ -242,9 +238,7 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         eprint!("{name}: ");
         say_retry(note);
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let started = std::time::Instant::now();
     let outcomes = runtime.block_on(mint::mint_all(
         &http,
@@ -388,9 +382,7 @@ pub(super) fn customer_exchange(
     let minter = Minter::new(key, audit.as_ref(), command);
     let sign = async || Ok(minter.mint(&spec, Some(name)).await?.token);
     let client = super::https_client(settings)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let note = |n: &RetryNote| {
         if !quiet {
             say_retry(n);
