@@ -268,6 +268,11 @@ mod tests {
             signer.location(),
             Some("https://v.vault.azure.net/keys/k/1")
         );
+        let debug = format!("{signer:?}");
+        assert!(
+            debug.contains(signer.kid()) && debug.contains("https://v.vault.azure.net/keys/k/1"),
+            "{debug}"
+        );
         let sig = ready(signer.sign_rs256(b"a.b")).unwrap();
         assert!(verifies(&public_key(&public).unwrap(), b"a.b", &sig));
         assert!(!verifies(&public_key(&public).unwrap(), b"a.c", &sig));
@@ -293,6 +298,8 @@ mod tests {
                 .unwrap()
                 .contains("--existing")
         );
+        // The vault's key is not the user's input: a failed operation (exit 1).
+        assert!(!crate::diagnostic::Diagnostic::is_usage(&err));
     }
 
     #[test]
