@@ -189,10 +189,17 @@ mod tests {
             ("https://kv.vault.azure.net/keys/k/123", "32 hexadecimal"),
             ("https://kv.vault.azure.net/keys/k?api-version=7.4", "query"),
             ("https://u:p@kv.vault.azure.net/keys/k", "credentials"),
+            ("https://u@kv.vault.azure.net/keys/k", "credentials"),
+            ("https://:p@kv.vault.azure.net/keys/k", "credentials"),
+            ("https://kv.vault.azure.net/keys/k#v", "fragment"),
         ] {
             let e = VaultKeyId::parse(given).unwrap_err();
             assert!(e.to_string().contains(reason), "{given}: {e}");
             assert!(e.to_string().contains(given), "{e}");
+            // The user's input: exit 2, with the form a key id takes.
+            use crate::diagnostic::Diagnostic as _;
+            assert!(e.is_usage());
+            assert!(e.hint().unwrap().contains("/keys/<name>"));
         }
         let long = "a".repeat(128);
         assert!(VaultKeyId::parse(&format!("https://kv.vault.azure.net/keys/{long}")).is_err());
