@@ -278,7 +278,25 @@ mod tests {
         );
         assert!(e.message.contains("throttled") && e.message.contains("3 retries"));
         let e = explain(answered(StatusCode::ServiceUnavailable, ""), "sign", &id());
-        assert!(e.message.contains("503"), "{}", e.message);
+        assert!(
+            e.message.contains("with 503 through 3 retries"),
+            "{}",
+            e.message
+        );
+        let e = explain(
+            answered(
+                StatusCode::Forbidden,
+                &kv("Forbidden", Some("ForbiddenByRbac"), "x"),
+            ),
+            "get",
+            &id(),
+        );
+        assert!(
+            e.message.contains("Key Vault Crypto User is missing")
+                && e.message.contains("read the key"),
+            "{}",
+            e.message
+        );
         let e = explain(
             answered(StatusCode::BadRequest, &kv("BadParameter", None, "bad")),
             "sign",
@@ -325,11 +343,26 @@ mod tests {
             StatusCode::BadRequest,
             &kv("Other", None, "x")
         )));
-        let io = azure_core::Error::with_message(ErrorKind::Connection, "refused");
+        // Either Key Vault's code or its words are enough.
+        assert!(is_no_hsm(&answered(
+            StatusCode::BadRequest,
+            &kv("BadParameter", None, "other")
+        )));
+        assert!(is_no_hsm(&answered(
+            StatusCode::BadRequest,
+            &kv(
+                "Other",
+                None,
+                "Hardware key operation not allowed on standard vault"
+            ),
+        )));
+        let io = azure_core::Error::with_message(ErrorKind::Connection, "connection refused");
         assert!(is_unreachable(&io));
         let e = explain(io, "sign", &id());
         assert!(
-            e.message.contains("cannot reach the vault"),
+            e.message.contains(
+                "cannot reach the vault https://kv.vault.azure.net/ (connection refused)"
+            ),
             "{}",
             e.message
         );

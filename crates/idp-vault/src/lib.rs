@@ -440,6 +440,28 @@ mod tests {
     }
 
     #[test]
+    fn a_vault_key_names_itself_by_its_versioned_id() {
+        #[derive(Debug)]
+        struct Never;
+        #[async_trait::async_trait]
+        impl TokenCredential for Never {
+            async fn get_token(
+                &self,
+                _: &[&str],
+                _: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+            ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+                unreachable!("no request is sent")
+            }
+        }
+        let versioned = id().with_version(VERSION).unwrap();
+        let http = idp_http::client(&Default::default(), Default::default()).unwrap();
+        let c = client(http, &versioned, Arc::new(Never)).unwrap();
+        let key = VaultKey::new(c, versioned.clone());
+        assert_eq!(key.location(), versioned.to_string());
+        assert!(format!("{key:?}").contains(&versioned.to_string()));
+    }
+
+    #[test]
     fn an_answer_for_another_key_or_version_is_refused() {
         let other = key(2048, |v| {
             v["key"]["kid"] = json!(format!("https://kv.vault.azure.net/keys/other/{VERSION}"))

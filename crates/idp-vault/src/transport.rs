@@ -110,6 +110,11 @@ mod tests {
         assert!(!r.is_expired(Duration::ZERO, 2));
         assert!(r.is_expired(Duration::ZERO, 3));
         assert!(r.is_expired(Duration::seconds(61), 0));
+        assert!(!r.is_expired(Duration::seconds(60), 0));
+        // Retry-After (and its millisecond forms) is what the vault's 429 says to wait.
+        let headers = &r.retry_headers().unwrap().retry_headers;
+        assert!(headers.contains(&RETRY_AFTER), "{headers:?}");
+        assert_eq!(headers.len(), 3);
         assert_eq!(r.sleep_duration(1), Duration::milliseconds(500));
         assert_eq!(r.sleep_duration(2), Duration::seconds(1));
         assert_eq!(r.sleep_duration(3), Duration::seconds(2));

@@ -151,11 +151,8 @@ fn a_key_vault_key_through_its_whole_life() {
 
     // With Key Vault Crypto Officer: created in the vault, recorded by id and public key.
     let officer = p.grant(&f, CRYPTO_OFFICER, "0a000000-0000-4000-8000-00000000000a");
-    let (code, out, err) = run(
-        &f,
-        &p,
-        &["keys", "add", "--key-vault", &key_url, "--key-size", "2048"],
-    );
+    // The default size, as for keys on disk: 3072 bits.
+    let (code, out, err) = run(&f, &p, &["keys", "add", "--key-vault", &key_url]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("RSA-HSM: HSM-protected"), "{err}");
     assert!(out.contains("(next)"), "{out}");
@@ -167,7 +164,7 @@ fn a_key_vault_key_through_its_whole_life() {
         .unwrap();
     let key_id = entry["key_vault"].as_str().unwrap().to_owned();
     assert!(key_id.starts_with(&format!("{key_url}/")), "{entry}");
-    assert_eq!(entry["bits"], 2048);
+    assert_eq!(entry["bits"], 3072);
     assert!(entry.get("file").is_none(), "{entry}");
     // The vault answers the same public key; kid is its RFC 7638 thumbprint.
     let version = key_id.rsplit('/').next().unwrap();
@@ -179,6 +176,8 @@ fn a_key_vault_key_through_its_whole_life() {
     );
     assert_eq!(in_vault["key"]["n"], entry["n"]);
     assert_eq!(in_vault["attributes"]["exportable"], false);
+    assert_eq!(in_vault["key"]["kty"], "RSA-HSM");
+    assert_eq!(in_vault["key"]["key_ops"], json!(["sign", "verify"]));
     let thumbprint = {
         use base64::Engine as _;
         use sha2::Digest as _;
@@ -215,6 +214,15 @@ fn a_key_vault_key_through_its_whole_life() {
     assert!(err.contains("canary: Entra accepted"), "{err}");
     assert_eq!(f.state_of(&kid), "active");
     let old = f.kid_in_state("retiring");
+    // A newer version made in the vault meanwhile changes nothing: idp signs with the
+    // version it recorded (the one the JWKS publishes).
+    p.grant(&f, CRYPTO_OFFICER, "0e000000-0000-4000-8000-00000000000e");
+    p.call(
+        &f,
+        reqwest::Method::POST,
+        "keys/idp-signing/create",
+        Some(json!({"kty": "RSA-HSM"})),
+    );
 
     // `idp sign` signs through the vault; `idp inspect` verifies it with the keyring.
     let (code, assertion, err) = run(&f, &p, &["sign", "--subject", "contoso"]);
@@ -360,6 +368,24 @@ fn keys_idp_must_not_adopt_and_tokens_it_cannot_use_are_explained() {
         .find(|k| k["kid"] == added.as_str())
         .unwrap();
     assert_eq!(entry["key_vault"], made["key"]["kid"]);
+    // A version named in the URL is the one adopted, even with a newer one there.
+    let first = p.call(
+        &f,
+        reqwest::Method::POST,
+        "keys/pinned/create",
+        Some(json!({"kty": "RSA"})),
+    );
+    p.call(
+        &f,
+        reqwest::Method::POST,
+        "keys/pinned/create",
+        Some(json!({"kty": "RSA"})),
+    );
+    let first_id = first["key"]["kid"].as_str().unwrap();
+    let version = first_id.rsplit('/').next().unwrap();
+    let (code, _, err) = adopt(&format!("pinned/{version}"));
+    assert_eq!(code, 0, "{err}");
+    assert!(f.keys().iter().any(|k| k["key_vault"] == first_id), "{err}");
     let ring_after_adopt = keyring(f.path());
     assert_ne!(ring_after_adopt, ring_before);
 
