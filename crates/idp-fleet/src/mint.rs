@@ -34,14 +34,16 @@ pub type SignFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Secret, SignError>> + Send + 'a>>;
 
 /// Runs every job, at most `parallel` at once, and returns their outcomes in the jobs'
-/// order. `sign(job)` signs one fresh assertion for that job's customer; `on_retry(name,
-/// note)` hears of each retry.
+/// order. `sign(job)` signs one fresh assertion for that job's customer; `on_token(job,
+/// token)` hears of each token as it comes (so what is done with it overlaps the other
+/// exchanges); `on_retry(name, note)` hears of each retry.
 pub async fn mint_all<'s>(
     http: &reqwest::Client,
     jobs: &[Job],
     parallel: usize,
     policy: &Policy,
     sign: &'s (dyn Fn(&Job) -> SignFuture<'s> + Sync),
+    on_token: &(dyn Fn(&Job, &AccessToken) + Sync),
     on_retry: &(dyn Fn(&str, &RetryNote) + Sync),
 ) -> Vec<Outcome> {
     let backoff = SharedBackoff::new();
@@ -59,6 +61,9 @@ pub async fn mint_all<'s>(
                 |note| on_retry(&job.name, note),
             )
             .await;
+            if let Ok(token) = &result {
+                on_token(job, token);
+            }
             (
                 i,
                 Outcome {

@@ -521,15 +521,9 @@ fn token_all_mints_for_every_customer_and_one_broken_one_stops_nobody() {
         [("alpha", "alpha"), ("broken", "broken"), ("gamma", "gamma")]
             .map(|(c, s)| (c.to_owned(), s.to_owned()))
     );
-    let line = |name: &str| {
-        out.lines()
-            .find(|l| l.starts_with(name))
-            .unwrap()
-            .to_owned()
-    };
-    assert!(line("alpha").contains(" ok "), "{out}");
-    assert!(line("gamma").contains(" ok "), "{out}");
-    assert!(line("broken").contains("AADSTS700213"), "{out}");
+    assert!(line_of(&out, "alpha").contains(" ok "), "{out}");
+    assert!(line_of(&out, "gamma").contains(" ok "), "{out}");
+    assert!(line_of(&out, "broken").contains("AADSTS700213"), "{out}");
     assert!(out.contains("3 customers: 2 ok, 1 failed"), "{out}");
     // A file per success, private; none for the failure; no token on stdout or stderr.
     for name in ["alpha", "gamma"] {
@@ -560,6 +554,27 @@ fn token_all_mints_for_every_customer_and_one_broken_one_stops_nobody() {
     assert_eq!(doc["customers"][1]["code"], 700213);
     let (code, _, _) = f.fleet(&["--customers", "alpha,gamma"]);
     assert_eq!(code, 0);
+
+    // A token whose file cannot be written is that customer's failure, said, and the
+    // others' files are written all the same.
+    let blocked = f.path().join("blocked");
+    std::fs::create_dir_all(blocked.join("alpha.json")).unwrap();
+    let (code, out, err) = f.fleet(&["--customers", "alpha,gamma", "--out-dir", "blocked"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        line_of(&out, "alpha").contains("the token came, but its file could not be written"),
+        "{out}"
+    );
+    assert!(line_of(&out, "gamma").contains(" ok "), "{out}");
+    assert!(blocked.join("gamma.json").is_file());
+    assert!(!out.contains("eyJ") && !err.contains("eyJ"), "{out}{err}");
+}
+
+fn line_of(out: &str, name: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no line for {name} in {out}"))
+        .to_owned()
 }
 
 #[test]

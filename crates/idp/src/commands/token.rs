@@ -238,52 +238,101 @@ fn fleet(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
         eprint!("{name}: ");
         say_retry(note);
     };
+    // Each token's file is written as the token comes, on a blocking thread (each write
+    // ends in an fsync), while the other exchanges go on.
+    let written: Written = std::sync::Mutex::new(std::collections::HashMap::new());
+    let on_token = |job: &Job, token: &idp_exchange::response::AccessToken| {
+        let expires_on = super::now().unix_timestamp() + token.expires_in as i64;
+        let write = args.out_dir.as_ref().map(|dir| {
+            let path = dir.join(format!("{}.json", job.name));
+            let json = idp_core::secret::SecretString::new(
+                serde_json::json!({
+                    "access_token": token.token.expose(),
+                    "token_type": token.token_type,
+                    "expires_in": token.expires_in,
+                    "expires_on": expires_on,
+                })
+                .to_string(),
+            );
+            tokio::task::spawn_blocking(move || {
+                idp_core::fsutil::write_atomic(
+                    &path,
+                    json.expose().as_bytes(),
+                    0o600,
+                    idp_core::fsutil::Overwrite::Replace,
+                )
+                .map_err(|e| e.to_string())
+            })
+        });
+        written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(job.name.clone(), (expires_on, write));
+    };
     let runtime = super::runtime()?;
     let started = std::time::Instant::now();
-    let outcomes = runtime.block_on(mint::mint_all(
-        &http,
-        &jobs,
-        usize::from(args.parallel),
-        &policy,
-        // Each customer's own assertion: its subject, and its cloud's audience.
-        &|job| {
-            let spec = specs.get(&job.name);
-            let name = job.name.clone();
-            let minter = &minter;
-            Box::pin(async move {
-                let spec = spec.ok_or("no assertion spec for that customer")?;
-                Ok(minter.mint(spec, Some(&name)).await?.token)
-            })
-        },
-        &on_retry,
-    ));
-    let now = super::now().unix_timestamp();
+    let (outcomes, mut written) = runtime.block_on(async {
+        let outcomes = mint::mint_all(
+            &http,
+            &jobs,
+            usize::from(args.parallel),
+            &policy,
+            // Each customer's own assertion: its subject, and its cloud's audience.
+            &|job| {
+                let spec = specs.get(&job.name);
+                let name = job.name.clone();
+                let minter = &minter;
+                Box::pin(async move {
+                    let spec = spec.ok_or("no assertion spec for that customer")?;
+                    Ok(minter.mint(spec, Some(&name)).await?.token)
+                })
+            },
+            &on_token,
+            &on_retry,
+        )
+        .await;
+        let pending = std::mem::take(
+            &mut *written
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let mut done = std::collections::HashMap::new();
+        for (name, (expires_on, write)) in pending {
+            let result = match write {
+                Some(handle) => Some(
+                    handle
+                        .await
+                        .unwrap_or_else(|e| Err(format!("the write did not finish: {e}"))),
+                ),
+                None => None,
+            };
+            done.insert(name, (expires_on, result));
+        }
+        (outcomes, done)
+    });
     let mut rows = Vec::new();
     let mut failed = 0usize;
     for o in &outcomes {
         let seconds = (o.took.as_secs_f64() * 100.0).round() / 100.0;
-        match &o.result {
-            Ok(token) => {
-                let expires_on = now + token.expires_in as i64;
-                if let Some(dir) = &args.out_dir {
-                    let json = serde_json::json!({
-                        "access_token": token.token.expose(),
-                        "token_type": token.token_type,
-                        "expires_in": token.expires_in,
-                        "expires_on": expires_on,
-                    });
-                    idp_core::fsutil::write_atomic(
-                        &dir.join(format!("{}.json", o.name)),
-                        json.to_string().as_bytes(),
-                        0o600,
-                        idp_core::fsutil::Overwrite::Replace,
-                    )?;
-                }
+        let delivered = written.remove(&o.name);
+        match (&o.result, delivered) {
+            (Ok(_), Some((_, Some(Err(e))))) => {
+                failed += 1;
+                rows.push(serde_json::json!({
+                    "name": o.name, "ok": false, "seconds": seconds, "code": null,
+                    "error": format!("the token came, but its file could not be written: {e}"),
+                }));
+            }
+            (Ok(token), delivered) => {
+                let expires_on = delivered.map_or_else(
+                    || super::now().unix_timestamp() + token.expires_in as i64,
+                    |(at, _)| at,
+                );
                 rows.push(serde_json::json!({
                     "name": o.name, "ok": true, "seconds": seconds, "expires_on": expires_on,
                 }));
             }
-            Err(e) => {
+            (Err(e), _) => {
                 failed += 1;
                 let (code, meaning) = describe(e);
                 rows.push(serde_json::json!({
@@ -410,6 +459,11 @@ pub(super) fn describe(e: &ExchangeError) -> (Option<u64>, String) {
     };
     (e.code(), idp_core::secret::redact(&line))
 }
+
+/// Each customer's token file being written: its `expires_on` and the write.
+type Written = std::sync::Mutex<
+    std::collections::HashMap<String, (i64, Option<tokio::task::JoinHandle<Result<(), String>>>)>,
+>;
 
 /// Whom the token is for: the flags, or a customer of the inventory (`--customer`), whose
 /// cloud and scope apply unless the flags say otherwise.
