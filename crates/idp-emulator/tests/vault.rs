@@ -659,36 +659,37 @@ async fn a_premium_vault_creates_hsm_keys() {
         }
         assert_eq!(ec["key"]["key_ops"], json!(["sign", "verify"]));
     }
-    let (_, _, ec) = request(
-        &emu,
-        "GET",
-        "/keyvault/kv-premium/keys/ec?api-version=7.5",
-        Some(&officer),
-        None,
-    )
-    .await;
-    let version = ec["key"]["kid"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let (s, _, b) = request(
-        &emu,
-        "POST",
-        &format!("/keyvault/kv-premium/keys/ec/{version}/sign?api-version=7.5"),
-        Some(&officer),
-        Some(json!({"alg": "RS256", "value": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0u8; 32])})),
-    )
-    .await;
+    // Signs a zero digest with the latest version of `name`.
+    let sign_zero = async |name: &str| {
+        let (_, _, key) = request(
+            &emu,
+            "GET",
+            &format!("/keyvault/kv-premium/keys/{name}?api-version=7.5"),
+            Some(&officer),
+            None,
+        )
+        .await;
+        let kid = key["key"]["kid"].as_str().unwrap();
+        let version = kid.rsplit('/').next().unwrap();
+        let zero = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0u8; 32]);
+        let (s, _, b) = request(
+            &emu,
+            "POST",
+            &format!("/keyvault/kv-premium/keys/{name}/{version}/sign?api-version=7.5"),
+            Some(&officer),
+            Some(json!({"alg": "RS256", "value": zero})),
+        )
+        .await;
+        (s, b)
+    };
+    let (s, b) = sign_zero("ec").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert!(
         b["error"]["message"].as_str().unwrap().contains("EC key"),
         "{b}"
     );
     // A key whose key_ops leave out `sign` cannot sign.
-    let (_, _, verify_only) = request(
+    request(
         &emu,
         "POST",
         "/keyvault/kv-premium/keys/verify-only/create?api-version=7.5",
@@ -696,21 +697,7 @@ async fn a_premium_vault_creates_hsm_keys() {
         Some(json!({"kty": "RSA", "key_ops": ["verify"]})),
     )
     .await;
-    let version = verify_only["key"]["kid"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let (s, _, b) = request(
-        &emu,
-        "POST",
-        &format!("/keyvault/kv-premium/keys/verify-only/{version}/sign?api-version=7.5"),
-        Some(&officer),
-        Some(json!({"alg": "RS256", "value": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0u8; 32])})),
-    )
-    .await;
+    let (s, b) = sign_zero("verify-only").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(b["error"]["innererror"]["code"], "KeyOperationForbidden");
 }

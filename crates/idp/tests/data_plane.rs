@@ -44,19 +44,7 @@ fn a_secret_set_in_the_customers_vault_with_the_identitys_token() {
         .as_str()
         .unwrap()
         .to_owned();
-    let vault = format!(
-        "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-customer",
-        f.subscription
-    );
-    let (status, v) = f.arm_at(
-        reqwest::Method::PUT,
-        &format!("{vault}?api-version=2026-02-01"),
-        Some(json!({"location": "westeurope", "properties": {
-            "tenantId": f.tenant, "sku": {"family": "A", "name": "standard"},
-            "enableRbacAuthorization": true}})),
-    );
-    assert_eq!(status, 201, "{v}");
-    let vault_url = v["properties"]["vaultUri"].as_str().unwrap().to_owned();
+    let (vault, vault_url) = f.vault("kv-customer", "standard");
     let token = |scope: &str| {
         let out = idp(f.path())
             .args(["token", "--tenant", &f.tenant, "--client-id", &client_id])

@@ -32,18 +32,7 @@ impl Publisher {
             .as_str()
             .unwrap()
             .to_owned();
-        let vault_id = format!(
-            "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-idp-{sku}",
-            f.subscription
-        );
-        let (status, v) = f.arm_at(
-            reqwest::Method::PUT,
-            &format!("{vault_id}?api-version=2026-02-01"),
-            Some(json!({"location": "westeurope", "properties": {
-                "tenantId": f.tenant, "sku": {"family": "A", "name": sku}}})),
-        );
-        assert_eq!(status, 201, "{v}");
-        let vault_url = v["properties"]["vaultUri"].as_str().unwrap().to_owned();
+        let (vault_id, vault_url) = f.vault(&format!("kv-idp-{sku}"), sku);
         // flow::SCOPE is Key Vault's.
         let (code, token, err, _) = f.token(&client_id, "publisher-pipeline", &[]);
         assert_eq!(code, 0, "{err}");

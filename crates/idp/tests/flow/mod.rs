@@ -321,4 +321,23 @@ impl Flow {
             .send()
             .unwrap();
     }
+
+    /// Creates the Key Vault `name` (`sku` standard or premium, Azure RBAC) in resource
+    /// group `rg`; returns its ARM id and its `vaultUri`.
+    pub fn vault(&self, name: &str, sku: &str) -> (String, String) {
+        let id = format!(
+            "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/{name}",
+            self.subscription
+        );
+        let (status, v) = self.arm_at(
+            reqwest::Method::PUT,
+            &format!("{id}?api-version=2026-02-01"),
+            Some(json!({"location": "westeurope", "properties": {
+                "tenantId": self.tenant, "sku": {"family": "A", "name": sku},
+                "enableRbacAuthorization": true}})),
+        );
+        assert_eq!(status, 201, "{v}");
+        let uri = v["properties"]["vaultUri"].as_str().unwrap().to_owned();
+        (id, uri)
+    }
 }
