@@ -60,16 +60,22 @@ fn token(emu: &Emulator, aud: &str, oid: &str, exp_in: i64) -> String {
         .unwrap()
 }
 
-async fn vault_with_role(emu: &Emulator, role: Option<&str>) -> String {
+/// Creates the vault `name` of `sku` as the subscription's owner; returns its ARM body.
+async fn put_vault(emu: &Emulator, name: &str, sku: &str) -> Value {
     let (s, _, v) = request(
         emu,
         "PUT",
-        &format!("{}?api-version=2026-02-01", vault_path("kv-test")),
+        &format!("{}?api-version=2026-02-01", vault_path(name)),
         Some(&owner(emu)),
-        Some(json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": "standard"}}})),
+        Some(json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": sku}}})),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    v
+}
+
+async fn vault_with_role(emu: &Emulator, role: Option<&str>) -> String {
+    let v = put_vault(emu, "kv-test", "standard").await;
     assert_eq!(
         v["properties"]["vaultUri"],
         "https://127.0.0.1:8443/keyvault/kv-test/"
@@ -584,15 +590,7 @@ async fn keys_are_created_read_and_used_to_sign_by_role() {
 async fn a_premium_vault_creates_hsm_keys() {
     let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
     emu.put_resource_group(RG, "westeurope").unwrap();
-    let (s, _, v) = request(
-        &emu,
-        "PUT",
-        &format!("{}?api-version=2026-02-01", vault_path("kv-premium")),
-        Some(&owner(&emu)),
-        Some(json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": "premium"}}})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let v = put_vault(&emu, "kv-premium", "premium").await;
     assert_eq!(v["properties"]["sku"]["name"], "premium");
     let (s, _, a) = request(
         &emu,
@@ -707,15 +705,7 @@ async fn injected_vault_faults_answer_as_key_vault_throttles_and_are_counted_apa
     use idp_emulator::{Fault, FaultTarget};
     let emu = Emulator::new(config(&ManualClock::starting_now())).unwrap();
     emu.put_resource_group(RG, "westeurope").unwrap();
-    let (s, _, _) = request(
-        &emu,
-        "PUT",
-        &format!("{}?api-version=2026-02-01", vault_path("kv-faults")),
-        Some(&owner(&emu)),
-        Some(json!({"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": "standard"}}})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED);
+    put_vault(&emu, "kv-faults", "standard").await;
     emu.inject_faults_at(
         FaultTarget::Vault,
         Fault::TooManyRequests {
