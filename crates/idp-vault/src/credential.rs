@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(t.token.secret(), "opaque-token");
         assert!(t.expires_on > OffsetDateTime::now_utc());
         // A real token is a few kilobytes; up to the limit is read.
-        let big = "t".repeat(MAX_TOKEN_FILE_BYTES as usize);
+        let big = "t".repeat(16 * 1024);
         std::fs::write(&path, &big).unwrap();
         assert_eq!(c.get_token(&["s"], None).await.unwrap().token.secret(), big);
         std::fs::write(&path, "two words").unwrap();
