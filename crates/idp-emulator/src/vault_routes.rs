@@ -253,14 +253,14 @@ fn bad_parameter(message: String) -> Response {
 pub(crate) fn vault_router(emu: &Emulator, vault: &str) -> axum::Router {
     use axum::routing::{get, post};
     axum::Router::new()
-        .route("/secrets/{name}", get(read_latest_secret).put(set_secret))
-        .route("/secrets/{name}/", get(read_latest_secret))
-        .route("/secrets/{name}/{version}", get(read_secret_version))
-        .route("/keys/{name}/create", post(create))
-        .route("/keys/{name}", get(read_latest_key))
-        .route("/keys/{name}/", get(read_latest_key))
-        .route("/keys/{name}/{version}", get(read_key_version))
-        .route("/keys/{name}/{version}/sign", post(sign_with))
+        .route("/secrets/{name}", get(read).put(set))
+        .route("/secrets/{name}/", get(read))
+        .route("/secrets/{name}/{version}", get(read))
+        .route("/keys/{name}/create", post(create_key))
+        .route("/keys/{name}", get(get_key))
+        .route("/keys/{name}/", get(get_key))
+        .route("/keys/{name}/{version}", get(get_key))
+        .route("/keys/{name}/{version}/sign", post(sign))
         .with_state((emu.clone(), vault.to_owned()))
         .layer(axum::middleware::from_fn_with_state(emu.clone(), gate))
 }
@@ -292,70 +292,13 @@ async fn gate(
 /// The state of one vault's routes: the emulator and the vault's name.
 type InVault = State<(Emulator, String)>;
 
-async fn set_secret(
-    State((emu, vault)): InVault,
-    Path(name): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    set(&emu, &vault, &name, &uri, &headers, &body).await
-}
-
-async fn read_latest_secret(
-    State((emu, vault)): InVault,
-    Path(name): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    read(&emu, &vault, &name, None, &uri, &headers).await
-}
-
-async fn read_secret_version(
-    State((emu, vault)): InVault,
-    Path((name, version)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    read(&emu, &vault, &name, Some(&version), &uri, &headers).await
-}
-
-async fn create(
-    State((emu, vault)): InVault,
-    Path(name): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    create_key(&emu, &vault, &name, &uri, &headers, &body).await
-}
-
-async fn read_latest_key(
-    State((emu, vault)): InVault,
-    Path(name): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    get_key(&emu, &vault, &name, None, &uri, &headers).await
-}
-
-async fn read_key_version(
-    State((emu, vault)): InVault,
-    Path((name, version)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    get_key(&emu, &vault, &name, Some(&version), &uri, &headers).await
-}
-
-async fn sign_with(
-    State((emu, vault)): InVault,
-    Path((name, version)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    sign(&emu, &vault, &name, &version, &uri, &headers, &body).await
+/// A vault object's path: its name, and its version when the route names one (an empty
+/// or absent version is the latest).
+#[derive(serde::Deserialize)]
+struct Object {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
 }
 
 /// `POST keys/{name}/create`: a new key (or a new version). Rules (Key Vault REST,
@@ -363,13 +306,14 @@ async fn sign_with(
 /// vault; RSA `key_size` 2048, 3072 or 4096 (default 2048); EC `crv` P-256, P-384 or P-521
 /// (default P-256); an exportable key needs a release policy and HSM protection.
 async fn create_key(
-    emu: &Emulator,
-    vault_name: &str,
-    name: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
+    State((emu, vault)): InVault,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
+    let (emu, vault_name, name, uri, headers) =
+        (&emu, vault.as_str(), name.as_str(), &uri, &headers);
     let (v, _) = match admit(
         emu,
         vault_name,
@@ -388,7 +332,7 @@ async fn create_key(
             "The key name '{name}' is invalid: 1 to 127 letters, digits and dashes."
         ));
     }
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&body) else {
         return bad_parameter("The request body must be a JSON object with 'kty'.".into());
     };
     let kty = map.get("kty").and_then(Value::as_str).unwrap_or_default();
@@ -543,13 +487,13 @@ fn find_key<'a>(
 
 /// `GET keys/{name}[/{version}]`: the public key, never the private half.
 async fn get_key(
-    emu: &Emulator,
-    vault_name: &str,
-    name: &str,
-    version: Option<&str>,
-    uri: &Uri,
-    headers: &HeaderMap,
+    State((emu, vault)): InVault,
+    Path(object): Path<Object>,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
+    let (emu, vault_name, uri, headers) = (&emu, vault.as_str(), &uri, &headers);
+    let (name, version) = (object.name.as_str(), object.version.as_deref());
     let (v, _) = match admit(
         emu,
         vault_name,
@@ -575,14 +519,14 @@ async fn get_key(
 /// `POST keys/{name}/{version}/sign` body `{"alg", "value": base64url(digest)}`:
 /// `{"kid", "value": base64url(signature)}`. Source: Key Vault REST, "Sign".
 async fn sign(
-    emu: &Emulator,
-    vault_name: &str,
-    name: &str,
-    version: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
+    State((emu, vault)): InVault,
+    Path((name, version)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
+    let (emu, vault_name, uri, headers) = (&emu, vault.as_str(), &uri, &headers);
+    let (name, version) = (name.as_str(), version.as_str());
     use base64::Engine as _;
     let (v, _) = match admit(
         emu,
@@ -600,7 +544,7 @@ async fn sign(
     let Some(k) = find_key(&v, name, Some(version)) else {
         return key_not_found(name, Some(version));
     };
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&body) else {
         return bad_parameter(
             "The request body must be a JSON object with 'alg' and 'value'.".into(),
         );
@@ -680,13 +624,14 @@ pub(crate) async fn under_path(
 }
 
 async fn set(
-    emu: &Emulator,
-    vault_name: &str,
-    name: &str,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
+    State((emu, vault)): InVault,
+    Path(name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
+    let (emu, vault_name, name, uri, headers) =
+        (&emu, vault.as_str(), name.as_str(), &uri, &headers);
     let (v, _) = match admit(
         emu,
         vault_name,
@@ -705,7 +650,7 @@ async fn set(
             "The secret name '{name}' is invalid: 1 to 127 letters, digits and dashes."
         ));
     }
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&body) else {
         return bad_parameter("The request body must be a JSON object with 'value'.".into());
     };
     let Some(value) = map.get("value").and_then(Value::as_str) else {
@@ -744,13 +689,13 @@ async fn set(
 }
 
 async fn read(
-    emu: &Emulator,
-    vault_name: &str,
-    name: &str,
-    version: Option<&str>,
-    uri: &Uri,
-    headers: &HeaderMap,
+    State((emu, vault)): InVault,
+    Path(object): Path<Object>,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
+    let (emu, vault_name, uri, headers) = (&emu, vault.as_str(), &uri, &headers);
+    let (name, version) = (object.name.as_str(), object.version.as_deref());
     let (v, _) = match admit(
         emu,
         vault_name,
