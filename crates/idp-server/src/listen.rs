@@ -90,6 +90,26 @@ pub async fn serve(
     }
 }
 
+/// [`serve`] until SIGTERM or Ctrl-C ([`stop_on_signal`]), telling `announce` the bound
+/// address once the listener is up: what `idp serve`, `idp emulator` and `idp
+/// serve-assertions` each run.
+pub async fn serve_until_stopped(
+    listen: SocketAddr,
+    tls: Option<Pem>,
+    app: axum::Router,
+    announce: impl FnOnce(SocketAddr) + Send + 'static,
+) -> Result<(), ListenError> {
+    let server = Handle::<SocketAddr>::new();
+    tokio::spawn(stop_on_signal(server.clone()));
+    let listening = server.clone();
+    tokio::spawn(async move {
+        if let Some(addr) = listening.listening().await {
+            announce(addr);
+        }
+    });
+    serve(listen, tls, server, app).await
+}
+
 /// Waits for SIGTERM or Ctrl-C, says so on stderr, then stops `server` gracefully.
 pub async fn stop_on_signal(server: Handle<SocketAddr>) {
     let term = async {

@@ -86,43 +86,35 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let server = Handle::<SocketAddr>::new();
-        tokio::spawn(idp_server::listen::stop_on_signal(server.clone()));
-        let announce = {
-            let server = server.clone();
-            let (tenant, subscription) = (args.tenant.clone(), args.subscription.clone());
-            let owner_token_out = args.owner_token_out.clone();
-            async move {
-                if let Some(addr) = server.listening().await {
-                    note!("Entra emulator on https://{addr}");
-                    note!("  tenant        {tenant}");
-                    note!("  subscription  {subscription}");
-                    note!("  token         https://{addr}/{tenant}/oauth2/v2.0/token");
-                    note!(
-                        "  identities    https://{addr}/subscriptions/{subscription}/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>?api-version=2023-01-31"
-                    );
-                    note!(
-                        "  vaults        https://{addr}/subscriptions/{subscription}/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>?api-version=2026-02-01 (each vault answers at its own port: properties.vaultUri)"
-                    );
-                    match &owner_token_out {
-                        Some(path) => note!(
-                            "  ARM bearer    the owner token in {} (Authorization: Bearer …)",
-                            path.display()
-                        ),
-                        None => note!(
-                            "  ARM bearer    required: pass --owner-token-out FILE for an owner token"
-                        ),
-                    }
-                    if !addr.ip().is_loopback() {
-                        note!(
-                            "warning: listening beyond loopback; the emulator's ARM API has no authentication"
-                        );
-                    }
-                }
+        let (tenant, subscription) = (args.tenant.clone(), args.subscription.clone());
+        let owner_token_out = args.owner_token_out.clone();
+        let announce = move |addr: SocketAddr| {
+            note!("Entra emulator on https://{addr}");
+            note!("  tenant        {tenant}");
+            note!("  subscription  {subscription}");
+            note!("  token         https://{addr}/{tenant}/oauth2/v2.0/token");
+            note!(
+                "  identities    https://{addr}/subscriptions/{subscription}/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>?api-version=2023-01-31"
+            );
+            note!(
+                "  vaults        https://{addr}/subscriptions/{subscription}/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>?api-version=2026-02-01 (each vault answers at its own port: properties.vaultUri)"
+            );
+            match &owner_token_out {
+                Some(path) => note!(
+                    "  ARM bearer    the owner token in {} (Authorization: Bearer …)",
+                    path.display()
+                ),
+                None => note!(
+                    "  ARM bearer    required: pass --owner-token-out FILE for an owner token"
+                ),
+            }
+            if !addr.ip().is_loopback() {
+                note!(
+                    "warning: listening beyond loopback; the emulator's ARM API has no authentication"
+                );
             }
         };
-        tokio::spawn(announce);
-        idp_server::listen::serve(args.listen, Some(tls), server, app).await?;
+        idp_server::listen::serve_until_stopped(args.listen, Some(tls), app, announce).await?;
         note!("stopped");
         anyhow::Ok(())
     })?;

@@ -5,12 +5,10 @@ use crate::cli::ServeArgs;
 use crate::report::Hint;
 use crate::settings::Settings;
 use anyhow::Context;
-use axum_server::Handle;
 use idp_core::Issuer;
 use idp_core::fsutil::{self, Overwrite};
 use idp_server::listen::{self, Pem};
 use idp_server::{Site, SiteHandle};
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -31,26 +29,18 @@ pub fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .build()?,
     };
     runtime.block_on(async move {
-        let server = Handle::<SocketAddr>::new();
         tokio::spawn(reload_on_sighup(reload_settings, handle));
-        tokio::spawn(listen::stop_on_signal(server.clone()));
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let announce = {
-            let server = server.clone();
-            async move {
-                if let Some(addr) = server.listening().await {
-                    note!("serving on {scheme}://{addr}");
-                    for p in &paths {
-                        note!("  {p}");
-                    }
-                    if scheme == "http" {
-                        note!("  plain HTTP: put a TLS terminator in front; Entra fetches over https only");
-                    }
-                }
+        let announce = move |addr| {
+            note!("serving on {scheme}://{addr}");
+            for p in &paths {
+                note!("  {p}");
+            }
+            if scheme == "http" {
+                note!("  plain HTTP: put a TLS terminator in front; Entra fetches over https only");
             }
         };
-        tokio::spawn(announce);
-        listen::serve(args.listen, tls, server, app).await?;
+        listen::serve_until_stopped(args.listen, tls, app, announce).await?;
         note!("stopped");
         anyhow::Ok(())
     })?;

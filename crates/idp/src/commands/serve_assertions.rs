@@ -6,10 +6,8 @@ use super::broker::{self, Selection, Shaping};
 use crate::cli::ServeAssertionsArgs;
 use crate::report::Hint;
 use crate::settings::Settings;
-use axum_server::Handle;
 use idp_broker::endpoint::{self, AZURE_PIPELINES_PATH, GITHUB_PATH};
 use idp_server::listen;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 pub fn run(settings: &Settings, args: ServeAssertionsArgs) -> anyhow::Result<ExitCode> {
@@ -49,21 +47,13 @@ pub fn run(settings: &Settings, args: ServeAssertionsArgs) -> anyhow::Result<Exi
     let scheme = if tls.is_some() { "https" } else { "http" };
     let token_file = args.request_token_file.display().to_string();
     runtime.block_on(async move {
-        let server = Handle::<SocketAddr>::new();
-        tokio::spawn(listen::stop_on_signal(server.clone()));
-        let announce = {
-            let server = server.clone();
-            async move {
-                if let Some(addr) = server.listening().await {
-                    note!("serving assertions for subject `{subject}` on {scheme}://{addr}");
-                    note!("  GitHub form:       {scheme}://{addr}{GITHUB_PATH}?api-version=2.0");
-                    note!("  Azure DevOps form: {scheme}://{addr}{AZURE_PIPELINES_PATH}");
-                    note!("  request token:     in {token_file} (send it as `Authorization: Bearer …`)");
-                }
-            }
+        let announce = move |addr| {
+            note!("serving assertions for subject `{subject}` on {scheme}://{addr}");
+            note!("  GitHub form:       {scheme}://{addr}{GITHUB_PATH}?api-version=2.0");
+            note!("  Azure DevOps form: {scheme}://{addr}{AZURE_PIPELINES_PATH}");
+            note!("  request token:     in {token_file} (send it as `Authorization: Bearer …`)");
         };
-        tokio::spawn(announce);
-        listen::serve(args.listen, tls, server, app).await?;
+        listen::serve_until_stopped(args.listen, tls, app, announce).await?;
         note!("stopped");
         anyhow::Ok(())
     })?;
