@@ -641,9 +641,45 @@ pub fn idp_command(bin: &str, dir: &Path) -> Command {
     cmd
 }
 
+/// `text` with `ids` taken out. Kids and jtis are random base64url, so one can hold `eyJ`
+/// (how every JWT header begins) by chance; a check that no token part leaks looks at
+/// everything else.
+pub fn without<'a>(text: &str, ids: impl IntoIterator<Item = &'a str>) -> String {
+    ids.into_iter()
+        .filter(|id| !id.is_empty())
+        .fold(text.to_owned(), |t, id| t.replace(id, ""))
+}
+
+/// The `kid` and `jti` values of an audit log (one JSON object per line), for [`without`].
+pub fn audit_ids(log: &str) -> Vec<&str> {
+    let mut ids = Vec::new();
+    for field in ["\"kid\":\"", "\"jti\":\""] {
+        for (at, _) in log.match_indices(field) {
+            let rest = &log[at + field.len()..];
+            if let Some(end) = rest.find('"') {
+                ids.push(&rest[..end]);
+            }
+        }
+    }
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_audit_logs_ids_are_found_and_taken_out() {
+        let log = "{\"jti\":\"xeyJa\",\"kid\":\"k-eyJ\",\"sub\":\"s\"}\n{\"jti\":\"j2\",\"kid\":\"k-eyJ\"}\n";
+        let ids = audit_ids(log);
+        assert_eq!(ids, ["k-eyJ", "k-eyJ", "xeyJa", "j2"]);
+        let rest = without(log, ids);
+        assert!(
+            !rest.contains("eyJ") && rest.contains("\"sub\":\"s\""),
+            "{rest}"
+        );
+        assert_eq!(without("a eyJ b", [""]), "a eyJ b");
+    }
 
     #[test]
     fn what_isolation_removes() {
