@@ -265,13 +265,6 @@ async fn arm_request(
     }
     let (sub, tenant) = (emu.subscription(), emu.tenant());
     let ok = |v: Value| Ok((StatusCode::OK, v));
-    let created = |c: bool| {
-        if c {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        }
-    };
     match (method.clone(), target) {
         (Method::GET, Target::Identities { rg }) => {
             let registry = emu.registry();
@@ -378,6 +371,15 @@ async fn arm_request(
 /// The value of `api-version` (checked present before).
 fn api_version(uri: &Uri) -> String {
     query_param(uri, "api-version").unwrap_or_default()
+}
+
+/// A PUT's status: 201 when it created the resource, 200 when it replaced one.
+pub(crate) fn created(new: bool) -> StatusCode {
+    if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }
 
 /// The first value of query parameter `name`, decoded.

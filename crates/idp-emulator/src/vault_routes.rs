@@ -4,7 +4,7 @@
 use crate::Emulator;
 use crate::arm::{ArmError, Target};
 use crate::arm_routes::{
-    TokenProblem, bearer, invalid_content, json_object, query_param, verify_access_token,
+    TokenProblem, bearer, created, invalid_content, json_object, query_param, verify_access_token,
 };
 use crate::vault::{
     self, MAX_SECRET_BYTES, SecretAction, VAULT_RESOURCE, role_assignment_json, secret_json,
@@ -26,13 +26,6 @@ pub(crate) async fn arm(
     body: &[u8],
 ) -> Result<(StatusCode, Value), ArmError> {
     let sub = emu.subscription().to_owned();
-    let created = |c: bool| {
-        if c {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        }
-    };
     match (method.clone(), target) {
         (Method::GET, Target::Vault { rg, name }) => {
             let v = emu.registry().vault(rg, name)?.clone();
