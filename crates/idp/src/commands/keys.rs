@@ -68,10 +68,20 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             // What the keyring alone refuses (a retired key, the active one) is said before
             // anything is fetched.
             ring.clone().activate(&kid, now)?;
+            // The key must be able to sign before it becomes the signing key: its file
+            // loads, or the vault signs with it (idp's role on the key is in place).
+            let entry = ring.get(&kid).expect("resolved kid exists");
+            let key = super::signer_for(settings, &store, entry)?;
+            super::runtime()?
+                .block_on(key.sign_rs256(b"idp keys activate: can this key sign?"))
+                .with_context(|| {
+                    format!(
+                        "key {kid} cannot sign, so it stays {}",
+                        entry.state.as_str()
+                    )
+                })?;
             if let Some(customer) = &canary {
                 // Entra's own answer replaces the wait: an exchange signed with this key.
-                let entry = ring.get(&kid).expect("resolved kid exists");
-                let key = super::signer_for(settings, &store, entry)?;
                 super::token::canary(settings, customer, &key).with_context(|| {
                     format!(
                         "the canary exchange for customer {customer} with key {kid} failed, so the key stays {}: every pipeline would fail the same way",
@@ -82,18 +92,6 @@ pub fn run(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
                     "canary: Entra accepted an assertion signed by {kid} for customer {customer}"
                 );
             }
-            // The key must be able to sign before it becomes the signing key: its file
-            // loads, or the vault signs with it (idp's role on the key is in place).
-            let entry = ring.get(&kid).expect("resolved kid exists");
-            let probe = super::signer_for(settings, &store, entry)?;
-            super::runtime()?
-                .block_on(probe.sign_rs256(b"idp keys activate: can this key sign?"))
-                .with_context(|| {
-                    format!(
-                        "key {kid} cannot sign, so it stays {}",
-                        entry.state.as_str()
-                    )
-                })?;
             // What Entra would fetch now: anything else is a guess about its cache.
             let published = if force || canary.is_some() {
                 None
