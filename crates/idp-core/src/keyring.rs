@@ -627,12 +627,6 @@ impl KeyStore {
         }
     }
 
-    /// Loads the active key's private key, checking its file mode and that it matches.
-    pub fn signing_key(&self, ring: &Keyring) -> Result<SigningKey, KeyringError> {
-        let entry = ring.active().ok_or(KeyringError::NoActiveKey)?;
-        self.load_private(entry)
-    }
-
     /// Loads the private key of `entry` (a key with a file; a Key Vault key has none).
     pub fn load_private(&self, entry: &KeyEntry) -> Result<SigningKey, KeyringError> {
         if let Some(id) = &entry.key_vault {
@@ -1028,7 +1022,7 @@ mod tests {
         let kid = ring.keys[0].kid.clone();
         assert!(store.update(|r, _| r.retire(&kid, T1)).is_err());
         assert_eq!(fs::read(store.keyring_path()).unwrap(), before);
-        let signer = store.signing_key(&ring).unwrap();
+        let signer = store.load_private(ring.active().unwrap()).unwrap();
         assert_eq!(signer.kid(), kid);
     }
 
