@@ -3,9 +3,8 @@
 //! Microsoft's Python client `azure-keyvault-secrets`, unchanged; refused with 403
 //! ForbiddenByRbac until the identity holds a role on the vault.
 
-mod flow;
 
-use flow::{Flow, SUBJECT, idp};
+use crate::flow::{Flow, SUBJECT, idp};
 use idp_testkit::Python;
 use serde_json::{Value, json};
 

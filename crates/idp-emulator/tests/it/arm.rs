@@ -1,11 +1,10 @@
 //! The ARM identity API over HTTP, its rules and error bodies, and the state file.
 
-mod common;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
-use common::*;
+use crate::common::*;
 use idp_emulator::{Config, Emulator, Error, FicSpec, ManualClock};
 use serde_json::{Value, json};
 

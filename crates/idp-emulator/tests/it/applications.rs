@@ -1,13 +1,12 @@
 //! Managed applications and `listTokens`: the publisher gets the application's identities'
 //! tokens; anyone else is refused.
 
-mod common;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
-use common::*;
+use crate::common::*;
 use idp_emulator::{Emulator, ManualClock};
 use serde_json::{Value, json};
 

@@ -1,6 +1,5 @@
 //! The shared setup of the flow tests: an issuer (keys, config) served by `idp serve`, and
 //! the Entra emulator trusting it, with helpers for its ARM API and `idp token`.
-#![allow(dead_code)]
 
 use assert_cmd::Command;
 use idp_testkit::{Service, free_port};

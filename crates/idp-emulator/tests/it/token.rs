@@ -1,11 +1,10 @@
 //! The token endpoint against a real HTTPS issuer: success, every AADSTS code, forged
 //! assertions, the order of the checks, metadata caching, propagation and fault injection.
 
-mod common;
 
 use axum::body::Body;
 use axum::extract::Request;
-use common::*;
+use crate::common::*;
 use idp_emulator::{Emulator, Fault, FicSpec};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};

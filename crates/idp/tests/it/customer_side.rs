@@ -1,9 +1,8 @@
 //! The customer's half of the trust: `idp fic` in every form, and the managed-application
 //! package, each replayed into the emulator's ARM API and proven by a real exchange.
 
-mod flow;
 
-use flow::{Flow, SCOPE, idp};
+use crate::flow::{Flow, SCOPE, idp};
 use serde_json::{Value, json};
 use std::io::Read;
 use std::path::Path;

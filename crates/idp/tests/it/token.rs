@@ -3,9 +3,8 @@
 //! with a UAMI and its FIC made through the emulator's ARM API, and `idp token` (or the
 //! official Python SDK) exchanging assertions there.
 
-mod flow;
 
-use flow::{Flow, SCOPE, SUBJECT, client, idp};
+use crate::flow::{Flow, SCOPE, SUBJECT, client, idp};
 use idp_testkit::{Azurite, Python, stdout_of};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

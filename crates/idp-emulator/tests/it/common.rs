@@ -2,7 +2,6 @@
 //! documents each test sets, RSA keys made once per test binary, assertions signed with
 //! jsonwebtoken, and requests driven through the emulator's router with `oneshot`.
 
-#![allow(dead_code)]
 
 use axum::Router;
 use axum::body::Body;

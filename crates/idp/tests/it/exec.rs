@@ -2,9 +2,8 @@
 //! across a refresh, `AzurePipelinesCredential` and GitHub's toolkit asking the endpoint,
 //! each exchanging at the emulator; and the endpoint's refusals and the folder's cleanup.
 
-mod flow;
 
-use flow::{Flow, SUBJECT, client, idp, idp_process};
+use crate::flow::{Flow, SUBJECT, client, idp, idp_process};
 use idp_testkit::{Python, repo_root};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
