@@ -1,12 +1,11 @@
 //! Managed applications and `listTokens`: the publisher gets the application's identities'
 //! tokens; anyone else is refused.
 
-
+use crate::common::*;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
-use crate::common::*;
 use idp_emulator::{Emulator, ManualClock};
 use serde_json::{Value, json};
 

@@ -1,10 +1,9 @@
 //! The ARM identity API over HTTP, its rules and error bodies, and the state file.
 
-
+use crate::common::*;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
-use crate::common::*;
 use idp_emulator::{Config, Emulator, Error, FicSpec, ManualClock};
 use serde_json::{Value, json};
 

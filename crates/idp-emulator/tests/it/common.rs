@@ -2,7 +2,6 @@
 //! documents each test sets, RSA keys made once per test binary, assertions signed with
 //! jsonwebtoken, and requests driven through the emulator's router with `oneshot`.
 
-
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};

@@ -1,11 +1,10 @@
 //! The endpoints unchanged clients call besides the token endpoint: v1 tenant metadata,
 //! MSAL's instance discovery, ARM's cloud metadata, and the subscriptions az login reads.
 
-
+use crate::common::*;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
-use crate::common::*;
 use idp_emulator::{Emulator, ManualClock};
 use serde_json::Value;
 

@@ -1,10 +1,9 @@
 //! The token endpoint against a real HTTPS issuer: success, every AADSTS code, forged
 //! assertions, the order of the checks, metadata caching, propagation and fault injection.
 
-
+use crate::common::*;
 use axum::body::Body;
 use axum::extract::Request;
-use crate::common::*;
 use idp_emulator::{Emulator, Fault, FicSpec};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};

@@ -1,11 +1,10 @@
 //! Key Vault over HTTP: vaults and role assignments through ARM, and the data plane's
 //! secrets with Key Vault's challenge, audience check and RBAC.
 
-
+use crate::common::*;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
-use crate::common::*;
 use idp_emulator::{Emulator, ManualClock};
 use serde_json::{Value, json};
 
