@@ -1,12 +1,10 @@
-//! Running the command: once for one customer, or once per customer with at most N at a
-//! time, each with its own session (file and endpoint) and its exit code.
+//! Running the command for one customer, with its own session (file and endpoint), and its
+//! exit code. Runs for many go through the application layer's fan-out, one each.
 
 use crate::signer::Signer;
 use crate::{BrokerError, Identity, Impersonate, Session, child};
-use futures_util::StreamExt as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// Where notes for the user go (idp's stderr); never given a secret.
@@ -88,40 +86,4 @@ pub async fn run_one(
         source,
     })?;
     Ok(child::exit_code(status))
-}
-
-/// One customer's outcome in a run over many.
-#[derive(Debug)]
-pub struct Outcome {
-    pub name: String,
-    pub result: Result<i32, RunError>,
-    pub took: Duration,
-}
-
-/// The command once per run, `parallel` at a time; outcomes in name order.
-pub async fn run_many(
-    runs: Vec<Run>,
-    spec: child::Spec,
-    also: Impersonate,
-    parallel: usize,
-    note: Note,
-) -> Vec<Outcome> {
-    let mut outcomes: Vec<Outcome> = futures_util::stream::iter(runs.into_iter().map(|run| {
-        let (spec, note) = (spec.clone(), Arc::clone(&note));
-        async move {
-            let name = run.name.clone().unwrap_or_default();
-            let started = Instant::now();
-            let result = run_one(run, spec, also, false, note).await;
-            Outcome {
-                name,
-                result,
-                took: started.elapsed(),
-            }
-        }
-    }))
-    .buffer_unordered(parallel.max(1))
-    .collect()
-    .await;
-    outcomes.sort_by(|a, b| a.name.cmp(&b.name));
-    outcomes
 }

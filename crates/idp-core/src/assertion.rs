@@ -343,6 +343,65 @@ mod tests {
     use crate::keys;
     use std::path::Path;
 
+    /// Every refusal is the user's to fix (exit 2), and its hint says what the value must
+    /// be: the subject's rule, the audiences, the lifetime's range, the claim's form.
+    #[test]
+    fn every_refusal_is_the_users_with_the_rule_it_broke() {
+        use crate::diagnostic::Diagnostic;
+        let cases: [(AssertionError, &str); 13] = [
+            (AssertionError::EmptySubject, "1 to 600 characters"),
+            (
+                AssertionError::SubjectTooLong { len: 601 },
+                "1 to 600 characters",
+            ),
+            (
+                AssertionError::SubjectWhitespace,
+                "no surrounding whitespace",
+            ),
+            (Subject::parse("a\u{200b}b").unwrap_err(), "retype it"),
+            (
+                AssertionError::EmptyAudience,
+                "api://AzureADTokenExchangeUSGov",
+            ),
+            (
+                AssertionError::AudienceTooLong { len: 601 },
+                "1 to 600 visible characters",
+            ),
+            (
+                AssertionError::AudienceWhitespace,
+                "the FIC's audience exactly",
+            ),
+            (
+                Audience::parse("a\u{200b}b").unwrap_err(),
+                "api://AzureADTokenExchangeChina",
+            ),
+            (AssertionError::ZeroLifetime, "between 1s and 24h"),
+            (
+                AssertionError::LifetimeTooLong {
+                    given: "25h".into(),
+                },
+                "--lifetime 10m",
+            ),
+            (
+                AssertionError::ClaimSyntax { claim: "x".into() },
+                "--claim key=value",
+            ),
+            (
+                AssertionError::DuplicateClaim { name: "x".into() },
+                "each private claim once",
+            ),
+            (
+                AssertionError::RegisteredClaim { name: "iss".into() },
+                "idp sets iss, sub, aud",
+            ),
+        ];
+        for (e, says) in cases {
+            assert!(e.is_usage(), "{e}");
+            let hint = e.hint().unwrap_or_default();
+            assert!(hint.contains(says), "{e}: {hint}");
+        }
+    }
+
     #[test]
     fn subject_rules() {
         assert_eq!(Subject::parse(""), Err(AssertionError::EmptySubject));

@@ -17,6 +17,41 @@ pub struct WriteError {
     pub source: io::Error,
 }
 
+/// A path the user named whose folder is missing, or that is a folder, is theirs to fix
+/// (exit 2) and the hint says how; any other failure (a full disk, an I/O error) is an
+/// operation that failed.
+impl crate::diagnostic::Diagnostic for WriteError {
+    fn hint(&self) -> Option<String> {
+        let folder = folder_of(&self.path);
+        Some(match self.source.kind() {
+            io::ErrorKind::NotFound => format!(
+                "create the folder {} first, or name a file in a folder that exists",
+                folder.display()
+            ),
+            io::ErrorKind::IsADirectory | io::ErrorKind::DirectoryNotEmpty => format!(
+                "{} is a folder: name a file path (a file in it, like {})",
+                self.path.display(),
+                self.path.join("assertion.jwt").display()
+            ),
+            io::ErrorKind::PermissionDenied => format!(
+                "idp may not write in {}: choose a folder you can write to, or change its permissions",
+                folder.display()
+            ),
+            _ => return None,
+        })
+    }
+
+    fn is_usage(&self) -> bool {
+        matches!(
+            self.source.kind(),
+            io::ErrorKind::NotFound
+                | io::ErrorKind::IsADirectory
+                | io::ErrorKind::DirectoryNotEmpty
+                | io::ErrorKind::PermissionDenied
+        )
+    }
+}
+
 /// How an existing file at the target path is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overwrite {
@@ -140,6 +175,40 @@ fn set_mode(_file: &fs::File, _mode: u32) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_missing_folder_or_a_folder_in_the_way_is_the_users_to_fix_and_said_how() {
+        use crate::diagnostic::Diagnostic;
+        let dir = tempfile::tempdir().unwrap();
+        let missing = write_atomic(
+            &dir.path().join("nope/a.jwt"),
+            b"x",
+            0o600,
+            Overwrite::Replace,
+        )
+        .unwrap_err();
+        assert!(missing.is_usage());
+        assert!(
+            missing.hint().unwrap().contains("create the folder"),
+            "{:?}",
+            missing.hint()
+        );
+        std::fs::create_dir(dir.path().join("taken")).unwrap();
+        let folder =
+            write_atomic(&dir.path().join("taken"), b"x", 0o600, Overwrite::Replace).unwrap_err();
+        assert!(folder.is_usage(), "{folder:?}");
+        assert!(
+            folder.hint().unwrap().contains("is a folder"),
+            "{:?}",
+            folder.hint()
+        );
+        let other = WriteError {
+            path: dir.path().join("a"),
+            source: io::Error::other("disk full"),
+        };
+        assert!(!other.is_usage());
+        assert_eq!(other.hint(), None);
+    }
 
     #[test]
     fn writes_with_mode_and_refuses_to_clobber() {

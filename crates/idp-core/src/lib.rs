@@ -22,6 +22,8 @@
 
 pub mod assertion;
 pub mod audit;
+pub mod azure_id;
+pub mod cloud;
 pub mod diagnostic;
 pub mod duration;
 pub mod fsutil;

@@ -39,15 +39,7 @@ pub enum RequestError {
     BadScope(String),
 }
 
-/// Whether `s` is a GUID in its 8-4-4-4-12 hex form (tenant, client and subscription ids).
-pub fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
-}
+pub use idp_core::azure_id::{is_guid, is_tenant};
 
 impl Target {
     /// Checks each value before anything is signed or sent.
@@ -66,13 +58,7 @@ impl Target {
         if url.path() != "/" || url.query().is_some() {
             return Err(RequestError::AuthorityHasPath(authority.into()));
         }
-        let tenant_ok = is_guid(tenant)
-            || (!tenant.is_empty()
-                && tenant.len() <= 253
-                && tenant
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
-        if !tenant_ok {
+        if !is_tenant(tenant) {
             return Err(RequestError::BadTenant(tenant.into()));
         }
         if !is_guid(client_id) {

@@ -4,9 +4,12 @@
 //! leaves the issuer usable; re-running it completes it.
 
 use crate::plan::{self, Plan, PlanError, Remote, Step};
+use crate::readback::{self, FetchError, Mismatch, Published};
 use crate::storage::{StorageError, Store};
+use idp_core::Issuer;
 use idp_core::keyring::Keyring;
 use idp_core::metadata::Documents;
+use std::collections::BTreeSet;
 use thiserror::Error;
 
 /// What a publish needs besides the storage client.
@@ -42,6 +45,12 @@ pub enum PublishError {
     },
     #[error("cannot create the container")]
     CreateContainer(#[source] StorageError),
+    #[error("nothing was written: {fetch}, so Entra could never read the issuer's documents")]
+    NotPublic {
+        fetch: String,
+        #[source]
+        source: StorageError,
+    },
 }
 
 impl PublishError {
@@ -50,7 +59,8 @@ impl PublishError {
         match self {
             PublishError::Read { source, .. }
             | PublishError::Write { source, .. }
-            | PublishError::CreateContainer(source) => Some(source),
+            | PublishError::CreateContainer(source)
+            | PublishError::NotPublic { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -167,6 +177,141 @@ pub async fn apply(
 /// After a lost race: did the other publisher write exactly these bytes?
 async fn same_bytes_now(store: &Store, blob: &str, bytes: &[u8]) -> bool {
     matches!(store.read(blob).await, Ok(Some(Remote { bytes: b, .. })) if b == bytes)
+}
+
+/// Before anything is written, asks for the discovery document anonymously, as Entra will.
+/// An account that forbids anonymous access (`allowBlobPublicAccess: false`) would take
+/// the writes and still never serve them, so it stops the publish here. Any other answer
+/// (nothing published yet, a private container, the issuer host unreachable from here) is
+/// left to the readback after the write, which names its cause.
+pub async fn refuse_if_not_public(
+    client: &reqwest::Client,
+    issuer: &Issuer,
+    store: &Store,
+) -> Result<(), PublishError> {
+    match readback::fetch(client, &issuer.discovery_url()).await {
+        Err(e) if e.is_public_access_forbidden() => Err(PublishError::NotPublic {
+            fetch: e.to_string(),
+            source: StorageError::PublicAccessNotPermitted {
+                container_url: store.container_url(),
+            },
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Why the documents written are not what Entra would fetch.
+#[derive(Debug, Error)]
+pub enum ReadbackError {
+    #[error("readback failed: the documents cannot be fetched anonymously, as Entra fetches them")]
+    Fetch(#[source] FetchError),
+    #[error("the documents were written, but what Entra would fetch differs from them:{}", .0.iter().map(|m| format!("\n  readback: {m}")).collect::<String>())]
+    Differ(Vec<Mismatch>),
+}
+
+impl idp_core::diagnostic::Diagnostic for ReadbackError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ReadbackError::Fetch(e) => e.hint(),
+            ReadbackError::Differ(_) => Some(
+                "run `idp publish-metadata --check` once a cache's max-age has passed; if it still differs, publish again".into(),
+            ),
+        }
+    }
+}
+
+/// Fetches both documents anonymously, as Entra does, and checks they are the rendered
+/// bytes, served as JSON.
+pub async fn readback(
+    client: &reqwest::Client,
+    issuer: &Issuer,
+    docs: &Documents,
+) -> Result<Published, ReadbackError> {
+    let published = readback::fetch_published(client, issuer)
+        .await
+        .map_err(ReadbackError::Fetch)?;
+    let mismatches = published.compare(docs);
+    if mismatches.is_empty() {
+        Ok(published)
+    } else {
+        Err(ReadbackError::Differ(mismatches))
+    }
+}
+
+/// The kids of `published`'s JWKS that `keyring` should record as seen for the first
+/// time (the clock `idp keys activate` waits on), if any are new.
+pub fn first_sightings(keyring: &Keyring, published: &Published) -> Option<BTreeSet<String>> {
+    let kids = plan::published_kids(&published.jwks.bytes).ok()?;
+    keyring
+        .keys
+        .iter()
+        .any(|k| k.published_at.is_none() && k.state.is_published() && kids.contains(&k.kid))
+        .then_some(kids)
+}
+
+/// What `--check` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What Entra would fetch, when anything is published.
+    pub published: Option<Published>,
+    /// How it differs from the local state; empty when up to date.
+    pub drift: Vec<String>,
+}
+
+/// Compares what Entra would fetch with the local state. An issuer that cannot be reached,
+/// or answers a document too large to read, is an error: nothing can be said of it.
+pub async fn check(
+    client: &reqwest::Client,
+    issuer: &Issuer,
+    docs: &Documents,
+    keyring: &Keyring,
+) -> Result<Check, FetchError> {
+    let published = match readback::fetch_published(client, issuer).await {
+        Ok(p) => p,
+        Err(e) if e.is_not_found() => {
+            return Ok(Check {
+                published: None,
+                drift: vec![format!("{} is not published ({e})", issuer.discovery_url())],
+            });
+        }
+        Err(e @ (FetchError::Unreachable { .. } | FetchError::TooLarge { .. })) => return Err(e),
+        Err(e) => {
+            return Ok(Check {
+                published: None,
+                drift: vec![e.to_string()],
+            });
+        }
+    };
+    let mut drift = Vec::new();
+    let jwks_url = issuer.join(&docs.jwks_path);
+    if published.jwks.url != jwks_url {
+        drift.push(format!(
+            "the published discovery document points at {}, the local state at {jwks_url}",
+            published.jwks.url
+        ));
+    }
+    drift.extend(published.compare(docs).iter().map(ToString::to_string));
+    let remote = Remote {
+        bytes: published.jwks.bytes.clone(),
+        etag: String::new(),
+    };
+    let allow = plan::Allow {
+        drop_unknown_keys: true,
+    };
+    if let Ok(p) = plan::plan(docs, keyring, Some(&remote), None, allow) {
+        for kid in &p.kids_added {
+            drift.push(format!("kid {kid} is not published yet"));
+        }
+        for kid in &p.kids_removed {
+            drift.push(format!(
+                "kid {kid} is published but no longer in the local JWKS"
+            ));
+        }
+    }
+    Ok(Check {
+        published: Some(published),
+        drift,
+    })
 }
 
 /// A one-line description of a step, for `--dry-run` and progress output.

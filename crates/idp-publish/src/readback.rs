@@ -56,6 +56,18 @@ pub enum FetchError {
     NotDiscovery { url: String, detail: String },
 }
 
+impl idp_core::diagnostic::Diagnostic for FetchError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            FetchError::Unreachable { .. } => "check that the issuer URL is reachable from here (and, for a private CA, --ca-cert / IDP_CA_CERT); Entra fetches it from the internet".into(),
+            FetchError::Status { status: 404, .. } => "publish the documents first (`idp publish-metadata`), and check that the container allows anonymous read".into(),
+            FetchError::Status { .. } => "the issuer's documents must be readable anonymously over HTTPS, as Entra reads them".into(),
+            FetchError::Redirect { .. } => "serve the documents at the issuer URL itself".into(),
+            FetchError::TooLarge { .. } | FetchError::NotDiscovery { .. } => "publish the documents idp renders (`idp publish-metadata`)".into(),
+        })
+    }
+}
+
 impl FetchError {
     /// True when nothing is published there yet (404 or, on Azurite, a private container).
     pub fn is_not_found(&self) -> bool {

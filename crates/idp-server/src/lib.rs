@@ -13,7 +13,8 @@
 //! let issuer = Issuer::parse("https://127.0.0.1:8443/oidc").unwrap();
 //! let site = idp_server::Site::new(&issuer, &docs());
 //! assert!(site.paths().any(|p| p == "/oidc/.well-known/openid-configuration"));
-//! let app = idp_server::router(idp_server::SiteHandle::new(site), "public, max-age=300").unwrap();
+//! let cache = idp_server::CacheControl::parse("public, max-age=300").unwrap();
+//! let app = idp_server::router(idp_server::SiteHandle::new(site), &cache);
 //! # let _ = app;
 //! ```
 
@@ -121,30 +122,78 @@ struct AppState {
     cache_control: HeaderValue,
 }
 
-/// Why the router cannot be built.
-#[derive(Debug)]
-pub struct BadCacheControl(pub String);
+/// A `Cache-Control` value that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid Cache-Control header value: {reason}")]
+pub struct BadCacheControl {
+    pub value: String,
+    pub reason: String,
+}
 
-impl std::fmt::Display for BadCacheControl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` is not a valid Cache-Control header value", self.0)
+impl idp_core::diagnostic::Diagnostic for BadCacheControl {
+    fn hint(&self) -> Option<String> {
+        Some(format!(
+            "give one line of visible ASCII and spaces, like `{DEFAULT_CACHE_CONTROL}`"
+        ))
+    }
+
+    fn is_usage(&self) -> bool {
+        true
     }
 }
 
-impl std::error::Error for BadCacheControl {}
+/// A `Cache-Control` header value, checked: what `idp serve` sends and what
+/// `idp publish-metadata` stores on both blobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheControl(HeaderValue);
+
+impl CacheControl {
+    /// Visible ASCII and spaces only, not blank: a pasted newline is refused here, not
+    /// sent as a broken header later.
+    pub fn parse(value: &str) -> Result<Self, BadCacheControl> {
+        let bad = |reason: String| BadCacheControl {
+            value: value.to_owned(),
+            reason,
+        };
+        if let Some((i, c)) = value
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !(*c == ' ' || c.is_ascii_graphic()))
+        {
+            return Err(bad(format!(
+                "character {} is {c:?}; a Cache-Control value is visible ASCII and spaces",
+                i + 1
+            )));
+        }
+        if value.trim().is_empty() {
+            return Err(bad("the value is empty".into()));
+        }
+        HeaderValue::from_str(value)
+            .map(Self)
+            .map_err(|e| bad(e.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+impl Default for CacheControl {
+    fn default() -> Self {
+        Self(HeaderValue::from_static(DEFAULT_CACHE_CONTROL))
+    }
+}
 
 /// The axum router: the documents, `/healthz`, and 404 for anything else.
-pub fn router(site: SiteHandle, cache_control: &str) -> Result<Router, BadCacheControl> {
-    let cache_control =
-        HeaderValue::from_str(cache_control).map_err(|_| BadCacheControl(cache_control.into()))?;
+pub fn router(site: SiteHandle, cache_control: &CacheControl) -> Router {
     let state = AppState {
         site,
-        cache_control,
+        cache_control: cache_control.0.clone(),
     };
-    Ok(Router::new()
+    Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(serve_doc)
-        .with_state(state))
+        .with_state(state)
 }
 
 async fn serve_doc(

@@ -6,7 +6,7 @@ use http_body_util::BodyExt;
 use idp_core::keyring::{KeyState, Keyring, entry_for};
 use idp_core::metadata::{self, JwksPath};
 use idp_core::{Issuer, keys};
-use idp_server::{Site, SiteHandle, router};
+use idp_server::{CacheControl, Site, SiteHandle, router};
 use tower::ServiceExt;
 
 fn ring_with(n: usize) -> Keyring {
@@ -58,7 +58,10 @@ async fn serves_the_rendered_bytes_at_the_issuer_paths() {
         ("https://h", ""),
     ] {
         let (site, docs) = site(issuer, &ring);
-        let app = router(SiteHandle::new(site), "public, max-age=300").unwrap();
+        let app = router(
+            SiteHandle::new(site),
+            &CacheControl::parse("public, max-age=300").unwrap(),
+        );
         let (status, headers, body) = send(
             &app,
             get(&format!("{prefix}/.well-known/openid-configuration")),
@@ -83,7 +86,10 @@ async fn serves_the_rendered_bytes_at_the_issuer_paths() {
 #[tokio::test]
 async fn etag_gives_304_and_head_has_no_body() {
     let (site, docs) = site("https://h/oidc", &ring_with(1));
-    let app = router(SiteHandle::new(site), "no-cache").unwrap();
+    let app = router(
+        SiteHandle::new(site),
+        &CacheControl::parse("no-cache").unwrap(),
+    );
     let path = "/oidc/.well-known/jwks.json";
     let (_, headers, _) = send(&app, get(path)).await;
     let etag = headers[header::ETAG].to_str().unwrap().to_owned();
@@ -120,7 +126,10 @@ async fn etag_gives_304_and_head_has_no_body() {
 #[tokio::test]
 async fn healthz_answers_ok() {
     let (site, _) = site("https://h/oidc", &ring_with(1));
-    let app = router(SiteHandle::new(site), "no-cache").unwrap();
+    let app = router(
+        SiteHandle::new(site),
+        &CacheControl::parse("no-cache").unwrap(),
+    );
     let (status, _, body) = send(&app, get("/healthz")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, b"ok\n");
@@ -131,7 +140,7 @@ async fn replacing_the_site_serves_the_new_keys_and_a_new_etag() {
     let one = ring_with(1);
     let (site1, _) = site("https://h/oidc", &one);
     let handle = SiteHandle::new(site1);
-    let app = router(handle.clone(), "no-cache").unwrap();
+    let app = router(handle.clone(), &CacheControl::parse("no-cache").unwrap());
     let path = "/oidc/.well-known/jwks.json";
     let (_, h1, _) = send(&app, get(path)).await;
 
@@ -157,5 +166,15 @@ async fn replacing_the_site_serves_the_new_keys_and_a_new_etag() {
 
 #[test]
 fn a_bad_cache_control_is_refused() {
-    assert!(router(SiteHandle::default(), "bad\nvalue").is_err());
+    for bad in ["bad\nvalue", "", "   ", "caf\u{e9}"] {
+        let e = CacheControl::parse(bad).unwrap_err();
+        assert_eq!(e.value, bad);
+        use idp_core::diagnostic::Diagnostic as _;
+        assert!(e.is_usage() && e.hint().unwrap().contains("public, max-age=300"));
+    }
+    assert_eq!(CacheControl::default().as_str(), "public, max-age=300");
+    assert_eq!(
+        CacheControl::parse("no-store").unwrap().as_str(),
+        "no-store"
+    );
 }

@@ -18,7 +18,7 @@ mod credential;
 mod errors;
 mod transport;
 
-pub use credential::{ScopedCredential, TokenFileCredential, VAULT_SCOPES};
+pub use credential::{ScopedCredential, VAULT_SCOPES};
 pub use errors::explain;
 
 use azure_core::credentials::TokenCredential;

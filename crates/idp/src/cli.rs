@@ -88,41 +88,83 @@ pub enum Command {
     ManagedApp(ManagedAppCommand),
 }
 
-#[derive(Debug, Args)]
-pub struct ExecArgs {
-    /// A customer of the inventory (`idp customers`): its tenant, client id, subject and cloud
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject", "all", "customers"])]
+/// One customer: of the inventory, or given by its ids.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OneCustomer {
+    /// A customer of the inventory (`idp customers`): its tenant, client id, subject, cloud and scope
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject"])]
     pub customer: Option<String>,
-    /// Run the command once per customer of the inventory, each with its own file and endpoint (IDP_CUSTOMER names it)
-    #[arg(long, conflicts_with_all = ["tenant", "client_id", "subject", "customers"])]
-    pub all: bool,
-    /// These customers of the inventory, comma-separated, once each
-    #[arg(long, value_name = "A,B,…", value_delimiter = ',', conflicts_with_all = ["tenant", "client_id", "subject"])]
-    pub customers: Vec<String>,
-    /// With --all/--customers: commands running at once (at least 1)
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallel: u16,
-    /// The customer's tenant id (where the managed identity lives)
-    #[arg(long, value_name = "T", required_unless_present_any = ["customer", "all", "customers"])]
+    /// The customer's tenant: its id, or one of its verified domains (where the managed identity lives)
+    #[arg(long, value_name = "T")]
     pub tenant: Option<String>,
-    /// The managed identity's client id
-    #[arg(long, value_name = "C", required_unless_present_any = ["customer", "all", "customers"])]
+    /// The managed identity's client id (clientId, not principalId)
+    #[arg(long, value_name = "C")]
     pub client_id: Option<String>,
     /// The assertions' `sub`: the FIC's subject, exactly
-    #[arg(long, value_name = "S", required_unless_present_any = ["customer", "all", "customers"])]
+    #[arg(long, value_name = "S")]
     pub subject: Option<String>,
+}
+
+/// Many customers of the inventory, each on its own.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ManyCustomers {
+    /// Every customer of the inventory, each on its own
+    #[arg(long, conflicts_with_all = ["tenant", "client_id", "subject", "customers", "customer"])]
+    pub all: bool,
+    /// These customers of the inventory, comma-separated, each on its own
+    #[arg(long, value_name = "A,B,…", value_delimiter = ',', conflicts_with_all = ["tenant", "client_id", "subject", "customer"])]
+    pub customers: Vec<String>,
+    /// With --all/--customers: only the customers of shard I of N, by a hash of each name (a CI matrix of N runners, each customer on one; `idp customers list --format github-matrix --shards N` prints it)
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// With --all/--customers: customers served at once (at least 1)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+}
+
+/// The cloud and the audience of the assertions.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CloudArgs {
+    /// The customers' Azure cloud: public, usgov or china (or AzureCloud, AzureUSGovernment, AzureChinaCloud); sets the default authority host and audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: the customer's, else public]
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
+    /// The assertions' `aud`, the one audience the FIC carries [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
+    #[arg(long, value_name = "A")]
+    pub audience: Option<String>,
+}
+
+/// Where Entra is.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuthorityArgs {
+    /// Entra's authority host, given to tools as AZURE_AUTHORITY_HOST [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's, https://login.microsoftonline.com]
+    #[arg(long, value_name = "URL")]
+    pub authority_host: Option<String>,
+}
+
+/// How idp reaches Azure Resource Manager as the publisher.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ArmArgs {
+    /// Azure Resource Manager's endpoint [env: IDP_ARM_ENDPOINT] [toml: arm.endpoint] [default: the cloud's, https://management.azure.com]
+    #[arg(long, value_name = "URL")]
+    pub arm_endpoint: Option<String>,
+    /// A file holding a bearer token for ARM; else the Azure CLI login, workload or managed identity [env: IDP_ARM_TOKEN_FILE] [toml: arm.token_file]
+    #[arg(long, value_name = "FILE")]
+    pub arm_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub who: OneCustomer,
+    #[command(flatten)]
+    pub many: ManyCustomers,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    #[command(flatten)]
+    pub authority: AuthorityArgs,
     /// How long each assertion is valid; the file is refreshed every third of it. SDKs re-read the file only every 10 minutes, so keep it over 20m; the az CLI keeps its first assertion, so make it outlive the job [default: 1h, at most 24h]
     #[arg(long, value_name = "DURATION")]
     pub lifetime: Option<String>,
-    /// Entra's authority host, given to the command as AZURE_AUTHORITY_HOST [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's, https://login.microsoftonline.com]
-    #[arg(long, value_name = "URL")]
-    pub authority_host: Option<String>,
-    /// Azure cloud: public, usgov or china; sets the default authority host and audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
-    #[arg(long, value_name = "CLOUD")]
-    pub cloud: Option<String>,
-    /// The assertions' `aud`, the only one the endpoint serves [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
-    #[arg(long, value_name = "A")]
-    pub audience: Option<String>,
     /// Also set a CI system's own request variables (ACTIONS_ID_TOKEN_REQUEST_* or SYSTEM_OIDCREQUESTURI/SYSTEM_ACCESSTOKEN) to idp's endpoint
     #[arg(long = "as", value_enum, value_name = "CI")]
     pub as_ci: Option<AsCi>,
@@ -131,27 +173,14 @@ pub struct ExecArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
-/// One customer: of the inventory, or given by its ids.
-#[derive(Debug, Args)]
-pub struct OneCustomer {
-    /// A customer of the inventory (`idp customers`): its tenant, client id, subject and cloud
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject"])]
-    pub customer: Option<String>,
-    /// The customer's tenant id
-    #[arg(long, value_name = "T", required_unless_present = "customer")]
-    pub tenant: Option<String>,
-    /// The managed identity's client id
-    #[arg(long, value_name = "C", required_unless_present = "customer")]
-    pub client_id: Option<String>,
-    /// The assertions' `sub`: the FIC's subject, exactly
-    #[arg(long, value_name = "S", required_unless_present = "customer")]
-    pub subject: Option<String>,
-}
-
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     #[command(flatten)]
     pub who: OneCustomer,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    #[command(flatten)]
+    pub authority: AuthorityArgs,
     /// How the variables are printed
     #[arg(long, value_enum, default_value = "sh")]
     pub format: EnvFormat,
@@ -161,18 +190,9 @@ pub struct EnvArgs {
     /// How long the assertion is valid: nothing refreshes the file, so cover the steps that use it [default: 1h, at most 24h]
     #[arg(long, value_name = "DURATION")]
     pub lifetime: Option<String>,
-    /// Entra's authority host, given as AZURE_AUTHORITY_HOST [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's, https://login.microsoftonline.com]
-    #[arg(long, value_name = "URL")]
-    pub authority_host: Option<String>,
-    /// Azure cloud: public, usgov or china; sets the default authority host and audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
-    #[arg(long, value_name = "CLOUD")]
-    pub cloud: Option<String>,
-    /// The assertion's `aud` [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
-    #[arg(long, value_name = "A")]
-    pub audience: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EnvFormat {
     /// `export NAME='value'` lines, for `eval "$(idp env …)"`
     Sh,
@@ -189,6 +209,8 @@ pub struct ServeAssertionsArgs {
     /// Whom the endpoint signs for (it signs for no one else)
     #[command(flatten)]
     pub who: OneCustomer,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
     /// Address to listen on: loopback only unless --allow-remote
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: std::net::SocketAddr,
@@ -207,12 +229,6 @@ pub struct ServeAssertionsArgs {
     /// How long each assertion is valid [env: IDP_ASSERTION_LIFETIME] [toml: assertion.lifetime] [default: 10m]
     #[arg(long, value_name = "DURATION")]
     pub lifetime: Option<String>,
-    /// The assertions' `aud`, the only one served [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
-    #[arg(long, value_name = "A")]
-    pub audience: Option<String>,
-    /// Azure cloud: public, usgov or china; sets the default audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
-    #[arg(long, value_name = "CLOUD")]
-    pub cloud: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -240,12 +256,8 @@ pub struct FicArgs {
     /// The managed identity's resource group (az, terraform); without it, a variable or a quoted placeholder
     #[arg(long, value_name = "RG")]
     pub resource_group: Option<String>,
-    /// The customer's cloud: public, usgov or china; sets the default audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
-    #[arg(long, value_name = "CLOUD")]
-    pub cloud: Option<String>,
-    /// The FIC's audience [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
-    #[arg(long, value_name = "A")]
-    pub audience: Option<String>,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -272,35 +284,27 @@ pub enum ManagedAppCommand {
         /// Replace the package's three files in a folder that is not empty
         #[arg(long)]
         force: bool,
-        /// The customers' cloud: public, usgov or china; sets the default audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
-        #[arg(long, value_name = "CLOUD")]
-        cloud: Option<String>,
-        /// The FIC's audience [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
-        #[arg(long, value_name = "A")]
-        audience: Option<String>,
+        #[command(flatten)]
+        cloud: CloudArgs,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Also check this customer of the inventory (a real exchange unless --no-exchange)
-    #[arg(long, value_name = "NAME", conflicts_with = "all")]
-    pub customer: Option<String>,
-    /// Also check every customer of the inventory
-    #[arg(long)]
-    pub all: bool,
+    /// Also check these customers: a real exchange each unless --no-exchange, and the FIC over ARM when the identity is recorded
+    #[command(flatten)]
+    pub who: OneCustomer,
+    #[command(flatten)]
+    pub many: ManyCustomers,
     /// Check customers' recorded values only; send no token request
     #[arg(long)]
     pub no_exchange: bool,
-    /// Entra's authority host for the exchanges [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's]
-    #[arg(long, value_name = "URL")]
-    pub authority_host: Option<String>,
-    /// Azure Resource Manager's endpoint, to read customers' FICs [env: IDP_ARM_ENDPOINT] [toml: arm.endpoint] [default: the cloud's]
-    #[arg(long, value_name = "URL")]
-    pub arm_endpoint: Option<String>,
-    /// A file holding a bearer token for ARM; else the Azure CLI login, workload or managed identity [env: IDP_ARM_TOKEN_FILE] [toml: arm.token_file]
-    #[arg(long, value_name = "FILE")]
-    pub arm_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    #[command(flatten)]
+    pub authority: AuthorityArgs,
+    #[command(flatten)]
+    pub arm: ArmArgs,
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     pub format: DoctorFormat,
@@ -332,13 +336,9 @@ pub enum CustomersCommand {
         /// The FIC's subject, exactly (with --identity: picks among several FICs with idp's issuer)
         #[arg(long, value_name = "S")]
         subject: Option<String>,
-        /// Azure Resource Manager's endpoint [env: IDP_ARM_ENDPOINT] [toml: arm.endpoint] [default: the cloud's, https://management.azure.com]
-        #[arg(long, value_name = "URL")]
-        arm_endpoint: Option<String>,
-        /// A file holding a bearer token for ARM; else the Azure CLI login, workload or managed identity [env: IDP_ARM_TOKEN_FILE] [toml: arm.token_file]
-        #[arg(long, value_name = "FILE")]
-        arm_token_file: Option<PathBuf>,
-        /// This customer's cloud: public, usgov or china
+        #[command(flatten)]
+        arm: ArmArgs,
+        /// This customer's cloud: public, usgov or china (or AzureCloud, AzureUSGovernment, AzureChinaCloud)
         #[arg(long, value_name = "CLOUD")]
         cloud: Option<String>,
         /// This customer's default scope, like https://vault.azure.net/.default
@@ -347,14 +347,30 @@ pub enum CustomersCommand {
     },
     /// List the customers
     List {
-        /// Print JSON instead of a table
-        #[arg(long)]
+        /// Print JSON instead of a table (as --format json)
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// What to print: a table, JSON, or GitHub Actions' matrix of --shards shards (`{"include":[{"shard":"1/N"},…]}`) for `idp … --all --shard ${{ matrix.shard }}`
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// With --format github-matrix: how many shards (1 to 256)
+        #[arg(long, value_name = "N", required_if_eq("format", "github-matrix"), value_parser = clap::value_parser!(u32).range(1..=256))]
+        shards: Option<u32>,
     },
     /// Print one customer as JSON
     Show { name: String },
     /// Remove a customer from the inventory (nothing changes in Azure)
     Remove { name: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// A line per customer
+    Table,
+    /// One JSON array
+    Json,
+    /// GitHub Actions' matrix of shards
+    GithubMatrix,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -369,42 +385,20 @@ pub enum TokenFormat {
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// A customer of the inventory (`idp customers`): its tenant, client id, subject, cloud and scope
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["tenant", "client_id", "subject", "all", "customers"])]
-    pub customer: Option<String>,
-    /// Every customer of the inventory, each on its own (see --parallel, --out-dir)
-    #[arg(long, conflicts_with_all = ["tenant", "client_id", "subject", "customers"])]
-    pub all: bool,
-    /// These customers of the inventory, comma-separated, each on its own
-    #[arg(long, value_name = "A,B,…", value_delimiter = ',', conflicts_with_all = ["tenant", "client_id", "subject"])]
-    pub customers: Vec<String>,
-    /// With --all/--customers: exchanges at once (at least 1)
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallel: u16,
-    /// With --all/--customers: write DIR/<name>.json (0600: access token, expiry) for each success
+    #[command(flatten)]
+    pub who: OneCustomer,
+    #[command(flatten)]
+    pub many: ManyCustomers,
+    /// With --all/--customers: write DIR/<name>.json (0600: access token, expiry) for each success; DIR is made (0700) when missing
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// The customer's tenant id (where the managed identity lives)
-    #[arg(long, value_name = "T", required_unless_present_any = ["customer", "all", "customers", "application"])]
-    pub tenant: Option<String>,
-    /// The managed identity's client id (clientId, not principalId)
-    #[arg(long, value_name = "C", required_unless_present_any = ["customer", "all", "customers", "application"])]
-    pub client_id: Option<String>,
-    /// The assertion's `sub`: the FIC's subject, exactly
-    #[arg(long, value_name = "S", required_unless_present_any = ["customer", "all", "customers", "application"])]
-    pub subject: Option<String>,
     /// One resource's scope, like https://vault.azure.net/.default [default: the customer's]
     #[arg(long, value_name = "SCOPE")]
     pub scope: Option<String>,
-    /// Entra's authority host [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's, https://login.microsoftonline.com]
-    #[arg(long, value_name = "URL")]
-    pub authority_host: Option<String>,
-    /// Azure cloud: public, usgov or china; sets the default authority host and audience [env: IDP_EXCHANGE_CLOUD] [toml: exchange.cloud] [default: public]
-    #[arg(long, value_name = "CLOUD")]
-    pub cloud: Option<String>,
-    /// The assertion's `aud` [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: the cloud's, api://AzureADTokenExchange]
-    #[arg(long, value_name = "A")]
-    pub audience: Option<String>,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    #[command(flatten)]
+    pub authority: AuthorityArgs,
     /// The assertion's lifetime [env: IDP_ASSERTION_LIFETIME] [toml: assertion.lifetime] [default: 10m]
     #[arg(long, value_name = "DURATION")]
     pub lifetime: Option<String>,
@@ -426,12 +420,8 @@ pub struct TokenArgs {
     /// With --via list-tokens: the application's user-assigned identity (its resource id) whose token to get [default: the system-assigned identity]
     #[arg(long, value_name = "ID", requires = "application")]
     pub identity: Option<String>,
-    /// With --via list-tokens: Azure Resource Manager's endpoint [env: IDP_ARM_ENDPOINT] [toml: arm.endpoint] [default: the cloud's, https://management.azure.com]
-    #[arg(long, value_name = "URL")]
-    pub arm_endpoint: Option<String>,
-    /// With --via list-tokens: a file holding the publisher's ARM bearer token; else the Azure CLI login, workload or managed identity [env: IDP_ARM_TOKEN_FILE] [toml: arm.token_file]
-    #[arg(long, value_name = "FILE")]
-    pub arm_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub arm: ArmArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -648,9 +638,8 @@ pub struct SignArgs {
     /// The `sub` claim: must equal the FIC's subject exactly (1 to 600 characters)
     #[arg(long, value_name = "S")]
     pub subject: String,
-    /// The `aud` claim [env: IDP_ASSERTION_AUDIENCE] [toml: assertion.audience] [default: api://AzureADTokenExchange]
-    #[arg(long, value_name = "A")]
-    pub audience: Option<String>,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
     /// How long the assertion is valid, like 90s, 10m, 1h30m; at most 24h [env: IDP_ASSERTION_LIFETIME] [toml: assertion.lifetime] [default: 10m]
     #[arg(long, value_name = "DURATION")]
     pub lifetime: Option<String>,

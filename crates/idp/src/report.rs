@@ -1,225 +1,442 @@
-//! Turning errors into what the user reads: the message, its causes, and what to do.
+//! Turning an error into what the user reads: the message, its causes, what to do, and the
+//! exit code (2 for the user's input, 1 for a failed operation). Each error says its own
+//! hint and code ([`idp_core::diagnostic::Diagnostic`], kept through `?` by [`Report`]);
+//! this module only renders, hiding what a layer below forgot to hide, and fits the hint to
+//! the command at hand: a flag the command does not have is named by its environment
+//! variable instead, or the part of the hint that needs it is left out.
 
-use crate::settings::{ConfigError, Source, env};
-use idp_core::assertion::AssertionError;
-use idp_core::diagnostic::Diagnostic;
-use idp_core::duration::DurationError;
-use idp_core::inspect::DecodeError;
-use idp_core::issuer::IssuerError;
-use idp_core::keyring::KeyringError;
-use idp_core::keys::KeyError;
-use idp_core::metadata::MetadataError;
-use idp_http::HttpError;
-use idp_publish::publish::PublishError;
-use idp_publish::sas::SasError;
-use idp_publish::storage::StorageError;
-use idp_publish::target::TargetError;
+use crate::settings::setting;
+use idp_core::diagnostic::Report;
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-/// Exit code for a usage or configuration error.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code for an operation that failed.
-pub const EXIT_FAILED: u8 = 1;
-
-/// An error found by a command itself, with what to do and its exit code: 2 for what is
-/// the user's to fix (a file named on the command line that cannot be read, an address
-/// that cannot be bound), 1 for an operation that failed. Used as an error or as context
-/// (`.context(Hint::usage(..))`).
-#[derive(Debug)]
-pub struct Hint {
-    pub message: String,
-    pub hint: String,
-    pub code: u8,
-}
-
-impl Hint {
-    /// The user's to fix: exit 2.
-    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            hint: hint.into(),
-            code: EXIT_USAGE,
-        }
-    }
-
-    /// An operation that failed: exit 1.
-    pub fn failed(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            hint: hint.into(),
-            code: EXIT_FAILED,
-        }
-    }
-}
-
-impl std::fmt::Display for Hint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Hint {}
-
-/// An error that already told the user everything; only the exit code is left.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Reported {
-    pub message: String,
-    pub code: u8,
-}
-
-pub fn print_error(err: &anyhow::Error) -> ExitCode {
-    let (code, hint) = classify(err);
+/// What `report` prints for the command at `path` (like `["customers", "add"]`), and the
+/// exit code.
+pub fn render(report: &Report, path: &[&str]) -> (u8, Vec<String>) {
     // Errors carry text that came from the network; whatever a layer below forgot to hide
     // is hidden here, the one place every error is printed.
     let redact = idp_core::secret::redact;
-    eprintln!("error: {}", redact(&err.to_string()));
-    for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {}", redact(&cause.to_string()));
+    let lines = report.lines();
+    let mut out = vec![format!("error: {}", redact(&lines[0]))];
+    out.extend(
+        lines[1..]
+            .iter()
+            .map(|l| format!("  caused by: {}", redact(l))),
+    );
+    if let Some(hint) = report.hint().and_then(|h| fit_hint(&h, &flags_of(path))) {
+        out.push(format!("  hint: {}", redact(&hint)));
     }
-    if let Some(hint) = hint {
-        eprintln!("  hint: {}", redact(&hint));
+    (report.exit_code(), out)
+}
+
+pub fn print_error(report: &Report, path: &[&str]) -> ExitCode {
+    let (code, lines) = render(report, path);
+    for line in lines {
+        eprintln!("{line}");
     }
     ExitCode::from(code)
 }
 
-/// The error types that know their hint and exit code ([`Diagnostic`]), looked for in
-/// every link of the chain.
-fn diagnostic<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Diagnostic> {
-    macro_rules! first_of {
-        ($($t:ty),* $(,)?) => {
-            $(if let Some(d) = e.downcast_ref::<$t>() {
-                return Some(d);
-            })*
+/// The long flags of the command at `path`, its parents' global ones included.
+pub fn flags_of(path: &[&str]) -> BTreeSet<String> {
+    use clap::CommandFactory as _;
+    let mut cmd = crate::cli::Cli::command();
+    let mut flags = BTreeSet::new();
+    let mut add = |c: &clap::Command| {
+        for a in c.get_arguments() {
+            if let Some(l) = a.get_long() {
+                flags.insert(format!("--{l}"));
+            }
+        }
+    };
+    add(&cmd);
+    for name in path {
+        let Some(sub) = cmd.find_subcommand(name).cloned() else {
+            break;
         };
+        add(&sub);
+        cmd = sub;
     }
-    first_of!(
-        ConfigError,
-        IssuerError,
-        KeyError,
-        KeyringError,
-        AssertionError,
-        DurationError,
-        MetadataError,
-        DecodeError,
-        TargetError,
-        SasError,
-        HttpError,
-        PublishError,
-        StorageError,
-        idp_publish::credential::CredentialError,
-        idp_exchange::request::RequestError,
-        idp_exchange::client::ExchangeError,
-        idp_server::listen::ListenError,
-        idp_fleet::inventory::InventoryError,
-        idp_fleet::arm::ArmError,
-        idp_fleet::arm::FicMismatch,
-        idp_template::names::NameError,
-        idp_core::audit::AuditError,
-        idp_core::audit::MintError,
-        idp_core::signer::SignError,
-        idp_core::signer::RemoteError,
-        idp_core::vault_key::VaultKeyIdError,
-        idp_broker::run::RunError,
-        idp_broker::BrokerError,
-        idp_broker::endpoint::TokenFileError,
-        idp_template::managed_app::PackageError,
-        Hint,
-    );
-    None
+    flags
 }
 
-/// The exit code and the hint for the most specific error in the chain.
-fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
-    let mut code = EXIT_FAILED;
-    let mut hint = None;
-    for cause in err.chain() {
-        let (c, h) = if let Some(d) = diagnostic(cause) {
-            let c = if d.is_usage() {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILED
-            };
-            (c, d.hint())
-        } else if let Some(e) = cause.downcast_ref::<Reported>() {
-            (e.code, None)
-        } else if let Some(e) = cause.downcast_ref::<idp_core::fsutil::WriteError>() {
-            // A folder that does not exist was named by the user (--out, --keys-dir).
-            let missing = e.source.kind() == std::io::ErrorKind::NotFound;
-            (if missing { EXIT_USAGE } else { EXIT_FAILED }, None)
-        } else {
+/// `hint` for a command with `flags`: each clause (`; `-separated) that names a flag the
+/// command lacks names the setting's environment variable instead, or is left out when
+/// the flag is no setting. Text in backticks (another command's line) is kept as it is.
+pub fn fit_hint(hint: &str, flags: &BTreeSet<String>) -> Option<String> {
+    let clauses: Vec<String> = hint
+        .split("; ")
+        .filter_map(|c| fit_clause(c, flags))
+        .collect();
+    (!clauses.is_empty()).then(|| clauses.join("; "))
+}
+
+fn fit_clause(clause: &str, flags: &BTreeSet<String>) -> Option<String> {
+    let mut out = String::with_capacity(clause.len());
+    let mut rest = clause;
+    let mut in_code = false;
+    while let Some(c) = rest.chars().next() {
+        if c == '`' {
+            in_code = !in_code;
+        }
+        let flag = (!in_code).then(|| flag_at(rest)).flatten();
+        let Some(flag) = flag else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
             continue;
         };
-        // The outermost classified error decides the code; the first hint found is kept.
-        if code == EXIT_FAILED {
-            code = c;
+        rest = &rest[flag.len()..];
+        if flags.contains(flag) {
+            out.push_str(flag);
+            continue;
         }
-        if hint.is_none() {
-            hint = h;
+        let s = setting::by_flag(flag)?;
+        match rest.strip_prefix(" / ") {
+            // `--flag / IDP_FLAG`: the variable that follows says it.
+            Some(after) => rest = after,
+            None => out.push_str(s.env),
         }
     }
-    // A `Hint` given as context (`.context(Hint::usage(..))`) is not in the chain as a type
-    // of its own; anyhow finds it at any depth.
-    if let Some(h) = err.downcast_ref::<Hint>() {
-        if code == EXIT_FAILED {
-            code = h.code;
-        }
-        hint.get_or_insert_with(|| h.hint.clone());
-    }
-    (code, hint)
+    Some(out)
 }
 
-impl Diagnostic for Hint {
-    fn hint(&self) -> Option<String> {
-        Some(self.hint.clone())
+/// The flag (`--name`) `text` starts with, if any.
+fn flag_at(text: &str) -> Option<&str> {
+    let body = text.strip_prefix("--")?;
+    let len = body
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        .map_or(body.len(), |(i, _)| i);
+    let name = body[..len].trim_end_matches('-');
+    (!name.is_empty() && name.starts_with(|c: char| c.is_ascii_lowercase()))
+        .then(|| &text[..2 + name.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(flags: &[&str]) -> BTreeSet<String> {
+        flags.iter().map(|f| f.to_string()).collect()
     }
 
-    fn is_usage(&self) -> bool {
-        self.code == EXIT_USAGE
+    #[test]
+    fn a_flag_the_command_has_stays_and_a_settings_flag_becomes_its_variable() {
+        let h =
+            "check --arm-endpoint / IDP_ARM_ENDPOINT and the network; for a private CA, --ca-cert";
+        assert_eq!(
+            fit_hint(h, &set(&["--arm-endpoint", "--ca-cert"])).unwrap(),
+            h
+        );
+        assert_eq!(
+            fit_hint(h, &set(&["--ca-cert"])).unwrap(),
+            "check IDP_ARM_ENDPOINT and the network; for a private CA, --ca-cert"
+        );
+        assert_eq!(
+            fit_hint(h, &set(&[])).unwrap(),
+            "check IDP_ARM_ENDPOINT and the network; for a private CA, IDP_CA_CERT"
+        );
+    }
+
+    #[test]
+    fn a_clause_needing_a_flag_that_is_no_setting_is_left_out() {
+        let h = "pass --subject with the FIC's subject; or fix the FIC";
+        assert_eq!(fit_hint(h, &set(&[])).unwrap(), "or fix the FIC");
+        assert_eq!(fit_hint("pass --subject", &set(&[])), None);
+        assert_eq!(
+            fit_hint("pass --subject", &set(&["--subject"])).unwrap(),
+            "pass --subject"
+        );
+    }
+
+    #[test]
+    fn another_commands_line_in_backticks_is_kept() {
+        let h = "run `idp init --issuer <URL>` first, or point --keys-dir / IDP_KEYS_DIR at it";
+        assert_eq!(
+            fit_hint(h, &set(&[])).unwrap(),
+            "run `idp init --issuer <URL>` first, or point IDP_KEYS_DIR at it"
+        );
+    }
+
+    #[test]
+    fn flags_are_read_whole() {
+        assert_eq!(flag_at("--arm-token-file / X"), Some("--arm-token-file"));
+        assert_eq!(flag_at("--as github"), Some("--as"));
+        assert_eq!(flag_at("--x,"), Some("--x"));
+        assert_eq!(flag_at("-- x"), None);
+        assert_eq!(flag_at("---"), None);
+        assert_eq!(flag_at("--9"), None);
+        assert_eq!(flag_at("x --y"), None);
+    }
+
+    #[test]
+    fn a_commands_flags_include_the_global_ones() {
+        let token = flags_of(&["token"]);
+        assert!(
+            token.contains("--scope") && token.contains("--ca-cert"),
+            "{token:?}"
+        );
+        let add = flags_of(&["customers", "add"]);
+        assert!(
+            add.contains("--arm-token-file") && !add.contains("--auth"),
+            "{add:?}"
+        );
+        assert!(flags_of(&["publish-metadata"]).contains("--auth"));
     }
 }
 
-impl Diagnostic for ConfigError {
-    fn hint(&self) -> Option<String> {
-        config_hint(self)
+/// Every error type idp's crates export reaches the user through `?` with its own exit
+/// code and hint, and no hint names a flag the command at hand does not have.
+#[cfg(test)]
+mod every_error {
+    use super::*;
+    use idp_core::diagnostic::Diagnostic;
+    use std::path::PathBuf;
+
+    /// One sample of an error type: its name, its own verdict, and what the user sees
+    /// once it has gone through `?` into a report.
+    struct Sample {
+        /// The type's path, like `idp_arm::ArmError`.
+        name: &'static str,
+        usage: bool,
+        hint: Option<String>,
+        report: Report,
     }
 
-    fn is_usage(&self) -> bool {
-        true
+    fn sample<E: Diagnostic>(e: E) -> Sample {
+        let name = std::any::type_name::<E>();
+        let (usage, hint) = (e.is_usage(), e.hint());
+        fn through_question_mark<E: Diagnostic>(e: E) -> Result<(), Report> {
+            Err(e)?
+        }
+        Sample {
+            name,
+            usage,
+            hint,
+            report: through_question_mark(e).unwrap_err(),
+        }
     }
-}
 
-fn config_hint(e: &ConfigError) -> Option<String> {
-    Some(match e {
-        ConfigError::Missing { .. } => format!(
-            "run `idp init --issuer <URL>` here first, or pass --config FILE / {}, or set {}",
-            env::CONFIG,
-            env::ISSUER
-        ),
-        ConfigError::ExplicitMissing { source_name, .. } => {
-            format!(
-                "check the path given by {source_name}, or create it with `idp init --issuer <URL>`"
-            )
+    fn io() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")
+    }
+
+    fn samples() -> Vec<Sample> {
+        use idp_core::*;
+        let path = || PathBuf::from("x");
+        vec![
+            sample(crate::settings::ConfigError::Missing { path: path() }),
+            sample(Issuer::parse("http://x").unwrap_err()),
+            sample(metadata::JwksPath::parse("../x").unwrap_err()),
+            sample(duration::parse("ten").unwrap_err()),
+            sample(assertion::Subject::parse("").unwrap_err()),
+            sample(keyring::KeyringError::NoActiveKey),
+            sample(inspect::decode("x").unwrap_err()),
+            sample(audit::AuditError {
+                path: path(),
+                source: io(),
+            }),
+            sample(audit::MintError::Audit(audit::AuditError {
+                path: path(),
+                source: io(),
+            })),
+            sample(keys::parse_pem(b"x", &path()).unwrap_err()),
+            sample(cloud::Cloud::parse("mars").unwrap_err()),
+            sample(vault_key::VaultKeyId::parse("x").unwrap_err()),
+            sample(signer::RemoteError::failed(
+                "vault said no",
+                "give idp the role",
+            )),
+            sample(signer::SignError::Mismatch {
+                location: "v".into(),
+                kid: "k".into(),
+            }),
+            sample(fsutil::WriteError {
+                path: path(),
+                source: io(),
+            }),
+            sample(diagnostic::Problem::usage("bad", "fix it")),
+            sample(io()),
+            sample(serde_json::from_str::<u8>("x").unwrap_err()),
+            sample(idp_server::CacheControl::parse("a\nb").unwrap_err()),
+            sample(idp_server::listen::ListenError::Tls(io())),
+            sample(idp_server::tls::TlsError::Read {
+                path: path(),
+                source: io(),
+            }),
+            sample(idp_template::names::FicName::parse("!").unwrap_err()),
+            sample(idp_template::managed_app::PackageError::NotEmpty { dir: path() }),
+            sample(idp_exchange::client::ExchangeError::Unreachable {
+                url: "u".into(),
+                detail: "d".into(),
+            }),
+            sample(idp_exchange::request::RequestError::BadScope("s".into())),
+            sample(idp_http::HttpError::NoCertificate { path: path() }),
+            sample(idp_inventory::InventoryError::Empty { path: path() }),
+            sample(idp_arm::ArmError::NotFound {
+                id: "/x".into(),
+                code: "c".into(),
+            }),
+            sample(idp_arm::FicMismatch::None),
+            sample(idp_publish::storage::StorageError::ContainerNotFound {
+                container_url: "u".into(),
+            }),
+            sample(idp_publish::publish::PublishError::NoContainer {
+                container_url: "u".into(),
+            }),
+            sample(idp_publish::publish::ReadbackError::Differ(vec![])),
+            sample(idp_publish::readback::FetchError::TooLarge { url: "u".into() }),
+            sample(idp_publish::sas::SasToken::parse("x").unwrap_err()),
+            sample(idp_publish::credential::CredentialError::NoSas),
+            sample(idp_publish::target::Target::from_url("x").unwrap_err()),
+            sample(idp_broker::BrokerError::Folder(io())),
+            sample(idp_broker::endpoint::TokenFileError::Read {
+                path: path(),
+                source: io(),
+            }),
+            sample(idp_broker::run::RunError::Spawn {
+                program: "p".into(),
+                source: io(),
+            }),
+            sample(idp_app::credentials::CredentialError {
+                method: idp_app::credentials::Method::AzureCli,
+                service: idp_app::credentials::Service::Arm,
+                detail: "d".into(),
+            }),
+            sample(idp_app::select::SelectError::Nothing),
+        ]
+    }
+
+    /// The commands, by their names on the command line.
+    fn commands() -> Vec<Vec<String>> {
+        use clap::CommandFactory as _;
+        let root = crate::cli::Cli::command();
+        let mut out = Vec::new();
+        for sub in root.get_subcommands() {
+            if sub.has_subcommands() {
+                for leaf in sub.get_subcommands() {
+                    out.push(vec![sub.get_name().to_owned(), leaf.get_name().to_owned()]);
+                }
+            } else {
+                out.push(vec![sub.get_name().to_owned()]);
+            }
         }
-        ConfigError::Parse { .. } => format!(
-            "fix the file; known keys are {}",
-            crate::settings::setting::IN_FILE
-                .iter()
-                .map(|s| format!("`{}`", s.key))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        ConfigError::Invalid { source_name, .. } => match source_name {
-            Source::Default => return None,
-            s => format!("correct the value given by {s}"),
-        },
-        ConfigError::EnvNotUnicode { var } => format!("set {var} to UTF-8 text or unset it"),
-        ConfigError::ConfigExists { .. } => {
-            "pass --force to replace it, or --config to write another file".into()
+        out
+    }
+
+    #[test]
+    fn each_errors_code_and_hint_reach_the_user() {
+        for s in samples() {
+            // Rendered for a command with every flag a hint may name.
+            let (code, lines) = render(&s.report, &["publish-metadata"]);
+            assert_eq!(code, if s.usage { 2 } else { 1 }, "{}", s.name);
+            let printed = lines.iter().find_map(|l| l.strip_prefix("  hint: "));
+            let fitted = s
+                .hint
+                .as_deref()
+                .and_then(|h| fit_hint(h, &flags_of(&["publish-metadata"])));
+            assert_eq!(printed, fitted.as_deref(), "{}", s.name);
+            if s.hint.is_some() && !s.hint.as_deref().unwrap().contains("--") {
+                assert_eq!(printed, s.hint.as_deref(), "{}", s.name);
+            }
+            assert!(lines[0].starts_with("error: "), "{}: {lines:?}", s.name);
         }
-        ConfigError::Read { .. } => format!(
-            "give --config / {} a readable UTF-8 TOML file, like the idp.toml `idp init` writes",
-            env::CONFIG
-        ),
-    })
+    }
+
+    #[test]
+    fn no_hint_names_a_flag_the_command_does_not_have() {
+        for path in commands() {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            let flags = flags_of(&path);
+            for s in samples() {
+                let (_, lines) = render(&s.report, &path);
+                let Some(hint) = lines.iter().find_map(|l| l.strip_prefix("  hint: ")) else {
+                    continue;
+                };
+                let mut in_code = false;
+                for (i, c) in hint.char_indices() {
+                    if c == '`' {
+                        in_code = !in_code;
+                    }
+                    if in_code {
+                        continue;
+                    }
+                    if let Some(flag) = flag_at(&hint[i..]) {
+                        assert!(
+                            flags.contains(flag),
+                            "idp {}: {}'s hint names {flag}: {hint}",
+                            path.join(" "),
+                            s.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every type that implements `Diagnostic` in idp's sources has a sample above, so a
+    /// new error type cannot go untested.
+    #[test]
+    fn every_diagnostic_type_has_a_sample() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let mut declared = std::collections::BTreeSet::new();
+        let mut dirs = vec![PathBuf::from(root)];
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    if !p.ends_with("tests") && !p.ends_with("target") {
+                        dirs.push(p);
+                    }
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    // Test modules' own error types are not idp's.
+                    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                    for line in code.lines() {
+                        let Some(rest) = line.trim().strip_prefix("impl ") else {
+                            continue;
+                        };
+                        let Some((_, ty)) = rest.split_once("Diagnostic for ") else {
+                            continue;
+                        };
+                        let ty = ty.split([' ', '{']).next().unwrap_or_default();
+                        // Foreign types by their path; idp's by their crate and name.
+                        let name = match ty {
+                            "std::io::Error" | "serde_json::Error" => ty.to_owned(),
+                            t => format!("{}::{}", crate_of(&p), t.rsplit("::").next().unwrap()),
+                        };
+                        declared.insert(name);
+                    }
+                }
+            }
+        }
+        let sampled: std::collections::BTreeSet<String> = samples()
+            .iter()
+            .map(|s| match s.name {
+                "std::io::error::Error" => "std::io::Error".into(),
+                "serde_json::error::Error" => "serde_json::Error".into(),
+                n => format!(
+                    "{}::{}",
+                    n.split("::").next().unwrap(),
+                    n.rsplit("::").next().unwrap()
+                ),
+            })
+            .collect();
+        let missing: Vec<_> = declared.difference(&sampled).collect();
+        assert!(
+            missing.is_empty(),
+            "no sample for {missing:?}; sampled {sampled:?}"
+        );
+        assert!(declared.len() >= 40, "the scan found too few: {declared:?}");
+    }
+
+    /// `crates/idp-arm/src/lib.rs` → `idp_arm`.
+    fn crate_of(path: &std::path::Path) -> String {
+        let parts: Vec<_> = path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect();
+        let i = parts.iter().rposition(|c| c == "src").unwrap();
+        parts[i - 1].replace('-', "_")
+    }
 }

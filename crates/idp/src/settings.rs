@@ -1,24 +1,30 @@
 //! One resolver for every setting: flag > `IDP_*` environment variable > idp.toml > default.
 //!
-//! Environment variable names follow the file's keys: `keys.dir` is `IDP_KEYS_DIR`,
-//! `assertion.lifetime` is `IDP_ASSERTION_LIFETIME`. Relative paths from the file resolve
-//! against the file's folder; relative paths from a flag or the environment against the
-//! current directory.
+//! Each setting is declared once ([`setting`]): its idp.toml key, its environment variable
+//! and its flag; the help text, the accepted file keys and the README's table are held to
+//! those declarations by tests. A command resolves what it uses once, at its start, into
+//! typed values (parsed there, never re-read from text), and resolving prints nothing:
+//! warnings are collected in [`Warnings`] and said once. Relative paths from the file
+//! resolve against the file's folder; relative paths from a flag or the environment
+//! against the current directory.
 
-use crate::cli::GlobalArgs;
+use crate::cli::{ArmArgs, AuthorityArgs, CloudArgs, GlobalArgs};
+use idp_app::context::{ContextSettings, RuntimeKind};
+use idp_app::credentials::TokenFiles;
+use idp_app::exchange::{CloudChoice, Shape};
+use idp_core::Issuer;
 use idp_core::assertion::{Audience, Lifetime};
+use idp_core::cloud::Cloud;
+use idp_core::diagnostic::{Diagnostic, Problem};
+use idp_core::duration;
 use idp_core::keyring::KeyStore;
 use idp_core::metadata::JwksPath;
-use idp_core::{Issuer, duration};
-use serde::{Deserialize, Serialize};
+use idp_inventory::InventoryFile;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// Environment variable names, declared once.
 /// One setting, declared once: its idp.toml key, its environment variable and its flag.
-/// Every resolver, hint, `--help` line and the README table take the names from here (tests
-/// hold the help text, the file's accepted keys and the README to this list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setting {
     /// The dotted idp.toml key; empty for a secret never read from the file.
@@ -79,7 +85,7 @@ pub mod setting {
     /// Secret: from the flag or the environment only, never from idp.toml.
     pub const STORAGE_SAS: Setting = s("", "IDP_STORAGE_SAS", "--sas");
 
-    /// The settings idp.toml may hold, in the README's order.
+    /// The settings idp.toml may hold, in the README's order: the file's only keys.
     pub const IN_FILE: [Setting; 18] = [
         ISSUER,
         KEYS_DIR,
@@ -100,6 +106,14 @@ pub mod setting {
         AUDIT_LOG,
         KEY_VAULT_TOKEN_FILE,
     ];
+
+    /// The setting whose flag is `flag`, for hints that name a flag a command lacks.
+    pub fn by_flag(flag: &str) -> Option<&'static Setting> {
+        IN_FILE
+            .iter()
+            .chain([&STORAGE_SAS])
+            .find(|s| s.flag == flag)
+    }
 }
 
 /// Environment variable names, for hints and tests: the declarations' own.
@@ -113,238 +127,9 @@ pub mod env {
 /// The default configuration file name, in the current directory.
 pub const DEFAULT_CONFIG: &str = "idp.toml";
 
-/// idp.toml as written on disk. Unknown keys are an error, so a typo cannot go unnoticed.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    /// Extra CA certificates (PEM) trusted by every outgoing HTTPS call.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca_cert: Option<String>,
-    #[serde(default, skip_serializing_if = "KeysSection::is_empty")]
-    pub keys: KeysSection,
-    #[serde(default, skip_serializing_if = "MetadataSection::is_empty")]
-    pub metadata: MetadataSection,
-    #[serde(default, skip_serializing_if = "AssertionSection::is_empty")]
-    pub assertion: AssertionSection,
-    #[serde(default, skip_serializing_if = "StorageSection::is_empty")]
-    pub storage: StorageSection,
-    #[serde(default, skip_serializing_if = "ExchangeSection::is_empty")]
-    pub exchange: ExchangeSection,
-    #[serde(default, skip_serializing_if = "RotationSection::is_empty")]
-    pub rotation: RotationSection,
-    #[serde(default, skip_serializing_if = "CustomersSection::is_empty")]
-    pub customers: CustomersSection,
-    #[serde(default, skip_serializing_if = "ArmSection::is_empty")]
-    pub arm: ArmSection,
-    #[serde(default, skip_serializing_if = "AuditSection::is_empty")]
-    pub audit: AuditSection,
-    #[serde(default, skip_serializing_if = "KeyVaultSection::is_empty")]
-    pub key_vault: KeyVaultSection,
-}
-
-/// `[key_vault]`: how idp reaches signing keys held in Azure Key Vault.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyVaultSection {
-    /// A file holding a bearer token for Key Vault (the token itself never goes in idp.toml).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_file: Option<String>,
-}
-
-impl KeyVaultSection {
-    fn is_empty(&self) -> bool {
-        self.token_file.is_none()
-    }
-}
-
-/// `[audit]`: where idp records every assertion it mints (never the assertion itself).
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log: Option<String>,
-}
-
-impl AuditSection {
-    fn is_empty(&self) -> bool {
-        self.log.is_none()
-    }
-}
-
-/// `[arm]`: how idp reads customers' identities over Azure Resource Manager.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ArmSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    /// A file holding a bearer token for ARM (the token itself never goes in idp.toml).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_file: Option<String>,
-}
-
-impl ArmSection {
-    fn is_empty(&self) -> bool {
-        self.endpoint.is_none() && self.token_file.is_none()
-    }
-}
-
-/// `[customers]`: where the customer inventory is.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomersSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-}
-
-impl CustomersSection {
-    fn is_empty(&self) -> bool {
-        self.file.is_none()
-    }
-}
-
-/// `[rotation]`: how `idp keys activate` decides a published key is safe to sign with.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RotationSection {
-    /// How long a key must have been in the published JWKS before it may sign (24h).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_published_age: Option<String>,
-}
-
-impl RotationSection {
-    fn is_empty(&self) -> bool {
-        self.min_published_age.is_none()
-    }
-}
-
 /// Entra's metadata cache time is undocumented; idp plans with a day, as azwi does.
 pub const DEFAULT_MIN_PUBLISHED_AGE: std::time::Duration =
     std::time::Duration::from_secs(24 * 3600);
-
-/// `[exchange]`: where `idp token` exchanges assertions.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExchangeSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cloud: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authority_host: Option<String>,
-}
-
-impl ExchangeSection {
-    fn is_empty(&self) -> bool {
-        self.cloud.is_none() && self.authority_host.is_none()
-    }
-}
-
-/// An Azure cloud: its Entra authority host and its token-exchange audience.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cloud {
-    Public,
-    UsGov,
-    China,
-}
-
-impl Cloud {
-    pub fn authority_host(self) -> &'static str {
-        match self {
-            Cloud::Public => "https://login.microsoftonline.com",
-            Cloud::UsGov => "https://login.microsoftonline.us",
-            Cloud::China => "https://login.chinacloudapi.cn",
-        }
-    }
-
-    /// Azure Resource Manager's endpoint in this cloud.
-    pub fn arm_endpoint(self) -> &'static str {
-        match self {
-            Cloud::Public => "https://management.azure.com",
-            Cloud::UsGov => "https://management.usgovcloudapi.net",
-            Cloud::China => "https://management.chinacloudapi.cn",
-        }
-    }
-
-    pub fn audience(self) -> &'static str {
-        match self {
-            Cloud::Public => idp_core::AUDIENCE_GLOBAL,
-            Cloud::UsGov => idp_core::AUDIENCE_USGOV,
-            Cloud::China => idp_core::AUDIENCE_CHINA,
-        }
-    }
-
-    fn parse(s: &str) -> anyhow::Result<Self> {
-        Ok(match s {
-            "public" | "AzureCloud" => Cloud::Public,
-            "usgov" | "AzureUSGovernment" => Cloud::UsGov,
-            "china" | "AzureChinaCloud" => Cloud::China,
-            other => anyhow::bail!("unknown cloud `{other}`: use public, usgov or china"),
-        })
-    }
-}
-
-/// `[storage]`: where and how `idp publish-metadata` writes. No secrets here: a SAS comes
-/// from `--sas` or `IDP_STORAGE_SAS` only.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StorageSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_control: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retries: Option<u32>,
-}
-
-impl StorageSection {
-    fn is_empty(&self) -> bool {
-        self.endpoint.is_none()
-            && self.cache_control.is_none()
-            && self.auth.is_none()
-            && self.retries.is_none()
-    }
-}
-
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeysSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dir: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetadataSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jwks_path: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AssertionSection {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audience: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lifetime: Option<String>,
-}
-
-impl KeysSection {
-    fn is_empty(&self) -> bool {
-        self.dir.is_none()
-    }
-}
-impl MetadataSection {
-    fn is_empty(&self) -> bool {
-        self.jwks_path.is_none()
-    }
-}
-impl AssertionSection {
-    fn is_empty(&self) -> bool {
-        self.audience.is_none() && self.lifetime.is_none()
-    }
-}
 
 /// Where a setting's value came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -385,13 +170,56 @@ pub enum ConfigError {
     Invalid {
         setting: &'static str,
         source_name: Source,
+        /// The value's own error, with its hint.
         #[source]
-        source: anyhow::Error,
+        cause: Problem,
     },
     #[error("environment variable {var} is not valid UTF-8")]
     EnvNotUnicode { var: &'static str },
     #[error("{} already exists", path.display())]
     ConfigExists { path: PathBuf },
+}
+
+impl Diagnostic for ConfigError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            ConfigError::Missing { .. } => format!(
+                "run `idp init --issuer <URL>` here first, or pass --config FILE / {}, or set {}",
+                env::CONFIG,
+                env::ISSUER
+            ),
+            ConfigError::ExplicitMissing { source_name, .. } => format!(
+                "check the path given by {source_name}, or create it with `idp init --issuer <URL>`"
+            ),
+            ConfigError::Parse { .. } => format!(
+                "fix the file; known keys are {}",
+                setting::IN_FILE
+                    .iter()
+                    .map(|s| format!("`{}`", s.key))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ConfigError::Invalid {
+                source_name, cause, ..
+            } => match (source_name, &cause.hint) {
+                (Source::Default, hint) => return hint.clone(),
+                (s, Some(hint)) => format!("correct the value given by {s}: {hint}"),
+                (s, None) => format!("correct the value given by {s}"),
+            },
+            ConfigError::EnvNotUnicode { var } => format!("set {var} to UTF-8 text or unset it"),
+            ConfigError::ConfigExists { .. } => {
+                "pass --force to replace it, or --config to write another file".into()
+            }
+            ConfigError::Read { .. } => format!(
+                "give --config / {} a readable UTF-8 TOML file, like the idp.toml `idp init` writes",
+                env::CONFIG
+            ),
+        })
+    }
+
+    fn is_usage(&self) -> bool {
+        true
+    }
 }
 
 /// A value and where it came from.
@@ -401,19 +229,47 @@ pub struct Sourced<T> {
     pub source: Source,
 }
 
-/// Flags, environment and file, ready to resolve settings on demand: a command resolves
-/// only the settings it uses, so `idp keys list` does not need an issuer.
-#[derive(Debug)]
-pub struct Settings {
-    flags: GlobalArgs,
-    config_path: Sourced<PathBuf>,
-    file: Option<FileConfig>,
+/// What resolving said besides the values, printed once by the command.
+#[derive(Debug, Default)]
+pub struct Warnings(Vec<String>);
+
+impl Warnings {
+    pub fn push(&mut self, warning: impl Into<String>) {
+        let w = warning.into();
+        if !self.0.contains(&w) {
+            self.0.push(w);
+        }
+    }
+
+    pub fn extend(&mut self, warnings: impl IntoIterator<Item = String>) {
+        for w in warnings {
+            self.push(w);
+        }
+    }
+
+    /// Says every warning on stderr, once each, and forgets them.
+    pub fn say(&mut self) {
+        use std::io::Write as _;
+        let mut err = std::io::stderr().lock();
+        for w in self.0.drain(..) {
+            let _ = writeln!(err, "warning: {w}");
+        }
+    }
 }
 
-impl Settings {
+/// Flags, environment and file: what settings are resolved from.
+#[derive(Debug)]
+pub struct Sources {
+    flags: GlobalArgs,
+    config_path: Sourced<PathBuf>,
+    file: Option<toml::Table>,
+}
+
+impl Sources {
     /// Finds and reads the configuration file. A missing default file is not an error yet:
     /// every setting may come from flags and the environment. A missing file named by
-    /// `--config` or `IDP_CONFIG` is, unless `creating` (for `idp init`).
+    /// `--config` or `IDP_CONFIG` is, unless `creating` (for `idp init`). A key the file may
+    /// not hold is an error naming it, so a typo cannot silently fall back to a default.
     pub fn load(flags: GlobalArgs, creating: bool) -> Result<Self, ConfigError> {
         let config_path = match (&flags.config, env_var(env::CONFIG)?) {
             (Some(p), _) => Sourced {
@@ -429,19 +285,13 @@ impl Settings {
                 source: Source::Default,
             },
         };
-        let file = match std::fs::read_to_string(&config_path.value) {
-            Ok(text) => {
-                Some(
-                    toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
-                        path: config_path.value.clone(),
-                        message: e.message().to_owned(),
-                    })?,
-                )
-            }
+        let path = &config_path.value;
+        let file = match std::fs::read_to_string(path) {
+            Ok(text) => Some(parse_file(&text, path)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if config_path.source != Source::Default && !creating {
                     return Err(ConfigError::ExplicitMissing {
-                        path: config_path.value.clone(),
+                        path: path.clone(),
                         source_name: config_path.source.clone(),
                     });
                 }
@@ -449,7 +299,7 @@ impl Settings {
             }
             Err(source) => {
                 return Err(ConfigError::Read {
-                    path: config_path.value.clone(),
+                    path: path.clone(),
                     source,
                 });
             }
@@ -462,8 +312,12 @@ impl Settings {
     }
 
     /// The same sources read again (the file may have changed), for a reload.
-    pub fn reload(&self) -> Result<Settings, ConfigError> {
-        Settings::load(self.flags.clone(), false)
+    pub fn reload(&self) -> Result<Sources, ConfigError> {
+        Sources::load(self.flags.clone(), false)
+    }
+
+    pub fn flags(&self) -> &GlobalArgs {
+        &self.flags
     }
 
     pub fn config_path(&self) -> &Path {
@@ -482,20 +336,14 @@ impl Settings {
         }
     }
 
-    fn file_source(&self, key: &'static str) -> Source {
-        Source::File {
-            path: self.config_path.value.clone(),
-            key,
-        }
-    }
-
     /// The value idp.toml gives `key` (dotted), as text.
     fn file_value(&self, key: &str) -> Option<String> {
         if key.is_empty() {
             return None;
         }
-        let file = toml::Value::try_from(self.file.as_ref()?).ok()?;
-        let value = key.split('.').try_fold(&file, |v, part| v.get(part))?;
+        let mut parts = key.split('.');
+        let first = self.file.as_ref()?.get(parts.next()?)?;
+        let value = parts.try_fold(first, |v, part| v.get(part))?;
         Some(match value {
             toml::Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -503,7 +351,7 @@ impl Settings {
     }
 
     /// `setting` as raw text, flag > environment > file, with where it came from.
-    fn pick(
+    fn raw(
         &self,
         setting: &Setting,
         flag: Option<String>,
@@ -522,51 +370,50 @@ impl Settings {
         }
         Ok(self.file_value(setting.key).map(|value| Sourced {
             value,
-            source: self.file_source(setting.key),
+            source: Source::File {
+                path: self.config_path.value.clone(),
+                key: setting.key,
+            },
         }))
     }
 
-    pub fn issuer(&self) -> Result<Sourced<Issuer>, ConfigError> {
-        let raw = self
-            .pick(&setting::ISSUER, self.flags.issuer.clone())?
-            .ok_or_else(|| ConfigError::Missing {
-                path: self.config_path.value.clone(),
-            })?;
-        parse("issuer", raw, |s| Issuer::parse(s).map_err(Into::into))
+    /// `setting` parsed by `parse`, when it is set anywhere; a value `parse` refuses is an
+    /// error naming where it came from.
+    pub fn get<T, E: Diagnostic>(
+        &self,
+        setting: &Setting,
+        name: &'static str,
+        flag: Option<String>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<Sourced<T>>, ConfigError> {
+        let Some(raw) = self.raw(setting, flag)? else {
+            return Ok(None);
+        };
+        match parse(&raw.value) {
+            Ok(value) => Ok(Some(Sourced {
+                value,
+                source: raw.source,
+            })),
+            Err(e) => Err(ConfigError::Invalid {
+                setting: name,
+                source_name: raw.source,
+                cause: Problem {
+                    message: e.to_string(),
+                    hint: e.hint(),
+                    usage: true,
+                },
+            }),
+        }
     }
 
-    pub fn keys_dir(&self) -> Result<Sourced<PathBuf>, ConfigError> {
-        let flag = self
-            .flags
-            .keys_dir
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned());
-        Ok(match self.pick(&setting::KEYS_DIR, flag)? {
-            Some(Sourced { value, source }) => {
-                let path = match &source {
-                    Source::File { .. } => self.config_dir().join(&value),
-                    _ => PathBuf::from(value),
-                };
-                Sourced {
-                    value: path,
-                    source,
-                }
-            }
-            None => Sourced {
-                value: self.config_dir().join("keys"),
-                source: Source::Default,
-            },
-        })
-    }
-
-    /// A path setting: flag > environment > file, a path from the file relative to it.
-    fn pick_path(
+    /// A path setting: a path from the file is relative to it.
+    fn path(
         &self,
         setting: &Setting,
         flag: Option<&PathBuf>,
     ) -> Result<Option<PathBuf>, ConfigError> {
         let flag = flag.map(|p| p.to_string_lossy().into_owned());
-        Ok(match self.pick(setting, flag)? {
+        Ok(match self.raw(setting, flag)? {
             Some(Sourced {
                 value,
                 source: Source::File { .. },
@@ -576,88 +423,41 @@ impl Settings {
         })
     }
 
-    /// The customer inventory: `customers.file` (relative to idp.toml), else
-    /// `customers.toml` beside idp.toml.
-    pub fn customers(&self) -> Result<idp_fleet::inventory::InventoryFile, ConfigError> {
-        let path = self
-            .pick_path(&setting::CUSTOMERS_FILE, self.flags.customers_file.as_ref())?
-            .unwrap_or_else(|| self.config_dir().join("customers.toml"));
-        Ok(idp_fleet::inventory::InventoryFile::new(path))
+    pub fn issuer(&self) -> Result<Issuer, ConfigError> {
+        self.get(
+            &setting::ISSUER,
+            "issuer",
+            self.flags.issuer.clone(),
+            Issuer::parse,
+        )?
+        .map(|s| s.value)
+        .ok_or_else(|| ConfigError::Missing {
+            path: self.config_path.value.clone(),
+        })
     }
 
-    /// The audit log, opened for appending, when one is configured (`audit.log` relative
-    /// to idp.toml).
-    pub fn audit_log(&self) -> Result<Option<idp_core::audit::AuditLog>, anyhow::Error> {
-        match self.pick_path(&setting::AUDIT_LOG, self.flags.audit_log.as_ref())? {
-            Some(path) => Ok(Some(idp_core::audit::AuditLog::open(&path)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// A file holding a Key Vault bearer token, if one is configured (relative to idp.toml
-    /// when it comes from the file).
-    pub fn key_vault_token_file(&self) -> Result<Option<PathBuf>, ConfigError> {
-        self.pick_path(
-            &setting::KEY_VAULT_TOKEN_FILE,
-            self.flags.key_vault_token_file.as_ref(),
-        )
-    }
-
-    /// ARM's endpoint: `arm.endpoint`, else the cloud's.
-    pub fn arm_endpoint(&self, flag: Option<String>, cloud: Cloud) -> Result<String, ConfigError> {
+    /// The keys folder: `keys.dir`, else `keys` beside idp.toml.
+    pub fn keys_dir(&self) -> Result<PathBuf, ConfigError> {
         Ok(self
-            .pick(&setting::ARM_ENDPOINT, flag)?
-            .map(|s| s.value)
-            .unwrap_or_else(|| cloud.arm_endpoint().to_owned()))
-    }
-
-    /// A file holding an ARM bearer token, if one is configured (relative to idp.toml when
-    /// it comes from the file).
-    pub fn arm_token_file(&self, flag: Option<PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
-        self.pick_path(&setting::ARM_TOKEN_FILE, flag.as_ref())
+            .path(&setting::KEYS_DIR, self.flags.keys_dir.as_ref())?
+            .unwrap_or_else(|| self.config_dir().join("keys")))
     }
 
     pub fn key_store(&self) -> Result<KeyStore, ConfigError> {
-        Ok(KeyStore::new(self.keys_dir()?.value))
+        Ok(KeyStore::new(self.keys_dir()?))
     }
 
     pub fn jwks_path(&self) -> Result<JwksPath, ConfigError> {
-        match self.pick(&setting::JWKS_PATH, self.flags.jwks_path.clone())? {
-            Some(raw) => {
-                Ok(parse("JWKS path", raw, |s| JwksPath::parse(s).map_err(Into::into))?.value)
-            }
-            None => Ok(JwksPath::default()),
-        }
+        Ok(self
+            .get(
+                &setting::JWKS_PATH,
+                "JWKS path",
+                self.flags.jwks_path.clone(),
+                JwksPath::parse,
+            )?
+            .map_or_else(JwksPath::default, |s| s.value))
     }
 
-    /// The assertion audience for the global cloud (`idp sign`): explicit setting, else
-    /// `api://AzureADTokenExchange`.
-    pub fn audience(&self, flag: Option<String>) -> Result<Audience, ConfigError> {
-        self.audience_for(flag, Cloud::Public)
-    }
-
-    /// How long a key must have been published before `keys activate` lets it sign.
-    pub fn min_published_age(
-        &self,
-        flag: Option<String>,
-    ) -> Result<std::time::Duration, ConfigError> {
-        match self.pick(&setting::ROTATION_MIN_PUBLISHED_AGE, flag)? {
-            Some(raw) => Ok(parse("min_published_age", raw, |s| Ok(duration::parse(s)?))?.value),
-            None => Ok(DEFAULT_MIN_PUBLISHED_AGE),
-        }
-    }
-
-    pub fn lifetime(&self, flag: Option<String>) -> Result<Lifetime, ConfigError> {
-        match self.pick(&setting::LIFETIME, flag)? {
-            Some(raw) => {
-                Ok(parse("lifetime", raw, |s| Ok(Lifetime::new(duration::parse(s)?)?))?.value)
-            }
-            None => Ok(Lifetime::default()),
-        }
-    }
-}
-
-impl Settings {
     /// Extra CA files: every `--ca-cert`, else `IDP_CA_CERT` (several joined by `:`), else
     /// `ca_cert` in the file.
     pub fn ca_certs(&self) -> Result<Vec<PathBuf>, ConfigError> {
@@ -677,144 +477,315 @@ impl Settings {
             .unwrap_or_default())
     }
 
-    /// `storage.endpoint`: the container URL when the issuer URL is not one (a custom domain).
+    /// The customer inventory: `customers.file`, else `customers.toml` beside idp.toml.
+    pub fn customers(&self) -> Result<InventoryFile, ConfigError> {
+        let path = self
+            .path(&setting::CUSTOMERS_FILE, self.flags.customers_file.as_ref())?
+            .unwrap_or_else(|| self.config_dir().join("customers.toml"));
+        Ok(InventoryFile::new(path))
+    }
+
+    /// What the process's context is built from; `arm` are the command's ARM flags.
+    pub fn context(
+        &self,
+        arm: Option<&ArmArgs>,
+        runtime: RuntimeKind,
+    ) -> Result<ContextSettings, ConfigError> {
+        let (arm_endpoint, arm_token_file) = match arm {
+            Some(a) => (a.arm_endpoint.clone(), a.arm_token_file.as_ref()),
+            None => (None, None),
+        };
+        Ok(ContextSettings {
+            ca_certs: self.ca_certs()?,
+            keys_dir: self.keys_dir()?,
+            audit_log: self.path(&setting::AUDIT_LOG, self.flags.audit_log.as_ref())?,
+            token_files: TokenFiles {
+                arm: self.path(&setting::ARM_TOKEN_FILE, arm_token_file)?,
+                key_vault: self.path(
+                    &setting::KEY_VAULT_TOKEN_FILE,
+                    self.flags.key_vault_token_file.as_ref(),
+                )?,
+            },
+            arm_endpoint: self
+                .get(
+                    &setting::ARM_ENDPOINT,
+                    "ARM endpoint",
+                    arm_endpoint,
+                    https_url,
+                )?
+                .map(|s| s.value),
+            runtime,
+        })
+    }
+
+    /// How long assertions live: `--lifetime`, the setting, else `default`.
+    pub fn lifetime(
+        &self,
+        flag: Option<String>,
+        default: Lifetime,
+    ) -> Result<Lifetime, ConfigError> {
+        Ok(self
+            .get(&setting::LIFETIME, "lifetime", flag, parse_lifetime)?
+            .map_or(default, |s| s.value))
+    }
+
+    /// A lifetime given by a command's own flag (`exec`, `env`), not the setting.
+    pub fn lifetime_flag(flag: Option<&str>, default: Lifetime) -> Result<Lifetime, ConfigError> {
+        match flag {
+            None => Ok(default),
+            Some(raw) => parse_lifetime(raw).map_err(|e| ConfigError::Invalid {
+                setting: "lifetime",
+                source_name: Source::Flag("--lifetime"),
+                cause: Problem {
+                    message: e.to_string(),
+                    hint: e.hint(),
+                    usage: true,
+                },
+            }),
+        }
+    }
+
+    /// The cloud given by the flag, and the one configured (environment or file), apart:
+    /// a customer's recorded cloud sits between them.
+    pub fn cloud(&self, flag: Option<String>) -> Result<CloudChoice, ConfigError> {
+        let flag = match flag {
+            Some(raw) => Some(
+                self.get(&setting::EXCHANGE_CLOUD, "cloud", Some(raw), Cloud::parse)?
+                    .expect("a flag is a value")
+                    .value,
+            ),
+            None => None,
+        };
+        let configured = self
+            .get(&setting::EXCHANGE_CLOUD, "cloud", None, Cloud::parse)?
+            .map(|s| s.value);
+        Ok(CloudChoice { flag, configured })
+    }
+
+    /// The audience set explicitly (flag, environment or file), if any; an audience no
+    /// cloud uses is warned of, once.
+    pub fn audience(
+        &self,
+        flag: Option<String>,
+        warnings: &mut Warnings,
+    ) -> Result<Option<Audience>, ConfigError> {
+        let audience = self
+            .get(&setting::AUDIENCE, "audience", flag, Audience::parse)?
+            .map(|s| s.value);
+        if let Some(a) = audience.as_ref().filter(|a| !a.is_known()) {
+            warnings.push(format!(
+                "audience `{}` is not a cloud's token-exchange audience ({}); the FIC must carry exactly this value",
+                a.as_str(),
+                idp_core::KNOWN_AUDIENCES.join(", ")
+            ));
+        }
+        Ok(audience)
+    }
+
+    /// The authority host set explicitly, if any.
+    pub fn authority_host(&self, flag: Option<String>) -> Result<Option<String>, ConfigError> {
+        Ok(self
+            .get(
+                &setting::EXCHANGE_AUTHORITY_HOST,
+                "authority host",
+                flag,
+                https_url,
+            )?
+            .map(|s| s.value))
+    }
+
+    /// How assertions are shaped and sent, from a command's cloud and authority flags.
+    pub fn shape(
+        &self,
+        cloud: &CloudArgs,
+        authority: Option<&AuthorityArgs>,
+        lifetime: Lifetime,
+        warnings: &mut Warnings,
+    ) -> Result<Shape, ConfigError> {
+        Ok(Shape {
+            cloud: self.cloud(cloud.cloud.clone())?,
+            audience: self.audience(cloud.audience.clone(), warnings)?,
+            authority_host: self
+                .authority_host(authority.and_then(|a| a.authority_host.clone()))?,
+            lifetime,
+            issuer: self.issuer()?,
+        })
+    }
+
+    /// How long a key must have been published before `keys activate` lets it sign.
+    pub fn min_published_age(
+        &self,
+        flag: Option<String>,
+    ) -> Result<std::time::Duration, ConfigError> {
+        Ok(self
+            .get(
+                &setting::ROTATION_MIN_PUBLISHED_AGE,
+                "min_published_age",
+                flag,
+                duration::parse,
+            )?
+            .map_or(DEFAULT_MIN_PUBLISHED_AGE, |s| s.value))
+    }
+
+    /// `storage.endpoint`: the container URL when the issuer URL is not one.
     pub fn storage_endpoint(
         &self,
         flag: Option<String>,
-    ) -> Result<Option<Sourced<String>>, ConfigError> {
-        self.pick(&setting::STORAGE_ENDPOINT, flag)
+    ) -> Result<Option<idp_publish::target::Target>, ConfigError> {
+        Ok(self
+            .get(
+                &setting::STORAGE_ENDPOINT,
+                "storage endpoint",
+                flag,
+                idp_publish::target::Target::from_url,
+            )?
+            .map(|s| s.value))
     }
 
     pub fn storage_cache_control(
         &self,
         flag: Option<String>,
-    ) -> Result<Sourced<String>, ConfigError> {
-        match self.pick(&setting::STORAGE_CACHE_CONTROL, flag)? {
-            // Sent as an HTTP header value: visible ASCII and spaces only, so a pasted
-            // newline is a usage error here, not a failed request later.
-            Some(raw) => parse("cache_control", raw, |s| {
-                match s.chars().position(|c| !(c == ' ' || c.is_ascii_graphic())) {
-                    Some(i) => anyhow::bail!(
-                        "character {} is {:?}; a Cache-Control value is visible ASCII and spaces",
-                        i + 1,
-                        s.chars().nth(i).unwrap_or_default()
-                    ),
-                    None if s.trim().is_empty() => anyhow::bail!("the value is empty"),
-                    None => Ok(s.to_owned()),
-                }
-            }),
-            None => Ok(Sourced {
-                value: idp_server::DEFAULT_CACHE_CONTROL.into(),
-                source: Source::Default,
-            }),
-        }
+    ) -> Result<idp_server::CacheControl, ConfigError> {
+        Ok(self
+            .get(
+                &setting::STORAGE_CACHE_CONTROL,
+                "cache_control",
+                flag,
+                idp_server::CacheControl::parse,
+            )?
+            .map(|s| s.value)
+            .unwrap_or_default())
     }
 
     pub fn storage_auth(
         &self,
         flag: Option<String>,
     ) -> Result<idp_publish::credential::Auth, ConfigError> {
-        match self.pick(&setting::STORAGE_AUTH, flag)? {
-            Some(raw) => Ok(parse("storage auth", raw, |s| {
-                Ok(idp_publish::credential::Auth::parse(s)?)
-            })?
-            .value),
-            None => Ok(idp_publish::credential::Auth::Auto),
-        }
+        Ok(self
+            .get(
+                &setting::STORAGE_AUTH,
+                "storage auth",
+                flag,
+                idp_publish::credential::Auth::parse,
+            )?
+            .map_or(idp_publish::credential::Auth::Auto, |s| s.value))
     }
 
     pub fn storage_retries(&self, flag: Option<u32>) -> Result<u32, ConfigError> {
-        match self.pick(&setting::STORAGE_RETRIES, flag.map(|r| r.to_string()))? {
-            Some(raw) => Ok(parse("storage retries", raw, |s| {
-                let n: u32 = s.parse()?;
-                anyhow::ensure!(n <= 10, "at most 10 retries");
-                Ok(n)
-            })?
-            .value),
-            None => Ok(3),
-        }
-    }
-
-    pub fn cloud(&self, flag: Option<String>) -> Result<Cloud, ConfigError> {
-        match self.pick(&setting::EXCHANGE_CLOUD, flag)? {
-            Some(raw) => Ok(parse("cloud", raw, Cloud::parse)?.value),
-            None => Ok(Cloud::Public),
-        }
-    }
-
-    /// The Entra authority host: explicit setting, else the cloud's.
-    pub fn authority_host(
-        &self,
-        flag: Option<String>,
-        cloud: Cloud,
-    ) -> Result<String, ConfigError> {
         Ok(self
-            .pick(&setting::EXCHANGE_AUTHORITY_HOST, flag)?
-            .map(|s| s.value)
-            .unwrap_or_else(|| cloud.authority_host().to_owned()))
-    }
-
-    /// The audience configured for assertions, if one was (flag, environment or file): the
-    /// one `idp inspect` expects. Without it, any cloud's token-exchange audience passes.
-    pub fn configured_audience(
-        &self,
-        flag: Option<String>,
-    ) -> Result<Option<Audience>, ConfigError> {
-        self.pick(&setting::AUDIENCE, flag)?
-            .map(|raw| {
-                Ok(parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value)
-            })
-            .transpose()
-    }
-
-    /// The assertion audience: explicit setting, else the cloud's.
-    pub fn audience_for(
-        &self,
-        flag: Option<String>,
-        cloud: Cloud,
-    ) -> Result<Audience, ConfigError> {
-        match self.pick(&setting::AUDIENCE, flag)? {
-            Some(raw) => {
-                let audience =
-                    parse("audience", raw, |s| Audience::parse(s).map_err(Into::into))?.value;
-                if !audience.is_known() {
-                    crate::commands::warn(format_args!(
-                        "audience `{}` is not a cloud's token-exchange audience ({}); the FIC must carry exactly this value",
-                        audience.as_str(),
-                        idp_core::KNOWN_AUDIENCES.join(", ")
-                    ));
-                }
-                Ok(audience)
-            }
-            None => Ok(Audience::parse(cloud.audience()).expect("known audience")),
-        }
+            .get(
+                &setting::STORAGE_RETRIES,
+                "storage retries",
+                flag.map(|r| r.to_string()),
+                |s| match s.parse::<u32>() {
+                    Ok(n) if n <= 10 => Ok(n),
+                    _ => Err(Problem::usage(
+                        format!("`{s}` is not a number of retries from 0 to 10"),
+                        "at most 10 retries",
+                    )),
+                },
+            )?
+            .map_or(3, |s| s.value))
     }
 
     /// The SAS, from `--sas` or `IDP_STORAGE_SAS` (never from the file).
     pub fn storage_sas(
         &self,
         flag: Option<String>,
-    ) -> Result<Option<Sourced<String>>, ConfigError> {
-        self.pick(&setting::STORAGE_SAS, flag)
+    ) -> Result<Option<idp_publish::sas::SasToken>, ConfigError> {
+        Ok(self
+            .get(
+                &setting::STORAGE_SAS,
+                "SAS token",
+                flag,
+                idp_publish::sas::SasToken::parse,
+            )?
+            .map(|s| s.value))
     }
 }
 
-fn parse<T>(
-    setting: &'static str,
-    raw: Sourced<String>,
-    f: impl FnOnce(&str) -> anyhow::Result<T>,
-) -> Result<Sourced<T>, ConfigError> {
-    match f(&raw.value) {
-        Ok(value) => Ok(Sourced {
-            value,
-            source: raw.source,
-        }),
-        Err(source) => Err(ConfigError::Invalid {
-            setting,
-            source_name: raw.source,
-            source,
-        }),
+fn parse_lifetime(s: &str) -> Result<Lifetime, Problem> {
+    let d = duration::parse(s).map_err(|e| Problem {
+        message: e.to_string(),
+        hint: e.hint(),
+        usage: true,
+    })?;
+    Lifetime::new(d).map_err(|e| Problem {
+        message: e.to_string(),
+        hint: e.hint(),
+        usage: true,
+    })
+}
+
+/// An https URL with no path, query or fragment, as an authority host or ARM endpoint is,
+/// without its trailing slash.
+fn https_url(s: &str) -> Result<String, Problem> {
+    let refuse = |why: &str| {
+        Problem::usage(
+            format!("`{s}` {why}"),
+            "give a bare https URL, like https://login.microsoftonline.com or https://127.0.0.1:8444",
+        )
+    };
+    let url = url::Url::parse(s).map_err(|_| refuse("is not a URL"))?;
+    if url.scheme() != "https" {
+        return Err(refuse("is not an https URL"));
     }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("has a path, query or fragment"));
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
+/// idp.toml's text as a table holding only the declared keys: a table per dotted prefix,
+/// top-level values for the others.
+fn parse_file(text: &str, path: &Path) -> Result<toml::Table, ConfigError> {
+    let parse_error = |message: String| ConfigError::Parse {
+        path: path.to_owned(),
+        message,
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| parse_error(e.message().to_owned()))?;
+    let known = |key: &str| setting::IN_FILE.iter().any(|s| s.key == key);
+    let sections = |name: &str| {
+        setting::IN_FILE
+            .iter()
+            .any(|s| s.key.split_once('.').is_some_and(|(p, _)| p == name))
+    };
+    for (name, value) in &table {
+        match value {
+            toml::Value::Table(inner) if sections(name) => {
+                for key in inner.keys() {
+                    let dotted = format!("{name}.{key}");
+                    if !known(&dotted) {
+                        return Err(parse_error(format!("unknown key `{dotted}`")));
+                    }
+                }
+            }
+            toml::Value::Table(_) => {
+                return Err(parse_error(format!("unknown section `[{name}]`")));
+            }
+            _ if known(name) => {}
+            _ => return Err(parse_error(format!("unknown key `{name}`"))),
+        }
+    }
+    Ok(table)
+}
+
+/// idp.toml's text for an issuer and a keys folder, as `idp init` writes it.
+pub fn render_file(issuer: &Issuer, keys_dir: &str) -> String {
+    let mut keys = toml::Table::new();
+    keys.insert("dir".into(), keys_dir.into());
+    let mut table = toml::Table::new();
+    table.insert(setting::ISSUER.key.into(), issuer.as_str().into());
+    table.insert("keys".into(), toml::Value::Table(keys));
+    format!(
+        "# idp configuration, written by `idp init`.\n\
+         # Every setting can be overridden by an IDP_* environment variable and by a flag\n\
+         # (flag > environment > this file > default). Relative paths are relative to this file.\n\
+         # `issuer` is kept byte for byte: the FIC's issuer must be exactly this string.\n\n{}",
+        toml::to_string_pretty(&table).expect("a table serialises")
+    )
 }
 
 fn env_var(name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -841,9 +812,10 @@ mod declared_once {
                 let Some(long) = arg.get_long() else { continue };
                 let flag = format!("--{long}");
                 // Command inputs that share a setting's flag name without being that
-                // setting: the issuer init writes, the header serve sends, the exchange
-                // retries of idp token (storage.retries is publish-metadata's), the cloud
-                // recorded for one customer.
+                // setting: the issuer init writes, the header serve sends (the published
+                // blobs' is storage.cache_control), the exchange retries of idp token
+                // (storage.retries is publish-metadata's), the cloud recorded for one
+                // customer, the lifetimes of exec's and env's assertion files.
                 if [
                     ("idp init", "--issuer"),
                     ("idp serve", "--cache-control"),
@@ -856,11 +828,7 @@ mod declared_once {
                 {
                     continue;
                 }
-                let Some(s) = setting::IN_FILE
-                    .iter()
-                    .chain([&setting::STORAGE_SAS])
-                    .find(|s| s.flag == flag)
-                else {
+                let Some(s) = setting::by_flag(&flag) else {
                     continue;
                 };
                 let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
@@ -914,92 +882,72 @@ mod declared_once {
             assert!(row.contains(s.flag), "{row}");
         }
     }
-}
 
-#[cfg(test)]
-mod clouds {
-    use super::*;
-
+    /// The file takes every declared key, and nothing else.
     #[test]
-    fn each_cloud_has_its_authority_host_and_audience() {
-        for (names, host, audience) in [
-            (
-                ["public", "AzureCloud"],
-                "https://login.microsoftonline.com",
-                "api://AzureADTokenExchange",
-            ),
-            (
-                ["usgov", "AzureUSGovernment"],
-                "https://login.microsoftonline.us",
-                "api://AzureADTokenExchangeUSGov",
-            ),
-            (
-                ["china", "AzureChinaCloud"],
-                "https://login.chinacloudapi.cn",
-                "api://AzureADTokenExchangeChina",
-            ),
+    fn the_file_holds_the_declared_keys_and_nothing_else() {
+        let path = Path::new("idp.toml");
+        let mut text = String::new();
+        let mut sections: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for s in setting::IN_FILE {
+            match s.key.split_once('.') {
+                Some((section, key)) => sections.entry(section).or_default().push(key),
+                None => text.push_str(&format!("{} = \"x\"\n", s.key)),
+            }
+        }
+        for (section, keys) in &sections {
+            text.push_str(&format!("[{section}]\n"));
+            for k in keys {
+                text.push_str(&format!("{k} = \"x\"\n"));
+            }
+        }
+        let table = parse_file(&text, path).unwrap();
+        let count: usize = table
+            .values()
+            .map(|v| v.as_table().map_or(1, |t| t.len()))
+            .sum();
+        assert_eq!(count, setting::IN_FILE.len());
+        for (bad, named) in [
+            ("isuer = \"x\"", "`isuer`"),
+            ("[keys]\ndirectory = \"k\"", "`keys.directory`"),
+            ("[exchanges]\ncloud = \"public\"", "`[exchanges]`"),
         ] {
-            for name in names {
-                let cloud = Cloud::parse(name).unwrap();
-                assert_eq!(cloud.authority_host(), host, "{name}");
-                assert_eq!(cloud.audience(), audience, "{name}");
+            match parse_file(bad, path) {
+                Err(ConfigError::Parse { message, .. }) => {
+                    assert!(message.contains(named), "{bad}: {message}")
+                }
+                other => panic!("{bad}: {other:?}"),
             }
         }
-        assert!(Cloud::parse("germany").is_err());
-    }
-}
-
-#[cfg(test)]
-mod file_keys {
-    use super::*;
-
-    /// The fields serde accepts in `section` (top level when empty), read from its
-    /// unknown-field error: the same list the parser itself holds.
-    fn accepted(section: &str) -> Vec<String> {
-        let doc = if section.is_empty() {
-            "zzz_unknown = 1".to_owned()
-        } else {
-            format!("[{section}]\nzzz_unknown = 1")
-        };
-        let err = toml::from_str::<FileConfig>(&doc).unwrap_err().to_string();
-        let list = err
-            .split("expected one of ")
-            .nth(1)
-            .or_else(|| err.split("expected ").nth(1))
-            .unwrap_or_else(|| panic!("no list of fields in {err}"));
-        list.replace(" or ", ",")
-            .split(',')
-            .map(|f| f.trim().trim_matches(['`', '\n', '.']).to_owned())
-            .filter(|f| !f.is_empty())
-            .collect()
+        // What init writes reads back.
+        let issuer = Issuer::parse("https://acct.blob.core.windows.net/oidc").unwrap();
+        let table = parse_file(&render_file(&issuer, "keys"), path).unwrap();
+        assert_eq!(table["issuer"].as_str(), Some(issuer.as_str()));
+        assert_eq!(table["keys"]["dir"].as_str(), Some("keys"));
     }
 
     #[test]
-    fn the_hints_list_of_keys_is_every_key_the_file_accepts() {
-        let mut expected: Vec<String> = Vec::new();
-        for top in accepted("") {
-            if [
-                "keys",
-                "metadata",
-                "assertion",
-                "storage",
-                "exchange",
-                "rotation",
-                "customers",
-                "arm",
-                "audit",
-                "key_vault",
-            ]
-            .contains(&top.as_str())
-            {
-                expected.extend(accepted(&top).into_iter().map(|k| format!("{top}.{k}")));
-            } else {
-                expected.push(top);
-            }
+    fn authority_hosts_and_endpoints_are_bare_https_urls() {
+        assert_eq!(
+            https_url("https://127.0.0.1:8444/").unwrap(),
+            "https://127.0.0.1:8444"
+        );
+        assert_eq!(
+            https_url("https://login.microsoftonline.us").unwrap(),
+            "https://login.microsoftonline.us"
+        );
+        for bad in ["http://x", "https://x/tenant", "https://x/?a=b", "x", ""] {
+            let e = https_url(bad).unwrap_err();
+            assert!(e.usage && e.hint.is_some(), "{bad}");
         }
-        let mut listed: Vec<String> = setting::IN_FILE.iter().map(|s| s.key.to_owned()).collect();
-        expected.sort();
-        listed.sort();
-        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn a_warning_is_said_once_however_often_it_is_pushed() {
+        let mut w = Warnings::default();
+        w.push("a");
+        w.push("a");
+        w.extend(["b".to_owned(), "a".to_owned()]);
+        assert_eq!(w.0, ["a", "b"]);
     }
 }

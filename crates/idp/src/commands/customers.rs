@@ -1,13 +1,15 @@
 //! `idp customers add | list | show | remove`: the customer inventory (customers.toml).
 
-use crate::cli::CustomersCommand;
-use crate::settings::Settings;
-use idp_fleet::inventory::Customer;
+use crate::cli::{CustomersCommand, ListFormat};
+use crate::settings::{Sources, Warnings};
+use idp_core::cloud::Cloud;
+use idp_core::diagnostic::Report;
+use idp_inventory::Customer;
 use serde_json::json;
 use std::process::ExitCode;
 
-pub fn run(settings: &Settings, cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
-    let file = settings.customers()?;
+pub fn run(sources: &Sources, cmd: CustomersCommand) -> Result<ExitCode, Report> {
+    let file = sources.customers()?;
     match cmd {
         CustomersCommand::Add {
             name,
@@ -15,12 +17,12 @@ pub fn run(settings: &Settings, cmd: CustomersCommand) -> anyhow::Result<ExitCod
             tenant,
             client_id,
             subject,
-            arm_endpoint,
-            arm_token_file,
+            arm,
             cloud,
             scope,
         } => {
-            idp_fleet::inventory::check_name(&name)?;
+            idp_inventory::check_name(&name)?;
+            let cloud = cloud.as_deref().map(Cloud::parse).transpose()?;
             let customer = match (tenant, client_id, subject) {
                 (Some(tenant), Some(client_id), Some(subject)) => Customer {
                     identity,
@@ -30,19 +32,30 @@ pub fn run(settings: &Settings, cmd: CustomersCommand) -> anyhow::Result<ExitCod
                 },
                 (_, _, subject) => {
                     let id = identity.expect("clap requires --identity without the three ids");
-                    let (tenant, client_id, subject) = from_arm(
-                        settings,
+                    // The FIC is looked for with the audience idp signs for that cloud.
+                    let mut warnings = Warnings::default();
+                    let audience = sources.audience(None, &mut warnings)?;
+                    let issuer = sources.issuer()?;
+                    let in_cloud = sources.cloud(None)?.for_customer(cloud);
+                    let audience = audience.map_or_else(
+                        || in_cloud.token_exchange_audience().to_owned(),
+                        |a| a.as_str().to_owned(),
+                    );
+                    warnings.say();
+                    let ctx = super::context(sources, Some(&arm))?;
+                    let found = idp_app::arm::identity(
+                        &ctx,
+                        in_cloud,
                         &id,
+                        issuer.as_str(),
+                        &audience,
                         subject.as_deref(),
-                        cloud.as_deref(),
-                        arm_endpoint,
-                        arm_token_file,
                     )?;
                     Customer {
                         identity: Some(id),
                         cloud,
                         scope,
-                        ..Customer::new(&tenant, &client_id, &subject)
+                        ..Customer::new(&found.tenant, &found.client_id, &found.subject)
                     }
                 }
             };
@@ -54,9 +67,19 @@ pub fn run(settings: &Settings, cmd: CustomersCommand) -> anyhow::Result<ExitCod
             );
             println!("next: `idp token --customer {name}`");
         }
-        CustomersCommand::List { json } => {
+        CustomersCommand::List {
+            json,
+            format,
+            shards,
+        } => {
+            let format = if json { ListFormat::Json } else { format };
+            if format == ListFormat::GithubMatrix {
+                let matrix = idp_app::select::github_matrix(shards.unwrap_or(1))?;
+                println!("{matrix}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let inv = file.load()?;
-            if json {
+            if format == ListFormat::Json {
                 let all: Vec<_> = inv.iter().map(|(name, c)| customer_json(name, c)).collect();
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else if inv.is_empty() {
@@ -91,79 +114,6 @@ pub fn run(settings: &Settings, cmd: CustomersCommand) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads the UAMI at `id` over ARM: its tenant and client id, and the subject of the FIC
-/// that trusts idp's issuer with idp's audience (`subject` picks among several).
-fn from_arm(
-    settings: &Settings,
-    id: &str,
-    subject: Option<&str>,
-    cloud: Option<&str>,
-    endpoint: Option<String>,
-    token_file: Option<std::path::PathBuf>,
-) -> anyhow::Result<(String, String, String)> {
-    let parsed = idp_fleet::inventory::IdentityId::parse(id).map_err(|reason| {
-        crate::report::Hint::usage(
-            reason,
-            "copy the identity's `id` from `az identity show` or the portal's JSON view",
-        )
-    })?;
-    let cloud = settings.cloud(cloud.map(str::to_owned))?;
-    let issuer = settings.issuer()?.value;
-    let audience = settings.audience_for(None, cloud)?;
-    let runtime = super::runtime()?;
-    let arm = arm_client(settings, &runtime, cloud, endpoint, token_file)?;
-    let (uami, fics) = runtime.block_on(async {
-        let uami = arm.identity(&parsed).await?;
-        let fics = arm.federated_credentials(&parsed).await?;
-        Ok::<_, idp_fleet::arm::ArmError>((uami, fics))
-    })?;
-    let fic = idp_fleet::arm::choose_fic(&fics, issuer.as_str(), audience.as_str(), subject)?;
-    Ok((uami.tenant_id, uami.client_id, fic.subject.clone()))
-}
-
-/// An ARM client for `cloud`: `arm.endpoint` (else the cloud's), a bearer token from
-/// `arm.token_file`, else from the Azure credential chain (CLI login, workload or managed
-/// identity). The token is never printed.
-pub(super) fn arm_client(
-    settings: &Settings,
-    runtime: &tokio::runtime::Runtime,
-    cloud: crate::settings::Cloud,
-    endpoint: Option<String>,
-    token_file: Option<std::path::PathBuf>,
-) -> anyhow::Result<idp_fleet::arm::ArmClient> {
-    use anyhow::Context as _;
-    let endpoint = settings.arm_endpoint(endpoint, cloud)?;
-    let http = super::https_client(settings)?;
-    let token = match settings.arm_token_file(token_file)? {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).with_context(|| {
-                crate::report::Hint::usage(
-                    format!("cannot read the ARM token file {}", path.display()),
-                    "check --arm-token-file / IDP_ARM_TOKEN_FILE",
-                )
-            })?;
-            idp_core::secret::SecretString::new(text.trim())
-        }
-        None => {
-            let (method, credential) = super::azure_credential(&http)?;
-            let scope = format!("{endpoint}/.default");
-            let token = runtime
-                .block_on(credential.get_token(&[&scope], None))
-                .map_err(|e| {
-                    crate::report::Hint::failed(
-                        format!(
-                            "cannot get an ARM token ({method:?}): {}",
-                            idp_core::secret::redact(&e.to_string())
-                        ),
-                        "log in with `az login`, or give a token in --arm-token-file / IDP_ARM_TOKEN_FILE",
-                    )
-                })?;
-            idp_core::secret::SecretString::new(token.token.secret())
-        }
-    };
-    Ok(idp_fleet::arm::ArmClient::new(http, &endpoint, token))
 }
 
 fn customer_json(name: &str, c: &Customer) -> serde_json::Value {

@@ -1,115 +1,90 @@
 //! `idp doctor`: every check Entra will make, before Entra makes it. The issuer as Entra
-//! fetches it (anonymously, over HTTPS, no redirects), the keyring against it, and each
-//! customer asked for, with a real exchange unless `--no-exchange`. Exit 1 on any ✗.
+//! fetches it (anonymously, over HTTPS, no redirects), the keyring against it, a key held
+//! in Key Vault, and each customer asked for, checked in parallel, with a real exchange
+//! unless `--no-exchange`. Exit 1 on any ✗.
 
 use crate::cli::{DoctorArgs, DoctorFormat};
-use crate::report::EXIT_FAILED;
-use crate::settings::Settings;
+use crate::settings::{Sources, Warnings};
+use idp_app::exchange::{self, Exchanger, Scope};
+use idp_core::assertion::Lifetime;
+use idp_core::diagnostic::{EXIT_FAILED, Report};
 use idp_publish::doctor::{self, Finding, IssuerInputs, Status};
 use serde_json::json;
 use std::process::ExitCode;
 
-pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    let (issuer, keyring, docs) = super::render_with_keyring(settings)?;
-    let file = settings.customers()?;
-    // The inventory is read once; every customer named is checked to be in it first.
-    let inventory = if args.customer.is_some() || args.all {
-        file.load()?
-    } else {
-        idp_fleet::inventory::Inventory::default()
-    };
-    let names: Vec<String> = match (&args.customer, args.all) {
-        (Some(name), _) => {
-            inventory.require(name, file.path())?;
-            vec![name.clone()]
+pub fn run(sources: &Sources, args: DoctorArgs) -> Result<ExitCode, Report> {
+    let mut warnings = Warnings::default();
+    let issuer = sources.issuer()?;
+    let jwks_path = sources.jwks_path()?;
+    let min_age = sources.min_published_age(None)?;
+    // The customers asked for, each checked and planned, before anything is fetched.
+    let asked = args.who.customer.is_some()
+        || args.who.tenant.is_some()
+        || args.who.client_id.is_some()
+        || args.who.subject.is_some()
+        || super::is_many(&args.many);
+    let mut planned = Vec::new();
+    let mut shape = None;
+    if asked {
+        let (selection, shard) = super::selection(&args.who, Some(&args.many))?;
+        let s = sources.shape(
+            &args.cloud,
+            Some(&args.authority),
+            Lifetime::default(),
+            &mut warnings,
+        )?;
+        for who in idp_app::select::resolve(&selection, shard, &sources.customers()?)? {
+            let job = exchange::plan(&s, &who, &Scope::RecordedOrArm)?;
+            planned.push((who, job));
         }
-        (None, true) => {
-            if inventory.is_empty() {
-                return Err(idp_fleet::inventory::InventoryError::Empty {
-                    path: file.path().to_owned(),
-                }
-                .into());
-            }
-            inventory.names()
-        }
-        (None, false) => Vec::new(),
-    };
-    let min_age = settings.min_published_age(None)?;
-    let extra_ca = !settings.ca_certs()?.is_empty();
-    let client = super::https_client(settings)?;
-    let runtime = super::runtime()?;
-    let fetched = runtime.block_on(idp_publish::readback::fetch_published(&client, &issuer));
+        shape = Some(s);
+    }
+    warnings.say();
+    let ctx = super::context(sources, Some(&args.arm))?;
+    let keyring = ctx.keys().load()?;
+    let docs = idp_core::metadata::render(&issuer, &jwks_path, &keyring)?;
+    let fetched = ctx.block_on(idp_publish::readback::fetch_published(ctx.http()?, &issuer));
     let inputs = IssuerInputs {
         issuer: &issuer,
         keyring: &keyring,
         docs: &docs,
         now: super::now(),
         min_published_age: min_age,
-        extra_ca,
+        extra_ca: ctx.has_extra_cas(),
     };
     let mut report: Vec<(String, Finding)> = doctor::issuer_findings(inputs, &fetched)
         .into_iter()
         .map(|f| ("issuer".to_owned(), f))
         .collect();
-
     if let Some(active) = keyring.active().filter(|k| k.key_vault.is_some()) {
-        let store = settings.key_store()?;
-        let finding = vault_finding(settings, &store, active, &runtime);
-        report.push(("issuer".to_owned(), finding));
+        report.push((
+            "issuer".to_owned(),
+            idp_app::doctor::vault_key(&ctx, active),
+        ));
     }
-
-    if !names.is_empty() {
-        let store = settings.key_store()?;
-        let key = super::active_signer(settings, &store, &keyring)?;
-        let mut arm = None;
-        for name in &names {
-            let customer = inventory.get(name).cloned().expect("checked above");
-            for f in fic_findings(settings, &runtime, &mut arm, &args, &customer)? {
-                report.push((name.clone(), f));
-            }
-            let finding = if args.no_exchange {
-                Finding {
-                    check: "values",
-                    status: Status::Ok,
-                    detail:
-                        "tenant, client id, subject and scope are well-formed (no exchange sent)"
-                            .into(),
-                    fix: None,
-                }
-            } else {
-                match super::token::customer_exchange(
-                    settings,
-                    name,
-                    customer.clone(),
-                    &key,
-                    args.authority_host.clone(),
-                    true,
-                    "doctor",
-                )? {
-                    Ok(()) => Finding {
-                        check: "exchange",
-                        status: Status::Ok,
-                        detail: "Entra exchanged an assertion for an access token".into(),
-                        fix: None,
-                    },
-                    Err(e) => {
-                        let (code, line) = super::token::describe(&e);
-                        Finding {
-                            check: "exchange",
-                            status: Status::Fail,
-                            detail: match code {
-                                Some(c) => format!("AADSTS{c}: {line}"),
-                                None => line,
-                            },
-                            fix: Some("see the check above; `idp token --customer NAME` prints Entra's full answer".into()),
-                        }
-                    }
-                }
-            };
-            report.push((name.clone(), finding));
+    if let Some(shape) = &shape {
+        let exchanger = if args.no_exchange {
+            None
+        } else {
+            Some(Exchanger {
+                http: ctx.http()?.clone(),
+                key: ctx.active_signer(&keyring)?,
+                audit: ctx.audit()?,
+                command: "doctor",
+                policy: exchange::check_policy(),
+            })
+        };
+        let checked = ctx.block_on(idp_app::doctor::customers(
+            &ctx,
+            shape,
+            planned,
+            exchanger.as_ref(),
+            usize::from(args.many.parallel),
+        ));
+        for (name, findings) in checked {
+            report.extend(findings.into_iter().map(|f| (name.clone(), f)));
         }
     }
-
     let failed = report.iter().any(|(_, f)| f.status == Status::Fail);
     print_report(&report, args.format)?;
     Ok(if failed {
@@ -119,140 +94,20 @@ pub fn run(settings: &Settings, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The active key held in Key Vault: the vault signs a probe, and the signature verifies
-/// with the public key the keyring (and the JWKS) carries.
-fn vault_finding(
-    settings: &Settings,
-    store: &idp_core::keyring::KeyStore,
-    active: &idp_core::keyring::KeyEntry,
-    runtime: &tokio::runtime::Runtime,
-) -> Finding {
-    use idp_core::diagnostic::Diagnostic as _;
-    let id = active.key_vault.as_deref().unwrap_or_default();
-    let signed = super::signer_for(settings, store, active).and_then(|signer| {
-        runtime
-            .block_on(signer.sign_rs256(b"idp doctor: can the active key sign?"))
-            .map_err(anyhow::Error::from)
-    });
-    match signed {
-        Ok(_) => Finding {
-            check: "signing key",
-            status: Status::Ok,
-            detail: format!(
-                "held in Key Vault ({id}): the vault signed a probe, and it verifies with the recorded public key"
-            ),
-            fix: None,
-        },
-        Err(e) => Finding {
-            check: "signing key",
-            status: Status::Fail,
-            detail: idp_core::secret::redact(&format!("{e:#}")),
-            fix: e
-                .chain()
-                .find_map(|c| {
-                    c.downcast_ref::<idp_core::signer::SignError>()
-                        .and_then(|s| s.hint())
-                })
-                .or_else(|| {
-                    Some(
-                        "check idp's access to the vault (--key-vault-token-file, az login)".into(),
-                    )
-                }),
-        },
-    }
-}
-
-/// The customer's FIC over ARM, when its identity is recorded: issuer byte for byte,
-/// subject and the one audience, and how many of the 20 FIC slots the UAMI uses.
-fn fic_findings(
-    settings: &Settings,
-    runtime: &tokio::runtime::Runtime,
-    arm: &mut Option<idp_fleet::arm::ArmClient>,
-    args: &DoctorArgs,
-    customer: &idp_fleet::inventory::Customer,
-) -> anyhow::Result<Vec<Finding>> {
-    let Some(id) = &customer.identity else {
-        return Ok(vec![Finding {
-            check: "fic",
-            status: Status::Warn,
-            detail: "no identity resource id recorded, so its FIC cannot be read over ARM".into(),
-            fix: Some("add the customer with --identity to have its FIC checked".into()),
-        }]);
-    };
-    let id = idp_fleet::inventory::IdentityId::parse(id)
-        .map_err(|reason| crate::report::Hint::usage(reason, "fix the customer's identity"))?;
-    let cloud = settings.cloud(customer.cloud.clone())?;
-    if arm.is_none() {
-        *arm = Some(super::customers::arm_client(
-            settings,
-            runtime,
-            cloud,
-            args.arm_endpoint.clone(),
-            args.arm_token_file.clone(),
-        )?);
-    }
-    let client = arm.as_ref().expect("just set");
-    let fics = match runtime.block_on(client.federated_credentials(&id)) {
-        Ok(f) => f,
-        Err(e) => {
-            use idp_core::diagnostic::Diagnostic;
-            return Ok(vec![Finding {
-                check: "fic",
-                status: Status::Fail,
-                detail: e.to_string(),
-                fix: e.hint(),
-            }]);
-        }
-    };
-    let issuer = settings.issuer()?.value;
-    let audience = settings.audience_for(None, cloud)?;
-    let mut out = Vec::new();
-    out.push(
-        match idp_fleet::arm::choose_fic(
-            &fics,
-            issuer.as_str(),
-            audience.as_str(),
-            Some(&customer.subject),
-        ) {
-            Ok(fic) => Finding {
-                check: "fic",
-                status: Status::Ok,
-                detail: format!(
-                    "FIC `{}`: issuer, subject `{}` and audience `{}` as idp signs them",
-                    fic.name,
-                    fic.subject,
-                    audience.as_str()
-                ),
-                fix: None,
-            },
-            Err(mismatch) => {
-                use idp_core::diagnostic::Diagnostic;
-                Finding {
-                    check: "fic",
-                    status: Status::Fail,
-                    detail: mismatch.to_string(),
-                    fix: mismatch.hint(),
-                }
-            }
-        },
-    );
-    let used = fics.len();
-    out.push(Finding {
-        check: "fic slots",
-        status: if used >= 20 { Status::Warn } else { Status::Ok },
-        detail: format!("{used} of the 20 federated credentials a managed identity may hold"),
-        fix: (used >= 20).then(|| "remove FICs no one uses before adding another".to_owned()),
-    });
-    Ok(out)
-}
-
-fn print_report(report: &[(String, Finding)], format: DoctorFormat) -> anyhow::Result<()> {
+fn print_report(report: &[(String, Finding)], format: DoctorFormat) -> Result<(), Report> {
     let failed = report.iter().any(|(_, f)| f.status == Status::Fail);
+    // A fix names only flags `idp doctor` has.
+    let flags = crate::report::flags_of(&["doctor"]);
+    let fix = |f: &Finding| {
+        f.fix
+            .as_deref()
+            .and_then(|h| crate::report::fit_hint(h, &flags))
+    };
     match format {
         DoctorFormat::Text => {
             for (subject, f) in report {
                 println!("{} {subject}: {}: {}", f.status.mark(), f.check, f.detail);
-                if let Some(fix) = &f.fix {
+                if let Some(fix) = fix(f) {
                     println!("    fix: {fix}");
                 }
             }
@@ -269,7 +124,7 @@ fn print_report(report: &[(String, Finding)], format: DoctorFormat) -> anyhow::R
                 .iter()
                 .map(|(subject, f)| {
                     json!({"subject": subject, "check": f.check, "status": f.status.as_str(),
-                           "detail": f.detail, "fix": f.fix})
+                           "detail": f.detail, "fix": fix(f)})
                 })
                 .collect();
             println!(

@@ -2,16 +2,16 @@
 //! the emulator's own keys), for testing a setup and pipelines offline.
 
 use crate::cli::EmulatorArgs;
-use crate::report::Hint;
-use crate::settings::Settings;
-use anyhow::Context;
+use crate::settings::Sources;
 use axum_server::Handle;
+use idp_app::context::RuntimeKind;
+use idp_core::diagnostic::{Context as _, Problem, Report};
 use idp_core::duration;
 use idp_emulator::{Config, Emulator};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> {
+pub fn run(sources: &Sources, args: EmulatorArgs) -> Result<ExitCode, Report> {
     // Every input is checked before `--self-signed` writes its folder.
     let ttl = duration::parse(&args.metadata_ttl).context("invalid --metadata-ttl")?;
     let delay = duration::parse(&args.propagation_delay).context("invalid --propagation-delay")?;
@@ -22,9 +22,9 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
     config.public_base_url = args.public_url.clone();
     config.require_same_host_jwks = args.strict_jwks_host;
     config.state_file = args.state.clone();
-    for path in settings.ca_certs()?.iter().chain(&args.trust_ca) {
-        let pem = std::fs::read(path).with_context(|| {
-            Hint::usage(
+    for path in sources.ca_certs()?.iter().chain(&args.trust_ca) {
+        let pem = std::fs::read(path).problem(|| {
+            Problem::usage(
                 format!("cannot read the CA file {}", path.display()),
                 "check the --trust-ca and --ca-cert / IDP_CA_CERT paths",
             )
@@ -54,25 +54,46 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
             })
         }),
     });
-    let emulator = Emulator::new(config).context(Hint::usage(
-        "cannot start the emulator",
-        "correct the value named above; `idp emulator --help` lists each option's form",
-    ))?;
-    let tls = super::serve::tls_material(
-        args.tls_cert.as_deref(),
-        args.tls_key.as_deref(),
-        args.self_signed.as_deref(),
-        None,
-    )?
-    .context(Hint::usage(
-        "the emulator serves HTTPS only, like Entra",
-        "pass --self-signed DIR, or --tls-cert and --tls-key",
-    ))?;
+    let emulator = Emulator::new(config).map_err(|e| {
+        Report::usage(
+            format!("cannot start the emulator: {e}"),
+            "correct the value named above; `idp emulator --help` lists each option's form",
+        )
+    })?;
+    let material = match (&args.tls_cert, &args.tls_key, &args.self_signed) {
+        (Some(cert), Some(key), _) => {
+            idp_server::tls::material(idp_server::tls::Source::Files { cert, key })?
+        }
+        (_, _, Some(dir)) => {
+            let made =
+                idp_server::tls::material(idp_server::tls::Source::SelfSigned { dir, host: None })?;
+            if let Some((ca, hosts)) = &made.made {
+                note!(
+                    "made a local CA for {}; clients trust {}",
+                    hosts.join(", "),
+                    ca.display()
+                );
+            }
+            made
+        }
+        _ => {
+            return Err(Report::usage(
+                "the emulator serves HTTPS only, like Entra",
+                "pass --self-signed DIR, or --tls-cert and --tls-key",
+            ));
+        }
+    };
+    let tls = material.pem;
     let _ = vault_tls.set(tls.clone());
     if let Some(path) = &args.owner_token_out {
         let token = emulator
             .owner_token(std::time::Duration::from_secs(24 * 3600))
-            .context("cannot sign the owner token")?;
+            .map_err(|e| {
+                Report::failed(
+                    format!("cannot sign the owner token: {e}"),
+                    "report it: the emulator's own key should sign",
+                )
+            })?;
         idp_core::fsutil::write_atomic(
             path,
             token.as_bytes(),
@@ -81,11 +102,8 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
         )?;
     }
     let app = emulator.router();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+    let ctx = idp_app::Context::new(sources.context(None, RuntimeKind::MultiThread(2))?)?;
+    ctx.block_on(async move {
         let (tenant, subscription) = (args.tenant.clone(), args.subscription.clone());
         let owner_token_out = args.owner_token_out.clone();
         let announce = move |addr: SocketAddr| {
@@ -114,9 +132,8 @@ pub fn run(settings: &Settings, args: EmulatorArgs) -> anyhow::Result<ExitCode> 
                 );
             }
         };
-        idp_server::listen::serve_until_stopped(args.listen, Some(tls), app, announce).await?;
-        note!("stopped");
-        anyhow::Ok(())
+        idp_server::listen::serve_until_stopped(args.listen, Some(tls), app, announce).await
     })?;
+    note!("stopped");
     Ok(ExitCode::SUCCESS)
 }

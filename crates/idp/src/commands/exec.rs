@@ -1,34 +1,32 @@
 //! `idp exec`: runs a command with fresh assertions for a customer (or once per customer).
 
-use super::broker::{self, Selection, Shaping};
 use crate::cli::{AsCi, ExecArgs};
-use crate::settings::Settings;
+use crate::settings::{Sources, Warnings};
+use idp_app::broker::{self, FILE_LIFETIME};
 use idp_broker::run::{self, Note};
 use idp_broker::{Impersonate, child};
 use idp_core::assertion::Lifetime;
+use idp_core::diagnostic::{EXIT_FAILED, Report};
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub fn run(settings: &Settings, args: ExecArgs) -> anyhow::Result<ExitCode> {
-    let selection = Selection {
-        customer: args.customer.clone(),
-        all: args.all,
-        customers: args.customers.clone(),
-        tenant: args.tenant.clone(),
-        client_id: args.client_id.clone(),
-        subject: args.subject.clone(),
-    };
-    let shaping = Shaping {
-        lifetime: args.lifetime.clone(),
-        authority_host: args.authority_host.clone(),
-        cloud: args.cloud.clone(),
-        audience: args.audience.clone(),
-    };
-    let default = Lifetime::new(broker::FILE_LIFETIME)?;
-    let mut runs = broker::runs(settings, &selection, &shaping, default, "exec")?;
-    broker::warn_short_file_lifetime(&runs);
+pub fn run(sources: &Sources, args: ExecArgs) -> Result<ExitCode, Report> {
+    let mut warnings = Warnings::default();
+    let (selection, shard) = super::selection(&args.who, Some(&args.many))?;
+    let default = Lifetime::new(FILE_LIFETIME)?;
+    let lifetime = Sources::lifetime_flag(args.lifetime.as_deref(), default)?;
+    let shape = sources.shape(&args.cloud, Some(&args.authority), lifetime, &mut warnings)?;
+    let chosen = idp_app::select::resolve(&selection, shard, &sources.customers()?)?;
+    warnings.extend(broker::short_file_lifetime(lifetime));
+    for hidden in idp_broker::var::HIDDEN {
+        if std::env::var_os(hidden).is_some() {
+            warnings.push(format!(
+                "{hidden} is set: removed for the command, so that tools use idp's refreshing endpoint instead of a static assertion"
+            ));
+        }
+    }
     let also = match args.as_ci {
         None => Impersonate::None,
         Some(AsCi::Github) => Impersonate::Github,
@@ -45,26 +43,25 @@ pub fn run(settings: &Settings, args: ExecArgs) -> anyhow::Result<ExitCode> {
         remove: idp_broker::var::HIDDEN.map(str::to_owned).to_vec(),
         forward_sigint: !std::io::stdin().is_terminal(),
     };
-    for hidden in idp_broker::var::HIDDEN {
-        if std::env::var_os(hidden).is_some() {
-            super::warn(format_args!(
-                "{hidden} is set: removed for the command, so that tools use idp's refreshing endpoint instead of a static assertion"
-            ));
-        }
-    }
-    let runtime = super::runtime()?;
+    let ctx = super::context(sources, None)?;
+    let ring = ctx.keys().load()?;
+    let mut runs = broker::runs(&ctx, &ring, &shape, &chosen, "exec")?;
+    warnings.say();
     let note: Note = Arc::new(|line: String| note!("{line}"));
-    if !args.all && args.customers.is_empty() {
+    if !super::is_many(&args.many) {
         let run = runs.pop().expect("one customer");
-        let code = runtime.block_on(run::run_one(run, spec, also, true, note))?;
+        let code = ctx.block_on(run::run_one(run, spec, also, true, note))?;
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
     }
+    if let (Some(shard), true) = (shard, runs.is_empty()) {
+        note!("shard {shard} holds none of the customers asked for: nothing to run");
+    }
     let started = Instant::now();
-    let outcomes = runtime.block_on(run::run_many(
+    let outcomes = ctx.block_on(broker::run_all(
         runs,
         spec,
         also,
-        usize::from(args.parallel),
+        usize::from(args.many.parallel),
         note,
     ));
     let failed = outcomes
@@ -87,6 +84,6 @@ pub fn run(settings: &Settings, args: ExecArgs) -> anyhow::Result<ExitCode> {
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(crate::report::EXIT_FAILED)
+        ExitCode::from(EXIT_FAILED)
     })
 }

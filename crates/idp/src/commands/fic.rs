@@ -1,20 +1,23 @@
 //! `idp fic`: the customer's federated identity credential, in the form their tool takes.
 
 use crate::cli::{FicArgs, FicFormat};
-use crate::settings::Settings;
-use idp_core::assertion::Subject;
+use crate::settings::{Sources, Warnings};
+use idp_core::assertion::{Lifetime, Subject};
+use idp_core::diagnostic::Report;
 use idp_template::fic::{Fic, Format, Parent};
 use idp_template::names::{FicName, IdentityName, ResourceGroupName};
 use std::io::Write;
 use std::process::ExitCode;
 
-pub fn run(settings: &Settings, args: FicArgs) -> anyhow::Result<ExitCode> {
-    let cloud = settings.cloud(args.cloud)?;
+pub fn run(sources: &Sources, args: FicArgs) -> Result<ExitCode, Report> {
+    let mut warnings = Warnings::default();
+    let shape = sources.shape(&args.cloud, None, Lifetime::default(), &mut warnings)?;
+    let cloud = shape.cloud.for_customer(None);
     let fic = Fic {
         name: FicName::parse(&args.name)?,
-        issuer: settings.issuer()?.value,
         subject: Subject::parse(&args.subject)?,
-        audience: settings.audience_for(args.audience, cloud)?,
+        audience: shape.audience(cloud),
+        issuer: shape.issuer,
     };
     let parent = Parent {
         identity: args
@@ -35,6 +38,7 @@ pub fn run(settings: &Settings, args: FicArgs) -> anyhow::Result<ExitCode> {
         FicFormat::Az => Format::Az,
         FicFormat::Terraform => Format::Terraform,
     };
+    warnings.say();
     std::io::stdout()
         .lock()
         .write_all(fic.render(&parent, format).as_bytes())?;

@@ -1,40 +1,33 @@
 //! `idp init`: write idp.toml and the first signing key.
 
-use crate::cli::{GlobalArgs, InitArgs};
-use crate::settings::{ConfigError, FileConfig, KeysSection, Settings};
-use anyhow::Context;
+use crate::cli::InitArgs;
+use crate::settings::{ConfigError, Sources};
+use idp_core::diagnostic::{Context as _, Report};
 use idp_core::fsutil::{self, Overwrite};
 use idp_core::keyring::KeyStore;
 use idp_core::{Issuer, keys};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn run(global: &GlobalArgs, settings: &Settings, args: InitArgs) -> anyhow::Result<ExitCode> {
+pub fn run(sources: &Sources, args: InitArgs) -> Result<ExitCode, Report> {
     // Everything is checked before anything is written.
     let issuer = Issuer::parse(&args.issuer)?;
-    let config_path = settings.config_path().to_owned();
-    if settings.config_exists() && !args.force {
+    let config_path = sources.config_path().to_owned();
+    if sources.config_exists() && !args.force {
         return Err(ConfigError::ConfigExists { path: config_path }.into());
     }
-    let keys_dir = settings.keys_dir()?.value;
+    let keys_dir = sources.keys_dir()?;
     let store = KeyStore::new(&keys_dir);
     if store.exists() && !args.force {
         return Err(idp_core::keyring::KeyringError::AlreadyExists { dir: keys_dir }.into());
     }
-    let config = FileConfig {
-        issuer: Some(issuer.as_str().to_owned()),
-        keys: KeysSection {
-            dir: Some(keys_dir_for_file(
-                &config_path,
-                &keys_dir,
-                global.keys_dir.is_some(),
-            )),
-        },
-        ..FileConfig::default()
-    };
-    let text = render_config(&config);
+    let from_flag = sources.flags().keys_dir.is_some();
+    let text = crate::settings::render_file(
+        &issuer,
+        &keys_dir_for_file(&config_path, &keys_dir, from_flag),
+    );
 
-    eprintln!("generating a {}-bit RSA key…", args.key_size);
+    note!("generating a {}-bit RSA key…", args.key_size);
     let key = keys::generate(args.key_size)?;
     // All or nothing: the configuration's bytes are written first (beside it, not yet in
     // place), so a full disk or a missing folder stops init before any key exists; it is
@@ -50,7 +43,7 @@ pub fn run(global: &GlobalArgs, settings: &Settings, args: InitArgs) -> anyhow::
     };
     if let Err(e) = staged.commit(overwrite) {
         if args.force {
-            return Err(anyhow::Error::new(e).context(format!(
+            return Err(Report::from(e).context(format!(
                 "the new key was written to {}, but the configuration was not",
                 keys_dir.display()
             )));
@@ -61,7 +54,7 @@ pub fn run(global: &GlobalArgs, settings: &Settings, args: InitArgs) -> anyhow::
         } else {
             format!("remove these by hand before re-running: {left:?}")
         };
-        return Err(anyhow::Error::new(e).context(format!(
+        return Err(Report::from(e).context(format!(
             "the configuration cannot be written, so the key just made was removed ({undone})"
         )));
     }
@@ -101,14 +94,4 @@ fn absolute(p: &Path) -> PathBuf {
         p
     };
     std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
-}
-
-fn render_config(config: &FileConfig) -> String {
-    let body = toml::to_string_pretty(config).expect("configuration serialises");
-    format!(
-        "# idp configuration, written by `idp init`.\n\
-         # Every setting can be overridden by an IDP_* environment variable and by a flag\n\
-         # (flag > environment > this file > default). Relative paths are relative to this file.\n\
-         # `issuer` is kept byte for byte: the FIC's issuer must be exactly this string.\n\n{body}"
-    )
 }

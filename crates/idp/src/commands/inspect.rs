@@ -1,14 +1,14 @@
 //! `idp inspect`: decode, verify against the local keyring, and say which check fails.
 
 use crate::cli::InspectArgs;
-use crate::report::{EXIT_FAILED, Reported};
-use crate::settings::Settings;
+use crate::settings::{Sources, Warnings};
+use idp_core::diagnostic::{Problem, Report};
 use idp_core::inspect;
 use serde_json::{Value, json};
 use std::io::Read;
 use std::process::ExitCode;
 
-pub fn run(settings: &Settings, args: InspectArgs) -> anyhow::Result<ExitCode> {
+pub fn run(sources: &Sources, args: InspectArgs) -> Result<ExitCode, Report> {
     let token = if args.token == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;
@@ -17,10 +17,12 @@ pub fn run(settings: &Settings, args: InspectArgs) -> anyhow::Result<ExitCode> {
         args.token
     };
     let decoded = inspect::decode(&token)?;
-    let issuer = settings.issuer()?.value;
-    let ring = settings.key_store()?.load()?;
+    let issuer = sources.issuer()?;
+    let mut warnings = Warnings::default();
+    let audience = sources.audience(args.audience, &mut warnings)?;
+    warnings.say();
+    let ring = sources.key_store()?.load()?;
     let now = super::now().unix_timestamp();
-    let audience = settings.configured_audience(args.audience)?;
     let report = inspect::check(
         &decoded,
         &issuer,
@@ -65,10 +67,6 @@ pub fn run(settings: &Settings, args: InspectArgs) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else {
         let failed: Vec<&str> = report.failures().map(|c| c.name).collect();
-        Err(Reported {
-            message: format!("the assertion fails: {}", failed.join(", ")),
-            code: EXIT_FAILED,
-        }
-        .into())
+        Err(Problem::reported(format!("the assertion fails: {}", failed.join(", "))).into())
     }
 }

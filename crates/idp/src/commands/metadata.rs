@@ -1,13 +1,16 @@
 //! `idp metadata`: the documents exactly as they will be published.
 
 use crate::cli::{Document, MetadataArgs};
-use crate::settings::Settings;
+use crate::settings::Sources;
+use idp_core::diagnostic::Report;
 use idp_core::fsutil::{self, Overwrite};
 use std::io::Write;
 use std::process::ExitCode;
 
-pub fn run(settings: &Settings, args: MetadataArgs) -> anyhow::Result<ExitCode> {
-    let (issuer, docs) = super::render_documents(settings)?;
+pub fn run(sources: &Sources, args: MetadataArgs) -> Result<ExitCode, Report> {
+    let issuer = sources.issuer()?;
+    let ring = sources.key_store()?.load()?;
+    let docs = idp_core::metadata::render(&issuer, &sources.jwks_path()?, &ring)?;
     let files = [
         (&docs.discovery_path, &docs.discovery),
         (&docs.jwks_path, &docs.jwks),

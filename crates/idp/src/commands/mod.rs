@@ -1,4 +1,6 @@
-//! One module per command. Each validates all of its input before it writes anything.
+//! One module per command, each in three steps: resolve the settings it uses (once, into
+//! typed values), call the application crate, render what comes back. Each checks all of
+//! its input before it writes or sends anything. No command module calls another.
 
 /// `eprintln!` that never panics: a long-running service (serve, emulator) whose stderr
 /// reader went away must keep serving, and still stop cleanly on a signal.
@@ -9,7 +11,6 @@ macro_rules! note {
     }};
 }
 
-mod broker;
 mod customers;
 mod doctor;
 mod emulator;
@@ -27,31 +28,34 @@ mod serve_assertions;
 mod sign;
 mod token;
 
-use crate::cli::{Cli, Command};
-use crate::settings::Settings;
+use crate::cli::{ArmArgs, Cli, Command, ManyCustomers, OneCustomer};
+use crate::settings::Sources;
+use idp_app::context::{Context, RuntimeKind};
+use idp_app::select::{Selection, Shard};
+use idp_core::diagnostic::Report;
 use std::process::ExitCode;
 use time::OffsetDateTime;
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(cli: Cli) -> Result<ExitCode, Report> {
     let creating = matches!(cli.command, Command::Init(_));
-    let settings = Settings::load(cli.global.clone(), creating)?;
+    let sources = Sources::load(cli.global.clone(), creating)?;
     match cli.command {
-        Command::Init(args) => init::run(&cli.global, &settings, args),
-        Command::Keys(cmd) => keys::run(&settings, cmd),
-        Command::Metadata(args) => metadata::run(&settings, args),
-        Command::Sign(args) => sign::run(&settings, args),
-        Command::Inspect(args) => inspect::run(&settings, args),
-        Command::Serve(args) => serve::run(&settings, args),
-        Command::PublishMetadata(args) => publish::run(&settings, args),
-        Command::Emulator(args) => emulator::run(&settings, args),
-        Command::Token(args) => token::run(&settings, args),
-        Command::Customers(cmd) => customers::run(&settings, cmd),
-        Command::Doctor(args) => doctor::run(&settings, args),
-        Command::Exec(args) => exec::run(&settings, args),
-        Command::Env(args) => env::run(&settings, args),
-        Command::ServeAssertions(args) => serve_assertions::run(&settings, args),
-        Command::Fic(args) => fic::run(&settings, args),
-        Command::ManagedApp(cmd) => managed_app::run(&settings, cmd),
+        Command::Init(args) => init::run(&sources, args),
+        Command::Keys(cmd) => keys::run(&sources, cmd),
+        Command::Metadata(args) => metadata::run(&sources, args),
+        Command::Sign(args) => sign::run(&sources, args),
+        Command::Inspect(args) => inspect::run(&sources, args),
+        Command::Serve(args) => serve::run(&sources, args),
+        Command::PublishMetadata(args) => publish::run(&sources, args),
+        Command::Emulator(args) => emulator::run(&sources, args),
+        Command::Token(args) => token::run(&sources, args),
+        Command::Customers(cmd) => customers::run(&sources, cmd),
+        Command::Doctor(args) => doctor::run(&sources, args),
+        Command::Exec(args) => exec::run(&sources, args),
+        Command::Env(args) => env::run(&sources, args),
+        Command::ServeAssertions(args) => serve_assertions::run(&sources, args),
+        Command::Fic(args) => fic::run(&sources, args),
+        Command::ManagedApp(cmd) => managed_app::run(&sources, cmd),
     }
 }
 
@@ -61,107 +65,37 @@ pub fn now() -> OffsetDateTime {
     t.replace_nanosecond(0).unwrap_or(t)
 }
 
-/// The issuer and its documents as `idp metadata` renders them, from the current settings
-/// and keyring. `idp serve` serves exactly these.
-pub fn render_documents(
-    settings: &Settings,
-) -> anyhow::Result<(idp_core::Issuer, idp_core::metadata::Documents)> {
-    let (issuer, _, docs) = render_with_keyring(settings)?;
-    Ok((issuer, docs))
-}
-
-/// [`render_documents`], also returning the keyring they were rendered from (publishing
-/// plans against it), so it is read once.
-pub fn render_with_keyring(
-    settings: &Settings,
-) -> anyhow::Result<(
-    idp_core::Issuer,
-    idp_core::keyring::Keyring,
-    idp_core::metadata::Documents,
-)> {
-    let issuer = settings.issuer()?.value;
-    let ring = settings.key_store()?.load()?;
-    let docs = idp_core::metadata::render(&issuer, &settings.jwks_path()?, &ring)?;
-    Ok((issuer, ring, docs))
-}
-
-/// The HTTPS client for outgoing calls, trusting the system roots and `--ca-cert`.
-pub fn https_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
-    let roots = idp_http::ExtraRoots::from_files(&settings.ca_certs()?)?;
-    Ok(idp_http::client(&roots, idp_http::Timeouts::default())?)
-}
-
-/// The active key's signer (see [`signer_for`]).
-pub fn active_signer(
-    settings: &Settings,
-    store: &idp_core::keyring::KeyStore,
-    ring: &idp_core::keyring::Keyring,
-) -> anyhow::Result<idp_core::signer::Signer> {
-    let entry = ring
-        .active()
-        .ok_or(idp_core::keyring::KeyringError::NoActiveKey)?;
-    signer_for(settings, store, entry)
-}
-
-/// What signs for `entry`: its key file (checked: mode, and that it holds that key), or
-/// its key in Azure Key Vault, reached with the Key Vault token file when one is set, else
-/// the Azure credential chain (CLI login, workload or managed identity). Nothing is sent
-/// before the first signature.
-pub fn signer_for(
-    settings: &Settings,
-    store: &idp_core::keyring::KeyStore,
-    entry: &idp_core::keyring::KeyEntry,
-) -> anyhow::Result<idp_core::signer::Signer> {
-    let Some(id) = &entry.key_vault else {
-        return Ok(idp_core::signer::Signer::Local(store.load_private(entry)?));
-    };
-    let id = idp_core::vault_key::VaultKeyId::parse(id)?;
-    let client = vault_client(settings, &id)?;
-    Ok(idp_core::signer::Signer::remote(
-        entry.public.clone(),
-        std::sync::Arc::new(idp_vault::VaultKey::new(client, id)),
-    )?)
-}
-
-/// A Key Vault keys client for the vault of `id`.
-pub fn vault_client(
-    settings: &Settings,
-    id: &idp_core::vault_key::VaultKeyId,
-) -> anyhow::Result<azure_security_keyvault_keys::KeyClient> {
-    use azure_core::credentials::TokenCredential;
-    let http = https_client(settings)?;
-    let credential: std::sync::Arc<dyn TokenCredential> = match settings.key_vault_token_file()? {
-        Some(path) => std::sync::Arc::new(idp_vault::TokenFileCredential::new(path)),
-        None => azure_credential(&http)?.1,
-    };
-    Ok(idp_vault::client(http, id, credential)?)
-}
-
-/// The Azure credential chain as publish-metadata uses it: workload identity when
-/// `AZURE_FEDERATED_TOKEN_FILE` is set, else managed identity when its endpoint is, else
-/// the Azure CLI login; token requests go through `http`.
-pub fn azure_credential(
-    http: &reqwest::Client,
-) -> anyhow::Result<(
-    idp_publish::credential::Method,
-    std::sync::Arc<dyn azure_core::credentials::TokenCredential>,
-)> {
-    let is_set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
-    let method =
-        idp_publish::credential::choose(idp_publish::credential::Auth::Auto, false, is_set)?;
-    match idp_publish::credential::build(method, None, http)? {
-        idp_publish::storage::Credential::Entra(credential) => Ok((method, credential)),
-        _ => anyhow::bail!("no Entra credential for {method:?}"),
-    }
-}
-
-/// A runtime for one command's network work, on this thread.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-}
-
 pub fn warn(message: impl std::fmt::Display) {
-    eprintln!("warning: {message}");
+    note!("warning: {message}");
+}
+
+/// The process's context for a command on one thread; `arm` are its ARM flags.
+fn context(sources: &Sources, arm: Option<&ArmArgs>) -> Result<Context, Report> {
+    Context::new(sources.context(arm, RuntimeKind::CurrentThread)?)
+}
+
+/// Whom the command line names: the selection and, for many, the shard.
+fn selection(
+    who: &OneCustomer,
+    many: Option<&ManyCustomers>,
+) -> Result<(Selection, Option<Shard>), Report> {
+    let (all, customers, shard) = match many {
+        Some(m) => (m.all, m.customers.clone(), m.shard.as_deref()),
+        None => (false, Vec::new(), None),
+    };
+    let selection = idp_app::select::from_flags(
+        who.customer.clone(),
+        customers,
+        all,
+        who.tenant.clone(),
+        who.client_id.clone(),
+        who.subject.clone(),
+    )?;
+    let shard = shard.map(Shard::parse).transpose()?;
+    Ok((selection, shard))
+}
+
+/// Whether the selection is of many customers (a line each and a summary).
+fn is_many(many: &ManyCustomers) -> bool {
+    many.all || !many.customers.is_empty()
 }

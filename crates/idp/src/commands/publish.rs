@@ -3,54 +3,84 @@
 //! does and check they are the bytes rendered. `--dry-run` plans; `--check` compares.
 
 use crate::cli::PublishArgs;
-use crate::report::{EXIT_FAILED, Reported};
-use crate::settings::Settings;
-use anyhow::Context;
-use idp_core::Issuer;
-use idp_core::metadata::Documents;
-use idp_publish::credential;
+use crate::settings::Sources;
+use idp_core::diagnostic::{EXIT_FAILED, Report};
+use idp_core::keyring::Keyring;
 use idp_publish::plan;
 use idp_publish::publish::{self, Prepared, Request};
-use idp_publish::readback::{self, FetchError};
-use idp_publish::sas::SasToken;
-use idp_publish::storage::{Credential, RetryPolicy, StorageError, Store};
+use idp_publish::readback::Published;
+use idp_publish::storage::{RetryPolicy, Store};
 use idp_publish::target::Target;
 use std::process::ExitCode;
 
-pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let (issuer, keyring, docs) = super::render_with_keyring(settings)?;
-    let client = super::https_client(settings)?;
-    let runtime = super::runtime()?;
+pub fn run(sources: &Sources, args: PublishArgs) -> Result<ExitCode, Report> {
+    let issuer = sources.issuer()?;
+    let jwks_path = sources.jwks_path()?;
+    let checking = args.check;
+    // Every setting is read, and checked, before anything is fetched or written.
+    let (target, cache_control, retry, auth, sas) = if checking {
+        (
+            None,
+            Default::default(),
+            RetryPolicy::with_retries(0),
+            None,
+            None,
+        )
+    } else {
+        let target = match sources.storage_endpoint(args.endpoint.clone())? {
+            Some(target) => target,
+            None => Target::from_issuer(&issuer)?,
+        };
+        (
+            Some(target),
+            sources.storage_cache_control(args.cache_control.clone())?,
+            RetryPolicy::with_retries(sources.storage_retries(args.retries)?),
+            Some(sources.storage_auth(args.auth.clone())?),
+            sources.storage_sas(args.sas.clone())?,
+        )
+    };
+    let ctx = super::context(sources, None)?;
+    let keyring = ctx.keys().load()?;
+    let docs = idp_core::metadata::render(&issuer, &jwks_path, &keyring)?;
+    let client = ctx.http()?.clone();
 
-    if args.check {
-        return runtime.block_on(check(settings, &client, &issuer, &docs, &keyring));
+    if checking {
+        let check = ctx
+            .block_on(publish::check(&client, &issuer, &docs, &keyring))
+            .map_err(|e| Report::from(e).context("cannot check what is published"))?;
+        if let Some(published) = &check.published {
+            record_published(&ctx, &keyring, published)?;
+        }
+        if check.drift.is_empty() {
+            println!(
+                "up to date: {} and its JWKS are the local state, byte for byte",
+                issuer.discovery_url()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        for d in &check.drift {
+            println!("drift: {d}");
+        }
+        return Ok(ExitCode::from(EXIT_FAILED));
     }
 
-    let target = match settings.storage_endpoint(args.endpoint.clone())? {
-        Some(endpoint) => Target::from_url(&endpoint.value)
-            .with_context(|| format!("invalid storage endpoint from {}", endpoint.source))?,
-        None => Target::from_issuer(&issuer)?,
-    };
-    let cache_control = settings
-        .storage_cache_control(args.cache_control.clone())?
-        .value;
-    let retry = RetryPolicy::with_retries(settings.storage_retries(args.retries)?);
-    let credential = credential(settings, &args, &client)?;
+    let target = target.expect("a target outside --check");
+    let credential =
+        idp_app::publish::storage_credential(&ctx, auth.expect("an auth outside --check"), sas)?;
     let store = Store::new(&target, &credential, client.clone(), retry)?;
     let request = Request {
         docs: &docs,
         keyring: &keyring,
-        cache_control: &cache_control,
+        cache_control: cache_control.as_str(),
         create_container: args.create_container,
         allow: plan::Allow {
             drop_unknown_keys: args.drop_unknown_keys,
         },
     };
-
-    runtime.block_on(async {
+    ctx.block_on(async {
         let prepared = publish::prepare(&store, request).await?;
         if !args.no_readback {
-            refuse_if_account_forbids_public_access(&client, &issuer, &store).await?;
+            publish::refuse_if_not_public(&client, &issuer, &store).await?;
         }
         print_plan(&store, &prepared);
         if args.dry_run {
@@ -61,7 +91,7 @@ pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
             println!("nothing to write: the published documents are already these bytes");
         }
         let applied = publish::apply(&store, request, &prepared, |blob| {
-            eprintln!("wrote {}", store.blob_url(blob));
+            note!("wrote {}", store.blob_url(blob));
         })
         .await?;
         if applied.created_container {
@@ -71,7 +101,7 @@ pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
             );
         }
         for blob in &applied.already_written {
-            eprintln!(
+            note!(
                 "note: another publisher wrote the same bytes to {} meanwhile",
                 store.blob_url(blob)
             );
@@ -80,12 +110,12 @@ pub fn run(settings: &Settings, args: PublishArgs) -> anyhow::Result<ExitCode> {
             println!("published (readback skipped)");
             return Ok(ExitCode::SUCCESS);
         }
-        let published = readback(&client, &issuer, &docs).await?;
+        let published = publish::readback(&client, &issuer, &docs).await?;
         println!(
             "published: {} and its JWKS read back anonymously, byte for byte",
             issuer.discovery_url()
         );
-        record_published(settings, &keyring, &published)?;
+        record_published(&ctx, &keyring, &published)?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -112,153 +142,18 @@ fn print_plan(store: &Store, prepared: &Prepared) {
     }
 }
 
-/// Picks the credential: a SAS if given (or required), else an Entra credential.
-fn credential(
-    settings: &Settings,
-    args: &PublishArgs,
-    client: &reqwest::Client,
-) -> anyhow::Result<Credential> {
-    let auth = settings.storage_auth(args.auth.clone())?;
-    let sas = settings.storage_sas(args.sas.clone())?;
-    let sas = match sas {
-        Some(raw) => Some(
-            SasToken::parse(&raw.value)
-                .with_context(|| format!("invalid SAS token from {}", raw.source))?,
-        ),
-        None => None,
-    };
-    let is_set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
-    let method = credential::choose(auth, sas.is_some(), is_set)?;
-    Ok(credential::build(method, sas, client)?)
-}
-
-/// Before anything is written, asks for the discovery document anonymously, as Entra will.
-/// An account that forbids anonymous access (`allowBlobPublicAccess: false`) would take
-/// the writes and still never serve them, so it stops the publish here. Any other answer
-/// (nothing published yet, a private container, the issuer host unreachable from here) is
-/// left to the readback after the write, which names its cause.
-async fn refuse_if_account_forbids_public_access(
-    client: &reqwest::Client,
-    issuer: &Issuer,
-    store: &Store,
-) -> anyhow::Result<()> {
-    match readback::fetch(client, &issuer.discovery_url()).await {
-        Err(e) if e.is_public_access_forbidden() => {
-            Err(anyhow::Error::new(StorageError::PublicAccessNotPermitted {
-                container_url: store.container_url(),
-            })
-            .context(format!(
-                "nothing was written: {e}, so Entra could never read the issuer's documents"
-            )))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Notes in the keyring when each key was first seen in the JWKS read back, the clock
 /// `idp keys activate` waits on (`rotation.min_published_age`). Writes only when a key is
 /// seen for the first time.
 fn record_published(
-    settings: &Settings,
-    keyring: &idp_core::keyring::Keyring,
-    published: &readback::Published,
-) -> anyhow::Result<()> {
-    let Ok(kids) = plan::published_kids(&published.jwks.bytes) else {
-        return Ok(());
-    };
-    let new = keyring
-        .keys
-        .iter()
-        .any(|k| k.published_at.is_none() && k.state.is_published() && kids.contains(&k.kid));
-    if new {
+    ctx: &idp_app::Context,
+    keyring: &Keyring,
+    published: &Published,
+) -> Result<(), Report> {
+    if let Some(kids) = publish::first_sightings(keyring, published) {
         let now = super::now();
-        settings
-            .key_store()?
+        ctx.keys()
             .update(|ring, _| Ok(ring.record_published(&kids, now)))?;
     }
     Ok(())
-}
-
-/// Fetches both documents anonymously and checks they are the rendered bytes.
-async fn readback(
-    client: &reqwest::Client,
-    issuer: &Issuer,
-    docs: &Documents,
-) -> anyhow::Result<readback::Published> {
-    let published = readback::fetch_published(client, issuer).await.context(
-        "readback failed: the documents cannot be fetched anonymously, as Entra fetches them",
-    )?;
-    let mismatches = published.compare(docs);
-    if mismatches.is_empty() {
-        return Ok(published);
-    }
-    for m in &mismatches {
-        eprintln!("readback: {m}");
-    }
-    Err(Reported {
-        message: "the documents were written, but what Entra would fetch differs from them".into(),
-        code: EXIT_FAILED,
-    }
-    .into())
-}
-
-/// `--check`: compares what Entra would fetch with the local state; exit 1 on drift.
-async fn check(
-    settings: &Settings,
-    client: &reqwest::Client,
-    issuer: &Issuer,
-    docs: &Documents,
-    keyring: &idp_core::keyring::Keyring,
-) -> anyhow::Result<ExitCode> {
-    let discovery_url = issuer.discovery_url();
-    let published = match readback::fetch_published(client, issuer).await {
-        Ok(p) => p,
-        Err(e) if e.is_not_found() => {
-            println!("drift: {discovery_url} is not published ({e})");
-            return Ok(ExitCode::from(EXIT_FAILED));
-        }
-        Err(e @ (FetchError::Unreachable { .. } | FetchError::TooLarge { .. })) => {
-            return Err(anyhow::Error::new(e).context("cannot check what is published"));
-        }
-        Err(e) => {
-            println!("drift: {e}");
-            return Ok(ExitCode::from(EXIT_FAILED));
-        }
-    };
-    record_published(settings, keyring, &published)?;
-    let mut drift = Vec::new();
-    let jwks_url = issuer.join(&docs.jwks_path);
-    if published.jwks.url != jwks_url {
-        drift.push(format!(
-            "the published discovery document points at {}, the local state at {jwks_url}",
-            published.jwks.url
-        ));
-    }
-    drift.extend(published.compare(docs).iter().map(ToString::to_string));
-    let remote = |f: &readback::Fetched| plan::Remote {
-        bytes: f.bytes.clone(),
-        etag: String::new(),
-    };
-    let allow = plan::Allow {
-        drop_unknown_keys: true,
-    };
-    if let Ok(p) = plan::plan(docs, keyring, Some(&remote(&published.jwks)), None, allow) {
-        for kid in &p.kids_added {
-            drift.push(format!("kid {kid} is not published yet"));
-        }
-        for kid in &p.kids_removed {
-            drift.push(format!(
-                "kid {kid} is published but no longer in the local JWKS"
-            ));
-        }
-    }
-    if drift.is_empty() {
-        println!("up to date: {discovery_url} and its JWKS are the local state, byte for byte");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for d in &drift {
-            println!("drift: {d}");
-        }
-        Ok(ExitCode::from(EXIT_FAILED))
-    }
 }

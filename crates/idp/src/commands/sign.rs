@@ -1,29 +1,30 @@
 //! `idp sign`: one RS256 client assertion.
 
 use crate::cli::SignArgs;
-use crate::settings::Settings;
-use idp_core::assertion::{AssertionSpec, PrivateClaims, Subject};
+use crate::settings::{Sources, Warnings};
+use idp_core::assertion::{Lifetime, PrivateClaims};
 use idp_core::audit::Minter;
+use idp_core::diagnostic::Report;
 use idp_core::fsutil::{self, Overwrite};
 use std::io::Write;
 use std::process::ExitCode;
 
-pub fn run(settings: &Settings, args: SignArgs) -> anyhow::Result<ExitCode> {
+pub fn run(sources: &Sources, args: SignArgs) -> Result<ExitCode, Report> {
     // Inputs first: nothing is read from the keys folder until they are all valid.
-    let spec = AssertionSpec {
-        subject: Subject::parse(&args.subject)?,
-        audience: settings.audience(args.audience)?,
-        lifetime: settings.lifetime(args.lifetime)?,
-        claims: PrivateClaims::parse(args.claims.iter().map(String::as_str))?,
-        issuer: settings.issuer()?.value,
-    };
-    let audit = settings.audit_log()?;
-    let store = settings.key_store()?;
-    let ring = store.load()?;
-    let signer = super::active_signer(settings, &store, &ring)?;
-    let minter = Minter::new(&signer, audit.as_ref(), "sign");
+    let mut warnings = Warnings::default();
+    let lifetime = sources.lifetime(args.lifetime.clone(), Lifetime::default())?;
+    let shape = sources.shape(&args.cloud, None, lifetime, &mut warnings)?;
+    let cloud = shape.cloud.for_customer(None);
+    let mut spec = shape.spec(&args.subject, cloud)?;
+    spec.claims = PrivateClaims::parse(args.claims.iter().map(String::as_str))?;
+    warnings.say();
+    let ctx = super::context(sources, None)?;
+    let ring = ctx.keys().load()?;
+    let signer = ctx.active_signer(&ring)?;
+    let audit = ctx.audit()?;
+    let minter = Minter::new(&signer, audit.as_deref(), "sign");
     // A local key signs without waiting; a key in Key Vault needs the network.
-    let signed = super::runtime()?.block_on(minter.mint(&spec, None))?;
+    let signed = ctx.block_on(minter.mint(&spec, None))?;
     match args.out {
         Some(path) => {
             // No trailing newline: azure-identity sends the file's bytes verbatim.
@@ -33,7 +34,7 @@ pub fn run(settings: &Settings, args: SignArgs) -> anyhow::Result<ExitCode> {
                 0o600,
                 Overwrite::Replace,
             )?;
-            eprintln!(
+            note!(
                 "wrote assertion to {} (kid {}, valid for {})",
                 path.display(),
                 signed.kid,

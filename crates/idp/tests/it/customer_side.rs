@@ -1,7 +1,6 @@
 //! The customer's half of the trust: `idp fic` in every form, and the managed-application
 //! package, each replayed into the emulator's ARM API and proven by a real exchange.
 
-
 use crate::flow::{Flow, SCOPE, idp};
 use serde_json::{Value, json};
 use std::io::Read;

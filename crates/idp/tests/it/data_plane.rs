@@ -3,7 +3,6 @@
 //! Microsoft's Python client `azure-keyvault-secrets`, unchanged; refused with 403
 //! ForbiddenByRbac until the identity holds a role on the vault.
 
-
 use crate::flow::{Flow, SUBJECT, idp};
 use idp_testkit::Python;
 use serde_json::{Value, json};

@@ -2,7 +2,6 @@
 //! across a refresh, `AzurePipelinesCredential` and GitHub's toolkit asking the endpoint,
 //! each exchanging at the emulator; and the endpoint's refusals and the folder's cleanup.
 
-
 use crate::flow::{Flow, SUBJECT, client, idp, idp_process};
 use idp_testkit::{Python, repo_root};
 use serde_json::Value;
@@ -388,13 +387,13 @@ fn exec_refuses_bad_input_before_running_anything() {
         (
             vec![
                 "--tenant",
-                "nope",
+                "no/pe",
                 "--client-id",
                 "30000000-0000-4000-8000-000000000003",
                 "--subject",
                 "s",
             ],
-            "--tenant `nope` is not a GUID",
+            "--tenant `no/pe` is not a tenant id or domain",
         ),
         (
             vec![

@@ -6,7 +6,6 @@
 //! Then what idp refuses to adopt (EC, exportable), a token for another audience, a vault
 //! that throttles (429, retried) and one that cannot be reached (no retry storm).
 
-
 use crate::flow::{Flow, client, idp};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

@@ -8,10 +8,12 @@
 mod cli;
 mod customer_side;
 mod data_plane;
+mod drift;
 mod exec;
 mod flow;
 mod key_vault;
 mod publish;
 mod quickstart;
+mod sandbox;
 mod serve;
 mod token;

@@ -3,7 +3,6 @@
 //! with a UAMI and its FIC made through the emulator's ARM API, and `idp token` (or the
 //! official Python SDK) exchanging assertions there.
 
-
 use crate::flow::{Flow, SCOPE, SUBJECT, client, idp};
 use idp_testkit::{Azurite, Python, stdout_of};
 use serde_json::{Value, json};
@@ -625,7 +624,8 @@ fn fleet_runs_refuse_bad_input_before_sending_anything() {
     );
     let (code, _, err) = f.fleet(&["--all", "--parallel", "0"]);
     assert_eq!(code, 2, "{err}");
-    let (code, _, err) = f.fleet(&["--all", "--out-dir", "missing"]);
+    std::fs::write(f.path().join("a-file"), "x").unwrap();
+    let (code, _, err) = f.fleet(&["--all", "--out-dir", "a-file"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is not a folder"), "{err}");
     let (code, _, err) = f.fleet(&["--all", "--format", "claims"]);

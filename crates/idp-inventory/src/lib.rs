@@ -1,3 +1,8 @@
+//! The customer inventory. A publisher has one managed-app deployment per customer, each
+//! with its own tenant, user-assigned managed identity (UAMI) and federated credential
+//! (FIC); `customers.toml` keeps them, so that `idp token --customer NAME` needs no ids
+//! typed by hand.
+//!
 //! `customers.toml`: one table per customer name, with the tenant, the UAMI's client id and
 //! the FIC's subject, and optionally the UAMI's ARM resource id, the cloud and a default
 //! scope. Read whole, changed under a lock, written atomically; a file that does not parse
@@ -11,8 +16,21 @@
 //! identity = "/subscriptions/…/resourceGroups/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/…"
 //! scope = "https://vault.azure.net/.default"
 //! ```
+//!
+//! ```
+//! use idp_inventory::{Customer, Inventory};
+//! let mut inv = Inventory::default();
+//! inv.add("contoso", Customer::new(
+//!     "72f988bf-86f1-41af-91ab-2d7cd011db47",
+//!     "6ba7b810-9dad-41d1-80b4-00c04fd430c8",
+//!     "contoso-prod",
+//! )).unwrap();
+//! assert_eq!(inv.get("contoso").unwrap().subject, "contoso-prod");
+//! ```
 
 use idp_core::assertion::Subject;
+use idp_core::azure_id::IdentityId;
+use idp_core::cloud::Cloud;
 use idp_core::fsutil::{self, Overwrite};
 use idp_exchange::request::{DEFAULT_AUTHORITY, Target};
 use serde::{Deserialize, Serialize};
@@ -23,8 +41,6 @@ use thiserror::Error;
 
 /// The scope used to check a customer's values when it has none of its own.
 const CHECK_SCOPE: &str = "https://management.azure.com/.default";
-/// Clouds a customer may name (as `idp token --cloud` takes them).
-pub const CLOUDS: [&str; 3] = ["public", "usgov", "china"];
 /// Most characters in a customer name.
 pub const MAX_NAME_CHARS: usize = 63;
 
@@ -41,9 +57,10 @@ pub struct Customer {
     /// The UAMI's ARM resource id, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
-    /// `public`, `usgov` or `china`; the configured cloud when absent.
+    /// The customer's cloud (recorded by idp's name, read by any of its names); the
+    /// configured cloud when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud: Option<String>,
+    pub cloud: Option<Cloud>,
     /// Default scope for this customer, like `https://vault.azure.net/.default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -78,90 +95,12 @@ impl Customer {
             invalid(field, e.to_string())
         })?;
         Subject::parse(&self.subject).map_err(|e| invalid("subject", e.to_string()))?;
-        if let Some(cloud) = &self.cloud
-            && !CLOUDS.contains(&cloud.as_str())
-        {
-            return Err(invalid(
-                "cloud",
-                format!("`{cloud}` is not one of {}", CLOUDS.join(", ")),
-            ));
-        }
         if let Some(id) = &self.identity {
             IdentityId::parse(id).map_err(|reason| invalid("identity", reason))?;
         }
         Ok(())
     }
 }
-
-/// A user-assigned managed identity's ARM resource id, its parts checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentityId {
-    pub subscription: String,
-    pub resource_group: String,
-    pub name: String,
-}
-
-impl IdentityId {
-    /// `/subscriptions/{guid}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}`;
-    /// ARM compares the fixed segments without case, so they may be in any case.
-    pub fn parse(id: &str) -> Result<Self, String> {
-        const SHAPE: &str = "/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>";
-        let bad = |why: &str| {
-            format!("`{id}` is not a managed identity's resource id ({why}); expected {SHAPE}")
-        };
-        let parts: Vec<&str> = id.split('/').collect();
-        let [empty, subs, sub, rgs, rg, providers, ns, kind, name] = parts.as_slice() else {
-            return Err(bad(&format!(
-                "{} segments, not 8",
-                parts.len().saturating_sub(1)
-            )));
-        };
-        let fixed = [
-            (*subs, "subscriptions"),
-            (*rgs, "resourceGroups"),
-            (*providers, "providers"),
-            (*ns, "Microsoft.ManagedIdentity"),
-            (*kind, "userAssignedIdentities"),
-        ];
-        if !empty.is_empty() {
-            return Err(bad("it must start with `/`"));
-        }
-        if let Some((got, want)) = fixed
-            .iter()
-            .find(|(got, want)| !got.eq_ignore_ascii_case(want))
-        {
-            return Err(bad(&format!("`{got}` where `{want}` belongs")));
-        }
-        if !is_guid(sub) {
-            return Err(bad("the subscription is not a GUID"));
-        }
-        // ARM: resource group names are 1-90 characters of letters, digits, `_`, `-`, `.`,
-        // `(`, `)`, not ending in `.`; identity names 3-128 of letters, digits, `-`, `_`.
-        let rg_ok = (1..=90).contains(&rg.chars().count())
-            && rg
-                .chars()
-                .all(|c| c.is_alphanumeric() || "_-.()".contains(c))
-            && !rg.ends_with('.');
-        if !rg_ok {
-            return Err(bad("the resource group name is not one ARM accepts"));
-        }
-        let name_ok = (3..=128).contains(&name.len())
-            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !name_ok {
-            return Err(bad("the identity name is not one ARM accepts"));
-        }
-        Ok(Self {
-            subscription: (*sub).into(),
-            resource_group: (*rg).into(),
-            name: (*name).into(),
-        })
-    }
-}
-
-use idp_exchange::request::is_guid;
 
 /// Why the inventory cannot be read, changed or used.
 #[derive(Debug, Error)]
@@ -426,7 +365,7 @@ mod tests {
             .unwrap();
         let mut with_all = Customer::new(TENANT, CLIENT, "a b/c");
         with_all.identity = Some(UAMI.into());
-        with_all.cloud = Some("usgov".into());
+        with_all.cloud = Some(Cloud::UsGov);
         with_all.scope = Some("https://vault.azure.net/.default".into());
         file.update(|inv| inv.add("alpha", with_all.clone()))
             .unwrap();
@@ -476,53 +415,34 @@ mod tests {
         c.scope = Some("https://vault.azure.net".into());
         assert_eq!(field_of(c), "scope");
         let mut c = Customer::new(TENANT, CLIENT, "s");
-        c.cloud = Some("germany".into());
-        assert_eq!(field_of(c), "cloud");
-        let mut c = Customer::new(TENANT, CLIENT, "s");
         c.identity = Some("/subscriptions/x".into());
         assert_eq!(field_of(c), "identity");
     }
 
     #[test]
-    fn resource_ids_are_checked_segment_by_segment() {
-        let id = IdentityId::parse(UAMI).unwrap();
-        assert_eq!(
-            (
-                id.subscription.as_str(),
-                id.resource_group.as_str(),
-                id.name.as_str()
-            ),
-            (
-                "0b1f6471-1bf0-4dda-aec3-111122223333",
-                "mrg-app-1",
-                "uami-app"
+    fn a_cloud_is_read_by_any_of_its_names_and_recorded_by_idps() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = InventoryFile::new(dir.path().join("customers.toml"));
+        let row = |cloud: &str| {
+            format!(
+                "[c]\ntenant = \"{TENANT}\"\nclient_id = \"{CLIENT}\"\nsubject = \"s\"\ncloud = \"{cloud}\"\n"
             )
+        };
+        fs::write(file.path(), row("AzureUSGovernment")).unwrap();
+        assert_eq!(file.customer("c").unwrap().cloud, Some(Cloud::UsGov));
+        file.update(|_| Ok(())).unwrap();
+        assert!(
+            fs::read_to_string(file.path())
+                .unwrap()
+                .contains("cloud = \"usgov\""),
         );
-        // ARM's fixed segments in any case.
-        assert!(IdentityId::parse(&UAMI.replace("resourceGroups", "resourcegroups")).is_ok());
-        for (bad, why) in [
-            (
-                "subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami",
-                "segments",
-            ),
-            (
-                &UAMI.replace("Microsoft.ManagedIdentity", "Microsoft.Storage"),
-                "`Microsoft.Storage` where",
-            ),
-            (
-                &UAMI.replace("0b1f6471-1bf0-4dda-aec3-111122223333", "sub"),
-                "not a GUID",
-            ),
-            (&UAMI.replace("uami-app", "u!"), "identity name"),
-            (&UAMI.replace("mrg-app-1", "rg."), "resource group"),
-            (
-                &format!("{UAMI}/federatedIdentityCredentials/x"),
-                "segments",
-            ),
-            ("", "segments"),
-        ] {
-            let e = IdentityId::parse(bad).unwrap_err();
-            assert!(e.contains(why), "{bad}: {e}");
+        fs::write(file.path(), row("germany")).unwrap();
+        match file.load() {
+            Err(InventoryError::Corrupt { line, message, .. }) => {
+                assert_eq!(line, 5);
+                assert!(message.contains("unknown cloud `germany`"), "{message}");
+            }
+            other => panic!("{other:?}"),
         }
     }
 

@@ -1,11 +1,30 @@
 //! Reading a customer's managed identity over Azure Resource Manager, with the publisher's
 //! control-plane access to the managed resource group: the UAMI (`tenantId`, `clientId`)
 //! and its federated credentials, and which FIC trusts idp's issuer, explained when none
-//! does. API version 2023-01-31 (GA) of Microsoft.ManagedIdentity.
+//! does (API version 2023-01-31, GA, of Microsoft.ManagedIdentity); and a managed
+//! application's `listTokens` (Microsoft.Solutions 2021-07-01).
+//!
+//! [`ArmClient`] asks its credential for an ARM token at each request (the credential
+//! caches it), so one client serves a whole fleet run; answers are read up to 1 MiB, and
+//! what ARM says in an error is redacted before it is kept.
+//!
+//! ```
+//! use idp_arm::{Fic, choose_fic};
+//! let fics = [Fic {
+//!     name: "idp".into(),
+//!     issuer: "https://acct.blob.core.windows.net/oidc".into(),
+//!     subject: "contoso".into(),
+//!     audiences: vec!["api://AzureADTokenExchange".into()],
+//! }];
+//! let fic = choose_fic(&fics, "https://acct.blob.core.windows.net/oidc", "api://AzureADTokenExchange", None);
+//! assert_eq!(fic.unwrap().subject, "contoso");
+//! ```
 
-use crate::inventory::IdentityId;
+use azure_core::credentials::TokenCredential;
+use idp_core::azure_id::IdentityId;
 use idp_core::secret::SecretString;
 use serde::Deserialize;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// The Microsoft.ManagedIdentity API version used (GA, published by the provider).
@@ -50,6 +69,8 @@ pub enum ArmError {
     },
     #[error("cannot reach ARM at {url}: {detail}")]
     Unreachable { url: String, detail: String },
+    #[error("cannot get an ARM token for {scope}: {detail}")]
+    Credential { scope: String, detail: String },
     #[error("ARM's answer for {id} is not what the API documents: {detail}")]
     Malformed { id: String, detail: String },
 }
@@ -62,7 +83,8 @@ impl idp_core::diagnostic::Diagnostic for ArmError {
             ArmError::Forbidden { status: 401, .. } => "the ARM token is missing, expired or for another audience: log in again (`az login`), or give a fresh token in --arm-token-file / IDP_ARM_TOKEN_FILE".into(),
             ArmError::Forbidden { id, .. } if id.ends_with("/listTokens") => "only the managed application's publisher may list its tokens: run as the principal that created the application, or one named in its publisher authorizations (`properties.authorizations`)".into(),
             ArmError::Forbidden { .. } => "the identity you run as needs read access to the UAMI and its federated credentials: the `Managed Identity Operator` or `Reader` role on the managed resource group (the managed app's publisher authorization)".into(),
-            ArmError::Unreachable { .. } => "check --arm-endpoint / IDP_ARM_ENDPOINT and the network; for a private CA, --ca-cert".into(),
+            ArmError::Unreachable { .. } => "check --arm-endpoint / IDP_ARM_ENDPOINT and the network; for a private CA, --ca-cert / IDP_CA_CERT".into(),
+            ArmError::Credential { .. } => "log in with `az login` (or run with workload or managed identity), or give an ARM token in --arm-token-file / IDP_ARM_TOKEN_FILE".into(),
             ArmError::Other { .. } | ArmError::Malformed { .. } => "retry later; if it persists, check the identity in the Azure portal".into(),
         })
     }
@@ -88,21 +110,56 @@ struct ErrorDetail {
 }
 
 /// A client for ARM at `endpoint` (https://management.azure.com in the global cloud),
-/// authenticating with a bearer token.
-#[derive(Debug, Clone)]
+/// authenticating with a bearer token for `scope` from `credential`.
+#[derive(Clone)]
 pub struct ArmClient {
     http: reqwest::Client,
     endpoint: String,
-    token: SecretString,
+    scope: String,
+    credential: Arc<dyn TokenCredential>,
+}
+
+impl std::fmt::Debug for ArmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmClient")
+            .field("endpoint", &self.endpoint)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ArmClient {
-    pub fn new(http: reqwest::Client, endpoint: &str, token: SecretString) -> Self {
+    /// `scope` is the ARM scope of the endpoint's cloud, like
+    /// `https://management.azure.com/.default`.
+    pub fn new(
+        http: reqwest::Client,
+        endpoint: &str,
+        scope: &str,
+        credential: Arc<dyn TokenCredential>,
+    ) -> Self {
         Self {
             http,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
-            token,
+            scope: scope.to_owned(),
+            credential,
         }
+    }
+
+    /// The endpoint requests go to (no trailing slash).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    async fn token(&self) -> Result<SecretString, ArmError> {
+        let token = self
+            .credential
+            .get_token(&[&self.scope], None)
+            .await
+            .map_err(|e| ArmError::Credential {
+                scope: self.scope.clone(),
+                detail: idp_core::secret::redact(&e.to_string()),
+            })?;
+        Ok(SecretString::new(token.token.secret()))
     }
 
     fn path(id: &IdentityId) -> String {
@@ -125,10 +182,8 @@ impl ArmClient {
         body: Option<serde_json::Value>,
     ) -> Result<serde_json::Value, ArmError> {
         let url = format!("{}{path}?api-version={api_version}", self.endpoint);
-        let mut request = self
-            .http
-            .request(method, &url)
-            .bearer_auth(self.token.expose());
+        let token = self.token().await?;
+        let mut request = self.http.request(method, &url).bearer_auth(token.expose());
         if let Some(b) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -233,34 +288,6 @@ pub struct ListedToken {
     pub expires_in: Option<u64>,
     pub expires_on: Option<i64>,
     pub resource_id: String,
-}
-
-/// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Solutions/applications/{name}`,
-/// fixed segments in any case.
-pub fn check_application_id(id: &str) -> Result<(), String> {
-    let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
-    let lit = |i: usize, want: &str| {
-        segments
-            .get(i)
-            .is_some_and(|s| s.eq_ignore_ascii_case(want))
-    };
-    let ok = id.starts_with('/')
-        && segments.len() == 8
-        && lit(0, "subscriptions")
-        && lit(2, "resourceGroups")
-        && lit(4, "providers")
-        && lit(5, "Microsoft.Solutions")
-        && lit(6, "applications")
-        && segments
-            .iter()
-            .all(|s| !s.is_empty() && !s.contains(['?', '#', ' ']));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{id}` is not a managed application's resource id: /subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.Solutions/applications/<name>"
-        ))
-    }
 }
 
 impl ArmClient {

@@ -1,0 +1,403 @@
+//! One Azure credential chain for the three services idp reaches as the publisher: Blob
+//! Storage (publish-metadata), Resource Manager (reading customers' identities,
+//! `listTokens`) and Key Vault (signing keys held there). Each service may have a token
+//! file of its own (a bearer token, read at each use, never printed); otherwise they share
+//! the chain, built once per process: workload identity when `AZURE_FEDERATED_TOKEN_FILE`
+//! is set, else managed identity when `IDENTITY_ENDPOINT` or `MSI_ENDPOINT` is, else the
+//! Azure CLI login. Token requests go through idp's HTTPS client (system roots plus
+//! `--ca-cert`).
+
+use async_trait::async_trait;
+use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
+use azure_core::error::{Error, ErrorKind};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use thiserror::Error;
+use time::OffsetDateTime;
+
+/// A service idp reaches with an Azure credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Storage,
+    Arm,
+    KeyVault,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Storage => "Blob Storage",
+            Service::Arm => "Azure Resource Manager",
+            Service::KeyVault => "Key Vault",
+        }
+    }
+
+    /// How else the service can be reached, for hints.
+    fn alternatives(self) -> &'static str {
+        match self {
+            Service::Storage => {
+                "pick another method (--auth / IDP_STORAGE_AUTH: sas, azure-cli, managed-identity, workload-identity), or give a SAS (--sas / IDP_STORAGE_SAS)"
+            }
+            Service::Arm => {
+                "give an ARM token in a file (--arm-token-file / IDP_ARM_TOKEN_FILE), or log in with `az login`"
+            }
+            Service::KeyVault => {
+                "give a Key Vault token in a file (--key-vault-token-file / IDP_KEY_VAULT_TOKEN_FILE), or log in with `az login`"
+            }
+        }
+    }
+}
+
+/// How the chain (or storage's `--auth`) authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    AzureCli,
+    ManagedIdentity,
+    WorkloadIdentity,
+}
+
+impl Method {
+    /// The method the environment points at: workload identity, then managed identity,
+    /// then the Azure CLI (`is_set` says whether a variable is set and not empty).
+    pub fn detect(is_set: impl Fn(&str) -> bool) -> Self {
+        if is_set("AZURE_FEDERATED_TOKEN_FILE") {
+            Method::WorkloadIdentity
+        } else if is_set("IDENTITY_ENDPOINT") || is_set("MSI_ENDPOINT") {
+            Method::ManagedIdentity
+        } else {
+            Method::AzureCli
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Method::AzureCli => "the Azure CLI login",
+            Method::ManagedIdentity => "managed identity",
+            Method::WorkloadIdentity => "workload identity",
+        }
+    }
+}
+
+/// Why no credential could be made.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("cannot set up {} for {}: {detail}", method.name(), service.name())]
+pub struct CredentialError {
+    pub method: Method,
+    pub service: Service,
+    pub detail: String,
+}
+
+impl idp_core::diagnostic::Diagnostic for CredentialError {
+    fn hint(&self) -> Option<String> {
+        Some(match self.method {
+            Method::WorkloadIdentity => format!(
+                "workload identity needs AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE; or {}",
+                self.service.alternatives()
+            ),
+            Method::ManagedIdentity => format!(
+                "check the managed identity's endpoint variables (IDENTITY_ENDPOINT, MSI_ENDPOINT); or {}",
+                self.service.alternatives()
+            ),
+            Method::AzureCli => self.service.alternatives().to_owned(),
+        })
+    }
+}
+
+/// What the chain is given: each service's token file, when there is one.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFiles {
+    pub arm: Option<PathBuf>,
+    pub key_vault: Option<PathBuf>,
+}
+
+/// The credentials of one process: the chain, built on first use, and the token files.
+pub struct Credentials {
+    http: reqwest::Client,
+    files: TokenFiles,
+    chain: OnceLock<Result<Arc<dyn TokenCredential>, CredentialError>>,
+    method: Method,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("files", &self.files)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    /// The chain for this process's environment, token requests through `http`.
+    pub fn new(http: reqwest::Client, files: TokenFiles) -> Self {
+        let is_set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+        Self {
+            http,
+            files,
+            chain: OnceLock::new(),
+            method: Method::detect(is_set),
+        }
+    }
+
+    /// The method the chain uses.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The shared chain, for `service` (named in an error).
+    fn chain(&self, service: Service) -> Result<Arc<dyn TokenCredential>, CredentialError> {
+        self.chain
+            .get_or_init(|| build(self.method, &self.http, service))
+            .clone()
+            .map_err(|e| CredentialError { service, ..e })
+    }
+
+    /// Resource Manager's credential: its token file, else the chain.
+    pub fn arm(&self) -> Result<Arc<dyn TokenCredential>, CredentialError> {
+        match &self.files.arm {
+            Some(path) => Ok(Arc::new(TokenFileCredential::new(path, "ARM token file"))),
+            None => self.chain(Service::Arm),
+        }
+    }
+
+    /// Key Vault's credential: its token file, else the chain.
+    pub fn key_vault(&self) -> Result<Arc<dyn TokenCredential>, CredentialError> {
+        match &self.files.key_vault {
+            Some(path) => Ok(Arc::new(TokenFileCredential::new(
+                path,
+                "Key Vault token file",
+            ))),
+            None => self.chain(Service::KeyVault),
+        }
+    }
+
+    /// Blob Storage's credential for `method`: the chain when it is the detected method,
+    /// else one built for that method (publish-metadata's `--auth`).
+    pub fn storage(&self, method: Method) -> Result<Arc<dyn TokenCredential>, CredentialError> {
+        if method == self.method {
+            self.chain(Service::Storage)
+        } else {
+            build(method, &self.http, Service::Storage)
+        }
+    }
+}
+
+/// Makes the credential for `method`, its token requests through `http`.
+fn build(
+    method: Method,
+    http: &reqwest::Client,
+    service: Service,
+) -> Result<Arc<dyn TokenCredential>, CredentialError> {
+    let setup = |detail: String| CredentialError {
+        method,
+        service,
+        detail,
+    };
+    let transport = || azure_core::http::ClientOptions {
+        transport: Some(azure_core::http::Transport::new(Arc::new(http.clone()))),
+        ..Default::default()
+    };
+    Ok(match method {
+        Method::AzureCli => {
+            azure_identity::AzureCliCredential::new(None).map_err(|e| setup(e.to_string()))?
+        }
+        Method::ManagedIdentity => azure_identity::ManagedIdentityCredential::new(Some(
+            azure_identity::ManagedIdentityCredentialOptions {
+                client_options: transport(),
+                ..Default::default()
+            },
+        ))
+        .map_err(|e| setup(e.to_string()))?,
+        Method::WorkloadIdentity => azure_identity::WorkloadIdentityCredential::new(Some(
+            azure_identity::WorkloadIdentityCredentialOptions {
+                credential_options: azure_identity::ClientAssertionCredentialOptions {
+                    client_options: transport(),
+                },
+                ..Default::default()
+            },
+        ))
+        .map_err(|e| setup(e.to_string()))?,
+    })
+}
+
+/// The largest token file idp reads (a real token is a few kilobytes).
+const MAX_TOKEN_FILE_BYTES: u64 = 16 * 1024;
+
+/// A bearer token read from a file at each use (so whoever refreshes the file is heard),
+/// never printed. Its expiry is the JWT's `exp` when the token is one, else ten minutes.
+#[derive(Debug)]
+pub struct TokenFileCredential {
+    path: PathBuf,
+    what: &'static str,
+}
+
+impl TokenFileCredential {
+    /// `what` names the file in errors ("the ARM token file …").
+    pub fn new(path: impl Into<PathBuf>, what: &'static str) -> Self {
+        Self {
+            path: path.into(),
+            what,
+        }
+    }
+}
+
+#[async_trait]
+impl TokenCredential for TokenFileCredential {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        _options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        use std::io::Read as _;
+        let err = |what: String| {
+            Error::with_message(
+                ErrorKind::Credential,
+                format!("the {} {}: {what}", self.what, self.path.display()),
+            )
+        };
+        let mut text = String::new();
+        std::fs::File::open(&self.path)
+            .and_then(|f| f.take(MAX_TOKEN_FILE_BYTES + 1).read_to_string(&mut text))
+            .map_err(|e| err(format!("cannot be read ({e})")))?;
+        if text.len() as u64 > MAX_TOKEN_FILE_BYTES {
+            return Err(err(format!(
+                "is over {MAX_TOKEN_FILE_BYTES} bytes; it should hold one bearer token"
+            )));
+        }
+        let token = text.trim();
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(err("does not hold one bearer token".into()));
+        }
+        let expires_on = jwt_exp(token)
+            .unwrap_or_else(|| OffsetDateTime::now_utc() + time::Duration::minutes(10));
+        Ok(AccessToken::new(token.to_owned(), expires_on))
+    }
+}
+
+/// The `exp` of a JWT, unverified (only to know when to read the file again).
+fn jwt_exp(token: &str) -> Option<OffsetDateTime> {
+    use base64::Engine as _;
+    let claims = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims.trim_end_matches('='))
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    OffsetDateTime::from_unix_timestamp(value.get("exp")?.as_i64()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idp_core::diagnostic::Diagnostic;
+
+    fn with(vars: &'static [&'static str]) -> impl Fn(&str) -> bool {
+        move |v| vars.contains(&v)
+    }
+
+    #[test]
+    fn the_environment_picks_workload_then_managed_identity_then_the_cli() {
+        let all = with(&[
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "IDENTITY_ENDPOINT",
+            "MSI_ENDPOINT",
+        ]);
+        assert_eq!(Method::detect(all), Method::WorkloadIdentity);
+        assert_eq!(
+            Method::detect(with(&["IDENTITY_ENDPOINT"])),
+            Method::ManagedIdentity
+        );
+        assert_eq!(
+            Method::detect(with(&["MSI_ENDPOINT"])),
+            Method::ManagedIdentity
+        );
+        assert_eq!(Method::detect(with(&[])), Method::AzureCli);
+    }
+
+    #[test]
+    fn a_setup_failure_names_the_service_and_its_own_alternatives() {
+        let e = |method, service| CredentialError {
+            method,
+            service,
+            detail: "x".into(),
+        };
+        let arm = e(Method::ManagedIdentity, Service::Arm);
+        assert!(arm.to_string().contains("Azure Resource Manager"), "{arm}");
+        let hint = arm.hint().unwrap();
+        assert!(
+            hint.contains("--arm-token-file") && !hint.contains("--auth"),
+            "{hint}"
+        );
+        let vault = e(Method::AzureCli, Service::KeyVault).hint().unwrap();
+        assert!(vault.contains("--key-vault-token-file"), "{vault}");
+        let storage = e(Method::WorkloadIdentity, Service::Storage)
+            .hint()
+            .unwrap();
+        assert!(
+            storage.contains("AZURE_CLIENT_ID") && storage.contains("--auth"),
+            "{storage}"
+        );
+        assert!(!arm.is_usage());
+    }
+
+    #[tokio::test]
+    async fn the_token_file_is_read_at_each_use_and_its_exp_kept() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        let claims =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"exp":2000000000}"#);
+        std::fs::write(&path, format!("eyJhbGciOiJub25lIn0.{claims}.sig\n")).unwrap();
+        let c = TokenFileCredential::new(&path, "ARM token file");
+        let t = c.get_token(&["s"], None).await.unwrap();
+        assert_eq!(t.expires_on.unix_timestamp(), 2_000_000_000);
+        assert!(t.token.secret().ends_with(".sig"));
+        std::fs::write(&path, "opaque-token").unwrap();
+        let t = c.get_token(&["s"], None).await.unwrap();
+        assert_eq!(t.token.secret(), "opaque-token");
+        assert!(t.expires_on > OffsetDateTime::now_utc());
+        // A real token is a few kilobytes; up to the limit is read.
+        let big = "t".repeat(16 * 1024);
+        std::fs::write(&path, &big).unwrap();
+        assert_eq!(c.get_token(&["s"], None).await.unwrap().token.secret(), big);
+        std::fs::write(&path, "two words").unwrap();
+        let e = c.get_token(&["s"], None).await.unwrap_err();
+        assert!(!e.to_string().contains("two words"), "{e}");
+        assert!(e.to_string().contains("the ARM token file"), "{e}");
+        std::fs::write(&path, "x".repeat(20_000)).unwrap();
+        assert!(c.get_token(&["s"], None).await.is_err());
+        drop(dir);
+        assert!(c.get_token(&["s"], None).await.is_err());
+    }
+
+    #[test]
+    fn each_service_takes_its_own_token_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let http = idp_http::client(
+            &idp_http::ExtraRoots::from_files(&[]).unwrap(),
+            idp_http::Timeouts::default(),
+        )
+        .unwrap();
+        let creds = Credentials::new(
+            http,
+            TokenFiles {
+                arm: Some(dir.path().join("arm")),
+                key_vault: Some(dir.path().join("kv")),
+            },
+        );
+        std::fs::write(dir.path().join("arm"), "arm-token").unwrap();
+        std::fs::write(dir.path().join("kv"), "kv-token").unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let arm = rt
+            .block_on(creds.arm().unwrap().get_token(&["x"], None))
+            .unwrap();
+        let kv = rt
+            .block_on(creds.key_vault().unwrap().get_token(&["x"], None))
+            .unwrap();
+        assert_eq!(
+            (arm.token.secret(), kv.token.secret()),
+            ("arm-token", "kv-token")
+        );
+    }
+}
