@@ -9,6 +9,8 @@
 #                             issuer_and_emulator; ARM wants it before anything in it)
 #   python_venv               sets `python` to .venv's, with tests/requirements.txt installed
 #                             (pinned; reinstalled only when that file changed)
+#   az_venv                   installs the az CLI pinned in tests/requirements-az.txt into
+#                             .venv-az (only when that file changed)
 #   issuer_and_emulator [EMULATOR ARGS…]
 #                             in $work: `idp init`, `idp serve` over HTTPS on a free port and
 #                             `idp emulator` trusting it (owner token in owner.token, no FIC
@@ -57,6 +59,17 @@ python_venv() {
     echo "$stamp" > "$root/.venv/.idp-stamp"
   fi
   python=$root/.venv/bin/python
+}
+
+az_venv() {
+  local stamp
+  stamp=$(sha256sum "$root/tests/requirements-az.txt" | cut -d' ' -f1)
+  if [[ ! -x $root/.venv-az/bin/az || "$(cat "$root/.venv-az/.idp-stamp" 2>/dev/null)" != "$stamp" ]]; then
+    echo "installing the az CLI (.venv-az, pinned in tests/requirements-az.txt; about 2 minutes the first time)" >&2
+    python3 -m venv "$root/.venv-az" || { echo "error: python3 cannot make a venv; on Debian: apt-get install -y python3-venv" >&2; exit 2; }
+    "$root/.venv-az/bin/pip" install --quiet --disable-pip-version-check -r "$root/tests/requirements-az.txt"
+    echo "$stamp" > "$root/.venv-az/.idp-stamp"
+  fi
 }
 
 resource_group() {

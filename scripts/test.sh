@@ -29,6 +29,8 @@ if [[ ! -x node_modules/.bin/azurite-blob || "$(cat node_modules/.idp-stamp 2>/d
   stamp package-lock.json > node_modules/.idp-stamp
 fi
 python_venv
+az_venv
+command -v terraform >/dev/null || { echo "error: terraform is missing: the suite runs Terraform's azurerm state backend against the emulator; install Terraform 1.11+ (https://developer.hashicorp.com/terraform/install)" >&2; exit 2; }
 
 # The suite's own closing line sums cargo's per-binary results, so the last line says how
 # many tests ran in all (the last binary cargo runs is a doc-test run with none).

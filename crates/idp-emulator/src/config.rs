@@ -58,6 +58,13 @@ pub struct Config {
     /// HTTP; Microsoft's Key Vault clients parse ids as `https://host/secrets/{name}/{version}`
     /// and need a vault at an origin's root).
     pub vault_endpoints: Option<VaultEndpoints>,
+    /// The cloud it stands in for: its Entra refuses another cloud's resources
+    /// (AADSTS500011), and ARM's metadata names that cloud's Key Vault suffix. Default the
+    /// global cloud.
+    pub cloud: crate::cloud::Cloud,
+    /// The storage suffix ARM's metadata names (`suffixes.storage`): where a client finds
+    /// `https://<account>.blob.<suffix>`. Default `core.windows.net`.
+    pub storage_suffix: String,
 }
 
 /// Serves a router on a fresh loopback port with the emulator's TLS; answers its base URL
@@ -107,6 +114,8 @@ impl Config {
             signing_key: None,
             clock: Arc::new(SystemClock),
             vault_endpoints: None,
+            cloud: crate::cloud::Cloud::Public,
+            storage_suffix: "core.windows.net".into(),
         }
     }
 }

@@ -30,6 +30,7 @@
 //! | 3 | v2: `scope` present / v1: `resource` present | 900144 | 400 invalid_request |
 //! |   | each scope is `{resource}/.default` | 70011 | 400 invalid_scope |
 //! |   | the scopes name one resource | 700022 | 400 invalid_scope |
+//! |   | the resource is not another cloud's service (`Config::cloud`) | 500011 | 400 invalid_resource |
 //! | 4 | `client_id` is an identity's client id | 700016 | 400 unauthorized_client |
 //! | 5 | the assertion is a JWT: three base64url parts, JSON header with `alg`, claims `iss`, `sub`, `aud`, `exp` | 50027 | 400 invalid_request |
 //! |   | header `alg` is `RS256` (so never `none`, `HS256`, `ES256`…), before any key is used | 5002738 | 400 invalid_request |
@@ -101,6 +102,7 @@ mod aadsts;
 pub mod arm;
 mod arm_routes;
 mod clock;
+mod cloud;
 mod config;
 mod faults;
 mod ids;
@@ -119,6 +121,7 @@ mod vault_routes;
 pub use aadsts::Aadsts;
 pub use arm::{ArmError, FederatedCredential, FicSpec, Identity};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use cloud::Cloud;
 pub use config::{Config, Error, OpenEndpoint, VaultEndpoints};
 pub use faults::{
     Fault, FaultLimit, FaultTarget, MAX_FAULT_COUNT, MAX_FAULT_RETRY_AFTER, MAX_FAULT_RUNS,

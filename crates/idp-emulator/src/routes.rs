@@ -95,7 +95,7 @@ fn unknown_tenant(emu: &Emulator, tenant: &str, headers: &HeaderMap) -> Option<R
     )
 }
 
-fn cacheable_json(body: Value) -> Response {
+pub(crate) fn cacheable_json(body: Value) -> Response {
     let mut response = axum::Json(body).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
@@ -195,49 +195,14 @@ async fn instance_discovery(
     }))
 }
 
-/// ARM's cloud metadata (`GET /metadata/endpoints?api-version=…`), which `az cloud register
-/// --endpoint-resource-manager` and Terraform's metadata host read: an array of clouds from
-/// api-version 2022-09-01, one object before. Source: azure-cli `azure/cli/core/cloud.py`
-/// (`get_cloud_from_metadata_endpoint`); hashicorp/go-azure-sdk
-/// `sdk/environments/from_endpoint.go`.
+/// ARM's cloud metadata, in the shape of the api-version asked (see [`crate::cloud`]).
 async fn metadata_endpoints(
     State(emu): State<Emulator>,
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let base = emu.base_url(&headers);
-    let version = crate::arm_routes::query_param(&uri, "api-version").unwrap_or_default();
-    let cloud = json!({
-        "name": "IdpEmulator",
-        "portal": base,
-        "authentication": {
-            "loginEndpoint": format!("{base}/"),
-            "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
-            "tenant": "common",
-            "identityProvider": "AAD"
-        },
-        "resourceManager": format!("{base}/"),
-        "graph": "https://graph.windows.net/",
-        "graphAudience": "https://graph.windows.net/",
-        "microsoftGraphResourceId": "https://graph.microsoft.com/",
-        "activeDirectoryDataLake": "https://datalake.azure.net/",
-        "batch": "https://batch.core.windows.net/",
-        "media": "https://rest.media.azure.net",
-        "sqlManagement": "https://management.core.windows.net:8443/",
-        "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/main/arm-compute/quickstart-templates/aliases.json",
-        "suffixes": {
-            "keyVaultDns": "vault.azure.net",
-            "storage": "core.windows.net",
-            "acrLoginServer": "azurecr.io",
-            "sqlServerHostname": "database.windows.net",
-            "mhsmDns": "managedhsm.azure.net"
-        }
-    });
-    if version.as_str() >= "2022-09-01" {
-        cacheable_json(json!([cloud]))
-    } else {
-        cacheable_json(cloud)
-    }
+    let version = crate::arm_routes::query_param(&uri, "api-version");
+    crate::cloud::metadata(&emu, version.as_deref(), &headers)
 }
 
 async fn keys(
@@ -256,6 +221,17 @@ async fn delete_metadata_cache(State(emu): State<Emulator>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn not_found() -> Response {
+/// Anything else is 404, but for ARM's metadata asked with a doubled slash: the az CLI
+/// joins `--endpoint-resource-manager https://host/` and `/metadata/endpoints` into
+/// `https://host//metadata/endpoints`, which ARM answers (azure-cli
+/// `command_modules/cloud/custom.py`, `_populate_from_metadata_endpoint`).
+async fn not_found(
+    State(emu): State<Emulator>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    if uri.path().trim_start_matches('/') == "metadata/endpoints" {
+        return metadata_endpoints(State(emu), uri, headers).await;
+    }
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }

@@ -197,6 +197,19 @@ async fn validate(
             .to_owned(),
     };
 
+    // A national cloud's Entra has no principal for another cloud's services.
+    if config.cloud.is_foreign(&resource) {
+        return Err(Aadsts::new(
+            500011,
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            format!(
+                "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                config.tenant
+            ),
+        ));
+    }
+
     // 4. Client id.
     let identity = emu.identity_by_client_id(client_id).ok_or_else(|| {
         Aadsts::new(

@@ -125,6 +125,13 @@ pub fn explain(code: u64, c: &Context) -> Option<Explanation> {
                 c.client_id, c.tenant
             ),
         ),
+        500011 => e(
+            "the resource is unknown to this tenant's Entra (another cloud's service, or an app not in the tenant)",
+            format!(
+                "the scope `{}` must name a resource of the customer's cloud, asked of that cloud's Entra (`{}` now): a US Government or China customer needs its cloud recorded (`idp customers add … --cloud usgov`) or --cloud, and that cloud's resources (https://management.usgovcloudapi.net, https://vault.usgovcloudapi.net, …)",
+                c.scope, c.authority
+            ),
+        ),
         90002 => e(
             "the tenant does not exist",
             format!(
@@ -176,10 +183,31 @@ mod tests {
         let c = Context::default();
         for code in [
             70021, 70025, 700211, 700212, 700213, 7002138, 7000272, 90061, 900612, 700024, 70023,
-            50027, 5002738, 700016, 90002, 70011, 700022, 1002012, 7000218, 900144,
+            50027, 5002738, 700016, 90002, 70011, 700022, 1002012, 7000218, 900144, 500011,
         ] {
             assert!(explain(code, &c).is_some(), "{code}");
         }
         assert!(explain(12345, &c).is_none());
+    }
+
+    #[test]
+    fn another_clouds_resource_names_the_scope_and_the_authority_asked() {
+        let c = Context {
+            scope: "https://management.azure.com/.default".into(),
+            authority: "https://login.microsoftonline.us".into(),
+            ..Default::default()
+        };
+        let x = explain(500011, &c).unwrap();
+        assert!(
+            x.check.contains("`https://management.azure.com/.default`"),
+            "{}",
+            x.check
+        );
+        assert!(
+            x.check.contains("`https://login.microsoftonline.us`"),
+            "{}",
+            x.check
+        );
+        assert!(x.check.contains("--cloud"), "{}", x.check);
     }
 }

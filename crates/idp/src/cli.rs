@@ -487,6 +487,12 @@ pub struct EmulatorArgs {
     /// Refuse (90061) a jwks_uri on another host than the issuer. Entra accepts one (Google's issuer works so); this stricter rule is for checking your own setup
     #[arg(long)]
     pub strict_jwks_host: bool,
+    /// The cloud it stands in for: public, usgov or china (or AzureCloud, AzureUSGovernment, AzureChinaCloud); its Entra refuses another cloud's resources (AADSTS500011), as a national cloud's does
+    #[arg(long, value_name = "CLOUD", default_value = "public")]
+    pub cloud: String,
+    /// The storage suffix ARM's cloud metadata names (`suffixes.storage`): clients reach blobs at https://<account>.blob.<SUFFIX> (a port may follow, like idp.test:10443)
+    #[arg(long, value_name = "SUFFIX", default_value = "core.windows.net")]
+    pub storage_suffix: String,
 }
 
 #[derive(Debug, Args)]

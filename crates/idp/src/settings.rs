@@ -815,12 +815,13 @@ mod declared_once {
                 // setting: the issuer init writes, the header serve sends (the published
                 // blobs' is storage.cache_control), the exchange retries of idp token
                 // (storage.retries is publish-metadata's), the cloud recorded for one
-                // customer, the lifetimes of exec's and env's assertion files.
+                // customer, the cloud the emulator stands in for, the lifetimes of exec's and env's assertion files.
                 if [
                     ("idp init", "--issuer"),
                     ("idp serve", "--cache-control"),
                     ("idp token", "--retries"),
                     ("idp customers add", "--cloud"),
+                    ("idp emulator", "--cloud"),
                     ("idp exec", "--lifetime"),
                     ("idp env", "--lifetime"),
                 ]

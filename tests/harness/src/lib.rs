@@ -64,7 +64,12 @@ pub struct TestPems {
 impl TestCa {
     /// Writes `ca.pem`, `server.pem` and `server.key` into `dir`.
     pub fn create(dir: &Path) -> Self {
-        let pems = Self::pems();
+        Self::create_for(dir, &[])
+    }
+
+    /// [`TestCa::create`] with a server certificate valid for `hosts` too.
+    pub fn create_for(dir: &Path, hosts: &[&str]) -> Self {
+        let pems = Self::pems_for(hosts);
         let out = Self {
             ca_pem: dir.join("ca.pem"),
             cert_pem: dir.join("server.pem"),
@@ -79,6 +84,11 @@ impl TestCa {
     /// A new CA and server certificate, valid from an hour ago for two days: the one test
     /// CA of every suite.
     pub fn pems() -> TestPems {
+        Self::pems_for(&[])
+    }
+
+    /// [`TestCa::pems`] with a server certificate valid for `hosts` too.
+    pub fn pems_for(hosts: &[&str]) -> TestPems {
         use rcgen::{
             BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
             KeyPair, KeyUsagePurpose,
@@ -98,8 +108,9 @@ impl TestCa {
         let ca_cert = ca.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca, ca_key);
         let key = KeyPair::generate().unwrap();
-        let mut server =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        let mut names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        names.extend(hosts.iter().map(|h| h.to_string()));
+        let mut server = CertificateParams::new(names).unwrap();
         server
             .distinguished_name
             .push(DnType::CommonName, "127.0.0.1");
@@ -123,6 +134,8 @@ pub struct Azurite {
     pub ca: TestCa,
     /// Where data is kept when [`Azurite::start_persistent`] was used; `None` is in-memory.
     location: Option<PathBuf>,
+    /// Azurite's debug log (`--debug`), which says how each request authenticated.
+    debug_log: PathBuf,
     /// Holds the certificates and data; removed on drop.
     _dir: tempfile::TempDir,
 }
@@ -147,17 +160,29 @@ fn azurite_bin() -> PathBuf {
 impl Azurite {
     /// Starts Azurite with in-memory storage.
     pub fn start() -> Self {
-        Self::launch(false)
+        Self::launch(false, &[])
     }
 
     /// Starts Azurite keeping its data in a folder, so [`Azurite::restart`] keeps the blobs.
     pub fn start_persistent() -> Self {
-        Self::launch(true)
+        Self::launch(true, &[])
     }
 
-    fn launch(persistent: bool) -> Self {
+    /// Starts Azurite with a certificate valid for `hosts` too, for production-style URLs
+    /// (`https://devstoreaccount1.blob.<suffix>:<port>`: Azurite takes the account from the
+    /// host's first label when the host is a name with a dot in it).
+    pub fn start_for_hosts(hosts: &[&str]) -> Self {
+        Self::launch(false, hosts)
+    }
+
+    /// What Azurite's debug log says so far.
+    pub fn debug_log(&self) -> String {
+        std::fs::read_to_string(&self.debug_log).unwrap_or_default()
+    }
+
+    fn launch(persistent: bool, hosts: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ca = TestCa::create(dir.path());
+        let ca = TestCa::create_for(dir.path(), hosts);
         let location = persistent.then(|| {
             let l = dir.path().join("data");
             std::fs::create_dir_all(&l).unwrap();
@@ -168,6 +193,7 @@ impl Azurite {
             port: 0,
             ca,
             location,
+            debug_log: dir.path().join("debug.log"),
             _dir: dir,
         };
         me.spawn_on_free_port();
@@ -200,6 +226,8 @@ impl Azurite {
             .arg(&self.ca.cert_pem)
             .arg("--key")
             .arg(&self.ca.key_pem)
+            .arg("--debug")
+            .arg(&self.debug_log)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -309,6 +337,79 @@ impl Drop for Azurite {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+}
+
+/// A line of `/etc/hosts` naming 127.0.0.1 for a test's host name, removed on drop; a
+/// line left by a test process that no longer runs is removed first. Tools that resolve
+/// names themselves (Terraform is a static Go binary: its resolver reads `/etc/hosts`)
+/// find a production-style storage host this way, with no DNS.
+#[derive(Debug)]
+pub struct HostsEntry {
+    /// The bytes appended, removed again on drop; `None` when a line was there already.
+    added: Option<String>,
+}
+
+const HOSTS: &str = "/etc/hosts";
+const HOSTS_MARK: &str = "# idp test, process";
+
+impl HostsEntry {
+    /// Adds `127.0.0.1 host`, unless a line already names it. Fails the test, saying what
+    /// to do, when `/etc/hosts` cannot be written (the suite then runs as root, or the
+    /// line is added by hand).
+    pub fn add(host: &str) -> Self {
+        let text = std::fs::read_to_string(HOSTS).unwrap_or_default();
+        // Lines a killed test process left behind go first.
+        let stale = |l: &str| {
+            l.split(HOSTS_MARK)
+                .nth(1)
+                .and_then(|pid| pid.trim().parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        };
+        let text = if text.lines().any(stale) {
+            let kept: String = text.split_inclusive('\n').filter(|l| !stale(l)).collect();
+            write_hosts(&kept);
+            kept
+        } else {
+            text
+        };
+        let names_it = |l: &str| {
+            let mut words = l.split('#').next().unwrap_or_default().split_whitespace();
+            words.next() == Some("127.0.0.1") && words.any(|w| w == host)
+        };
+        if text.lines().any(names_it) {
+            return Self { added: None };
+        }
+        let newline = if text.is_empty() || text.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        let added = format!(
+            "{newline}127.0.0.1 {host} {HOSTS_MARK} {}\n",
+            std::process::id()
+        );
+        write_hosts(&format!("{text}{added}"));
+        Self { added: Some(added) }
+    }
+}
+
+/// Writes `/etc/hosts` in place (it is often a bind mount, which a rename cannot replace).
+fn write_hosts(text: &str) {
+    std::fs::write(HOSTS, text).unwrap_or_else(|e| {
+        panic!(
+            "cannot write {HOSTS} ({e}): run the suite as root, or add the line `127.0.0.1 <host>` the test names yourself"
+        )
+    });
+}
+
+impl Drop for HostsEntry {
+    /// Takes out exactly what was added, so the file is as it was found.
+    fn drop(&mut self) {
+        if let Some(added) = &self.added {
+            let text = std::fs::read_to_string(HOSTS).unwrap_or_default();
+            write_hosts(&text.replacen(added.as_str(), "", 1));
         }
     }
 }
@@ -480,7 +581,7 @@ impl Service {
 
     /// Waits up to `timeout` for a stderr line containing `needle` and returns it; the
     /// lines before it are consumed. On a timeout or an exit, the error holds what was seen.
-    pub fn wait_line(&mut self, needle: &str, timeout: Duration) -> Result<String, String> {
+    pub fn wait_line(&self, needle: &str, timeout: Duration) -> Result<String, String> {
         let deadline = std::time::Instant::now() + timeout;
         let mut seen = String::new();
         loop {
@@ -503,7 +604,7 @@ impl Service {
 
     /// [`Service::wait_line`] that must succeed.
     #[track_caller]
-    pub fn expect_line(&mut self, needle: &str) -> String {
+    pub fn expect_line(&self, needle: &str) -> String {
         self.wait_line(needle, Duration::from_secs(60))
             .unwrap_or_else(|seen| panic!("{seen}"))
     }

@@ -5,7 +5,7 @@ use crate::common::*;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
-use idp_emulator::{Emulator, ManualClock};
+use idp_emulator::{Config, Emulator, ManualClock};
 use serde_json::Value;
 
 async fn get(emu: &Emulator, uri: &str, bearer: Option<&str>) -> (StatusCode, HeaderMap, Value) {
@@ -73,23 +73,101 @@ async fn msals_instance_discovery_points_at_this_host() {
     assert_eq!(body["metadata"][0]["preferred_network"], "127.0.0.1:8443");
 }
 
+/// The 2022-09-01 answer read as Terraform's go-azure-sdk reads it
+/// (`sdk/internal/metadata`, `environments.FromEndpoint`): one object; `name`,
+/// `resourceManager` and `microsoftGraphResourceId` not empty; the token URL made as
+/// `{loginEndpoint}/{tenant}/oauth2/v2.0/token` with no doubled slash; the blob endpoint as
+/// `https://{account}.blob.{suffixes.storage}`.
 #[tokio::test]
-async fn arms_cloud_metadata_in_both_shapes() {
+async fn arms_cloud_metadata_as_terraform_reads_it() {
     let emu = emulator();
-    let (s, _, list) = get(&emu, "/metadata/endpoints?api-version=2022-09-01", None).await;
+    let (s, _, cloud) = get(&emu, "/metadata/endpoints?api-version=2022-09-01", None).await;
     assert_eq!(s, StatusCode::OK);
-    let cloud = &list[0];
+    assert!(cloud.is_object(), "{cloud}");
+    for field in ["name", "resourceManager", "microsoftGraphResourceId"] {
+        assert!(!cloud[field].as_str().unwrap().is_empty(), "{field}");
+    }
+    let login = cloud["authentication"]["loginEndpoint"].as_str().unwrap();
+    let token_url = format!("{login}/{TENANT}/oauth2/v2.0/token");
     assert_eq!(
-        cloud["authentication"]["loginEndpoint"],
-        "https://127.0.0.1:8443/"
+        token_url,
+        format!("https://127.0.0.1:8443/{TENANT}/oauth2/v2.0/token")
     );
     assert_eq!(cloud["resourceManager"], "https://127.0.0.1:8443/");
+    let blob = format!(
+        "https://acct.blob.{}",
+        cloud["suffixes"]["storage"].as_str().unwrap()
+    );
+    assert_eq!(blob, "https://acct.blob.core.windows.net");
     assert_eq!(cloud["suffixes"]["keyVaultDns"], "vault.azure.net");
-    let (_, _, one) = get(&emu, "/metadata/endpoints?api-version=2019-05-01", None).await;
-    assert!(one.is_object(), "{one}");
+}
+
+/// The same answer read as the az CLI's `_arm_to_cli_mapper` reads it (`cloud.py`): an
+/// object with `name`, `authentication.loginEndpoint`, `authentication.audiences[0]` (its
+/// management resource) and a `suffixes` object; the older api-versions in their shapes.
+#[tokio::test]
+async fn arms_cloud_metadata_as_the_az_cli_reads_it_and_older_shapes() {
+    let mut config = Config::new(TENANT, SUBSCRIPTION);
+    config.storage_suffix = "idp.test:10443".into();
+    config.cloud = idp_emulator::Cloud::UsGov;
+    let emu = Emulator::new(config).unwrap();
+    // az joins `--endpoint-resource-manager https://host/` and the path with two slashes.
+    for path in ["/metadata/endpoints", "//metadata/endpoints"] {
+        let (s, _, cloud) = get(&emu, &format!("{path}?api-version=2022-09-01"), None).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        assert!(cloud["name"].is_string());
+        assert!(cloud["authentication"]["loginEndpoint"].is_string());
+        assert_eq!(
+            cloud["authentication"]["audiences"][0],
+            "https://management.core.windows.net/"
+        );
+        assert!(cloud["suffixes"].is_object());
+        assert_eq!(cloud["suffixes"]["storage"], "idp.test:10443");
+        assert_eq!(cloud["suffixes"]["keyVaultDns"], "vault.usgovcloudapi.net");
+    }
+    for version in ["2019-05-01", "2020-06-01"] {
+        let (_, _, list) = get(
+            &emu,
+            &format!("/metadata/endpoints?api-version={version}"),
+            None,
+        )
+        .await;
+        let clouds = list
+            .as_array()
+            .unwrap_or_else(|| panic!("{version}: {list}"));
+        assert_eq!(clouds.len(), 1);
+        assert_eq!(
+            clouds[0]["authentication"]["loginEndpoint"],
+            "https://127.0.0.1:8443/"
+        );
+    }
+    for version in ["2015-01-01", "2018-01-01"] {
+        let (_, _, legacy) = get(
+            &emu,
+            &format!("/metadata/endpoints?api-version={version}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            legacy["authentication"]["loginEndpoint"],
+            "https://127.0.0.1:8443/"
+        );
+        assert_eq!(legacy["galleryEndpoint"], "https://gallery.azure.com/");
+        assert_eq!(
+            legacy["graphAudience"].is_string(),
+            version == "2018-01-01",
+            "{version}"
+        );
+    }
+    let (s, _, e) = get(&emu, "/metadata/endpoints?api-version=2030-01-01", None).await;
     assert_eq!(
-        one["authentication"]["audiences"][1],
-        "https://management.azure.com/"
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("InvalidApiVersionParameter"))
+    );
+    let (s, _, e) = get(&emu, "/metadata/endpoints", None).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("MissingApiVersionParameter"))
     );
 }
 

@@ -318,6 +318,44 @@ async fn scopes_without_default_are_1002012_and_two_resources_70011() {
 }
 
 #[tokio::test]
+async fn a_national_clouds_entra_has_no_principal_for_another_clouds_service_500011() {
+    let w = world_with(|c| c.cloud = idp_emulator::Cloud::UsGov).await;
+    let assertion = w.assertion();
+    for scope in [
+        "https://management.azure.com/.default",
+        "https://management.azure.com//.default",
+        "https://vault.azure.net/.default",
+    ] {
+        let form = v2_form(&w.identity.client_id, &assertion, scope);
+        let r = w.post_v2(&form).await;
+        assert_aadsts(&r, 500011, 400, "invalid_resource");
+        let description = r.2["error_description"].as_str().unwrap();
+        assert!(
+            description.contains("The resource principal named https://"),
+            "{description}"
+        );
+    }
+    // Its own services, and those every cloud shares, pass this check.
+    for scope in [
+        "https://management.usgovcloudapi.net/.default",
+        "https://storage.azure.com/.default",
+    ] {
+        let form = v2_form(&w.identity.client_id, &assertion, scope);
+        let (status, _, body) = w.post_v2(&form).await;
+        assert_eq!(status, axum::http::StatusCode::OK, "{scope}: {body}");
+    }
+    // The global cloud (the default) refuses US Government's.
+    let w = world().await;
+    let assertion = w.assertion();
+    let form = v2_form(
+        &w.identity.client_id,
+        &assertion,
+        "https://management.usgovcloudapi.net/.default",
+    );
+    assert_aadsts(&w.post_v2(&form).await, 500011, 400, "invalid_resource");
+}
+
+#[tokio::test]
 async fn a_get_on_the_token_endpoint_is_900561() {
     let w = world().await;
     for path in [

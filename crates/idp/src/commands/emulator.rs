@@ -22,6 +22,13 @@ pub fn run(sources: &Sources, args: EmulatorArgs) -> Result<ExitCode, Report> {
     config.public_base_url = args.public_url.clone();
     config.require_same_host_jwks = args.strict_jwks_host;
     config.state_file = args.state.clone();
+    config.cloud = idp_emulator::Cloud::parse(&args.cloud).ok_or_else(|| {
+        Report::usage(
+            format!("--cloud `{}` is not a cloud", args.cloud),
+            "use public, usgov or china (or AzureCloud, AzureUSGovernment, AzureChinaCloud)",
+        )
+    })?;
+    config.storage_suffix = storage_suffix(&args.storage_suffix)?;
     for path in sources.ca_certs()?.iter().chain(&args.trust_ca) {
         let pem = std::fs::read(path).problem(|| {
             Problem::usage(
@@ -136,4 +143,25 @@ pub fn run(sources: &Sources, args: EmulatorArgs) -> Result<ExitCode, Report> {
     })?;
     note!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A storage suffix: a DNS name, a port after it allowed (`idp.test:10443`), as clients
+/// append it to `https://<account>.blob.`.
+fn storage_suffix(s: &str) -> Result<String, Report> {
+    let (host, port) = s.split_once(':').unwrap_or((s, ""));
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    let port_ok = port.is_empty() || port.parse::<u16>().is_ok_and(|p| p > 0);
+    if host_ok && port_ok {
+        Ok(s.to_owned())
+    } else {
+        Err(Report::usage(
+            format!("--storage-suffix `{s}` is not a DNS suffix"),
+            "give a DNS name like core.windows.net or idp.test, a port after it if needed (idp.test:10443)",
+        ))
+    }
 }

@@ -100,7 +100,7 @@ impl Flow {
             emu.args(["--propagation-delay", "0s"]);
         }
         emu.args(emulator_args);
-        let mut emulator = Service::spawn(emu, "Entra emulator on https://");
+        let emulator = Service::spawn(emu, "Entra emulator on https://");
         // The lines after the ready line, in the order the emulator prints them.
         let value = |line: String| line.split_whitespace().nth(1).unwrap().to_owned();
         let tenant = value(emulator.expect_line("tenant "));
@@ -306,15 +306,15 @@ impl Flow {
     /// Publishes the keyring as it is now (`idp serve` reloads it on SIGHUP) and makes the
     /// emulator forget the JWKS it cached, as Entra does once its cache expires.
     pub fn republish(&self) {
+        let host = self.issuer_host.as_ref().unwrap();
+        host.drain();
         let ok = std::process::Command::new("kill")
-            .args([
-                "-HUP",
-                &self.issuer_host.as_ref().unwrap().pid().to_string(),
-            ])
+            .args(["-HUP", &host.pid().to_string()])
             .status()
             .unwrap();
         assert!(ok.success());
-        std::thread::sleep(Duration::from_millis(300));
+        // Served once `idp serve` says so, not after a guessed pause.
+        host.expect_line("reloaded the keyring");
         client(&self.emulator_ca)
             .delete(format!("{}/_emulator/metadata-cache", self.authority()))
             .send()

@@ -5,6 +5,7 @@
 //! Key Vault; `customer_side` the FIC forms and the managed-app package replayed into the
 //! emulator; `quickstart` the README's first command. `flow` is the shared setup.
 
+mod az;
 mod cli;
 mod customer_side;
 mod data_plane;
@@ -16,4 +17,5 @@ mod publish;
 mod quickstart;
 mod sandbox;
 mod serve;
+mod terraform;
 mod token;

@@ -672,6 +672,74 @@ fn the_rotation_canary_blocks_a_key_entra_cannot_see_and_allows_it_once_it_can()
     assert_eq!(state_of_next(), "active");
 }
 
+/// A US Government customer with no default scope: doctor and the rotation canary ask for
+/// its own cloud's Resource Manager scope, which US Government's Entra (the emulator as
+/// `--cloud usgov`) issues, where the global cloud's is refused (AADSTS500011). Both used
+/// to ask for `https://management.azure.com/.default` whatever the cloud.
+#[test]
+fn doctor_and_the_canary_ask_a_sovereign_customers_own_cloud() {
+    let f = Flow::served(&["--cloud", "usgov"]);
+    let client_id = f.identity_with_fic_for(
+        "uami-gov",
+        &f.issuer,
+        "gov",
+        "api://AzureADTokenExchangeUSGov",
+    );
+    idp(f.path())
+        .args([
+            "customers",
+            "add",
+            "gov",
+            "--tenant",
+            &f.tenant,
+            "--client-id",
+            &client_id,
+        ])
+        .args(["--subject", "gov", "--cloud", "AzureUSGovernment"])
+        .assert()
+        .success();
+    let issuer_ca = f.path().join("issuer-tls/ca.pem");
+    let run = |args: &[&str]| {
+        let out = idp(f.path())
+            .args(args)
+            .env("IDP_EXCHANGE_AUTHORITY_HOST", f.authority())
+            .arg("--ca-cert")
+            .arg(&issuer_ca)
+            .arg("--ca-cert")
+            .arg(&f.emulator_ca)
+            .output()
+            .unwrap();
+        let (o, e) = (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        );
+        println!("$ idp {args:?}\n{o}{e}");
+        (out.status.code().unwrap_or(-1), o, e)
+    };
+    // What the old default asked for: refused by a US Government Entra.
+    let (code, _, err) = run(&[
+        "token",
+        "--customer",
+        "gov",
+        "--scope",
+        "https://management.azure.com/.default",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("AADSTS500011"), "{err}");
+    let (code, out, _) = run(&["doctor", "--customer", "gov"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("✓ gov: exchange:"), "{out}");
+    idp(f.path())
+        .args(["keys", "add", "--key-size", "2048"])
+        .assert()
+        .success();
+    f.republish();
+    let next = f.kid_in_state("next");
+    let (code, _, err) = run(&["keys", "activate", &next, "--canary", "gov"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("canary: Entra accepted"), "{err}");
+}
+
 #[test]
 fn doctor_passes_a_healthy_setup_and_names_each_thing_entra_would_refuse() {
     let f = Flow::served(&[]);
