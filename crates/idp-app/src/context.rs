@@ -46,7 +46,8 @@ pub struct Context {
     http: OnceLock<reqwest::Client>,
     credentials: OnceLock<Credentials>,
     audit: OnceLock<Option<Arc<AuditLog>>>,
-    active: OnceLock<Arc<Signer>>,
+    /// The active key's signer, by its kid.
+    active: Mutex<Option<(String, Arc<Signer>)>>,
     arm: Mutex<HashMap<Cloud, ArmClient>>,
 }
 
@@ -76,7 +77,7 @@ impl Context {
             http: OnceLock::new(),
             credentials: OnceLock::new(),
             audit: OnceLock::new(),
-            active: OnceLock::new(),
+            active: Mutex::new(None),
             arm: Mutex::new(HashMap::new()),
         })
     }
@@ -149,14 +150,18 @@ impl Context {
         )?)
     }
 
-    /// The active key's signer, made once per process.
+    /// `ring`'s active key's signer, made once per key for the process.
     pub fn active_signer(&self, ring: &Keyring) -> Result<Arc<Signer>, Report> {
-        if let Some(s) = self.active.get() {
-            return Ok(Arc::clone(s));
-        }
         let entry = ring.active().ok_or(KeyringError::NoActiveKey)?;
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((kid, signer)) = active.as_ref()
+            && *kid == entry.kid
+        {
+            return Ok(Arc::clone(signer));
+        }
         let signer = Arc::new(self.signer_for(entry)?);
-        Ok(Arc::clone(self.active.get_or_init(|| signer)))
+        *active = Some((entry.kid.clone(), Arc::clone(&signer)));
+        Ok(signer)
     }
 
     /// A Key Vault keys client for the vault of `id`.

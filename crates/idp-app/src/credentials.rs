@@ -79,27 +79,56 @@ impl Method {
 }
 
 /// Why no credential could be made.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-#[error("cannot set up {} for {}: {detail}", method.name(), service.name())]
-pub struct CredentialError {
-    pub method: Method,
-    pub service: Service,
-    pub detail: String,
+#[derive(Debug, Error)]
+pub enum CredentialError {
+    #[error("cannot set up {} for {}: {detail}", method.name(), service.name())]
+    Setup {
+        method: Method,
+        service: Service,
+        detail: String,
+    },
+    #[error("cannot read the {} token file {}", service.name(), path.display())]
+    TokenFile {
+        service: Service,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl idp_core::diagnostic::Diagnostic for CredentialError {
     fn hint(&self) -> Option<String> {
-        Some(match self.method {
-            Method::WorkloadIdentity => format!(
+        Some(match self {
+            CredentialError::Setup {
+                method: Method::WorkloadIdentity,
+                service,
+                ..
+            } => format!(
                 "workload identity needs AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE; or {}",
-                self.service.alternatives()
+                service.alternatives()
             ),
-            Method::ManagedIdentity => format!(
+            CredentialError::Setup {
+                method: Method::ManagedIdentity,
+                service,
+                ..
+            } => format!(
                 "check the managed identity's endpoint variables (IDENTITY_ENDPOINT, MSI_ENDPOINT); or {}",
-                self.service.alternatives()
+                service.alternatives()
             ),
-            Method::AzureCli => self.service.alternatives().to_owned(),
+            CredentialError::Setup { service, .. } => service.alternatives().to_owned(),
+            CredentialError::TokenFile {
+                service: Service::KeyVault,
+                ..
+            } => "check the path given by --key-vault-token-file / IDP_KEY_VAULT_TOKEN_FILE / key_vault.token_file".into(),
+            CredentialError::TokenFile { .. } => {
+                "check the path given by --arm-token-file / IDP_ARM_TOKEN_FILE / arm.token_file".into()
+            }
         })
+    }
+
+    /// A token file that cannot be read is the configuration's to fix.
+    fn is_usage(&self) -> bool {
+        matches!(self, CredentialError::TokenFile { .. })
     }
 }
 
@@ -114,7 +143,7 @@ pub struct TokenFiles {
 pub struct Credentials {
     http: reqwest::Client,
     files: TokenFiles,
-    chain: OnceLock<Result<Arc<dyn TokenCredential>, CredentialError>>,
+    chain: OnceLock<Result<Arc<dyn TokenCredential>, (Method, String)>>,
     method: Method,
 }
 
@@ -147,15 +176,39 @@ impl Credentials {
     /// The shared chain, for `service` (named in an error).
     fn chain(&self, service: Service) -> Result<Arc<dyn TokenCredential>, CredentialError> {
         self.chain
-            .get_or_init(|| build(self.method, &self.http, service))
+            .get_or_init(|| {
+                build(self.method, &self.http, service).map_err(|e| match e {
+                    CredentialError::Setup { method, detail, .. } => (method, detail),
+                    other => (self.method, other.to_string()),
+                })
+            })
             .clone()
-            .map_err(|e| CredentialError { service, ..e })
+            .map_err(|(method, detail)| CredentialError::Setup {
+                method,
+                service,
+                detail,
+            })
+    }
+
+    /// A service's token file, checked readable now: a wrong path is said before anything
+    /// is sent, as the configuration's fault.
+    fn token_file(
+        service: Service,
+        path: &std::path::Path,
+        what: &'static str,
+    ) -> Result<Arc<dyn TokenCredential>, CredentialError> {
+        std::fs::File::open(path).map_err(|source| CredentialError::TokenFile {
+            service,
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Arc::new(TokenFileCredential::new(path, what)))
     }
 
     /// Resource Manager's credential: its token file, else the chain.
     pub fn arm(&self) -> Result<Arc<dyn TokenCredential>, CredentialError> {
         match &self.files.arm {
-            Some(path) => Ok(Arc::new(TokenFileCredential::new(path, "ARM token file"))),
+            Some(path) => Self::token_file(Service::Arm, path, "ARM token file"),
             None => self.chain(Service::Arm),
         }
     }
@@ -163,10 +216,7 @@ impl Credentials {
     /// Key Vault's credential: its token file, else the chain.
     pub fn key_vault(&self) -> Result<Arc<dyn TokenCredential>, CredentialError> {
         match &self.files.key_vault {
-            Some(path) => Ok(Arc::new(TokenFileCredential::new(
-                path,
-                "Key Vault token file",
-            ))),
+            Some(path) => Self::token_file(Service::KeyVault, path, "Key Vault token file"),
             None => self.chain(Service::KeyVault),
         }
     }
@@ -188,7 +238,7 @@ fn build(
     http: &reqwest::Client,
     service: Service,
 ) -> Result<Arc<dyn TokenCredential>, CredentialError> {
-    let setup = |detail: String| CredentialError {
+    let setup = |detail: String| CredentialError::Setup {
         method,
         service,
         detail,
@@ -315,7 +365,7 @@ mod tests {
 
     #[test]
     fn a_setup_failure_names_the_service_and_its_own_alternatives() {
-        let e = |method, service| CredentialError {
+        let e = |method, service| CredentialError::Setup {
             method,
             service,
             detail: "x".into(),
@@ -399,5 +449,13 @@ mod tests {
             (arm.token.secret(), kv.token.secret()),
             ("arm-token", "kv-token")
         );
+        // A token file that is not there is the configuration's fault, said at once.
+        std::fs::remove_file(dir.path().join("arm")).unwrap();
+        let e = creds.arm().unwrap_err();
+        assert!(e.is_usage(), "{e}");
+        assert!(e.hint().unwrap().contains("--arm-token-file"), "{e}");
+        std::fs::remove_file(dir.path().join("kv")).unwrap();
+        let e = creds.key_vault().unwrap_err();
+        assert!(e.hint().unwrap().contains("--key-vault-token-file"), "{e}");
     }
 }

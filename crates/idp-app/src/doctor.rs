@@ -122,9 +122,9 @@ pub fn values_only() -> Finding {
 
 /// The active key held in Key Vault: the vault signs a probe, and the signature verifies
 /// with the public key the keyring (and the JWKS) carries.
-pub fn vault_key(ctx: &Context, active: &KeyEntry) -> Finding {
+pub fn vault_key(ctx: &Context, ring: &idp_core::keyring::Keyring, active: &KeyEntry) -> Finding {
     let id = active.key_vault.as_deref().unwrap_or_default();
-    let signed = ctx.signer_for(active).and_then(|signer| {
+    let signed = ctx.active_signer(ring).and_then(|signer| {
         ctx.block_on(signer.sign_rs256(b"idp doctor: can the active key sign?"))
             .map_err(Report::from)
     });
@@ -161,6 +161,9 @@ pub async fn customers(
         .into_iter()
         .map(|(who, job)| (who.label().to_owned(), (who, job)))
         .collect();
+    // One throttle for every customer's exchange, as for `token --all`.
+    let backoff = idp_exchange::client::SharedBackoff::new();
+    let backoff = &backoff;
     let outcomes = fan_out(items, parallel, |(who, job): (Selected, Job)| async move {
         let mut found = match &who.customer.identity {
             None => vec![no_identity()],
@@ -176,7 +179,7 @@ pub async fn customers(
         };
         found.push(match exchanger {
             None => values_only(),
-            Some(x) => exchange_finding(&x.one(&job, None, |_| {}).await.map(|_| ())),
+            Some(x) => exchange_finding(&x.one(&job, Some(backoff), |_| {}).await.map(|_| ())),
         });
         found
     })

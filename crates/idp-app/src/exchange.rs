@@ -114,10 +114,7 @@ pub fn plan(shape: &Shape, who: &Selected, scope: &Scope) -> Result<Job, Report>
                 format!("customer `{name}` has no default scope and --scope is not given"),
                 "pass --scope, or record one: `idp customers remove NAME` then `idp customers add NAME … --scope <resource>/.default`",
             ),
-            None => Report::usage(
-                "--scope is needed",
-                "give the resource's scope, like --scope https://vault.azure.net/.default",
-            ),
+            None => scope_needed(),
         })?,
         Scope::RecordedOrArm => c
             .scope
@@ -144,6 +141,14 @@ pub fn plan(shape: &Shape, who: &Selected, scope: &Scope) -> Result<Job, Report>
         spec,
         context,
     })
+}
+
+/// No scope given where one is needed.
+pub fn scope_needed() -> Report {
+    Report::usage(
+        "--scope is needed",
+        "give the resource's scope, like --scope https://vault.azure.net/.default",
+    )
 }
 
 /// Signs and sends: one key, the audit log, the command's name for its lines, the retry

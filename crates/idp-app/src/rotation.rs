@@ -51,12 +51,22 @@ pub trait World: Sync {
 
 /// The world as it is: the key's file or vault, the issuer's published JWKS, and Entra's
 /// token endpoint for a customer of the inventory.
-#[derive(Debug)]
 pub struct Live<'a> {
     pub ctx: &'a crate::context::Context,
     /// How the canary's assertion is shaped and sent (its issuer is the published one).
     pub shape: &'a crate::exchange::Shape,
     pub inventory: &'a idp_inventory::InventoryFile,
+    /// Hears of the canary's retries (throttling), for the user.
+    pub note: &'a (dyn Fn(String) + Sync),
+}
+
+impl std::fmt::Debug for Live<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("shape", &self.shape)
+            .field("inventory", &self.inventory)
+            .finish_non_exhaustive()
+    }
 }
 
 #[async_trait(?Send)]
@@ -99,7 +109,7 @@ impl World for Live<'_> {
             policy: check_policy(),
         };
         exchanger
-            .one(&job, None, |_| {})
+            .one(&job, None, |n| (self.note)(crate::exchange::retry_line(n)))
             .await
             .map(|_| ())
             .map_err(explain)

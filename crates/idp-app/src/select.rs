@@ -242,6 +242,8 @@ pub fn from_flags(
     if all {
         return Ok(Selection::All);
     }
+    // `--customers a,,b` or `--customers ,`: the empty names are no customers.
+    let customers: Vec<String> = customers.into_iter().filter(|c| !c.is_empty()).collect();
     if !customers.is_empty() {
         return Ok(Selection::Named(customers));
     }
@@ -448,6 +450,14 @@ mod tests {
             f(None, &["a", "b"], false, None, None, None).unwrap(),
             Selection::Named(vec!["a".into(), "b".into()])
         );
+        assert_eq!(
+            f(None, &["a", "", "b"], false, None, None, None).unwrap(),
+            Selection::Named(vec!["a".into(), "b".into()])
+        );
+        assert!(matches!(
+            f(None, &["", ""], false, None, None, None),
+            Err(SelectError::Nothing)
+        ));
         assert!(matches!(
             f(None, &[], false, Some("t"), Some("c"), Some("s")).unwrap(),
             Selection::Given { .. }

@@ -4,9 +4,10 @@
 //! does (API version 2023-01-31, GA, of Microsoft.ManagedIdentity); and a managed
 //! application's `listTokens` (Microsoft.Solutions 2021-07-01).
 //!
-//! [`ArmClient`] asks its credential for an ARM token at each request (the credential
-//! caches it), so one client serves a whole fleet run; answers are read up to 1 MiB, and
-//! what ARM says in an error is redacted before it is kept.
+//! [`ArmClient`] asks its credential for an ARM token once and keeps it until five minutes
+//! before it expires (the Azure CLI's credential runs `az` at each ask), so one client
+//! serves a whole fleet run, its clones included; answers are read up to 1 MiB, and what
+//! ARM says in an error is redacted before it is kept.
 //!
 //! ```
 //! use idp_arm::{Fic, choose_fic};
@@ -117,7 +118,13 @@ pub struct ArmClient {
     endpoint: String,
     scope: String,
     credential: Arc<dyn TokenCredential>,
+    /// The token last got, and when it expires; shared by clones, and held while a token
+    /// is fetched so that parallel requests wait for one fetch.
+    cached: Arc<tokio::sync::Mutex<Option<(SecretString, time::OffsetDateTime)>>>,
 }
+
+/// A token is fetched again this long before it expires.
+const TOKEN_MARGIN: time::Duration = time::Duration::minutes(5);
 
 impl std::fmt::Debug for ArmClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -142,6 +149,7 @@ impl ArmClient {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             scope: scope.to_owned(),
             credential,
+            cached: Arc::default(),
         }
     }
 
@@ -151,6 +159,12 @@ impl ArmClient {
     }
 
     async fn token(&self) -> Result<SecretString, ArmError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && *expires - TOKEN_MARGIN > time::OffsetDateTime::now_utc()
+        {
+            return Ok(token.clone());
+        }
         let token = self
             .credential
             .get_token(&[&self.scope], None)
@@ -159,7 +173,9 @@ impl ArmClient {
                 scope: self.scope.clone(),
                 detail: idp_core::secret::redact(&e.to_string()),
             })?;
-        Ok(SecretString::new(token.token.secret()))
+        let secret = SecretString::new(token.token.secret());
+        *cached = Some((secret.clone(), token.expires_on));
+        Ok(secret)
     }
 
     fn path(id: &IdentityId) -> String {
@@ -385,7 +401,7 @@ impl idp_core::diagnostic::Diagnostic for FicMismatch {
     fn hint(&self) -> Option<String> {
         Some(match self {
             FicMismatch::None | FicMismatch::Issuer { .. } => "the managed app's template must create a FIC whose issuer is idp's issuer exactly (`idp fic` prints it); fix the template or the FIC, then add the customer again".into(),
-            FicMismatch::Audience { .. } => "the FIC's one audience must be the one idp signs (--audience / assertion.audience, default api://AzureADTokenExchange)".into(),
+            FicMismatch::Audience { .. } => "the FIC's one audience must be the one idp signs (--audience / IDP_ASSERTION_AUDIENCE / assertion.audience; by default the cloud's, api://AzureADTokenExchange)".into(),
             FicMismatch::Several { .. } | FicMismatch::NoSuchSubject { .. } => "pass --subject with the FIC's subject".into(),
         })
     }
@@ -462,6 +478,73 @@ pub fn choose_fic<'a>(
             count: several.len(),
             subjects: several.iter().map(|f| f.subject.clone()).collect(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use azure_core::credentials::{AccessToken, TokenRequestOptions};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its asks; its tokens live `life`.
+    #[derive(Debug)]
+    struct Counting {
+        asks: AtomicUsize,
+        life: time::Duration,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenCredential for Counting {
+        async fn get_token(
+            &self,
+            scopes: &[&str],
+            _: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            assert_eq!(scopes, ["https://management.azure.com/.default"]);
+            let n = self.asks.fetch_add(1, Ordering::SeqCst);
+            Ok(AccessToken::new(
+                format!("t{n}"),
+                time::OffsetDateTime::now_utc() + self.life,
+            ))
+        }
+    }
+
+    fn client(life: time::Duration) -> (ArmClient, Arc<Counting>) {
+        // idp builds rustls with ring only.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let cred = Arc::new(Counting {
+            asks: AtomicUsize::new(0),
+            life,
+        });
+        let http = reqwest::Client::builder().build().unwrap();
+        let c = ArmClient::new(
+            http,
+            "https://management.azure.com/",
+            "https://management.azure.com/.default",
+            cred.clone(),
+        );
+        (c, cred)
+    }
+
+    #[tokio::test]
+    async fn a_token_is_asked_once_for_the_client_and_its_clones() {
+        let (c, cred) = client(time::Duration::hours(1));
+        let clone = c.clone();
+        let (a, b) = tokio::join!(c.token(), clone.token());
+        assert_eq!(a.unwrap().expose(), "t0");
+        assert_eq!(b.unwrap().expose(), "t0");
+        assert_eq!(c.token().await.unwrap().expose(), "t0");
+        assert_eq!(cred.asks.load(Ordering::SeqCst), 1);
+        assert_eq!(c.endpoint(), "https://management.azure.com");
+    }
+
+    #[tokio::test]
+    async fn a_token_about_to_expire_is_asked_again() {
+        let (c, cred) = client(time::Duration::minutes(4));
+        assert_eq!(c.token().await.unwrap().expose(), "t0");
+        assert_eq!(c.token().await.unwrap().expose(), "t1");
+        assert_eq!(cred.asks.load(Ordering::SeqCst), 2);
     }
 }
 

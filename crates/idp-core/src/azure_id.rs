@@ -21,14 +21,18 @@ pub fn is_guid(s: &str) -> bool {
 }
 
 /// Whether `s` names a tenant as Entra's token endpoint takes it: its id (a GUID) or one
-/// of its verified domains (`contoso.onmicrosoft.com`), which sits in the endpoint's path,
-/// so only letters, digits, `.` and `-`, at most 253 characters (a DNS name's limit).
+/// of its verified domains (`contoso.onmicrosoft.com`), which sits in the endpoint's path:
+/// a DNS name of at most 253 characters, each label 1 to 63 letters, digits and `-`, not
+/// starting or ending with `-` (so never `.` or `..`).
 pub fn is_tenant(s: &str) -> bool {
     is_guid(s)
-        || (!s.is_empty()
-            && s.len() <= 253
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        || (s.len() <= 253
+            && s.split('.').all(|label| {
+                (1..=63).contains(&label.len())
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            }))
 }
 
 /// A user-assigned managed identity's ARM resource id, its parts checked.
@@ -146,8 +150,31 @@ mod tests {
         }
         assert!(is_tenant("0b1f6471-1bf0-4dda-aec3-111122223333"));
         assert!(is_tenant("contoso.onmicrosoft.com"));
-        assert!(is_tenant(&"a".repeat(253)));
-        for bad in ["", "a b", "a/b", "a?b", "ä.com", &"a".repeat(254)] {
+        assert!(is_tenant(
+            &[
+                "a".repeat(63),
+                "b".repeat(63),
+                "c".repeat(63),
+                "d".repeat(61)
+            ]
+            .join(".")
+        ));
+        assert!(is_tenant("xn--bcher-kva.example"));
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            "a?b",
+            "ä.com",
+            &"a".repeat(254),
+            ".",
+            "..",
+            "-",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            &"a".repeat(64),
+        ] {
             assert!(!is_tenant(bad), "{bad}");
         }
     }

@@ -259,21 +259,71 @@ pub async fn exchange_sharing(
     }
 }
 
+impl ExchangeError {
+    /// The signer's own diagnosis when signing failed (a vault's refusal, the audit log).
+    fn signing(&self) -> Option<&dyn idp_core::diagnostic::Diagnostic> {
+        let ExchangeError::Sign(cause) = self else {
+            return None;
+        };
+        let cause: &(dyn std::error::Error + 'static) = cause.as_ref();
+        if let Some(m) = cause.downcast_ref::<idp_core::audit::MintError>() {
+            return Some(m);
+        }
+        cause
+            .downcast_ref::<idp_core::signer::SignError>()
+            .map(|s| s as &dyn idp_core::diagnostic::Diagnostic)
+    }
+}
+
 impl idp_core::diagnostic::Diagnostic for ExchangeError {
     fn hint(&self) -> Option<String> {
         match self {
-        ExchangeError::Unreachable { .. } => Some(
-            "check the authority host (--authority-host / IDP_EXCHANGE_AUTHORITY_HOST, --cloud), the network, and for a private CA --ca-cert / IDP_CA_CERT".into(),
-        ),
-        ExchangeError::Unexpected { .. } => Some(
-            "the authority host answered, but not as Entra: check --authority-host (a bare https host, no path)".into(),
-        ),
-        _ => None,
-    }
+            ExchangeError::Unreachable { .. } => Some(
+                "check the authority host (--authority-host / IDP_EXCHANGE_AUTHORITY_HOST, --cloud), the network, and for a private CA --ca-cert / IDP_CA_CERT".into(),
+            ),
+            ExchangeError::Unexpected { .. } => Some(
+                "the authority host answered, but not as Entra: check --authority-host (a bare https host, no path)".into(),
+            ),
+            ExchangeError::Sign(_) => self.signing().and_then(|d| d.hint()),
+            ExchangeError::Entra { .. } => None,
+        }
     }
 
+    /// A signing failure is the user's when the signer says so (an audit log that cannot
+    /// be a log); Entra's refusals and the network are failed operations.
     fn is_usage(&self) -> bool {
-        false
+        self.signing().is_some_and(|d| d.is_usage())
+    }
+}
+
+#[cfg(test)]
+mod diagnosis_tests {
+    use super::*;
+    use idp_core::diagnostic::Diagnostic;
+
+    #[test]
+    fn a_signing_failure_keeps_the_signers_hint_and_code() {
+        let audit = idp_core::audit::MintError::Audit(idp_core::audit::AuditError {
+            path: "/nope/audit.log".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no folder"),
+        });
+        let e = ExchangeError::Sign(Box::new(audit));
+        assert!(e.is_usage());
+        assert!(e.hint().unwrap().contains("audit log"), "{:?}", e.hint());
+        let vault = idp_core::signer::SignError::Remote(idp_core::signer::RemoteError::failed(
+            "the vault refused",
+            "give idp Key Vault Crypto User",
+        ));
+        let e = ExchangeError::Sign(Box::new(idp_core::audit::MintError::Sign(vault)));
+        assert!(!e.is_usage());
+        assert_eq!(e.hint().as_deref(), Some("give idp Key Vault Crypto User"));
+        let other = ExchangeError::Sign("something else".into());
+        assert_eq!((other.hint(), other.is_usage()), (None, false));
+        let entra = ExchangeError::Unreachable {
+            url: "u".into(),
+            detail: "d".into(),
+        };
+        assert!(!entra.is_usage() && entra.hint().is_some());
     }
 }
 

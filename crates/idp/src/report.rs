@@ -67,6 +67,7 @@ pub fn fit_hint(hint: &str, flags: &BTreeSet<String>) -> Option<String> {
     let clauses: Vec<String> = hint
         .split("; ")
         .filter_map(|c| fit_clause(c, flags))
+        .filter(|c| !c.trim().is_empty())
         .collect();
     (!clauses.is_empty()).then(|| clauses.join("; "))
 }
@@ -75,16 +76,20 @@ fn fit_clause(clause: &str, flags: &BTreeSet<String>) -> Option<String> {
     let mut out = String::with_capacity(clause.len());
     let mut rest = clause;
     let mut in_code = false;
+    // A flag starts a word: `./build--out` is a path, not a flag.
+    let mut at_word_start = true;
     while let Some(c) = rest.chars().next() {
         if c == '`' {
             in_code = !in_code;
         }
-        let flag = (!in_code).then(|| flag_at(rest)).flatten();
+        let flag = (!in_code && at_word_start).then(|| flag_at(rest)).flatten();
         let Some(flag) = flag else {
+            at_word_start = c.is_whitespace() || "([{,\"'".contains(c);
             out.push(c);
             rest = &rest[c.len_utf8()..];
             continue;
         };
+        at_word_start = false;
         rest = &rest[flag.len()..];
         if flags.contains(flag) {
             out.push_str(flag);
@@ -156,6 +161,19 @@ mod tests {
             fit_hint(h, &set(&[])).unwrap(),
             "run `idp init --issuer <URL>` first, or point IDP_KEYS_DIR at it"
         );
+    }
+
+    #[test]
+    fn a_flag_starts_a_word_and_empty_clauses_go() {
+        assert_eq!(
+            fit_hint("cannot write ./build--out/x; try --out-dir", &set(&[])).unwrap(),
+            "cannot write ./build--out/x"
+        );
+        assert_eq!(
+            fit_hint("(--audience / IDP_ASSERTION_AUDIENCE)", &set(&[])).unwrap(),
+            "(IDP_ASSERTION_AUDIENCE)"
+        );
+        assert_eq!(fit_hint("do this; ", &set(&[])).unwrap(), "do this");
     }
 
     #[test]
@@ -298,7 +316,7 @@ mod every_error {
                 program: "p".into(),
                 source: io(),
             }),
-            sample(idp_app::credentials::CredentialError {
+            sample(idp_app::credentials::CredentialError::Setup {
                 method: idp_app::credentials::Method::AzureCli,
                 service: idp_app::credentials::Service::Arm,
                 detail: "d".into(),

@@ -258,7 +258,7 @@ impl Warnings {
 }
 
 /// Flags, environment and file: what settings are resolved from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Sources {
     flags: GlobalArgs,
     config_path: Sourced<PathBuf>,
@@ -394,15 +394,7 @@ impl Sources {
                 value,
                 source: raw.source,
             })),
-            Err(e) => Err(ConfigError::Invalid {
-                setting: name,
-                source_name: raw.source,
-                cause: Problem {
-                    message: e.to_string(),
-                    hint: e.hint(),
-                    usage: true,
-                },
-            }),
+            Err(e) => Err(invalid(name, raw.source, &e)),
         }
     }
 
@@ -485,14 +477,24 @@ impl Sources {
         Ok(InventoryFile::new(path))
     }
 
-    /// What the process's context is built from; `arm` are the command's ARM flags.
+    /// What the process's context is built from; `arm` are the ARM flags of a command that
+    /// reaches Resource Manager (only such a command reads the ARM settings).
     pub fn context(
         &self,
         arm: Option<&ArmArgs>,
         runtime: RuntimeKind,
     ) -> Result<ContextSettings, ConfigError> {
         let (arm_endpoint, arm_token_file) = match arm {
-            Some(a) => (a.arm_endpoint.clone(), a.arm_token_file.as_ref()),
+            Some(a) => (
+                self.get(
+                    &setting::ARM_ENDPOINT,
+                    "ARM endpoint",
+                    a.arm_endpoint.clone(),
+                    https_url,
+                )?
+                .map(|s| s.value),
+                self.path(&setting::ARM_TOKEN_FILE, a.arm_token_file.as_ref())?,
+            ),
             None => (None, None),
         };
         Ok(ContextSettings {
@@ -500,20 +502,13 @@ impl Sources {
             keys_dir: self.keys_dir()?,
             audit_log: self.path(&setting::AUDIT_LOG, self.flags.audit_log.as_ref())?,
             token_files: TokenFiles {
-                arm: self.path(&setting::ARM_TOKEN_FILE, arm_token_file)?,
+                arm: arm_token_file,
                 key_vault: self.path(
                     &setting::KEY_VAULT_TOKEN_FILE,
                     self.flags.key_vault_token_file.as_ref(),
                 )?,
             },
-            arm_endpoint: self
-                .get(
-                    &setting::ARM_ENDPOINT,
-                    "ARM endpoint",
-                    arm_endpoint,
-                    https_url,
-                )?
-                .map(|s| s.value),
+            arm_endpoint,
             runtime,
         })
     }
@@ -533,33 +528,31 @@ impl Sources {
     pub fn lifetime_flag(flag: Option<&str>, default: Lifetime) -> Result<Lifetime, ConfigError> {
         match flag {
             None => Ok(default),
-            Some(raw) => parse_lifetime(raw).map_err(|e| ConfigError::Invalid {
-                setting: "lifetime",
-                source_name: Source::Flag("--lifetime"),
-                cause: Problem {
-                    message: e.to_string(),
-                    hint: e.hint(),
-                    usage: true,
-                },
-            }),
+            Some(raw) => parse_lifetime(raw)
+                .map_err(|e| invalid("lifetime", Source::Flag(setting::LIFETIME.flag), &e)),
         }
     }
 
     /// The cloud given by the flag, and the one configured (environment or file), apart:
     /// a customer's recorded cloud sits between them.
     pub fn cloud(&self, flag: Option<String>) -> Result<CloudChoice, ConfigError> {
-        let flag = match flag {
-            Some(raw) => Some(
-                self.get(&setting::EXCHANGE_CLOUD, "cloud", Some(raw), Cloud::parse)?
-                    .expect("a flag is a value")
-                    .value,
-            ),
-            None => None,
-        };
-        let configured = self
-            .get(&setting::EXCHANGE_CLOUD, "cloud", None, Cloud::parse)?
+        let given = flag.is_some();
+        let chosen = self
+            .get(&setting::EXCHANGE_CLOUD, "cloud", flag, Cloud::parse)?
             .map(|s| s.value);
-        Ok(CloudChoice { flag, configured })
+        // The flag wins over everything: what the environment or the file says is then
+        // not read at all.
+        Ok(if given {
+            CloudChoice {
+                flag: chosen,
+                configured: None,
+            }
+        } else {
+            CloudChoice {
+                flag: None,
+                configured: chosen,
+            }
+        })
     }
 
     /// The audience set explicitly (flag, environment or file), if any; an audience no
@@ -594,19 +587,23 @@ impl Sources {
             .map(|s| s.value))
     }
 
-    /// How assertions are shaped and sent, from a command's cloud and authority flags.
+    /// How assertions are shaped and sent, from a command's cloud flags; the authority
+    /// host is read only for a command that sends them to Entra (`sends`), from its flag
+    /// when it has one.
     pub fn shape(
         &self,
         cloud: &CloudArgs,
-        authority: Option<&AuthorityArgs>,
+        sends: Option<&AuthorityArgs>,
         lifetime: Lifetime,
         warnings: &mut Warnings,
     ) -> Result<Shape, ConfigError> {
         Ok(Shape {
             cloud: self.cloud(cloud.cloud.clone())?,
             audience: self.audience(cloud.audience.clone(), warnings)?,
-            authority_host: self
-                .authority_host(authority.and_then(|a| a.authority_host.clone()))?,
+            authority_host: match sends {
+                Some(a) => self.authority_host(a.authority_host.clone())?,
+                None => None,
+            },
             lifetime,
             issuer: self.issuer()?,
         })
@@ -704,6 +701,19 @@ impl Sources {
     }
 }
 
+/// A value `name` from `source` refused by its parser, with the parser's hint.
+fn invalid(name: &'static str, source: Source, e: &dyn Diagnostic) -> ConfigError {
+    ConfigError::Invalid {
+        setting: name,
+        source_name: source,
+        cause: Problem {
+            message: e.to_string(),
+            hint: e.hint(),
+            usage: true,
+        },
+    }
+}
+
 fn parse_lifetime(s: &str) -> Result<Lifetime, Problem> {
     let d = duration::parse(s).map_err(|e| Problem {
         message: e.to_string(),
@@ -727,6 +737,13 @@ fn https_url(s: &str) -> Result<String, Problem> {
         )
     };
     let url = url::Url::parse(s).map_err(|_| refuse("is not a URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not echoed: what is before the `@` may be a secret.
+        return Err(Problem::usage(
+            "the URL has a user name or password in it",
+            "give a bare https URL, like https://login.microsoftonline.com or https://127.0.0.1:8444; credentials go elsewhere",
+        ));
+    }
     if url.scheme() != "https" {
         return Err(refuse("is not an https URL"));
     }
@@ -752,20 +769,39 @@ fn parse_file(text: &str, path: &Path) -> Result<toml::Table, ConfigError> {
             .iter()
             .any(|s| s.key.split_once('.').is_some_and(|(p, _)| p == name))
     };
+    // Every value is text but the number of retries.
+    let typed = |key: &str, v: &toml::Value| {
+        let retries = key == setting::STORAGE_RETRIES.key;
+        if (retries && v.is_integer()) || (!retries && v.is_str()) {
+            return Ok(());
+        }
+        Err(parse_error(format!(
+            "`{key}` must be {}, not {}",
+            if retries { "a number" } else { "a string" },
+            v.type_str()
+        )))
+    };
     for (name, value) in &table {
         match value {
             toml::Value::Table(inner) if sections(name) => {
-                for key in inner.keys() {
+                for (key, v) in inner {
                     let dotted = format!("{name}.{key}");
                     if !known(&dotted) {
                         return Err(parse_error(format!("unknown key `{dotted}`")));
                     }
+                    typed(&dotted, v)?;
                 }
+            }
+            _ if sections(name) => {
+                return Err(parse_error(format!(
+                    "`{name}` must be a section (`[{name}]`), not a {}",
+                    value.type_str()
+                )));
             }
             toml::Value::Table(_) => {
                 return Err(parse_error(format!("unknown section `[{name}]`")));
             }
-            _ if known(name) => {}
+            _ if known(name) => typed(name, value)?,
             _ => return Err(parse_error(format!("unknown key `{name}`"))),
         }
     }
@@ -899,7 +935,12 @@ mod declared_once {
         for (section, keys) in &sections {
             text.push_str(&format!("[{section}]\n"));
             for k in keys {
-                text.push_str(&format!("{k} = \"x\"\n"));
+                let value = if format!("{section}.{k}") == setting::STORAGE_RETRIES.key {
+                    "3"
+                } else {
+                    "\"x\""
+                };
+                text.push_str(&format!("{k} = {value}\n"));
             }
         }
         let table = parse_file(&text, path).unwrap();
@@ -910,6 +951,13 @@ mod declared_once {
         assert_eq!(count, setting::IN_FILE.len());
         for (bad, named) in [
             ("isuer = \"x\"", "`isuer`"),
+            ("ca_cert = [\"a\", \"b\"]", "`ca_cert` must be a string"),
+            ("storage = 5", "`storage` must be a section"),
+            (
+                "[storage]\nretries = \"3\"",
+                "`storage.retries` must be a number",
+            ),
+            ("issuer = 5", "`issuer` must be a string"),
             ("[keys]\ndirectory = \"k\"", "`keys.directory`"),
             ("[exchanges]\ncloud = \"public\"", "`[exchanges]`"),
         ] {
@@ -941,6 +989,8 @@ mod declared_once {
             let e = https_url(bad).unwrap_err();
             assert!(e.usage && e.hint.is_some(), "{bad}");
         }
+        let e = https_url("https://me:s3cret@host").unwrap_err();
+        assert!(!e.message.contains("s3cret"), "{e:?}");
     }
 
     #[test]

@@ -14,25 +14,21 @@ use std::process::ExitCode;
 
 pub fn run(sources: &Sources, args: DoctorArgs) -> Result<ExitCode, Report> {
     let mut warnings = Warnings::default();
-    let issuer = sources.issuer()?;
-    let jwks_path = sources.jwks_path()?;
+    let (issuer, keyring, docs) = super::documents(sources)?;
     let min_age = sources.min_published_age(None)?;
     // The customers asked for, each checked and planned, before anything is fetched.
     let asked = args.who.customer.is_some()
         || args.who.tenant.is_some()
         || args.who.client_id.is_some()
         || args.who.subject.is_some()
+        || args.many.shard.is_some()
         || super::is_many(&args.many);
     let mut planned = Vec::new();
     let mut shape = None;
     if asked {
         let (selection, shard) = super::selection(&args.who, Some(&args.many))?;
-        let s = sources.shape(
-            &args.cloud,
-            Some(&args.authority),
-            Lifetime::default(),
-            &mut warnings,
-        )?;
+        let lifetime = sources.lifetime(None, Lifetime::default())?;
+        let s = sources.shape(&args.cloud, Some(&args.authority), lifetime, &mut warnings)?;
         for who in idp_app::select::resolve(&selection, shard, &sources.customers()?)? {
             let job = exchange::plan(&s, &who, &Scope::RecordedOrArm)?;
             planned.push((who, job));
@@ -41,8 +37,6 @@ pub fn run(sources: &Sources, args: DoctorArgs) -> Result<ExitCode, Report> {
     }
     warnings.say();
     let ctx = super::context(sources, Some(&args.arm))?;
-    let keyring = ctx.keys().load()?;
-    let docs = idp_core::metadata::render(&issuer, &jwks_path, &keyring)?;
     let fetched = ctx.block_on(idp_publish::readback::fetch_published(ctx.http()?, &issuer));
     let inputs = IssuerInputs {
         issuer: &issuer,
@@ -59,7 +53,7 @@ pub fn run(sources: &Sources, args: DoctorArgs) -> Result<ExitCode, Report> {
     if let Some(active) = keyring.active().filter(|k| k.key_vault.is_some()) {
         report.push((
             "issuer".to_owned(),
-            idp_app::doctor::vault_key(&ctx, active),
+            idp_app::doctor::vault_key(&ctx, &keyring, active),
         ));
     }
     if let Some(shape) = &shape {
@@ -98,15 +92,23 @@ fn print_report(report: &[(String, Finding)], format: DoctorFormat) -> Result<()
     let failed = report.iter().any(|(_, f)| f.status == Status::Fail);
     // A fix names only flags `idp doctor` has.
     let flags = crate::report::flags_of(&["doctor"]);
+    // Details may carry what a service answered: hidden as every error is.
+    let redact = idp_core::secret::redact;
     let fix = |f: &Finding| {
         f.fix
             .as_deref()
             .and_then(|h| crate::report::fit_hint(h, &flags))
+            .map(|h| redact(&h))
     };
     match format {
         DoctorFormat::Text => {
             for (subject, f) in report {
-                println!("{} {subject}: {}: {}", f.status.mark(), f.check, f.detail);
+                println!(
+                    "{} {subject}: {}: {}",
+                    f.status.mark(),
+                    f.check,
+                    redact(&f.detail)
+                );
                 if let Some(fix) = fix(f) {
                     println!("    fix: {fix}");
                 }
@@ -124,7 +126,7 @@ fn print_report(report: &[(String, Finding)], format: DoctorFormat) -> Result<()
                 .iter()
                 .map(|(subject, f)| {
                     json!({"subject": subject, "check": f.check, "status": f.status.as_str(),
-                           "detail": f.detail, "fix": fix(f)})
+                           "detail": redact(&f.detail), "fix": fix(f)})
                 })
                 .collect();
             println!(

@@ -61,6 +61,7 @@ pub fn run(sources: &Sources, args: EmulatorArgs) -> Result<ExitCode, Report> {
             })
         }),
     });
+    let ctx = idp_app::Context::new(sources.context(None, RuntimeKind::MultiThread(2))?)?;
     let emulator = Emulator::new(config).map_err(|e| {
         Report::usage(
             format!("cannot start the emulator: {e}"),
@@ -109,7 +110,6 @@ pub fn run(sources: &Sources, args: EmulatorArgs) -> Result<ExitCode, Report> {
         )?;
     }
     let app = emulator.router();
-    let ctx = idp_app::Context::new(sources.context(None, RuntimeKind::MultiThread(2))?)?;
     ctx.block_on(async move {
         let (tenant, subscription) = (args.tenant.clone(), args.subscription.clone());
         let owner_token_out = args.owner_token_out.clone();

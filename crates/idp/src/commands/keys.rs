@@ -60,11 +60,13 @@ pub fn run(sources: &Sources, cmd: KeysCommand) -> Result<ExitCode, Report> {
                     min_age: sources.min_published_age(min_published_age)?,
                 },
             };
-            // The canary signs as the exchange settings say (cloud, audience, authority).
+            // The canary signs as the exchange settings say (cloud, audience, authority,
+            // lifetime), from the environment and the file.
+            let lifetime = sources.lifetime(None, Lifetime::default())?;
             let shape = sources.shape(
                 &Default::default(),
-                None,
-                Lifetime::default(),
+                Some(&Default::default()),
+                lifetime,
                 &mut warnings,
             )?;
             let inventory = sources.customers()?;
@@ -74,6 +76,7 @@ pub fn run(sources: &Sources, cmd: KeysCommand) -> Result<ExitCode, Report> {
                 ctx: &ctx,
                 shape: &shape,
                 inventory: &inventory,
+                note: &say,
             };
             let done = ctx.block_on(rotation::activate(
                 ctx.keys(),

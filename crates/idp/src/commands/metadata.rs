@@ -8,9 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(sources: &Sources, args: MetadataArgs) -> Result<ExitCode, Report> {
-    let issuer = sources.issuer()?;
-    let ring = sources.key_store()?.load()?;
-    let docs = idp_core::metadata::render(&issuer, &sources.jwks_path()?, &ring)?;
+    let (issuer, _, docs) = super::documents(sources)?;
     let files = [
         (&docs.discovery_path, &docs.discovery),
         (&docs.jwks_path, &docs.jwks),

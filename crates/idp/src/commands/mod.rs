@@ -95,6 +95,24 @@ fn selection(
     Ok((selection, shard))
 }
 
+/// The issuer, its keyring, and the documents `idp metadata` renders from them.
+fn documents(
+    sources: &Sources,
+) -> Result<
+    (
+        idp_core::Issuer,
+        idp_core::keyring::Keyring,
+        idp_core::metadata::Documents,
+    ),
+    Report,
+> {
+    let issuer = sources.issuer()?;
+    let jwks_path = sources.jwks_path()?;
+    let ring = sources.key_store()?.load()?;
+    let docs = idp_core::metadata::render(&issuer, &jwks_path, &ring)?;
+    Ok((issuer, ring, docs))
+}
+
 /// Whether the selection is of many customers (a line each and a summary).
 fn is_many(many: &ManyCustomers) -> bool {
     many.all || !many.customers.is_empty()

@@ -14,8 +14,7 @@ use idp_publish::target::Target;
 use std::process::ExitCode;
 
 pub fn run(sources: &Sources, args: PublishArgs) -> Result<ExitCode, Report> {
-    let issuer = sources.issuer()?;
-    let jwks_path = sources.jwks_path()?;
+    let (issuer, keyring, docs) = super::documents(sources)?;
     let checking = args.check;
     // Every setting is read, and checked, before anything is fetched or written.
     let (target, cache_control, retry, auth, sas) = if checking {
@@ -40,8 +39,6 @@ pub fn run(sources: &Sources, args: PublishArgs) -> Result<ExitCode, Report> {
         )
     };
     let ctx = super::context(sources, None)?;
-    let keyring = ctx.keys().load()?;
-    let docs = idp_core::metadata::render(&issuer, &jwks_path, &keyring)?;
     let client = ctx.http()?.clone();
 
     if checking {

@@ -12,6 +12,13 @@ use std::process::ExitCode;
 pub fn run(sources: &Sources, args: ServeArgs) -> Result<ExitCode, Report> {
     let cache_control = CacheControl::parse(&args.cache_control)?;
     let site = render(sources)?;
+    let ctx = idp_app::Context::new(sources.context(
+        None,
+        match args.workers {
+            1 => RuntimeKind::CurrentThread,
+            n => RuntimeKind::MultiThread(usize::from(n)),
+        },
+    )?)?;
     let paths: Vec<String> = site.paths().map(str::to_owned).collect();
     let tls = match (&args.tls_cert, &args.tls_key, &args.self_signed) {
         (Some(cert), Some(key), _) => {
@@ -43,14 +50,7 @@ pub fn run(sources: &Sources, args: ServeArgs) -> Result<ExitCode, Report> {
     .map(|m| m.pem);
     let handle = SiteHandle::new(site);
     let app = idp_server::router(handle.clone(), &cache_control);
-    let reload = sources.reload()?;
-    let ctx = idp_app::Context::new(sources.context(
-        None,
-        match args.workers {
-            1 => RuntimeKind::CurrentThread,
-            n => RuntimeKind::MultiThread(usize::from(n)),
-        },
-    )?)?;
+    let reload = sources.clone();
     ctx.block_on(async move {
         tokio::spawn(reload_on_sighup(reload, handle));
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -72,9 +72,7 @@ pub fn run(sources: &Sources, args: ServeArgs) -> Result<ExitCode, Report> {
 /// The issuer's documents as `idp metadata` renders them, from the sources' settings and
 /// keyring.
 fn render(sources: &Sources) -> Result<Site, Report> {
-    let issuer = sources.issuer()?;
-    let ring = sources.key_store()?.load()?;
-    let docs = idp_core::metadata::render(&issuer, &sources.jwks_path()?, &ring)?;
+    let (issuer, _, docs) = super::documents(sources)?;
     Ok(Site::new(&issuer, &docs))
 }
 

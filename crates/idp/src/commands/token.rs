@@ -44,10 +44,9 @@ pub fn run(sources: &Sources, args: TokenArgs) -> Result<ExitCode, Report> {
         .iter()
         .map(|who| exchange::plan(&shape, who, &scope))
         .collect::<Result<Vec<_>, _>>()?;
-    let out_dir = match (&args.out_dir, many) {
-        (Some(dir), true) => Some(out_dir(dir)?),
-        _ => None,
-    };
+    if let (Some(dir), true) = (&args.out_dir, many) {
+        refuse_non_folder(dir)?;
+    }
     warnings.say();
     let ctx = super::context(sources, None)?;
     let ring = ctx.keys().load()?;
@@ -78,18 +77,26 @@ pub fn run(sources: &Sources, args: TokenArgs) -> Result<ExitCode, Report> {
     if let (Some(shard), true) = (shard, jobs.is_empty()) {
         note!("shard {shard} holds none of the customers asked for: nothing to do");
     }
+    // Every input is good and the key loaded: now the folder may be made.
+    let out_dir = args.out_dir.as_deref().map(make_out_dir).transpose()?;
     fleet(&ctx, &exchanger, jobs, &args, out_dir)
 }
 
-/// `--out-dir`: a folder, made private (0700) when missing; anything else there is refused.
-fn out_dir(dir: &std::path::Path) -> Result<std::path::PathBuf, Report> {
-    use std::os::unix::fs::DirBuilderExt as _;
+/// `--out-dir` names something that is not a folder: refused before anything is done.
+fn refuse_non_folder(dir: &std::path::Path) -> Result<(), Report> {
     if dir.exists() && !dir.is_dir() {
         return Err(Report::usage(
             format!("--out-dir {} is not a folder", dir.display()),
             "give a folder (its files hold access tokens: keep it private), or a path where idp may make one",
         ));
     }
+    Ok(())
+}
+
+/// `--out-dir`, made private (0700) when missing.
+fn make_out_dir(dir: &std::path::Path) -> Result<std::path::PathBuf, Report> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    refuse_non_folder(dir)?;
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -147,12 +154,10 @@ fn list_tokens(sources: &Sources, args: TokenArgs) -> Result<ExitCode, Report> {
     let request = idp_app::arm::ListTokens {
         application: args.application.clone().unwrap_or_default(),
         identity: args.identity.clone(),
-        scope: args.scope.clone().ok_or_else(|| {
-            Report::usage(
-                "--scope is needed",
-                "give the resource's scope, like --scope https://vault.azure.net/.default",
-            )
-        })?,
+        scope: args
+            .scope
+            .clone()
+            .ok_or_else(idp_app::exchange::scope_needed)?,
         cloud: sources.cloud(args.cloud.cloud.clone())?.for_customer(None),
     };
     request.check()?;
