@@ -5,9 +5,11 @@
 #      client process: a new connection per request (as a tool refreshing now and then
 #      does) and on one kept-alive connection.
 # Prints each mean and the ratio sign-process / endpoint (goal: the endpoint far cheaper,
-# >= 5x). Needs: hyperfine, python3.  RUNS (default 300) sets the number of assertions.
+# >= 5x). Needs: hyperfine, python3.  RUNS (default 300) sets the number of assertions;
+# SMOKE=1 makes it a few. Its last line: `assertions: the endpoint is X.Xx cheaper …`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if ((smoke)); then : "${RUNS:=5}"; fi
 runs=${RUNS:-300}
 need_tools "hyperfine python3" hyperfine python3
 idp_binary
@@ -22,7 +24,7 @@ cd "$work"
 pids+=($!)
 url=$(ready serve.log "GitHub form:" | awk '{print $3}')
 
-hyperfine -N --warmup 20 --runs "$runs" --export-json h.json \
+hyperfine -N --warmup "$((smoke ? 1 : 20))" --runs "$runs" --export-json h.json \
   --command-name "idp sign" "$idp --config $work/idp.toml sign --subject bench" >/dev/null 2>hyperfine.err \
   || { cat hyperfine.err >&2; exit 1; }
 

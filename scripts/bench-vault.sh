@@ -4,9 +4,11 @@
 # `idp serve-assertions` (the endpoint `idp exec` gives tools): CLIENTS clients on kept-alive
 # connections, REQUESTS assertions each, once with each key.
 # Needs: curl, python3. LATENCY_MS (default 20), CLIENTS (8), REQUESTS (100) tune it.
+# SMOKE=1 makes it 2 clients of 3 requests.
 # Its last line: `vault: X.X assertions/s through Key Vault, Y.Y with a local key (Z.Zx)`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if ((smoke)); then : "${CLIENTS:=2}" "${REQUESTS:=3}"; fi
 need_tools "curl python3" curl python3
 idp_binary
 make_workdir

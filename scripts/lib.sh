@@ -1,4 +1,7 @@
 # Shared by quickstart.sh and the bench-*.sh scripts (sourced, not run).
+# A step that fails says which one and where (`error: bench-x.sh: line N failed (exit C): CMD`),
+# not just the script's silent exit. SMOKE=1 asks a benchmark for its smallest run (a few
+# requests, one run: the test suite runs each so, to see it still works); `smoke` is 1 then.
 # Sets `root` to the repository and offers:
 #   need_tools HINT TOOL...   fail (exit 2) unless every TOOL is on PATH; HINT is what to apt-get
 #   idp_binary                sets `idp`: $IDP_BIN (made absolute) or a fresh release build
@@ -17,6 +20,9 @@
 #                             propagation delay); sets
 #                             `issuer`, `entra`, `tenant` and `sub`
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+smoke=${SMOKE:-0}
+set -E
+trap 'echo "error: ${0##*/}: line $LINENO failed (exit $?): $BASH_COMMAND" >&2' ERR
 
 need_tools() {
   local hint=$1 tool

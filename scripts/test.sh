@@ -19,6 +19,8 @@ command -v node >/dev/null || missing node "nodejs npm"
 command -v npm >/dev/null || missing npm "npm"
 command -v curl >/dev/null || missing curl "curl"
 command -v python3 >/dev/null || missing python3 "python3 python3-venv"
+# Each benchmark runs once, in smoke mode: wrk, nginx, hyperfine and openssl.
+for tool in wrk nginx hyperfine openssl; do command -v "$tool" >/dev/null || missing "$tool" "wrk nginx-light hyperfine openssl"; done
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 ((node_major >= 20)) || { echo "error: Azurite 3.35 needs Node.js 20 or newer; found $(node --version)" >&2; exit 2; }
 

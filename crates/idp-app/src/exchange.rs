@@ -184,16 +184,17 @@ impl Exchanger {
         .await
     }
 
-    /// Every job, at most `parallel` at once, sharing one throttle; `on_token` hears of each
-    /// token as it comes (so what is done with it overlaps the other exchanges), `on_retry`
-    /// of each retry with the customer's name.
-    pub async fn many(
+    /// Every job, at most `parallel` at once, sharing one throttle. `on_token` takes each
+    /// token as it comes (so what is done with it overlaps the other exchanges) and keeps
+    /// what the outcome needs of it: no token outlives its own handling, so memory does not
+    /// grow with the fleet. `on_retry` hears of each retry with the customer's name.
+    pub async fn many<T>(
         &self,
         jobs: Vec<Job>,
         parallel: usize,
-        on_token: &(dyn Fn(&Job, &AccessToken) + Sync),
+        on_token: &(dyn Fn(&Job, AccessToken) -> T + Sync),
         on_retry: &(dyn Fn(&str, &RetryNote) + Sync),
-    ) -> Vec<Outcome<Result<AccessToken, ExchangeError>>> {
+    ) -> Vec<Outcome<Result<T, ExchangeError>>> {
         let backoff = SharedBackoff::new();
         let backoff = &backoff;
         let items = jobs
@@ -201,13 +202,9 @@ impl Exchanger {
             .map(|j| (j.label().to_owned(), j))
             .collect();
         fan_out(items, parallel, |job: Job| async move {
-            let result = self
-                .one(&job, Some(backoff), |n| on_retry(job.label(), n))
-                .await;
-            if let Ok(token) = &result {
-                on_token(&job, token);
-            }
-            result
+            self.one(&job, Some(backoff), |n| on_retry(job.label(), n))
+                .await
+                .map(|token| on_token(&job, token))
         })
         .await
     }

@@ -112,6 +112,13 @@ impl AuditLog {
         };
         let mut line = serde_json::to_vec(&record).expect("a record serialises");
         line.push(b'\n');
+        self.append(&line)
+    }
+
+    /// Appends `line` whole: under this process's mutex and an exclusive lock on the file,
+    /// so no other worker's or process's line lands inside it, whatever its size and
+    /// whatever the file is (a FIFO to a log shipper splits writes over its atomic size).
+    fn append(&self, line: &[u8]) -> Result<(), AuditError> {
         let err = |source| AuditError {
             path: self.path.clone(),
             source,
@@ -119,7 +126,13 @@ impl AuditLog {
         // A poisoned lock only means another thread panicked mid-write; the file is fine.
         let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.lock().map_err(err)?;
-        let written = (&*file).write_all(&line).and_then(|()| file.sync_data());
+        let written = (&*file).write_all(line).and_then(|()| {
+            // A FIFO or a terminal cannot be synced; a regular file is.
+            match file.sync_data() {
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
+                other => other,
+            }
+        });
         let _ = file.unlock();
         written.map_err(err)
     }
@@ -281,6 +294,87 @@ mod tests {
         assert_eq!(text.lines().count(), 80);
         for l in text.lines() {
             serde_json::from_str::<serde_json::Value>(l).unwrap();
+        }
+    }
+
+    /// The child half of the next test: appends lines of its own letter to the log named by
+    /// `IDP_AUDIT_CHILD_LOG`, then exits. A no-op when run as a test on its own.
+    #[test]
+    fn audit_child_appends_its_lines() {
+        let (Some(path), Some(letter)) = (
+            std::env::var_os("IDP_AUDIT_CHILD_LOG"),
+            std::env::var("IDP_AUDIT_CHILD_LETTER").ok(),
+        ) else {
+            return;
+        };
+        let log = AuditLog::open(Path::new(&path)).unwrap();
+        let mut line = letter.repeat(CHILD_LINE);
+        line.push('\n');
+        for _ in 0..CHILD_LINES {
+            log.append(line.as_bytes()).unwrap();
+        }
+    }
+
+    const CHILD_LINE: usize = 200_000;
+    const CHILD_LINES: usize = 5;
+
+    /// Lines far over a pipe's atomic size (4 KiB), from four processes at once into a FIFO
+    /// (a log shipper's pipe): each arrives whole, never with another's bytes inside.
+    /// Without the file lock, the kernel splits such writes and they interleave.
+    #[test]
+    fn lines_from_processes_never_interleave_even_in_a_pipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("audit.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo (coreutils) runs");
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                use std::io::Read as _;
+                let mut all = String::new();
+                std::fs::File::open(&fifo)
+                    .unwrap()
+                    .read_to_string(&mut all)
+                    .unwrap();
+                all
+            })
+        };
+        // Held open so the reader sees the end only when every child is done.
+        let keep = OpenOptions::new().append(true).open(&fifo).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let children: Vec<_> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|letter| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "audit::tests::audit_child_appends_its_lines",
+                        "--nocapture",
+                    ])
+                    .env("IDP_AUDIT_CHILD_LOG", &fifo)
+                    .env("IDP_AUDIT_CHILD_LETTER", letter)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        drop(keep);
+        let all = reader.join().unwrap();
+        let lines: Vec<&str> = all.lines().collect();
+        assert_eq!(lines.len(), 4 * CHILD_LINES);
+        for l in lines {
+            assert_eq!(l.len(), CHILD_LINE);
+            let first = l.as_bytes()[0];
+            assert!(
+                l.bytes().all(|b| b == first),
+                "a line holds another's bytes"
+            );
         }
     }
 

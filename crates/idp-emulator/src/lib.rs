@@ -302,25 +302,41 @@ impl Emulator {
         lock(&self.0.registry)
     }
 
-    /// Runs `change` on a copy of the registry; persists and keeps the copy if it succeeds.
+    /// Runs `change` on the registry. A change checks everything before it changes
+    /// anything, so a refusal leaves the registry as it was (debug builds, the test suite,
+    /// check that on every refusal), and the registry is not copied per write: a fleet of
+    /// 10,000 identities is made in seconds. With a state file, the change is made on a copy
+    /// that replaces the registry only once it is saved.
     fn write<T>(
         &self,
         change: impl FnOnce(&mut Registry) -> Result<T, ArmError>,
     ) -> Result<T, ArmError> {
         let mut registry = self.registry();
-        let mut next = registry.clone();
-        let out = change(&mut next)?;
-        if next != *registry {
-            if let Some(path) = &self.0.config.state_file {
-                state::save(path, &self.0.key, &next).map_err(|e| ArmError {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    code: "InternalServerError",
-                    message: e.to_string(),
-                })?;
-            }
+        if let Some(path) = &self.0.config.state_file {
+            let mut next = registry.clone();
+            let out = change(&mut next)?;
+            state::save(path, &self.0.key, &next).map_err(|e| ArmError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "InternalServerError",
+                message: e.to_string(),
+            })?;
             *registry = next;
+            return Ok(out);
         }
-        Ok(out)
+        #[cfg(debug_assertions)]
+        let before = registry.clone();
+        match change(&mut registry) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                #[cfg(debug_assertions)]
+                assert!(
+                    *registry == before,
+                    "a refused ARM change ({}) changed the registry",
+                    e.code
+                );
+                Err(e)
+            }
+        }
     }
 
     pub(crate) fn identity_by_client_id(&self, client_id: &str) -> Option<Identity> {

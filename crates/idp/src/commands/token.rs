@@ -175,10 +175,14 @@ fn list_tokens(sources: &Sources, args: TokenArgs) -> Result<ExitCode, Report> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Each token's file being written: its `expires_on` and the write.
-type Written = std::sync::Mutex<
-    std::collections::HashMap<String, (i64, Option<tokio::task::JoinHandle<Result<(), String>>>)>,
->;
+/// What a fleet run keeps of each token: its `expires_on`, and its file being written.
+type Kept = (i64, Option<tokio::task::JoinHandle<Result<(), String>>>);
+
+/// Why a customer of a fleet run has no token file.
+enum Failure {
+    Exchange(idp_exchange::client::ExchangeError),
+    Write(String),
+}
 
 /// `--all` / `--customers`: one exchange per customer, `--parallel` at a time, a line each
 /// and a summary (or one JSON document); exit 1 unless every customer succeeded.
@@ -193,9 +197,8 @@ fn fleet(
         note!("{name}: {}", exchange::retry_line(note));
     };
     // Each token's file is written as the token comes, on a blocking thread (each write
-    // ends in an fsync), while the other exchanges go on.
-    let written: Written = std::sync::Mutex::new(std::collections::HashMap::new());
-    let on_token = |job: &Job, token: &AccessToken| {
+    // ends in an fsync), while the other exchanges go on; the token itself is then dropped.
+    let on_token = |job: &Job, token: AccessToken| -> Kept {
         let expires_on = super::now().unix_timestamp() + token.expires_in as i64;
         let write = out_dir.as_ref().map(|dir| {
             let path = dir.join(format!("{}.json", job.label()));
@@ -218,62 +221,50 @@ fn fleet(
                 .map_err(|e| e.to_string())
             })
         });
-        written
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(job.label().to_owned(), (expires_on, write));
+        (expires_on, write)
     };
     let started = std::time::Instant::now();
-    let (outcomes, mut written) = ctx.block_on(async {
+    // Each customer's end: its token's expiry, else why not (the exchange, or its file).
+    let ended: Vec<(String, f64, Result<i64, Failure>)> = ctx.block_on(async {
         let outcomes = exchanger
             .many(jobs, usize::from(args.many.parallel), &on_token, &on_retry)
             .await;
-        let pending = std::mem::take(
-            &mut *written
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        let mut done = std::collections::HashMap::new();
-        for (name, (expires_on, write)) in pending {
-            let result = match write {
-                Some(handle) => Some(
-                    handle
-                        .await
-                        .unwrap_or_else(|e| Err(format!("the write did not finish: {e}"))),
-                ),
-                None => None,
+        let mut ended = Vec::with_capacity(outcomes.len());
+        for o in outcomes {
+            let result = match o.result {
+                Ok((expires_on, None)) => Ok(expires_on),
+                // Every file is written before the summary is said.
+                Ok((expires_on, Some(write))) => match write.await {
+                    Ok(Ok(())) => Ok(expires_on),
+                    Ok(Err(e)) => Err(Failure::Write(e)),
+                    Err(e) => Err(Failure::Write(format!("the write did not finish: {e}"))),
+                },
+                Err(e) => Err(Failure::Exchange(e)),
             };
-            done.insert(name, (expires_on, result));
+            ended.push((o.name, o.took.as_secs_f64(), result));
         }
-        (outcomes, done)
+        ended
     });
     let mut rows = Vec::new();
     let mut failed = 0usize;
-    for o in &outcomes {
-        let seconds = (o.took.as_secs_f64() * 100.0).round() / 100.0;
-        let delivered = written.remove(&o.name);
-        match (&o.result, delivered) {
-            (Ok(_), Some((_, Some(Err(e))))) => {
+    for (name, took, result) in &ended {
+        let seconds = (took * 100.0).round() / 100.0;
+        match result {
+            Ok(expires_on) => rows.push(serde_json::json!({
+                "name": name, "ok": true, "seconds": seconds, "expires_on": expires_on,
+            })),
+            Err(Failure::Write(e)) => {
                 failed += 1;
                 rows.push(serde_json::json!({
-                    "name": o.name, "ok": false, "seconds": seconds, "code": null,
+                    "name": name, "ok": false, "seconds": seconds, "code": null,
                     "error": format!("the token came, but its file could not be written: {e}"),
                 }));
             }
-            (Ok(token), delivered) => {
-                let expires_on = delivered.map_or_else(
-                    || super::now().unix_timestamp() + token.expires_in as i64,
-                    |(at, _)| at,
-                );
-                rows.push(serde_json::json!({
-                    "name": o.name, "ok": true, "seconds": seconds, "expires_on": expires_on,
-                }));
-            }
-            (Err(e), _) => {
+            Err(Failure::Exchange(e)) => {
                 failed += 1;
                 let (code, meaning) = exchange::describe(e);
                 rows.push(serde_json::json!({
-                    "name": o.name, "ok": false, "seconds": seconds,
+                    "name": name, "ok": false, "seconds": seconds,
                     "code": code, "error": meaning,
                 }));
             }
@@ -284,7 +275,7 @@ fn fleet(
     if matches!(args.format, TokenFormat::Json) {
         let doc = serde_json::json!({
             "customers": rows,
-            "ok": outcomes.len() - failed,
+            "ok": ended.len() - failed,
             "failed": failed,
             "seconds": (total * 100.0).round() / 100.0,
         });
@@ -309,8 +300,8 @@ fn fleet(
         writeln!(
             out,
             "{} customers: {} ok, {failed} failed, in {total:.2}s",
-            outcomes.len(),
-            outcomes.len() - failed
+            ended.len(),
+            ended.len() - failed
         )?;
     }
     Ok(if failed == 0 {

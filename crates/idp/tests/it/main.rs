@@ -6,6 +6,7 @@
 //! emulator; `quickstart` the README's first command. `flow` is the shared setup.
 
 mod az;
+mod benchmarks;
 mod cli;
 mod customer_side;
 mod data_plane;
