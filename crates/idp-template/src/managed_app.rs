@@ -452,9 +452,15 @@ mod tests {
                 .unwrap()
                 .contains("keyVaultSecretsOfficer")
         );
+        // Azure's built-in role ids, as Learn's "Azure built-in roles" publishes them (not
+        // the constant the template was rendered from: a typo there must fail here).
         assert_eq!(
             t["variables"]["keyVaultSecretsOfficer"],
-            roles::KEY_VAULT_SECRETS_OFFICER
+            "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+        );
+        assert_eq!(
+            t["variables"]["storageBlobDataContributor"],
+            "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
         );
         let vault = resource(&t, api::VAULT_TYPE)[0];
         assert_eq!(vault["properties"]["enableRbacAuthorization"], true);

@@ -148,6 +148,7 @@ fn spawn(azurite: &Azurite, seen: Arc<Seen>, forbid_public: bool) -> Running {
     let client = reqwest::Client::builder()
         .tls_certs_only([ca])
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()
         .expect("an HTTPS client for Azurite");
     let upstream = Arc::new(Upstream {

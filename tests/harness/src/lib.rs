@@ -433,8 +433,12 @@ impl Python {
         Self(path)
     }
 
+    /// The interpreter, with the environment isolated as `idp` is (no proxies, no Azure
+    /// variables, no CA bundles of the machine's): a test sets what its client needs.
     pub fn command(&self) -> Command {
-        Command::new(&self.0)
+        let mut c = Command::new(&self.0);
+        isolate(&mut c);
+        c
     }
 
     /// The interpreter's path, for a command another program runs (`idp exec -- python …`).
@@ -666,6 +670,8 @@ pub fn https_client(ca_pem: &Path) -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .tls_certs_only([cert])
         .redirect(reqwest::redirect::Policy::none())
+        // Loopback only: a proxy in the environment must not carry the tests' requests.
+        .no_proxy()
         .build()
         .unwrap()
 }

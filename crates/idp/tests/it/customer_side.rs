@@ -186,12 +186,30 @@ fn the_rest_body_put_to_arm_makes_a_fic_that_idp_token_exchanges_with() {
 
 /// Evaluates the template's expressions the replay needs, for a deployment into resource
 /// group `rg` of `subscription`. Anything else is a template change this test must learn.
+/// (`uniqueString` is ARM's own hash: the vault's name stands in as `kvreplay`.)
 fn evaluate(expr: &str, subscription: &str, variables: &Value) -> String {
     match expr {
         "[resourceGroup().id]" => format!("/subscriptions/{subscription}/resourceGroups/rg"),
+        "[format('kv{0}', uniqueString(resourceGroup().id))]" => "kvreplay".into(),
+        e if e.starts_with(
+            "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('",
+        ) =>
+        {
+            let var = e
+                .split("variables('")
+                .nth(1)
+                .unwrap()
+                .split("')")
+                .next()
+                .unwrap();
+            format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                variables[var].as_str().unwrap()
+            )
+        }
         e if e.starts_with("[variables('") && e.ends_with("')]") => {
             let name = &e["[variables('".len()..e.len() - "')]".len()];
-            variables[name].as_str().unwrap().to_owned()
+            evaluate(variables[name].as_str().unwrap(), subscription, variables)
         }
         e if e.starts_with("[[") => e[1..].to_owned(),
         e if e.starts_with('[') && e.ends_with(']') => panic!("unevaluated expression {e}"),
@@ -296,6 +314,99 @@ fn the_managed_app_package_replayed_into_arm_gives_a_working_exchange() {
         format!("/subscriptions/{}/resourceGroups/rg", f.subscription)
     );
     assert_eq!(shown["client_id"], uami["properties"]["clientId"]);
+
+    // The vault and its role assignment, as the template gives them: the identity's token
+    // sets a secret there once (and only once) the assignment is made.
+    let vault = of_type("Microsoft.KeyVault/vaults");
+    let vault_name = evaluate(vault["name"].as_str().unwrap(), &f.subscription, vars);
+    let mut props = vault["properties"].clone();
+    assert_eq!(props["tenantId"], "[subscription().tenantId]");
+    props["tenantId"] = json!(f.tenant);
+    assert_eq!(props["enableRbacAuthorization"], true);
+    let vault_id = format!(
+        "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/{vault_name}",
+        f.subscription
+    );
+    let (status, made) = f.arm_at(
+        reqwest::Method::PUT,
+        &format!(
+            "{vault_id}?api-version={}",
+            vault["apiVersion"].as_str().unwrap()
+        ),
+        Some(json!({"location": "westeurope", "properties": props})),
+    );
+    assert!(status == 200 || status == 201, "{made}");
+    let vault_uri = made["properties"]["vaultUri"].as_str().unwrap().to_owned();
+    let token = idp(f.path())
+        .args([
+            "token",
+            "--customer",
+            "contoso",
+            "--scope",
+            "https://vault.azure.net/.default",
+        ])
+        .args(["--authority-host", &f.authority()])
+        .arg("--ca-cert")
+        .arg(&f.emulator_ca)
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let set_secret = || {
+        crate::flow::client(&f.emulator_ca)
+            .put(format!("{vault_uri}secrets/replayed?api-version=7.4"))
+            .bearer_auth(&token)
+            .json(&json!({"value": "from the publisher"}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(set_secret(), 403, "no role yet");
+    let assignment = resources
+        .iter()
+        .find(|r| {
+            r["type"] == "Microsoft.Authorization/roleAssignments" && r.get("condition").is_none()
+        })
+        .unwrap();
+    let scope = assignment["scope"].as_str().unwrap();
+    assert_eq!(
+        scope,
+        "[format('Microsoft.KeyVault/vaults/{0}', variables('vaultName'))]"
+    );
+    let role = evaluate(
+        assignment["properties"]["roleDefinitionId"]
+            .as_str()
+            .unwrap(),
+        &f.subscription,
+        vars,
+    );
+    assert!(
+        role.ends_with("/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"),
+        "{role}"
+    );
+    assert_eq!(
+        assignment["properties"]["principalId"],
+        "[reference(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('identityName')), '2023-01-31').principalId]"
+    );
+    let (status, body) = f.arm_at(
+        reqwest::Method::PUT,
+        &format!(
+            "{vault_id}/providers/Microsoft.Authorization/roleAssignments/0c000000-0000-4000-8000-00000000000c?api-version={}",
+            assignment["apiVersion"].as_str().unwrap()
+        ),
+        Some(json!({"properties": {
+            "roleDefinitionId": role,
+            "principalId": uami["properties"]["principalId"],
+            "principalType": assignment["properties"]["principalType"],
+        }})),
+    );
+    assert!(status == 200 || status == 201, "{body}");
+    assert_eq!(
+        set_secret(),
+        200,
+        "the template's role lets the identity set secrets"
+    );
 }
 
 #[test]

@@ -8,6 +8,18 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The claims of a JWT, unverified (the test reads what was signed).
+fn claims_of(token: &str) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 /// `idp exec` for the UAMI `client_id` at the emulator, around `command`.
 fn exec(f: &Flow, client_id: &str, extra: &[&str], command: &[&str]) -> std::process::Command {
     let mut c = idp_process(f.path());
@@ -349,9 +361,9 @@ fn the_commands_exit_code_is_idps_and_the_folder_goes_however_it_ends() {
             "{script}"
         );
     }
-    // SIGTERM and SIGINT to idp reach the command, which ends; idp cleans up and keeps
-    // its exit code.
-    for (signal, code) in [("TERM", 42), ("INT", 43)] {
+    // SIGTERM, SIGINT and SIGHUP to idp reach the command, which ends; idp cleans up and
+    // keeps its exit code.
+    for (signal, code) in [("TERM", 42), ("INT", 43), ("HUP", 44)] {
         let script = format!(
             "echo \"$AZURE_FEDERATED_TOKEN_FILE\" > folder.txt; trap 'echo got-{signal} >&2; exit {code}' {signal}; echo ready >&2; while :; do sleep 0.1; done"
         );
@@ -378,6 +390,85 @@ fn the_commands_exit_code_is_idps_and_the_folder_goes_however_it_ends() {
         );
         assert!(!folder.exists(), "{signal}");
     }
+}
+
+/// The variables of the README's contract: Terraform's (`ARM_USE_OIDC`, the ids, the
+/// request endpoint), the static ARM_OIDC_TOKEN* removed (Terraform would read them once),
+/// a CI system's own request variables left alone unless `--as` asks, `ARM_ENVIRONMENT`
+/// for a sovereign cloud.
+#[test]
+fn exec_gives_tools_the_contracts_variables_and_leaves_the_ci_systems_alone() {
+    let f = Flow::served(&[]);
+    let uami = "30000000-0000-4000-8000-000000000003";
+    let env_of = |extra: &[&str]| {
+        let mut c = exec(&f, uami, extra, &["env"]);
+        c.env("ARM_OIDC_TOKEN", "stale-assertion")
+            .env("ARM_OIDC_TOKEN_FILE_PATH", "/stale/file")
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "https://runner.example/theirs",
+            )
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "their-token")
+            .env("SYSTEM_OIDCREQUESTURI", "https://dev.azure.example/theirs")
+            .env("SYSTEM_ACCESSTOKEN", "their-ado-token");
+        let (code, out, err) = output(c);
+        assert_eq!(code, 0, "{err}");
+        let vars: std::collections::BTreeMap<String, String> = out
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        (vars, err)
+    };
+    let (v, err) = env_of(&[]);
+    assert_eq!(v["ARM_USE_OIDC"], "true");
+    assert_eq!(v["ARM_CLIENT_ID"], uami);
+    assert_eq!(v["ARM_TENANT_ID"], f.tenant);
+    assert_eq!(v["ARM_OIDC_REQUEST_URL"], v["IDP_ASSERTION_REQUEST_URL"]);
+    assert_eq!(
+        v["ARM_OIDC_REQUEST_TOKEN"],
+        v["IDP_ASSERTION_REQUEST_TOKEN"]
+    );
+    assert!(v["ARM_OIDC_REQUEST_URL"].starts_with("http://127.0.0.1:"));
+    for gone in [
+        "ARM_OIDC_TOKEN",
+        "ARM_OIDC_TOKEN_FILE_PATH",
+        "ARM_ENVIRONMENT",
+    ] {
+        assert!(!v.contains_key(gone), "{gone} is set");
+    }
+    assert!(err.contains("ARM_OIDC_TOKEN is set: removed"), "{err}");
+    assert_eq!(
+        v["ACTIONS_ID_TOKEN_REQUEST_URL"],
+        "https://runner.example/theirs"
+    );
+    assert_eq!(v["ACTIONS_ID_TOKEN_REQUEST_TOKEN"], "their-token");
+    assert_eq!(
+        v["SYSTEM_OIDCREQUESTURI"],
+        "https://dev.azure.example/theirs"
+    );
+    assert_eq!(v["SYSTEM_ACCESSTOKEN"], "their-ado-token");
+    // Asked: GitHub's, or Azure DevOps', then point at idp's endpoint.
+    let (v, _) = env_of(&["--as", "github"]);
+    assert_eq!(
+        v["ACTIONS_ID_TOKEN_REQUEST_URL"],
+        v["IDP_ASSERTION_REQUEST_URL"]
+    );
+    assert_eq!(
+        v["ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
+        v["IDP_ASSERTION_REQUEST_TOKEN"]
+    );
+    assert_eq!(v["SYSTEM_ACCESSTOKEN"], "their-ado-token");
+    let (v, _) = env_of(&["--as", "azure-pipelines"]);
+    assert_eq!(v["SYSTEM_OIDCREQUESTURI"], v["IDP_ASSERTION_ADO_URL"]);
+    assert_eq!(v["SYSTEM_ACCESSTOKEN"], v["IDP_ASSERTION_REQUEST_TOKEN"]);
+    assert_eq!(
+        v["ACTIONS_ID_TOKEN_REQUEST_URL"],
+        "https://runner.example/theirs"
+    );
+    // A sovereign cloud: Terraform's name for it.
+    let (v, _) = env_of(&["--cloud", "usgov"]);
+    assert_eq!(v["ARM_ENVIRONMENT"], "usgovernment");
 }
 
 #[test]
@@ -682,7 +773,8 @@ fn serve_assertions_serves_one_customer_with_the_token_from_its_file() {
             SUBJECT,
         ])
         .arg("--request-token-file")
-        .arg(&token_file);
+        .arg(&token_file)
+        .args(["--audit-log", "audit.log"]);
     let service = idp_testkit::Service::spawn(c, "serving assertions for subject");
     let addr = service.address();
     let token = std::fs::read_to_string(&token_file).unwrap();
@@ -701,7 +793,11 @@ fn serve_assertions_serves_one_customer_with_the_token_from_its_file() {
         .unwrap()
         .json()
         .unwrap();
-    assert!(ok["value"].as_str().unwrap().starts_with("eyJ"), "{ok}");
+    let github = claims_of(ok["value"].as_str().unwrap());
+    // Whoever asks, the assertion is the customer's: idp's issuer, its subject, its audience.
+    assert_eq!(github["iss"], f.issuer);
+    assert_eq!(github["sub"], SUBJECT);
+    assert_eq!(github["aud"], "api://AzureADTokenExchange");
     assert_eq!(
         http.get(&url)
             .bearer_auth("wrong-token-xxxxxxxx")
@@ -719,7 +815,27 @@ fn serve_assertions_serves_one_customer_with_the_token_from_its_file() {
         .send()
         .unwrap();
     assert_eq!(ado.status(), 200);
+    let ado: Value = ado.json().unwrap();
+    let ado = claims_of(ado["oidcToken"].as_str().unwrap());
+    assert_eq!(
+        (&ado["sub"], &ado["iss"]),
+        (&Value::from(SUBJECT), &Value::from(f.issuer.clone()))
+    );
     drop(service);
+    // Each assertion served has its audit line, naming the command, never the assertion.
+    let log = std::fs::read_to_string(f.path().join("audit.log")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for (line, claims) in lines.iter().zip([&github, &ado]) {
+        assert_eq!(line["command"], "serve-assertions");
+        assert_eq!(line["jti"], claims["jti"]);
+        assert_eq!(line["sub"], SUBJECT);
+    }
+    let others = idp_testkit::without(&log, idp_testkit::audit_ids(&log));
+    assert!(!others.contains("eyJ"), "{log}");
 
     // --allow-remote over TLS: the same answers over HTTPS.
     let ca = idp_testkit::TestCa::create(f.path());

@@ -34,8 +34,18 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// The issuer hosted by `idp serve --self-signed`.
+    /// The issuer hosted by `idp serve --self-signed`; the emulator without a propagation
+    /// delay unless `emulator_args` sets one.
     pub fn served(emulator_args: &[&str]) -> Self {
+        Self::served_as(emulator_args, false)
+    }
+
+    /// [`Flow::served`] with the emulator's own defaults (its propagation delay included).
+    pub fn served_with_emulator_defaults(emulator_args: &[&str]) -> Self {
+        Self::served_as(emulator_args, true)
+    }
+
+    fn served_as(emulator_args: &[&str], defaults: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // The key is made first; the port is chosen only when `idp serve` is about to bind
         // it (the issuer, which names the port, is set then), and a port taken meanwhile
@@ -68,7 +78,14 @@ impl Flow {
             match Service::try_spawn(serve, "serving on https://") {
                 Ok(host) => {
                     let ca = dir.path().join("issuer-tls/ca.pem");
-                    return Self::with_emulator(dir, issuer, Some(host), &ca, emulator_args);
+                    return Self::with_emulator_as(
+                        dir,
+                        issuer,
+                        Some(host),
+                        &ca,
+                        emulator_args,
+                        defaults,
+                    );
                 }
                 Err(e) => tries.push(e),
             }
@@ -83,6 +100,17 @@ impl Flow {
         issuer_ca: &Path,
         emulator_args: &[&str],
     ) -> Self {
+        Self::with_emulator_as(dir, issuer, host, issuer_ca, emulator_args, false)
+    }
+
+    fn with_emulator_as(
+        dir: tempfile::TempDir,
+        issuer: String,
+        host: Option<Service>,
+        issuer_ca: &Path,
+        emulator_args: &[&str],
+        defaults: bool,
+    ) -> Self {
         let mut emu = idp_process(dir.path());
         emu.args([
             "emulator",
@@ -96,7 +124,7 @@ impl Flow {
         ])
         .arg(issuer_ca);
         // No propagation delay unless a test asks for one: the flows exchange at once.
-        if !emulator_args.contains(&"--propagation-delay") {
+        if !defaults && !emulator_args.contains(&"--propagation-delay") {
             emu.args(["--propagation-delay", "0s"]);
         }
         emu.args(emulator_args);

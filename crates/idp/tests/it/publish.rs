@@ -143,7 +143,7 @@ fn sas_publish_creates_a_public_container_and_curl_reads_it_back() {
     assert!(!out.contains(&sas), "the SAS must not be printed");
 
     // What the issue asks to show, with curl itself.
-    let curl = std::process::Command::new("curl")
+    let curl = idp_testkit::isolate(&mut std::process::Command::new("curl"))
         .args(["-sS", "-D", "-", "--cacert"])
         .arg(&azurite.ca.ca_pem)
         .arg(p.discovery_url())

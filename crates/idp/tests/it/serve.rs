@@ -51,6 +51,7 @@ fn client_trusting(ca_pem: &[u8]) -> reqwest::blocking::Client {
         .with_no_client_auth();
     reqwest::blocking::Client::builder()
         .tls_backend_preconfigured(config)
+        .no_proxy()
         .build()
         .unwrap()
 }
@@ -120,7 +121,10 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
     );
     let (mut server, addr) = start(dir.path(), &[]);
     idp_server::install_crypto_provider();
-    let client = reqwest::blocking::Client::new();
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
     let get = |path: &str| {
         let r = client
             .get(format!("http://{addr}/oidc/{path}"))
@@ -150,6 +154,13 @@ fn serves_reloads_on_sighup_and_stops_on_sigterm() {
     assert!(status.success(), "{status:?}");
     let rest = server.rest();
     assert!(rest.contains("stopped"), "{rest}");
+
+    // Ctrl-C (SIGINT) stops it as cleanly.
+    let (mut server, _) = start(dir.path(), &[]);
+    signal(&server, "-INT");
+    let status = server.wait_exit(Duration::from_secs(60));
+    assert!(status.success(), "{status:?}");
+    assert!(server.rest().contains("stopped"));
 }
 
 #[test]

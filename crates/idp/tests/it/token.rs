@@ -86,8 +86,12 @@ fn idp_token_explains_each_failure_and_retries_none_of_them() {
     let f = Flow::served(&[]);
     // FIC with a trailing slash added: the classic mistake.
     let slash = f.identity_with_fic("slash", &format!("{}/", f.issuer), SUBJECT);
-    let (code, _, err, _) = f.token(&slash, SUBJECT, &[]);
-    assert_eq!(code, 1, "{err}");
+    let (code, err, attempts) = token_attempts(&f, &slash, SUBJECT, &[]);
+    assert_eq!(
+        (code, attempts),
+        (1, 1),
+        "one attempt, never retried: {err}"
+    );
     assert!(err.contains("AADSTS700211"), "{err}");
     assert!(
         err.contains(&format!(
@@ -99,29 +103,47 @@ fn idp_token_explains_each_failure_and_retries_none_of_them() {
     assert!(!err.contains("retry"), "700211 is never retried: {err}");
 
     let uami = f.identity_with_fic("uami", &f.issuer, SUBJECT);
-    let (code, _, err, _) = f.token(&uami, "customer-43", &[]);
-    assert_eq!(code, 1);
+    let (code, err, attempts) = token_attempts(&f, &uami, "customer-43", &[]);
+    assert_eq!(
+        (code, attempts),
+        (1, 1),
+        "one attempt, never retried: {err}"
+    );
     assert!(
         err.contains("AADSTS700213") && err.contains("`customer-43`"),
         "{err}"
     );
-    let (code, _, err, _) = f.token(&uami, "CUSTOMER-42", &[]);
-    assert_eq!(code, 1);
+    let (code, err, attempts) = token_attempts(&f, &uami, "CUSTOMER-42", &[]);
+    assert_eq!(
+        (code, attempts),
+        (1, 1),
+        "one attempt, never retried: {err}"
+    );
     assert!(err.contains("AADSTS7002138"), "{err}");
 
-    let (code, _, err, _) = f.token("99999999-9999-4999-8999-999999999999", SUBJECT, &[]);
-    assert_eq!(code, 1);
+    let (code, err, attempts) =
+        token_attempts(&f, "99999999-9999-4999-8999-999999999999", SUBJECT, &[]);
+    assert_eq!(
+        (code, attempts),
+        (1, 1),
+        "one attempt, never retried: {err}"
+    );
     assert!(
         err.contains("AADSTS700016") && err.contains("clientId, not principalId"),
         "{err}"
     );
 
-    let (code, _, err, _) = f.token(
+    let (code, err, attempts) = token_attempts(
+        &f,
         &uami,
         SUBJECT,
         &["--audience", "api://AzureADTokenExchangeUSGov"],
     );
-    assert_eq!(code, 1);
+    assert_eq!(
+        (code, attempts),
+        (1, 1),
+        "one attempt, never retried: {err}"
+    );
     assert!(err.contains("AADSTS700212"), "{err}");
 
     // A key activated before it was published: 7000272.
@@ -134,8 +156,12 @@ fn idp_token_explains_each_failure_and_retries_none_of_them() {
         .args(["keys", "activate", &next, "--force"])
         .assert()
         .success();
-    let (code, _, err, _) = f.token(&uami, SUBJECT, &[]);
-    assert_eq!(code, 1);
+    let (code, err, attempts) = token_attempts(&f, &uami, SUBJECT, &[]);
+    assert_eq!(
+        (code, attempts),
+        (1, 1),
+        "one attempt, never retried: {err}"
+    );
     assert!(
         err.contains("AADSTS7000272") && err.contains("idp publish-metadata"),
         "{err}"
@@ -183,11 +209,44 @@ fn idp_token_explains_each_failure_and_retries_none_of_them() {
     assert!(err.contains("client id"), "{err}");
 }
 
+/// The jtis of the assertions `idp token` signed (its audit log), in order.
+fn signed_jtis(f: &Flow) -> Vec<String> {
+    std::fs::read_to_string(f.path().join("audit.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["jti"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Runs `idp token` with an audit log; its exit code, stderr, and how many assertions it
+/// signed (one per attempt).
+fn token_attempts(
+    f: &Flow,
+    client_id: &str,
+    subject: &str,
+    extra: &[&str],
+) -> (i32, String, usize) {
+    let before = signed_jtis(f).len();
+    let mut args = vec!["--audit-log", "audit.log"];
+    args.extend_from_slice(extra);
+    let (code, _, err, _) = f.token(client_id, subject, &args);
+    (code, err, signed_jtis(f).len() - before)
+}
+
 #[test]
 fn idp_token_waits_out_fic_propagation_and_throttling() {
     let f = Flow::served(&["--propagation-delay", "3s"]);
     let uami = f.identity_with_fic("uami", &f.issuer, SUBJECT);
-    let (code, out, err, took) = f.token(&uami, SUBJECT, &["--max-wait", "60s"]);
+    let (code, out, err, took) = f.token(
+        &uami,
+        SUBJECT,
+        &["--max-wait", "60s", "--audit-log", "audit.log"],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains("retry 1") && err.contains("AADSTS70021"),
@@ -195,6 +254,15 @@ fn idp_token_waits_out_fic_propagation_and_throttling() {
     );
     assert!(took >= Duration::from_secs(2), "{took:?}");
     f.verify(out.trim(), "https://vault.azure.net");
+    // Each attempt sent an assertion of its own.
+    let jtis = signed_jtis(&f);
+    assert!(jtis.len() >= 2, "{jtis:?}");
+    let distinct: std::collections::BTreeSet<&String> = jtis.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        jtis.len(),
+        "an assertion was sent twice: {jtis:?}"
+    );
 
     // A --max-wait shorter than the first retry delay (2 s) gives up at once, explained.
     let fresh = f.identity_with_fic("fresh", &f.issuer, SUBJECT);
@@ -227,9 +295,43 @@ fn idp_token_waits_out_fic_propagation_and_throttling() {
         .json(&json!({"status": 503, "count": 10, "retry_after": 0}))
         .send()
         .unwrap();
-    let (code, _, err, _) = f.token(&uami, SUBJECT, &["--retries", "2"]);
-    assert_eq!(code, 1, "{err}");
+    let (code, err, attempts) = token_attempts(&f, &uami, SUBJECT, &["--retries", "2"]);
+    assert_eq!((code, attempts), (1, 3), "{err}");
     assert_eq!(err.matches("retry ").count(), 2, "{err}");
+
+    // A connection that fails (nothing listens) is retried like a 5xx, --retries times,
+    // a fresh assertion each time; a refused certificate is not (idp_token_explains_…).
+    let nowhere = format!("https://127.0.0.1:{}", idp_testkit::free_port());
+    let before = signed_jtis(&f).len();
+    let out = idp(f.path())
+        .args([
+            "token",
+            "--tenant",
+            &f.tenant,
+            "--client-id",
+            &uami,
+            "--subject",
+            SUBJECT,
+        ])
+        .args([
+            "--scope",
+            SCOPE,
+            "--authority-host",
+            &nowhere,
+            "--retries",
+            "1",
+        ])
+        .args(["--audit-log", "audit.log"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let attempts = signed_jtis(&f).len() - before;
+    assert_eq!((out.status.code(), attempts), (Some(1), 2), "{err}");
+    assert!(
+        err.contains("retry 1 in") && err.contains("Entra could not be reached"),
+        "{err}"
+    );
+    assert!(err.contains("cannot reach"), "{err}");
 }
 
 #[test]
@@ -624,12 +726,17 @@ fn fleet_runs_refuse_bad_input_before_sending_anything() {
     );
     let (code, _, err) = f.fleet(&["--all", "--parallel", "0"]);
     assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--parallel") && err.contains("0 is not in 1..=256"),
+        "{err}"
+    );
     std::fs::write(f.path().join("a-file"), "x").unwrap();
     let (code, _, err) = f.fleet(&["--all", "--out-dir", "a-file"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is not a folder"), "{err}");
     let (code, _, err) = f.fleet(&["--all", "--format", "claims"]);
     assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--format claims is for one customer"), "{err}");
 }
 
 #[test]
@@ -647,6 +754,7 @@ fn the_rotation_canary_blocks_a_key_entra_cannot_see_and_allows_it_once_it_can()
     let activate = || {
         idp(f.path())
             .args(["keys", "activate", &next, "--canary", "canary"])
+            .args(["--audit-log", "canary-audit.log"])
             .env("IDP_EXCHANGE_AUTHORITY_HOST", f.authority())
             .arg("--ca-cert")
             .arg(&f.emulator_ca)
@@ -670,6 +778,18 @@ fn the_rotation_canary_blocks_a_key_entra_cannot_see_and_allows_it_once_it_can()
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("canary: Entra accepted"), "{err}");
     assert_eq!(state_of_next(), "active");
+    // Each canary assertion has its audit line, signed by the key being proven.
+    let log = std::fs::read_to_string(f.path().join("canary-audit.log")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for l in &lines {
+        assert_eq!(l["command"], "keys activate");
+        assert_eq!(l["customer"], "canary");
+        assert_eq!(l["kid"], next);
+    }
 }
 
 /// A US Government customer with no default scope: doctor and the rotation canary ask for
@@ -815,6 +935,109 @@ fn doctor_passes_a_healthy_setup_and_names_each_thing_entra_would_refuse() {
     assert_eq!(status("active key"), "fail");
     assert_eq!(status("drift"), "fail");
     assert_eq!(status("values"), "ok");
+}
+
+/// Doctor reads a recorded identity's FICs over ARM: ✓ with the slots used, ✗ when no FIC
+/// has the customer's subject (with what to do, naming no flag doctor lacks), ! when all 20
+/// slots are taken; and each of its exchanges has its audit line.
+#[test]
+fn doctor_reads_each_customers_fic_over_arm_and_counts_the_slots() {
+    let f = Flow::served(&[]);
+    let id = format!(
+        "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami-fic",
+        f.subscription
+    );
+    f.identity_with_fic("uami-fic", &f.issuer, "fic-subject");
+    let common = |c: &mut assert_cmd::Command| {
+        c.arg("--ca-cert")
+            .arg(&f.emulator_ca)
+            .arg("--ca-cert")
+            .arg(f.path().join("issuer-tls/ca.pem"))
+            .args([
+                "--arm-endpoint",
+                &f.authority(),
+                "--arm-token-file",
+                "owner.token",
+            ])
+            .args(["--audit-log", "audit.log"])
+            .env("IDP_EXCHANGE_AUTHORITY_HOST", f.authority());
+    };
+    let mut add = idp(f.path());
+    add.args([
+        "customers",
+        "add",
+        "fic",
+        "--identity",
+        &id,
+        "--scope",
+        SCOPE,
+    ]);
+    common(&mut add);
+    add.assert().success();
+    let doctor = || {
+        let mut c = idp(f.path());
+        c.args(["doctor", "--customer", "fic"]);
+        common(&mut c);
+        let out = c.output().unwrap();
+        let o = String::from_utf8(out.stdout).unwrap();
+        println!("{o}{}", String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap(), o)
+    };
+    let (code, out) = doctor();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("✓ fic: fic: FIC `idp`: issuer, subject `fic-subject`"),
+        "{out}"
+    );
+    assert!(out.contains("✓ fic: fic slots: 1 of the 20"), "{out}");
+    let log = std::fs::read_to_string(f.path().join("audit.log")).unwrap();
+    assert!(
+        log.contains("\"command\":\"doctor\"") && log.contains("\"customer\":\"fic\""),
+        "{log}"
+    );
+    // The FIC's subject changed under the customer's record: ✗, and what to do.
+    let (status, _) = f.arm(
+        reqwest::Method::PUT,
+        "uami-fic/federatedIdentityCredentials/idp",
+        Some(
+            json!({"properties": {"issuer": f.issuer, "subject": "renamed",
+            "audiences": ["api://AzureADTokenExchange"]}}),
+        ),
+    );
+    assert_eq!(status, 200);
+    let (code, out) = doctor();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "✗ fic: fic: no federated credential with idp's issuer has subject `fic-subject`"
+        ),
+        "{out}"
+    );
+    let fix = out
+        .lines()
+        .skip_while(|l| !l.contains("✗ fic: fic:"))
+        .nth(1)
+        .unwrap();
+    assert!(
+        fix.contains("fix:") && fix.contains("subject `fic-subject`"),
+        "{fix}"
+    );
+    assert!(!fix.contains("--subject"), "doctor has no --subject: {fix}");
+    // All 20 slots taken: a warning before the next FIC is refused.
+    for i in 0..19 {
+        let (status, body) = f.arm(
+            reqwest::Method::PUT,
+            &format!("uami-fic/federatedIdentityCredentials/other{i}"),
+            Some(
+                json!({"properties": {"issuer": "https://other.example", "subject": format!("s{i}"),
+                "audiences": ["api://AzureADTokenExchange"]}}),
+            ),
+        );
+        assert!(status == 200 || status == 201, "{body}");
+    }
+    let (_, out) = doctor();
+    assert!(out.contains("! fic: fic slots: 20 of the 20"), "{out}");
+    assert!(out.contains("remove FICs no one uses"), "{out}");
 }
 
 #[test]
@@ -1148,7 +1371,7 @@ fn the_emulators_discovery_over_http2_keeps_its_port() {
         f.authority(),
         f.tenant
     );
-    let out = std::process::Command::new("curl")
+    let out = idp_testkit::isolate(&mut std::process::Command::new("curl"))
         .args(["-sS", "--http2", "-w", "\n%{http_version}", "--cacert"])
         .arg(&f.emulator_ca)
         .arg(&url)
