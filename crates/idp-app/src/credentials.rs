@@ -251,13 +251,30 @@ fn build(
         Method::AzureCli => {
             azure_identity::AzureCliCredential::new(None).map_err(|e| setup(e.to_string()))?
         }
-        Method::ManagedIdentity => azure_identity::ManagedIdentityCredential::new(Some(
-            azure_identity::ManagedIdentityCredentialOptions {
-                client_options: transport(),
-                ..Default::default()
-            },
-        ))
-        .map_err(|e| setup(e.to_string()))?,
+        // The platform's endpoint is plain HTTP on the machine: its own client, and few
+        // retries (the SDK's default is a minute of them, on an endpoint that answers at once
+        // or not at all).
+        Method::ManagedIdentity => {
+            let platform = idp_http::platform_client().map_err(|e| setup(e.to_string()))?;
+            azure_identity::ManagedIdentityCredential::new(Some(
+                azure_identity::ManagedIdentityCredentialOptions {
+                    client_options: azure_core::http::ClientOptions {
+                        transport: Some(azure_core::http::Transport::new(Arc::new(platform))),
+                        retry: azure_core::http::RetryOptions::exponential(
+                            azure_core::http::ExponentialRetryOptions {
+                                max_retries: 3,
+                                initial_delay: azure_core::time::Duration::milliseconds(500),
+                                max_total_elapsed: azure_core::time::Duration::seconds(10),
+                                ..Default::default()
+                            },
+                        ),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            ))
+            .map_err(|e| setup(e.to_string()))?
+        }
         Method::WorkloadIdentity => azure_identity::WorkloadIdentityCredential::new(Some(
             azure_identity::WorkloadIdentityCredentialOptions {
                 credential_options: azure_identity::ClientAssertionCredentialOptions {

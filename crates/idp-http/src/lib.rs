@@ -126,6 +126,23 @@ pub fn client(extra: &ExtraRoots, timeouts: Timeouts) -> Result<reqwest::Client,
     builder.build().map_err(HttpError::Build)
 }
 
+/// A client for the platform's managed-identity endpoint, and for nothing else: App
+/// Service's `IDENTITY_ENDPOINT` (`http://127.0.0.1:…`) and IMDS
+/// (`http://169.254.169.254`) speak plain HTTP on the machine itself, so this client allows
+/// http (the HTTPS client refuses it), follows no redirects, and ignores proxies (IMDS
+/// must never be reached through one, as Azure's SDKs ensure).
+pub fn platform_client() -> Result<reqwest::Client, HttpError> {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("idp/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(HttpError::Build)
+}
+
 /// Why a response body was not read whole.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BodyError {

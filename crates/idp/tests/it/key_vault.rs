@@ -526,3 +526,137 @@ fn a_throttling_vault_is_retried_and_an_unreachable_one_is_not_stormed() {
         "{attempts} connections to an unreachable vault for 6 customers"
     );
 }
+
+/// With no token file, idp reaches the vault through the credential chain: workload
+/// identity when AZURE_FEDERATED_TOKEN_FILE is set (here the publisher's UAMI, its
+/// assertion from `idp sign`, exchanged at the emulator), else managed identity when
+/// IDENTITY_ENDPOINT is (here an App Service-shaped endpoint on loopback, answering with a
+/// token for Key Vault only to its IDENTITY_HEADER).
+#[test]
+fn the_credential_chain_reaches_the_vault_by_workload_and_by_managed_identity() {
+    let f = Flow::served(&[]);
+    let p = Publisher::new(&f, "standard");
+    p.grant(&f, CRYPTO_OFFICER, "0a000000-0000-4000-8000-00000000000a");
+    let (_, uami) = f.arm(reqwest::Method::GET, "publisher", None);
+    let client_id = uami["properties"]["clientId"].as_str().unwrap().to_owned();
+    let add = |name: &str, env: &[(&str, String)]| {
+        let mut c = idp(f.path());
+        c.args([
+            "keys",
+            "add",
+            "--key-vault",
+            &format!("{}keys/{name}", p.vault_url),
+        ])
+        .args(["--key-size", "2048"])
+        .arg("--ca-cert")
+        .arg(&f.emulator_ca);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        println!("$ idp keys add {name}\n{err}");
+        (out.status.code().unwrap_or(-1), err)
+    };
+
+    // Workload identity.
+    let signed = idp(f.path())
+        .args([
+            "sign",
+            "--subject",
+            "publisher-pipeline",
+            "--lifetime",
+            "1h",
+            "--out",
+            "wi.jwt",
+        ])
+        .output()
+        .unwrap();
+    assert!(signed.status.success(), "{signed:?}");
+    let (code, err) = add(
+        "by-workload",
+        &[
+            (
+                "AZURE_FEDERATED_TOKEN_FILE",
+                f.path().join("wi.jwt").display().to_string(),
+            ),
+            ("AZURE_CLIENT_ID", client_id.clone()),
+            ("AZURE_TENANT_ID", f.tenant.clone()),
+            ("AZURE_AUTHORITY_HOST", f.authority()),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("created ") && err.contains("keys/by-workload/"),
+        "{err}"
+    );
+
+    // Managed identity, App Service's protocol: GET IDENTITY_ENDPOINT?resource=…, with
+    // the X-IDENTITY-HEADER secret.
+    let token = std::fs::read_to_string(&p.token_file).unwrap();
+    std::fs::write(f.path().join("mi.token"), token.trim()).unwrap();
+    let endpoint = idp_testkit::Service::spawn(
+        {
+            let mut c = idp_testkit::Python::find().command();
+            c.arg("-c")
+                .arg(APP_SERVICE_MI)
+                .arg(f.path().join("mi.token"))
+                .arg(f.path().join("mi.log"));
+            c
+        },
+        "identity endpoint on http://",
+    );
+    let url = format!("http://{}/msi/token", endpoint.address());
+    let (code, err) = add(
+        "by-managed",
+        &[
+            ("IDENTITY_ENDPOINT", url),
+            ("IDENTITY_HEADER", "header-secret".into()),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("keys/by-managed/"), "{err}");
+    let log = std::fs::read_to_string(f.path().join("mi.log")).unwrap();
+    assert!(
+        log.contains("resource=https%3A%2F%2Fvault.azure.net")
+            || log.contains("resource=https://vault.azure.net"),
+        "{log}"
+    );
+    assert!(log.contains("header ok"), "{log}");
+    let kids: Vec<Value> = serde_json::from_str::<Value>(&keyring(f.path())).unwrap()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["key_vault"].is_string())
+        .cloned()
+        .collect();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+}
+
+/// An App Service managed identity endpoint: the token in argv[1] for whoever sends the
+/// header `X-IDENTITY-HEADER: header-secret`, each request logged to argv[2]. Answers as
+/// App Service does: `access_token`, `expires_on` (epoch seconds, a string), `resource`,
+/// `token_type` (Learn, "Managed identities for App Service": REST endpoint reference).
+const APP_SERVICE_MI: &str = r#"
+import http.server, json, sys, time, urllib.parse
+token, log = open(sys.argv[1]).read().strip(), sys.argv[2]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.headers.get("X-IDENTITY-HEADER") == "header-secret"
+        with open(log, "a") as f:
+            f.write(self.path + (" header ok" if ok else " header missing") + "\n")
+        if not ok:
+            self.send_response(401); self.end_headers(); return
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        body = json.dumps({"access_token": token, "expires_on": str(int(time.time()) + 3600),
+                           "resource": q.get("resource", [""])[0], "token_type": "Bearer"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print("identity endpoint on http://127.0.0.1:%d" % srv.server_address[1], file=sys.stderr, flush=True)
+srv.serve_forever()
+"#;

@@ -584,14 +584,35 @@ fn a_write_that_lands_between_read_and_write_is_never_overwritten() {
     );
 }
 
+/// Four operators with their own keyrings and each its own JWKS path publish to one
+/// container at once: whoever wins, the discovery document left is one publisher's whole,
+/// and the JWKS it points at holds exactly that publisher's keys (a discovery document
+/// written before its JWKS, or over another's without its ETag, would leave a discovery
+/// naming a JWKS of another keyring, or none).
 #[test]
 fn concurrent_publishers_never_leave_an_inconsistent_issuer() {
     let azurite = Azurite::start();
     let sas = sas();
-    // One container, four operators with their own keyrings, all at once.
     let first = Publisher::new(&azurite, "race");
     first.publish_ok(&["--sas", &sas, "--create-container"]);
-    let others: Vec<Publisher> = (0..4).map(|_| Publisher::new(&azurite, "race")).collect();
+    let others: Vec<Publisher> = (0..4)
+        .map(|i| {
+            let p = Publisher::new(&azurite, "race");
+            let toml = p.path().join("idp.toml");
+            let text = std::fs::read_to_string(&toml).unwrap();
+            std::fs::write(
+                &toml,
+                format!("{text}\n[metadata]\njwks_path = \"keys/p{i}.json\"\n"),
+            )
+            .unwrap();
+            p
+        })
+        .collect();
+    let discoveries: Vec<Vec<u8>> = others.iter().map(|p| p.rendered("discovery")).collect();
+    assert!(
+        discoveries.windows(2).all(|w| w[0] != w[1]),
+        "each publisher's discovery document is its own"
+    );
     let children: Vec<_> = others
         .iter()
         .map(|p| {
@@ -620,15 +641,83 @@ fn concurrent_publishers_never_leave_an_inconsistent_issuer() {
         }
     }
     assert!(!winners.is_empty(), "someone must win");
-    // The final JWKS is exactly one publisher's, and discovery points at it.
-    let (_, jwks, ..) = get(&first.ca, &first.jwks_url());
+    // The discovery document is one publisher's whole, and its JWKS that publisher's.
     let (_, discovery, ..) = get(&first.ca, &first.discovery_url());
-    assert!(
-        others.iter().any(|p| p.rendered("jwks") == jwks),
-        "the published JWKS is a mix of publishers"
+    let owner = others
+        .iter()
+        .position(|p| p.rendered("discovery") == discovery)
+        .expect("the discovery document is no publisher's");
+    let jwks_uri = serde_json::from_slice::<Value>(&discovery).unwrap()["jwks_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, jwks, ..) = get(&first.ca, &jwks_uri);
+    assert_eq!(status, 200, "{jwks_uri}");
+    assert_eq!(
+        jwks,
+        others[owner].rendered("jwks"),
+        "the JWKS is not its publisher's"
     );
-    assert_eq!(discovery, first.rendered("discovery"));
 }
+
+/// Behind a custom domain (a front serving the container at `https://<host>/oidc`), the
+/// issuer URL says nothing of the container: publish-metadata says to set
+/// `storage.endpoint`, and with it writes to the container and reads back through the
+/// issuer URL, as Entra will.
+#[test]
+fn storage_endpoint_publishes_behind_a_custom_domain() {
+    let azurite = Azurite::start();
+    let sas = sas();
+    let container = azurite.container_url("custom");
+    let front = Python::find().https_server(CUSTOM_DOMAIN, &azurite.ca, &[&container]);
+    let issuer = format!("https://{}/oidc", front.address());
+    let p = Publisher::at(issuer.clone(), &azurite.ca.ca_pem);
+    let (code, _, err) = p.publish(&["--sas", &sas, "--create-container"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("storage.endpoint"), "{err}");
+    let toml = p.path().join("idp.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{text}\n[storage]\nendpoint = \"{container}\"\n"),
+    )
+    .unwrap();
+    let out = p.publish_ok(&["--sas", &sas, "--create-container"]);
+    assert!(out.contains("read back anonymously"), "{out}");
+    let (status, discovery, ..) = get(
+        &azurite.ca.ca_pem,
+        &format!("{issuer}/.well-known/openid-configuration"),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(discovery, p.rendered("discovery"));
+    let (_, direct, ..) = get(
+        &azurite.ca.ca_pem,
+        &format!("{container}/.well-known/openid-configuration"),
+    );
+    assert_eq!(direct, discovery, "the front serves the container's blobs");
+}
+
+/// A custom domain in front of a container: `GET /oidc/<path>` answers the container's
+/// blob `<path>` (argv[3] is the container's URL), with its status and content type.
+const CUSTOM_DOMAIN: &str = r#"
+import ssl, urllib.error, urllib.request
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if not self.path.startswith("/oidc/"):
+            self.send_response(404); self.end_headers(); return
+        ctx = ssl.create_default_context(cafile=sys.argv[1].replace("server.pem", "ca.pem"))
+        try:
+            r = urllib.request.urlopen(sys.argv[3] + "/" + self.path[len("/oidc/"):], context=ctx)
+            status, body, ct = 200, r.read(), r.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as e:
+            status, body, ct = e.code, b"", "text/plain"
+        self.send_response(status)
+        self.send_header("Content-Type", ct)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+"#;
 
 /// What Azurite holds, asked directly (not through any front): the container's blob names,
 /// or `None` when the container does not exist.

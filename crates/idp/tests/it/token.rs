@@ -301,7 +301,8 @@ fn idp_token_waits_out_fic_propagation_and_throttling() {
 
     // A connection that fails (nothing listens) is retried like a 5xx, --retries times,
     // a fresh assertion each time; a refused certificate is not (idp_token_explains_…).
-    let nowhere = format!("https://127.0.0.1:{}", idp_testkit::free_port());
+    // Port 9 (discard): nothing listens there on a test machine.
+    let nowhere = "https://127.0.0.1:9".to_owned();
     let before = signed_jtis(&f).len();
     let out = idp(f.path())
         .args([
