@@ -1,46 +1,29 @@
 //! The ARM API over HTTP: `/subscriptions/{sub}/resourceGroups/{rg}/providers/
 //! Microsoft.ManagedIdentity/userAssignedIdentities/{name}[/federatedIdentityCredentials/{fic}]`
 //! requests parsed, checked and answered with ARM's bodies; the rules live in [`crate::arm`].
+//! Resource groups, the subscription and managed applications are answered here too; Key
+//! Vault's ARM resources (vaults, role assignments) by [`crate::vault_routes`].
 
 use crate::Emulator;
-use crate::arm::{self, ArmError, FicSpec, Target};
+use crate::arm::identities::{self, FicSpec};
+use crate::arm::kernel::{self, ArmError, ResourceGroup, Target};
+use crate::arm::solutions::{self, Application};
 use crate::clock;
+use crate::http::{
+    TokenProblem, arm_error, arm_response, bearer, created, invalid_content, json_object,
+    query_param, verify_access_token,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-
-fn arm_response(status: StatusCode, body: Value) -> Response {
-    (status, axum::Json(body)).into_response()
-}
-
-fn arm_error(e: &ArmError) -> Response {
-    arm_response(e.status, e.body())
-}
 
 fn has_api_version(uri: &Uri) -> bool {
     uri.query().is_some_and(|q| {
         url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "api-version" && !v.is_empty())
     })
-}
-
-pub(crate) fn invalid_content(detail: impl std::fmt::Display) -> ArmError {
-    ArmError {
-        status: StatusCode::BAD_REQUEST,
-        code: "InvalidRequestContent",
-        message: format!("The request content was invalid and could not be deserialized: {detail}"),
-    }
-}
-
-pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ArmError> {
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(invalid_content("the body is not a JSON object")),
-        Err(e) => Err(invalid_content(e)),
-    }
 }
 
 fn identity_body(body: &[u8]) -> Result<(String, BTreeMap<String, String>), ArmError> {
@@ -137,65 +120,6 @@ fn authorize(emu: &Emulator, headers: &HeaderMap) -> Result<String, Box<Response
     }
 }
 
-/// Why an access token is refused.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum TokenProblem {
-    /// Not a token this tenant's Entra (this emulator) signed, or malformed.
-    Invalid,
-    /// For another resource: the `aud` found.
-    Audience(String),
-    Expired {
-        exp: i64,
-        now: i64,
-    },
-}
-
-/// The claims of an access token this emulator signed for one of `audiences`, unexpired
-/// on the emulator's clock.
-pub(crate) fn verify_access_token(
-    emu: &Emulator,
-    token: &str,
-    audiences: &[&str],
-) -> Result<Value, TokenProblem> {
-    let jwk = emu.signing_key().public_jwk();
-    let key = DecodingKey::from_rsa_components(
-        jwk["n"].as_str().unwrap_or_default(),
-        jwk["e"].as_str().unwrap_or_default(),
-    )
-    .map_err(|_| TokenProblem::Invalid)?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[emu.access_token_issuer()]);
-    // Audience and expiry are judged below (expiry on the emulator's clock).
-    validation.validate_aud = false;
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map_err(|_| TokenProblem::Invalid)?
-        .claims;
-    let aud = claims["aud"].as_str().unwrap_or_default();
-    if !audiences.contains(&aud) {
-        return Err(TokenProblem::Audience(aud.to_owned()));
-    }
-    let now = crate::clock::unix(emu.now());
-    match claims["exp"].as_i64() {
-        Some(exp) if exp > now => Ok(claims),
-        Some(exp) => Err(TokenProblem::Expired { exp, now }),
-        None => Err(TokenProblem::Invalid),
-    }
-}
-
-/// The bearer token of `Authorization: Bearer …`, if any.
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-}
-
 pub(crate) async fn arm_route(
     State(emu): State<Emulator>,
     method: Method,
@@ -226,7 +150,7 @@ async fn arm_request(
     body: &[u8],
     caller: &str,
 ) -> Result<(StatusCode, Value), ArmError> {
-    let Some((subscription, target)) = arm::parse_path(uri.path()) else {
+    let Some((subscription, target)) = kernel::parse_path(uri.path()) else {
         return Err(ArmError {
             status: StatusCode::NOT_FOUND,
             code: "InvalidResourceType",
@@ -252,14 +176,14 @@ async fn arm_request(
     let api_version = api_version(uri);
     crate::strict::check_api_version(&target, &api_version)?;
     if let Some(rg) = crate::strict::resource_group(&target) {
-        if !arm::valid_resource_group_name(rg) {
+        if !kernel::valid_resource_group_name(rg) {
             return Err(ArmError {
                 status: StatusCode::BAD_REQUEST,
                 code: "InvalidResourceGroupName",
                 message: format!("Resource group name '{rg}' is invalid."),
             });
         }
-        if emu.registry().resource_group(rg).is_none() {
+        if emu.registry().resource_groups.get(rg).is_none() {
             return Err(crate::strict::resource_group_not_found(rg));
         }
     }
@@ -269,13 +193,14 @@ async fn arm_request(
         (Method::GET, Target::Identities { rg }) => {
             let registry = emu.registry();
             let value: Vec<Value> = registry
+                .identities
                 .list(rg)?
                 .into_iter()
-                .map(|i| arm::identity_json(sub, tenant, i, &api_version))
+                .map(|i| identities::identity_json(sub, tenant, i, &api_version))
                 .collect();
             ok(json!({ "value": value }))
         }
-        (Method::GET, Target::Identity { rg, name }) => ok(arm::identity_json(
+        (Method::GET, Target::Identity { rg, name }) => ok(identities::identity_json(
             sub,
             tenant,
             &emu.identity(rg, name)?,
@@ -286,12 +211,12 @@ async fn arm_request(
             let location = if location.is_empty() {
                 location
             } else {
-                crate::strict::check_location(&location, arm::IDENTITY_TYPE)?
+                crate::strict::check_location(&location, identities::IDENTITY_TYPE)?
             };
-            let (identity, c) = emu.write(|r| r.put_identity(rg, name, &location, tags))?;
+            let (identity, c) = emu.write(|r| r.identities.put(rg, name, &location, tags))?;
             Ok((
                 created(c),
-                arm::identity_json(sub, tenant, &identity, &api_version),
+                identities::identity_json(sub, tenant, &identity, &api_version),
             ))
         }
         (Method::DELETE, Target::Identity { rg, name }) => match emu.delete_identity(rg, name)? {
@@ -303,22 +228,29 @@ async fn arm_request(
             let value: Vec<Value> = identity
                 .federated_credentials
                 .iter()
-                .map(|f| arm::fic_json(sub, &identity, f))
+                .map(|f| identities::fic_json(sub, &identity, f))
                 .collect();
             ok(json!({ "value": value }))
         }
         (Method::GET, Target::Fic { rg, name, fic }) => {
             let registry = emu.registry();
-            let f = registry.fic(rg, name, fic)?;
-            ok(arm::fic_json(sub, registry.identity(rg, name)?, f))
+            let f = registry.identities.fic(rg, name, fic)?;
+            ok(identities::fic_json(
+                sub,
+                registry.identities.get(rg, name)?,
+                f,
+            ))
         }
         (Method::PUT, Target::Fic { rg, name, fic }) => {
             let identity = emu.identity(rg, name)?;
             let spec = fic_body(body)?;
             let _writing = emu.fic_write(sub, &identity).await?;
             let now = clock::unix(emu.now());
-            let (f, c) = emu.write(|r| r.put_fic(rg, name, fic, spec, now))?;
-            Ok((created(c), arm::fic_json(sub, &emu.identity(rg, name)?, &f)))
+            let (f, c) = emu.write(|r| r.identities.put_fic(rg, name, fic, spec, now))?;
+            Ok((
+                created(c),
+                identities::fic_json(sub, &emu.identity(rg, name)?, &f),
+            ))
         }
         (Method::DELETE, Target::Fic { rg, name, fic }) => {
             let identity = emu.identity(rg, name)?;
@@ -332,7 +264,8 @@ async fn arm_request(
         (Method::GET, Target::ResourceGroup { rg }) => {
             let g = emu
                 .registry()
-                .resource_group(rg)
+                .resource_groups
+                .get(rg)
                 .cloned()
                 .ok_or_else(|| crate::strict::resource_group_not_found(rg))?;
             ok(resource_group_json(sub, &g))
@@ -351,7 +284,7 @@ async fn arm_request(
                 });
             }
             let location = crate::strict::check_location(location, "resourceGroups")?;
-            let (g, c) = emu.write(|r| r.put_resource_group(rg, &location))?;
+            let (g, c) = emu.write(|r| r.resource_groups.put(rg, &location))?;
             Ok((created(c), resource_group_json(sub, &g)))
         }
         (method, target @ (Target::Application { .. } | Target::ListTokens { .. })) => {
@@ -373,26 +306,8 @@ fn api_version(uri: &Uri) -> String {
     query_param(uri, "api-version").unwrap_or_default()
 }
 
-/// A PUT's status: 201 when it created the resource, 200 when it replaced one.
-pub(crate) fn created(new: bool) -> StatusCode {
-    if new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    }
-}
-
-/// The first value of query parameter `name`, decoded.
-pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
-    uri.query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    })
-}
-
 /// A resource group as ARM answers it.
-fn resource_group_json(subscription: &str, g: &crate::arm::ResourceGroup) -> Value {
+fn resource_group_json(subscription: &str, g: &ResourceGroup) -> Value {
     json!({
         "id": format!("/subscriptions/{subscription}/resourceGroups/{}", g.name),
         "name": g.name,
@@ -449,7 +364,7 @@ pub(crate) async fn list_subscriptions(
     )
 }
 
-/// Managed applications and `listTokens` (rules in [`crate::solutions`]).
+/// Managed applications and `listTokens` (rules in [`crate::arm::solutions`]).
 fn applications(
     emu: &Emulator,
     method: &Method,
@@ -457,11 +372,10 @@ fn applications(
     body: &[u8],
     caller: &str,
 ) -> Result<(StatusCode, Value), ArmError> {
-    use crate::solutions::{self, Application};
     let sub = emu.subscription().to_owned();
     match (method.clone(), target) {
         (Method::GET, Target::Application { rg, name }) => {
-            let a = emu.registry().application(rg, name)?.clone();
+            let a = emu.registry().applications.get(rg, name)?.clone();
             Ok((StatusCode::OK, solutions::application_json(&sub, &a)))
         }
         (Method::PUT, Target::Application { rg, name }) => {

@@ -200,7 +200,7 @@ pub(crate) fn metadata(emu: &Emulator, api_version: Option<&str>, headers: &Head
             v
         }
     };
-    crate::routes::cacheable_json(body)
+    crate::http::cacheable_json(body)
 }
 
 #[cfg(test)]

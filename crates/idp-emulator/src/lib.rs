@@ -7,9 +7,15 @@
 //! `jsonwebtoken` crate (RustCrypto), and signs its own access tokens through code of its
 //! own on the `openssl` crate (no private-key operation goes through RustCrypto `rsa`).
 //!
-//! Modules by route: [`routes`](crate) builds the router; the token endpoint's checks are in
-//! `token`, the ARM API's HTTP side in `arm_routes` and its rules in [`arm`], fault
-//! injection in `faults`, the configuration in `config`.
+//! Modules: `routes` builds the router. The token endpoint's checks are in `token`. The
+//! ARM API's rules are in [`arm`]: its kernel ([`arm::kernel`]: errors, resource ids,
+//! resource groups) and one module per resource provider, each owning its store
+//! ([`arm::identities`], [`arm::vaults`], [`arm::authorization`], [`arm::solutions`]),
+//! composed by the registry. Their HTTP side is in `arm_routes` (identities, resource
+//! groups, the subscription, applications) and `vault_routes` (vaults, role assignments,
+//! and Key Vault's data plane); the helpers every route shares (query parameters, bodies,
+//! bearer tokens, ARM's error answer) are in `http`. Fault injection is in `faults`, the
+//! configuration in `config`.
 //!
 //! # What a token request must get past, in order
 //!
@@ -62,10 +68,10 @@
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration` and `GET
 //!   /{tenant}/discovery/v2.0/keys`: the emulator's own metadata, for checking its access
 //!   tokens. URLs in it use [`Config::public_base_url`], else `https://{Host}`.
-//! - The ARM identity API, see [`arm`].
-//! - Managed applications and `listTokens`, see [`solutions`].
+//! - The ARM identity API, see [`arm::identities`].
+//! - Managed applications and `listTokens`, see [`arm::solutions`].
 //! - Key Vault: vaults and role assignments through ARM, and the data plane's secrets with
-//!   Key Vault's challenge and RBAC, see [`vault`].
+//!   Key Vault's challenge and RBAC, see [`arm::vaults`] and [`arm::authorization`].
 //! - Fault injection for client retry tests: [`Emulator::inject_faults`], or over HTTP
 //!   `POST /_emulator/faults` with `{"status":429|503,"count":N,"retry_after":secs}`
 //!   (`"service":"vault"` for Key Vault's data plane instead of the token endpoint;
@@ -105,18 +111,33 @@ mod clock;
 mod cloud;
 mod config;
 mod faults;
+mod http;
 mod ids;
 mod jwt;
 mod key;
 mod metadata;
 mod routes;
-pub mod solutions;
 mod state;
 pub mod strict;
 mod token;
-pub mod vault;
 mod vault_keys;
 mod vault_routes;
+
+/// Managed applications, at their path before [`arm`] owned them.
+pub use arm::solutions;
+
+/// Key Vault's vaults and role assignments, at their path before [`arm`] owned them.
+pub mod vault {
+    pub use crate::arm::authorization::{
+        ROLE_ASSIGNMENT_TYPE, RoleAssignment, role_assignment_json,
+    };
+    pub use crate::arm::vaults::{
+        KEY_VAULT_ADMINISTRATOR, KEY_VAULT_CRYPTO_OFFICER, KEY_VAULT_CRYPTO_USER,
+        KEY_VAULT_SECRETS_OFFICER, KEY_VAULT_SECRETS_USER, Key, KeyVersion, MAX_SECRET_BYTES,
+        Secret, SecretAction, SecretVersion, VAULT_RESOURCE, VAULT_TYPE, Vault, key_json,
+        secret_json, valid_secret_name, valid_vault_name, vault_id, vault_json, vault_uri,
+    };
+}
 
 pub use aadsts::Aadsts;
 pub use arm::{ArmError, FederatedCredential, FicSpec, Identity};
@@ -340,23 +361,26 @@ impl Emulator {
     }
 
     pub(crate) fn identity_by_client_id(&self, client_id: &str) -> Option<Identity> {
-        self.registry().by_client_id(client_id).cloned()
+        self.registry().identities.by_client_id(client_id).cloned()
     }
 
     /// All identities.
     pub fn identities(&self) -> Vec<Identity> {
-        self.registry().identities.clone()
+        self.registry().identities.all().to_vec()
     }
 
     /// One identity.
     pub fn identity(&self, resource_group: &str, name: &str) -> Result<Identity, ArmError> {
-        self.registry().identity(resource_group, name).cloned()
+        self.registry()
+            .identities
+            .get(resource_group, name)
+            .cloned()
     }
 
     /// Creates a resource group (ARM requires one before anything is created in it).
     pub fn put_resource_group(&self, name: &str, location: &str) -> Result<(), ArmError> {
         let location = strict::check_location(location, "resourceGroups")?;
-        self.write(|r| r.put_resource_group(name, &location))
+        self.write(|r| r.resource_groups.put(name, &location))
             .map(|_| ())
     }
 
@@ -371,14 +395,15 @@ impl Emulator {
     ) -> Result<Identity, ArmError> {
         let tags = self
             .registry()
-            .identity(resource_group, name)
+            .identities
+            .get(resource_group, name)
             .map(|i| i.tags.clone())
             .unwrap_or_default();
         self.write(|r| {
-            if r.resource_group(resource_group).is_none() {
-                r.put_resource_group(resource_group, location)?;
+            if r.resource_groups.get(resource_group).is_none() {
+                r.resource_groups.put(resource_group, location)?;
             }
-            r.put_identity(resource_group, name, location, tags)
+            r.identities.put(resource_group, name, location, tags)
         })
         .map(|(identity, _)| identity)
     }
@@ -389,7 +414,7 @@ impl Emulator {
         resource_group: &str,
         name: &str,
     ) -> Result<Option<Identity>, ArmError> {
-        self.write(|r| r.delete_identity(resource_group, name))
+        self.write(|r| r.identities.delete(resource_group, name))
     }
 
     /// Creates or updates a FIC, with ARM's checks.
@@ -401,8 +426,11 @@ impl Emulator {
         spec: FicSpec,
     ) -> Result<FederatedCredential, ArmError> {
         let now = clock::unix(self.now());
-        self.write(|r| r.put_fic(resource_group, identity, name, spec, now))
-            .map(|(fic, _)| fic)
+        self.write(|r| {
+            r.identities
+                .put_fic(resource_group, identity, name, spec, now)
+        })
+        .map(|(fic, _)| fic)
     }
 
     /// Deletes a FIC; `Ok(None)` if it did not exist.
@@ -412,7 +440,7 @@ impl Emulator {
         identity: &str,
         name: &str,
     ) -> Result<Option<FederatedCredential>, ArmError> {
-        self.write(|r| r.delete_fic(resource_group, identity, name))
+        self.write(|r| r.identities.delete_fic(resource_group, identity, name))
     }
 
     /// The ARM resource id of `identity` (its access tokens' `xms_mirid`).
@@ -424,7 +452,7 @@ impl Emulator {
     /// one per vault (opened on first use), else `{base}/keyvault/{name}/`.
     pub(crate) async fn vault_uri(&self, name: &str, headers: &HeaderMap) -> String {
         let Some(endpoints) = &self.0.config.vault_endpoints else {
-            return vault::vault_uri(&self.base_url(headers), name);
+            return arm::vaults::vault_uri(&self.base_url(headers), name);
         };
         let key = name.to_ascii_lowercase();
         let mut origins = self.0.vault_origins.lock().await;
@@ -438,7 +466,7 @@ impl Emulator {
                 uri
             }
             // Without its own origin the vault still answers under the emulator's URL.
-            Err(_) => vault::vault_uri(&self.base_url(headers), name),
+            Err(_) => arm::vaults::vault_uri(&self.base_url(headers), name),
         }
     }
 

@@ -1,16 +1,18 @@
 //! The router: which handler answers which path. The token checks live in [`crate::token`],
-//! ARM in [`crate::arm_routes`], fault injection in [`crate::faults`].
+//! ARM in [`crate::arm_routes`], Key Vault's data plane in [`crate::vault_routes`], fault
+//! injection in [`crate::faults`]; the helpers routes share in [`crate::http`].
 
-use crate::arm_routes::arm_route;
+use crate::arm_routes::{arm_route, list_subscriptions};
 use crate::faults::{delete_faults, post_faults};
-use crate::{Aadsts, Emulator, token, vault_routes};
+use crate::http::{cacheable_json, query_param};
+use crate::{Aadsts, Emulator, cloud, token, vault_routes};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The routes: token endpoints, the emulator's metadata, ARM and the admin knobs.
 pub(crate) fn router(emu: &Emulator) -> Router {
@@ -23,7 +25,7 @@ pub(crate) fn router(emu: &Emulator) -> Router {
         )
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
         .route("/{tenant}/discovery/keys", get(keys))
-        .route("/subscriptions", get(crate::arm_routes::list_subscriptions))
+        .route("/subscriptions", get(list_subscriptions))
         .route("/subscriptions/{*rest}", any(arm_route))
         .route(
             "/{tenant}/.well-known/openid-configuration",
@@ -93,15 +95,6 @@ fn unknown_tenant(emu: &Emulator, tenant: &str, headers: &HeaderMap) -> Option<R
         )
         .into_response_at(emu.now(), &token::correlation_id(headers)),
     )
-}
-
-pub(crate) fn cacheable_json(body: Value) -> Response {
-    let mut response = axum::Json(body).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=86400, private"),
-    );
-    response
 }
 
 async fn openid_configuration(
@@ -178,7 +171,7 @@ async fn instance_discovery(
         .trim_start_matches("https://")
         .trim_start_matches("http://")
         .to_owned();
-    let tenant = crate::arm_routes::query_param(&uri, "authorization_endpoint")
+    let tenant = query_param(&uri, "authorization_endpoint")
         .and_then(|endpoint| {
             let path = url::Url::parse(&endpoint).ok()?.path().to_owned();
             path.trim_start_matches('/')
@@ -201,8 +194,8 @@ async fn metadata_endpoints(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let version = crate::arm_routes::query_param(&uri, "api-version");
-    crate::cloud::metadata(&emu, version.as_deref(), &headers)
+    let version = query_param(&uri, "api-version");
+    cloud::metadata(&emu, version.as_deref(), &headers)
 }
 
 async fn keys(

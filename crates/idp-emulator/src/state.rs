@@ -5,10 +5,13 @@
 //! the old one) with mode 0600, because it holds a private key.
 
 use crate::Error;
-use crate::arm::{Identity, Registry};
+use crate::arm::Registry;
+use crate::arm::authorization::RoleAssignments;
+use crate::arm::identities::Identities;
+use crate::arm::kernel::ResourceGroups;
+use crate::arm::solutions::Applications;
+use crate::arm::vaults::Vaults;
 use crate::key::SigningKey;
-use crate::solutions::Application;
-use crate::vault::{RoleAssignment, Vault};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
 use std::path::Path;
@@ -21,15 +24,15 @@ struct StateFile {
     version: u32,
     /// PKCS#8 PEM.
     signing_key: String,
-    identities: Vec<Identity>,
+    identities: Identities,
     #[serde(default)]
-    vaults: Vec<Vault>,
+    vaults: Vaults,
     #[serde(default)]
-    role_assignments: Vec<RoleAssignment>,
+    role_assignments: RoleAssignments,
     #[serde(default)]
-    applications: Vec<Application>,
+    applications: Applications,
     #[serde(default)]
-    resource_groups: Vec<crate::arm::ResourceGroup>,
+    resource_groups: ResourceGroups,
 }
 
 /// Reads `path`: `None` if it does not exist.

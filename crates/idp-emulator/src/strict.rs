@@ -8,7 +8,7 @@
 //! location" (LocationNotAvailableForResourceType), "Resolve resource group not found
 //! errors" (ResourceGroupNotFound).
 
-use crate::arm::{ArmError, Target};
+use crate::arm::kernel::{ArmError, Target};
 use axum::http::StatusCode;
 
 /// The api-versions each resource type's provider publishes.

@@ -3,7 +3,7 @@
 
 use crate::Emulator;
 use crate::aadsts::{Aadsts, no_store};
-use crate::arm::{FederatedCredential, Identity, identity_id};
+use crate::arm::identities::{FederatedCredential, Identity, identity_id};
 use crate::clock::unix;
 use crate::ids::{entra_precise, entra_precise_unix, is_guid, new_guid};
 use crate::jwt::{self, Assertion};

@@ -1,14 +1,15 @@
 //! Key Vault over HTTP: the vault and role-assignment ARM resources, and the data plane's
-//! secrets under `/keyvault/{vault}/`. The rules and their sources are in [`crate::vault`].
+//! secrets and keys under `/keyvault/{vault}/`. The rules and their sources are in
+//! [`crate::arm::vaults`] and [`crate::arm::authorization`].
 
 use crate::Emulator;
-use crate::arm::{ArmError, Target};
-use crate::arm_routes::{
-    TokenProblem, bearer, created, invalid_content, json_object, query_param, verify_access_token,
+use crate::arm::authorization::role_assignment_json;
+use crate::arm::kernel::{ArmError, Target};
+use crate::arm::vaults::{
+    self, MAX_SECRET_BYTES, SecretAction, VAULT_RESOURCE, secret_json, vault_json,
 };
-use crate::vault::{
-    self, MAX_SECRET_BYTES, SecretAction, VAULT_RESOURCE, role_assignment_json, secret_json,
-    vault_json,
+use crate::http::{
+    TokenProblem, bearer, created, invalid_content, json_object, query_param, verify_access_token,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -28,7 +29,7 @@ pub(crate) async fn arm(
     let sub = emu.subscription().to_owned();
     match (method.clone(), target) {
         (Method::GET, Target::Vault { rg, name }) => {
-            let v = emu.registry().vault(rg, name)?.clone();
+            let v = emu.registry().vaults.get(rg, name)?.clone();
             let uri = emu.vault_uri(&v.name, headers).await;
             Ok((StatusCode::OK, vault_json(&sub, emu.tenant(), &uri, &v)))
         }
@@ -42,7 +43,7 @@ pub(crate) async fn arm(
             let location = if location.is_empty() {
                 location
             } else {
-                crate::strict::check_location(&location, vault::VAULT_TYPE)?
+                crate::strict::check_location(&location, vaults::VAULT_TYPE)?
             };
             let Some(Value::Object(props)) = map.get("properties") else {
                 return Err(ArmError {
@@ -78,12 +79,12 @@ pub(crate) async fn arm(
                 .and_then(Value::as_str)
                 .unwrap_or("standard")
                 .to_ascii_lowercase();
-            let (v, c) = emu.write(|r| r.put_vault(rg, name, &location, rbac, &sku))?;
+            let (v, c) = emu.write(|r| r.vaults.put(rg, name, &location, rbac, &sku))?;
             let uri = emu.vault_uri(&v.name, headers).await;
             Ok((created(c), vault_json(&sub, emu.tenant(), &uri, &v)))
         }
         (Method::GET, Target::RoleAssignment { scope, name }) => {
-            let a = emu.registry().role_assignment(scope, name)?.clone();
+            let a = emu.registry().role_assignments.get(scope, name)?.clone();
             Ok((StatusCode::OK, role_assignment_json(&a)))
         }
         (Method::PUT, Target::RoleAssignment { scope, name }) => {
@@ -109,7 +110,7 @@ pub(crate) async fn arm(
             Ok((created(c), role_assignment_json(&a)))
         }
         (Method::DELETE, Target::RoleAssignment { scope, name }) => {
-            match emu.write(|r| Ok(r.delete_role_assignment(scope, name)))? {
+            match emu.write(|r| Ok(r.role_assignments.delete(scope, name)))? {
                 Some(a) => Ok((StatusCode::OK, role_assignment_json(&a))),
                 None => Ok((StatusCode::NO_CONTENT, Value::Null)),
             }
@@ -152,8 +153,8 @@ async fn admit(
     headers: &HeaderMap,
     action: SecretAction,
     resource: &str,
-) -> Result<(vault::Vault, Value), Response> {
-    let Some(v) = emu.registry().vault_named(vault_name).cloned() else {
+) -> Result<(vaults::Vault, Value), Response> {
+    let Some(v) = emu.registry().vaults.named(vault_name).cloned() else {
         return Err(kv_error(
             StatusCode::NOT_FOUND,
             "VaultNotFound",
@@ -221,7 +222,7 @@ async fn admit(
         .registry()
         .allows(emu.subscription(), &v, principal, action)
     {
-        let id = vault::vault_id(emu.subscription(), &v).to_ascii_lowercase();
+        let id = vaults::vault_id(emu.subscription(), &v).to_ascii_lowercase();
         return Err(kv_error(
             StatusCode::FORBIDDEN,
             "Forbidden",
@@ -320,7 +321,7 @@ async fn create_key(
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !vault::valid_secret_name(name) {
+    if !vaults::valid_secret_name(name) {
         return bad_parameter(format!(
             "The key name '{name}' is invalid: 1 to 127 letters, digits and dashes."
         ));
@@ -421,7 +422,7 @@ async fn create_key(
         Some((c, x, y)) => (Some(c), Some(x), Some(y)),
         None => (None, None, None),
     };
-    let version = vault::KeyVersion {
+    let version = vaults::KeyVersion {
         version: crate::ids::new_guid().replace('-', ""),
         kty: kty.to_owned(),
         key_ops,
@@ -434,10 +435,10 @@ async fn create_key(
         private_pem,
         created: crate::clock::unix(emu.now()),
     };
-    match emu.write(|r| Ok(r.add_key_version(&v.name, name, version))) {
+    match emu.write(|r| Ok(r.vaults.add_key_version(&v.name, name, version))) {
         Ok(Some(k)) => {
             let uri = emu.vault_uri(&v.name, headers).await;
-            (StatusCode::OK, axum::Json(vault::key_json(&uri, name, &k))).into_response()
+            (StatusCode::OK, axum::Json(vaults::key_json(&uri, name, &k))).into_response()
         }
         Ok(None) => kv_error(
             StatusCode::NOT_FOUND,
@@ -462,10 +463,10 @@ fn key_not_found(name: &str, version: Option<&str>) -> Response {
 }
 
 fn find_key<'a>(
-    v: &'a vault::Vault,
+    v: &'a vaults::Vault,
     name: &str,
     version: Option<&str>,
-) -> Option<&'a vault::KeyVersion> {
+) -> Option<&'a vaults::KeyVersion> {
     v.keys
         .iter()
         .find(|k| k.name.eq_ignore_ascii_case(name))
@@ -503,7 +504,7 @@ async fn get_key(
     match find_key(&v, name, version) {
         Some(k) => {
             let uri = emu.vault_uri(&v.name, headers).await;
-            (StatusCode::OK, axum::Json(vault::key_json(&uri, name, k))).into_response()
+            (StatusCode::OK, axum::Json(vaults::key_json(&uri, name, k))).into_response()
         }
         None => key_not_found(name, version),
     }
@@ -638,7 +639,7 @@ async fn set(
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !vault::valid_secret_name(name) {
+    if !vaults::valid_secret_name(name) {
         return bad_parameter(format!(
             "The secret name '{name}' is invalid: 1 to 127 letters, digits and dashes."
         ));
@@ -660,8 +661,10 @@ async fn set(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let now = crate::clock::unix(emu.now());
-    let written =
-        emu.write(|r| Ok(r.set_secret(&v.name, name, value.to_owned(), content_type, now)));
+    let written = emu.write(|r| {
+        Ok(r.vaults
+            .set_secret(&v.name, name, value.to_owned(), content_type, now))
+    });
     match written {
         Ok(Some(version)) => {
             let uri = emu.vault_uri(&v.name, headers).await;

@@ -1,5 +1,5 @@
-//! The ARM side: user-assigned managed identities and their federated identity credentials,
-//! with ARM's validation rules and error bodies.
+//! User-assigned managed identities (`Microsoft.ManagedIdentity`) and their federated
+//! identity credentials, with ARM's validation rules and error bodies.
 //!
 //! Routes (all under `/subscriptions/{subscription}/resourceGroups/{rg}/providers/
 //! Microsoft.ManagedIdentity/userAssignedIdentities`, literal segments matched
@@ -15,8 +15,9 @@
 //! | GET, DELETE | `/{name}/federatedIdentityCredentials/{fic}` | 200; DELETE of a missing FIC 204 |
 //!
 //! Every request needs an `api-version` query parameter (any value), as ARM does.
-//! Resource groups need not be created first.
+//! The resource group must exist first (ARM answers 404 `ResourceGroupNotFound`).
 
+use super::kernel::{ArmError, check_resource_group};
 use crate::ids::new_guid;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -34,37 +35,6 @@ pub const IDENTITY_TYPE: &str = "Microsoft.ManagedIdentity/userAssignedIdentitie
 /// The resource type of a FIC.
 pub const FIC_TYPE: &str =
     "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials";
-
-/// An ARM failure: the status and `{"error":{"code","message"}}`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{status} {code}: {message}")]
-pub struct ArmError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// ARM's error code, e.g. `ResourceNotFound`.
-    pub code: &'static str,
-    /// ARM's message.
-    pub message: String,
-}
-
-impl ArmError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
-    }
-
-    /// The JSON body ARM sends.
-    pub fn body(&self) -> Value {
-        json!({"error": {"code": self.code, "message": self.message}})
-    }
-}
 
 /// A user-assigned managed identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,28 +151,6 @@ pub fn valid_identity_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
-
-/// 1–90 characters of letters, digits, `-`, `_`, `.`, `(` and `)`, not ending in `.`.
-pub fn valid_resource_group_name(name: &str) -> bool {
-    (1..=90).contains(&name.len())
-        && !name.ends_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.()".contains(c))
-}
-
-fn check_resource_group(rg: &str) -> Result<(), ArmError> {
-    if valid_resource_group_name(rg) {
-        Ok(())
-    } else {
-        Err(ArmError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidResourceGroupName",
-            format!("Resource group name '{rg}' is invalid."),
-        ))
-    }
-}
-
 fn check_identity_name(name: &str) -> Result<(), ArmError> {
     if valid_identity_name(name) {
         Ok(())
@@ -225,81 +173,33 @@ fn identity_not_found(rg: &str, name: &str) -> ArmError {
     )
 }
 
-/// All identities, vaults and role assignments; the emulator's whole ARM state.
+/// Every identity (with its FICs), in the order created.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Registry {
-    pub identities: Vec<Identity>,
-    #[serde(default)]
-    pub vaults: Vec<crate::vault::Vault>,
-    #[serde(default)]
-    pub role_assignments: Vec<crate::vault::RoleAssignment>,
-    #[serde(default)]
-    pub applications: Vec<crate::solutions::Application>,
-    #[serde(default)]
-    pub resource_groups: Vec<ResourceGroup>,
-}
+#[serde(transparent)]
+pub(crate) struct Identities(Vec<Identity>);
 
-/// A resource group: it must exist before anything is created in it, as in Azure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResourceGroup {
-    pub name: String,
-    pub location: String,
-}
-
-impl Registry {
-    pub(crate) fn resource_group(&self, rg: &str) -> Option<&ResourceGroup> {
-        self.resource_groups
-            .iter()
-            .find(|g| g.name.eq_ignore_ascii_case(rg))
+impl Identities {
+    /// All identities.
+    pub(crate) fn all(&self) -> &[Identity] {
+        &self.0
     }
 
-    /// Creates a resource group (or updates its tags, here nothing); `true` if created. Its
-    /// location cannot change once set (ARM: `InvalidResourceGroupLocation`).
-    pub(crate) fn put_resource_group(
-        &mut self,
-        rg: &str,
-        location: &str,
-    ) -> Result<(ResourceGroup, bool), ArmError> {
-        check_resource_group(rg)?;
-        if let Some(g) = self.resource_group(rg) {
-            if g.location != location {
-                return Err(ArmError::new(
-                    StatusCode::CONFLICT,
-                    "InvalidResourceGroupLocation",
-                    format!(
-                        "Invalid resource group location '{location}'. The Resource group already exists in location '{}'.",
-                        g.location
-                    ),
-                ));
-            }
-            return Ok((g.clone(), false));
-        }
-        let g = ResourceGroup {
-            name: rg.to_owned(),
-            location: location.to_owned(),
-        };
-        self.resource_groups.push(g.clone());
-        Ok((g, true))
-    }
-}
-
-impl Registry {
     fn position(&self, rg: &str, name: &str) -> Option<usize> {
-        self.identities.iter().position(|i| {
+        self.0.iter().position(|i| {
             i.resource_group.eq_ignore_ascii_case(rg) && i.name.eq_ignore_ascii_case(name)
         })
     }
 
-    pub(crate) fn identity(&self, rg: &str, name: &str) -> Result<&Identity, ArmError> {
+    pub(crate) fn get(&self, rg: &str, name: &str) -> Result<&Identity, ArmError> {
         check_resource_group(rg)?;
         check_identity_name(name)?;
         self.position(rg, name)
-            .map(|i| &self.identities[i])
+            .map(|i| &self.0[i])
             .ok_or_else(|| identity_not_found(rg, name))
     }
 
     pub(crate) fn by_client_id(&self, client_id: &str) -> Option<&Identity> {
-        self.identities
+        self.0
             .iter()
             .find(|i| i.client_id.eq_ignore_ascii_case(client_id))
     }
@@ -307,14 +207,14 @@ impl Registry {
     pub(crate) fn list(&self, rg: &str) -> Result<Vec<&Identity>, ArmError> {
         check_resource_group(rg)?;
         Ok(self
-            .identities
+            .0
             .iter()
             .filter(|i| i.resource_group.eq_ignore_ascii_case(rg))
             .collect())
     }
 
     /// Creates or updates; `true` if created. Client and principal ids are kept on update.
-    pub(crate) fn put_identity(
+    pub(crate) fn put(
         &mut self,
         rg: &str,
         name: &str,
@@ -331,7 +231,7 @@ impl Registry {
             ));
         }
         if let Some(i) = self.position(rg, name) {
-            let identity = &mut self.identities[i];
+            let identity = &mut self.0[i];
             identity.location = location.to_owned();
             identity.tags = tags;
             return Ok((identity.clone(), false));
@@ -345,19 +245,15 @@ impl Registry {
             principal_id: new_guid(),
             federated_credentials: Vec::new(),
         };
-        self.identities.push(identity.clone());
+        self.0.push(identity.clone());
         Ok((identity, true))
     }
 
     /// `Some` with the deleted identity, `None` if there was none.
-    pub(crate) fn delete_identity(
-        &mut self,
-        rg: &str,
-        name: &str,
-    ) -> Result<Option<Identity>, ArmError> {
+    pub(crate) fn delete(&mut self, rg: &str, name: &str) -> Result<Option<Identity>, ArmError> {
         check_resource_group(rg)?;
         check_identity_name(name)?;
-        Ok(self.position(rg, name).map(|i| self.identities.remove(i)))
+        Ok(self.position(rg, name).map(|i| self.0.remove(i)))
     }
 
     /// Creates or updates a FIC; `true` if created.
@@ -369,7 +265,7 @@ impl Registry {
         spec: FicSpec,
         now: i64,
     ) -> Result<(FederatedCredential, bool), ArmError> {
-        self.identity(rg, name)?;
+        self.get(rg, name)?;
         if !valid_fic_name(fic_name) {
             return Err(ArmError::bad_request(format!(
                 "Federated Identity Credential name '{fic_name}' is invalid."
@@ -379,7 +275,7 @@ impl Registry {
         let i = self
             .position(rg, name)
             .ok_or_else(|| identity_not_found(rg, name))?;
-        let fics = &mut self.identities[i].federated_credentials;
+        let fics = &mut self.0[i].federated_credentials;
         let existing = fics
             .iter()
             .position(|f| f.name.eq_ignore_ascii_case(fic_name));
@@ -428,7 +324,7 @@ impl Registry {
         name: &str,
         fic_name: &str,
     ) -> Result<&FederatedCredential, ArmError> {
-        self.identity(rg, name)?
+        self.get(rg, name)?
             .federated_credentials
             .iter()
             .find(|f| f.name.eq_ignore_ascii_case(fic_name))
@@ -449,15 +345,36 @@ impl Registry {
         name: &str,
         fic_name: &str,
     ) -> Result<Option<FederatedCredential>, ArmError> {
-        self.identity(rg, name)?;
+        self.get(rg, name)?;
         let i = self
             .position(rg, name)
             .ok_or_else(|| identity_not_found(rg, name))?;
-        let fics = &mut self.identities[i].federated_credentials;
+        let fics = &mut self.0[i].federated_credentials;
         Ok(fics
             .iter()
             .position(|f| f.name.eq_ignore_ascii_case(fic_name))
             .map(|j| fics.remove(j)))
+    }
+
+    /// The identity an ARM id names, if it exists in this subscription.
+    pub(crate) fn by_id(&self, subscription: &str, id: &str) -> Option<&Identity> {
+        let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+        let lit = |i: usize, want: &str| {
+            segments
+                .get(i)
+                .is_some_and(|s| s.eq_ignore_ascii_case(want))
+        };
+        if segments.len() != 8
+            || !lit(0, "subscriptions")
+            || !segments[1].eq_ignore_ascii_case(subscription)
+            || !lit(2, "resourceGroups")
+            || !lit(4, "providers")
+            || !lit(5, "Microsoft.ManagedIdentity")
+            || !lit(6, "userAssignedIdentities")
+        {
+            return None;
+        }
+        self.get(segments[3], segments[7]).ok()
     }
 }
 
@@ -512,154 +429,17 @@ pub(crate) fn fic_json(
     })
 }
 
-/// What an ARM path names.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Target<'a> {
-    Identities {
-        rg: &'a str,
-    },
-    Identity {
-        rg: &'a str,
-        name: &'a str,
-    },
-    Fics {
-        rg: &'a str,
-        name: &'a str,
-    },
-    Fic {
-        rg: &'a str,
-        name: &'a str,
-        fic: &'a str,
-    },
-    /// `…/providers/Microsoft.KeyVault/vaults/{name}`, see [`crate::vault`].
-    Vault {
-        rg: &'a str,
-        name: &'a str,
-    },
-    /// `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`.
-    RoleAssignment {
-        scope: &'a str,
-        name: &'a str,
-    },
-    /// `…/providers/Microsoft.Solutions/applications/{name}`, see [`crate::solutions`].
-    Application {
-        rg: &'a str,
-        name: &'a str,
-    },
-    /// `…/providers/Microsoft.Solutions/applications/{name}/listTokens`.
-    ListTokens {
-        rg: &'a str,
-        name: &'a str,
-    },
-    /// `/subscriptions/{id}` itself (az login reads it).
-    Subscription,
-    /// `/subscriptions/{id}/resourcegroups/{rg}`.
-    ResourceGroup {
-        rg: &'a str,
-    },
-}
-
-/// Splits `/subscriptions/{sub}/…` into the subscription and what it names.
-pub(crate) fn parse_path(path: &str) -> Option<(&str, Target<'_>)> {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let lit = |i: usize, want: &str| {
-        segments
-            .get(i)
-            .is_some_and(|s| s.eq_ignore_ascii_case(want))
-    };
-    if !lit(0, "subscriptions") || segments.len() < 2 || segments.iter().any(|s| s.is_empty()) {
-        return None;
-    }
-    let n = segments.len();
-    if n == 2 {
-        return Some((segments[1], Target::Subscription));
-    }
-    if n == 4 && lit(2, "resourceGroups") {
-        return Some((segments[1], Target::ResourceGroup { rg: segments[3] }));
-    }
-    // A role assignment at any scope: the scope is everything before its provider.
-    if n >= 6
-        && lit(n - 4, "providers")
-        && lit(n - 3, "Microsoft.Authorization")
-        && lit(n - 2, "roleAssignments")
-    {
-        let marker = "/providers/microsoft.authorization/roleassignments/";
-        let at = path.to_ascii_lowercase().rfind(marker)?;
-        let scope = path[..at].trim_end_matches('/');
-        return Some((
-            segments[1],
-            Target::RoleAssignment {
-                scope,
-                name: segments[n - 1],
-            },
-        ));
-    }
-    if n == 8
-        && lit(2, "resourceGroups")
-        && lit(4, "providers")
-        && lit(5, "Microsoft.KeyVault")
-        && lit(6, "vaults")
-    {
-        return Some((
-            segments[1],
-            Target::Vault {
-                rg: segments[3],
-                name: segments[7],
-            },
-        ));
-    }
-    if (n == 8 || n == 9)
-        && lit(2, "resourceGroups")
-        && lit(4, "providers")
-        && lit(5, "Microsoft.Solutions")
-        && lit(6, "applications")
-    {
-        let (rg, name) = (segments[3], segments[7]);
-        return match n {
-            8 => Some((segments[1], Target::Application { rg, name })),
-            _ if lit(8, "listTokens") => Some((segments[1], Target::ListTokens { rg, name })),
-            _ => None,
-        };
-    }
-    if !(lit(2, "resourceGroups")
-        && lit(4, "providers")
-        && lit(5, "Microsoft.ManagedIdentity")
-        && lit(6, "userAssignedIdentities"))
-    {
-        return None;
-    }
-    let (sub, rg) = (segments[1], segments[3]);
-    let target = match segments.len() {
-        7 => Target::Identities { rg },
-        8 => Target::Identity {
-            rg,
-            name: segments[7],
-        },
-        9 if lit(8, "federatedIdentityCredentials") => Target::Fics {
-            rg,
-            name: segments[7],
-        },
-        10 if lit(8, "federatedIdentityCredentials") => Target::Fic {
-            rg,
-            name: segments[7],
-            fic: segments[9],
-        },
-        _ => return None,
-    };
-    Some((sub, target))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const ISS: &str = "https://issuer.example/oidc";
     const AUD: &str = "api://AzureADTokenExchange";
+    const SUB: &str = "20000000-0000-4000-8000-000000000002";
 
-    fn registry_with_identity() -> Registry {
-        let mut r = Registry::default();
-        r.put_identity("rg", "uami", "westeurope", BTreeMap::new())
-            .unwrap();
+    fn store_with_identity() -> Identities {
+        let mut r = Identities::default();
+        r.put("rg", "uami", "westeurope", BTreeMap::new()).unwrap();
         r
     }
 
@@ -683,52 +463,13 @@ mod tests {
         assert!(valid_identity_name(&"a".repeat(128)));
         assert!(!valid_identity_name(&"a".repeat(129)));
         assert!(!valid_identity_name("x"));
-        assert!(valid_resource_group_name("my.rg(1)"));
-        assert!(!valid_resource_group_name("rg."));
-        assert!(!valid_resource_group_name(""));
-    }
-
-    #[test]
-    fn parse_path_matches_literals_case_insensitively() {
-        let (sub, t) = parse_path(
-            "/subscriptions/s/resourcegroups/rg/providers/microsoft.managedidentity/userassignedidentities/u/federatedidentitycredentials/f",
-        )
-        .unwrap();
-        assert_eq!(sub, "s");
-        assert_eq!(
-            t,
-            Target::Fic {
-                rg: "rg",
-                name: "u",
-                fic: "f"
-            }
-        );
-        assert_eq!(
-            parse_path("/subscriptions/s/resourceGroups/rg").unwrap().1,
-            Target::ResourceGroup { rg: "rg" }
-        );
-        assert_eq!(
-            parse_path("/subscriptions/s").unwrap().1,
-            Target::Subscription
-        );
-        assert!(parse_path("/subscriptions/s/resourceGroups").is_none());
-        assert!(
-            parse_path("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u/other")
-                .is_none()
-        );
-        assert!(
-            parse_path("/subscriptions/s/resourceGroups//providers/Microsoft.ManagedIdentity/userAssignedIdentities")
-                .is_none()
-        );
     }
 
     #[test]
     fn re_put_keeps_the_ids_and_names_are_case_insensitive() {
-        let mut r = registry_with_identity();
-        let first = r.identity("rg", "uami").unwrap().clone();
-        let (again, created) = r
-            .put_identity("RG", "UAMI", "northeurope", BTreeMap::new())
-            .unwrap();
+        let mut r = store_with_identity();
+        let first = r.get("rg", "uami").unwrap().clone();
+        let (again, created) = r.put("RG", "UAMI", "northeurope", BTreeMap::new()).unwrap();
         assert!(!created);
         assert_eq!(again.client_id, first.client_id);
         assert_eq!(again.principal_id, first.principal_id);
@@ -739,9 +480,9 @@ mod tests {
 
     #[test]
     fn fic_rules() {
-        let mut r = registry_with_identity();
+        let mut r = store_with_identity();
         let put =
-            |r: &mut Registry, name: &str, spec: FicSpec| r.put_fic("rg", "uami", name, spec, 0);
+            |r: &mut Identities, name: &str, spec: FicSpec| r.put_fic("rg", "uami", name, spec, 0);
         let msg = |e: ArmError| e.message;
 
         assert_eq!(
@@ -785,13 +526,7 @@ mod tests {
             )
             .unwrap();
         }
-        assert_eq!(
-            r.identity("rg", "uami")
-                .unwrap()
-                .federated_credentials
-                .len(),
-            20
-        );
+        assert_eq!(r.get("rg", "uami").unwrap().federated_credentials.len(), 20);
         let e = put(&mut r, "fic-20", FicSpec::new(ISS, "s20", AUD)).unwrap_err();
         assert!(e.message.contains("at most 20"), "{e}");
         // Updating one of the 20 still works.
@@ -800,7 +535,7 @@ mod tests {
 
     #[test]
     fn update_restarts_the_propagation_clock_only_on_change() {
-        let mut r = registry_with_identity();
+        let mut r = store_with_identity();
         r.put_fic("rg", "uami", "fic", FicSpec::new(ISS, "s", AUD), 10)
             .unwrap();
         let (f, _) = r
@@ -811,5 +546,36 @@ mod tests {
             .put_fic("rg", "uami", "fic", FicSpec::new(ISS, "t", AUD), 30)
             .unwrap();
         assert_eq!(f.changed_at, 30);
+    }
+
+    #[test]
+    fn an_identity_id_must_have_the_exact_shape_in_this_subscription() {
+        let mut r = Identities::default();
+        r.put("mrg", "uami", "westeurope", Default::default())
+            .unwrap();
+        let good = format!(
+            "/subscriptions/{SUB}/resourceGroups/mrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami"
+        );
+        assert!(r.by_id(SUB, &good).is_some());
+        let shouted = good
+            .replace("resourceGroups", "RESOURCEGROUPS")
+            .replace("Microsoft.ManagedIdentity", "MICROSOFT.MANAGEDIDENTITY");
+        assert!(
+            r.by_id(SUB, &shouted).is_some(),
+            "fixed segments in any case"
+        );
+        for bad in [
+            good.replace(SUB, "30000000-0000-4000-8000-000000000003"),
+            good.replace("subscriptions", "subscription"),
+            good.replace("resourceGroups", "groups"),
+            good.replace("/providers/", "/provider/"),
+            good.replace("Microsoft.ManagedIdentity", "Microsoft.Other"),
+            good.replace("userAssignedIdentities", "identities"),
+            format!("{good}/extra"),
+            good.replace("/uami", ""),
+            "uami".to_owned(),
+        ] {
+            assert!(r.by_id(SUB, &bad).is_none(), "{bad}");
+        }
     }
 }

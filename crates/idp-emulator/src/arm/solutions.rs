@@ -23,7 +23,8 @@
 //!   identity), listed as `accessToken`, `expiresIn`, `expiresOn`, `notBefore` (strings, as
 //!   the spec's example writes them), `authorizationAudience`, `resourceId`, `tokenType`.
 
-use crate::arm::{ArmError, Registry};
+use super::identities::{Identities, Identity};
+use super::kernel::ArmError;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -46,14 +47,6 @@ pub struct Application {
     pub publisher: String,
     /// Principals of `properties.authorizations`.
     pub authorizations: Vec<String>,
-}
-
-fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> ArmError {
-    ArmError {
-        status,
-        code,
-        message: message.into(),
-    }
 }
 
 /// The application's ARM id.
@@ -87,18 +80,23 @@ pub fn application_json(subscription: &str, a: &Application) -> Value {
     })
 }
 
-impl Registry {
-    fn application_position(&self, rg: &str, name: &str) -> Option<usize> {
-        self.applications.iter().position(|a| {
+/// Every managed application.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Applications(Vec<Application>);
+
+impl Applications {
+    fn position(&self, rg: &str, name: &str) -> Option<usize> {
+        self.0.iter().position(|a| {
             a.resource_group.eq_ignore_ascii_case(rg) && a.name.eq_ignore_ascii_case(name)
         })
     }
 
-    pub(crate) fn application(&self, rg: &str, name: &str) -> Result<&Application, ArmError> {
-        self.application_position(rg, name)
-            .map(|i| &self.applications[i])
+    pub(crate) fn get(&self, rg: &str, name: &str) -> Result<&Application, ArmError> {
+        self.position(rg, name)
+            .map(|i| &self.0[i])
             .ok_or_else(|| {
-                err(
+                ArmError::new(
                     StatusCode::NOT_FOUND,
                     "ResourceNotFound",
                     format!("The Resource '{APPLICATION_TYPE}/{name}' under resource group '{rg}' was not found."),
@@ -106,68 +104,45 @@ impl Registry {
             })
     }
 
-    /// Creates or updates an application; `true` if created. Every identity must exist
-    /// (ARM resolves them when it attaches them). The publisher is kept on update.
-    pub(crate) fn put_application(
+    /// Creates or updates an application; `true` if created. Every identity must exist in
+    /// `identities` (ARM resolves them when it attaches them). The publisher is kept on
+    /// update.
+    pub(crate) fn put(
         &mut self,
         subscription: &str,
         mut app: Application,
+        identities: &Identities,
     ) -> Result<(Application, bool), ArmError> {
         if app.location.is_empty() {
-            return Err(err(
+            return Err(ArmError::new(
                 StatusCode::BAD_REQUEST,
                 "LocationRequired",
                 "The location property is required for this definition.",
             ));
         }
         if app.managed_resource_group_id.is_empty() {
-            return Err(err(
+            return Err(ArmError::new(
                 StatusCode::BAD_REQUEST,
                 "InvalidRequestContent",
                 "The 'properties.managedResourceGroupId' is required.",
             ));
         }
         for id in &app.identities {
-            if self.identity_by_id(subscription, id).is_none() {
-                return Err(err(
+            if identities.by_id(subscription, id).is_none() {
+                return Err(ArmError::new(
                     StatusCode::BAD_REQUEST,
                     "InvalidIdentity",
                     format!("The user-assigned identity '{id}' was not found."),
                 ));
             }
         }
-        if let Some(i) = self.application_position(&app.resource_group, &app.name) {
-            app.publisher = self.applications[i].publisher.clone();
-            self.applications[i] = app.clone();
+        if let Some(i) = self.position(&app.resource_group, &app.name) {
+            app.publisher = self.0[i].publisher.clone();
+            self.0[i] = app.clone();
             return Ok((app, false));
         }
-        self.applications.push(app.clone());
+        self.0.push(app.clone());
         Ok((app, true))
-    }
-
-    /// The identity an ARM id names, if it exists in this subscription.
-    pub(crate) fn identity_by_id(
-        &self,
-        subscription: &str,
-        id: &str,
-    ) -> Option<&crate::arm::Identity> {
-        let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
-        let lit = |i: usize, want: &str| {
-            segments
-                .get(i)
-                .is_some_and(|s| s.eq_ignore_ascii_case(want))
-        };
-        if segments.len() != 8
-            || !lit(0, "subscriptions")
-            || !segments[1].eq_ignore_ascii_case(subscription)
-            || !lit(2, "resourceGroups")
-            || !lit(4, "providers")
-            || !lit(5, "Microsoft.ManagedIdentity")
-            || !lit(6, "userAssignedIdentities")
-        {
-            return None;
-        }
-        self.identity(segments[3], segments[7]).ok()
     }
 
     /// What `listTokens` may hand `caller`: the identities asked for, each checked.
@@ -178,15 +153,16 @@ impl Registry {
         name: &str,
         caller: &str,
         asked: Option<&[String]>,
-    ) -> Result<Vec<(String, crate::arm::Identity)>, ArmError> {
-        let app = self.application(rg, name)?;
+        identities: &Identities,
+    ) -> Result<Vec<(String, Identity)>, ArmError> {
+        let app = self.get(rg, name)?;
         let allowed = app.publisher.eq_ignore_ascii_case(caller)
             || app
                 .authorizations
                 .iter()
                 .any(|p| p.eq_ignore_ascii_case(caller));
         if !allowed {
-            return Err(err(
+            return Err(ArmError::new(
                 StatusCode::FORBIDDEN,
                 "AuthorizationFailed",
                 format!(
@@ -196,7 +172,7 @@ impl Registry {
             ));
         }
         let Some(asked) = asked.filter(|a| !a.is_empty()) else {
-            return Err(err(
+            return Err(ArmError::new(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
                 "The application has no system-assigned identity: name its user-assigned identities in 'userAssignedIdentities'.",
@@ -206,9 +182,9 @@ impl Registry {
             .iter()
             .map(|id| {
                 let attached = app.identities.iter().any(|a| a.eq_ignore_ascii_case(id));
-                match (attached, self.identity_by_id(subscription, id)) {
+                match (attached, identities.by_id(subscription, id)) {
                     (true, Some(identity)) => Ok((id.clone(), identity.clone())),
-                    _ => Err(err(
+                    _ => Err(ArmError::new(
                         StatusCode::BAD_REQUEST,
                         "BadRequest",
                         format!(
@@ -218,44 +194,5 @@ impl Registry {
                 }
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SUB: &str = "20000000-0000-4000-8000-000000000002";
-
-    #[test]
-    fn an_identity_id_must_have_the_exact_shape_in_this_subscription() {
-        let mut r = Registry::default();
-        r.put_resource_group("mrg", "westeurope").unwrap();
-        r.put_identity("mrg", "uami", "westeurope", Default::default())
-            .unwrap();
-        let good = format!(
-            "/subscriptions/{SUB}/resourceGroups/mrg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami"
-        );
-        assert!(r.identity_by_id(SUB, &good).is_some());
-        let shouted = good
-            .replace("resourceGroups", "RESOURCEGROUPS")
-            .replace("Microsoft.ManagedIdentity", "MICROSOFT.MANAGEDIDENTITY");
-        assert!(
-            r.identity_by_id(SUB, &shouted).is_some(),
-            "fixed segments in any case"
-        );
-        for bad in [
-            good.replace(SUB, "30000000-0000-4000-8000-000000000003"),
-            good.replace("subscriptions", "subscription"),
-            good.replace("resourceGroups", "groups"),
-            good.replace("/providers/", "/provider/"),
-            good.replace("Microsoft.ManagedIdentity", "Microsoft.Other"),
-            good.replace("userAssignedIdentities", "identities"),
-            format!("{good}/extra"),
-            good.replace("/uami", ""),
-            "uami".to_owned(),
-        ] {
-            assert!(r.identity_by_id(SUB, &bad).is_none(), "{bad}");
-        }
     }
 }
