@@ -42,18 +42,21 @@ impl Cloud {
                 "https://management.core.windows.net",
                 "https://vault.azure.net",
                 "https://graph.microsoft.com",
+                "api://AzureADTokenExchange",
             ],
             Cloud::UsGov => &[
                 "https://management.usgovcloudapi.net",
                 "https://management.core.usgovcloudapi.net",
                 "https://vault.usgovcloudapi.net",
                 "https://graph.microsoft.us",
+                "api://AzureADTokenExchangeUSGov",
             ],
             Cloud::China => &[
                 "https://management.chinacloudapi.cn",
                 "https://management.core.chinacloudapi.cn",
                 "https://vault.azure.cn",
                 "https://microsoftgraph.chinacloudapi.cn",
+                "api://AzureADTokenExchangeChina",
             ],
         }
     }
@@ -63,11 +66,32 @@ impl Cloud {
     /// `https://storage.azure.com`, which every cloud shares) are anyone's.
     pub fn is_foreign(self, resource: &str) -> bool {
         let r = resource.trim_end_matches('/').to_ascii_lowercase();
-        let known = |c: Cloud| c.resources().iter().any(|x| *x == r);
+        let known = |c: Cloud| c.resources().iter().any(|x| x.eq_ignore_ascii_case(&r));
         !known(self)
             && [Cloud::Public, Cloud::UsGov, Cloud::China]
                 .into_iter()
                 .any(known)
+    }
+
+    /// The audience of this cloud's token exchange, the one a federated identity
+    /// credential names: `api://AzureADTokenExchange`, `…USGov` or `…China`. Source:
+    /// Learn, "Configure an application to trust a managed identity" (the audience per
+    /// cloud); entra-facts §10.
+    pub fn token_exchange_audience(self) -> &'static str {
+        match self {
+            Cloud::Public => "api://AzureADTokenExchange",
+            Cloud::UsGov => "api://AzureADTokenExchangeUSGov",
+            Cloud::China => "api://AzureADTokenExchangeChina",
+        }
+    }
+
+    /// This cloud's Microsoft Graph resource, without a trailing slash.
+    pub fn graph_resource(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://graph.microsoft.com",
+            Cloud::UsGov => "https://graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
     }
 
     /// The Key Vault DNS suffix ARM's metadata names.
@@ -226,6 +250,10 @@ mod tests {
         assert!(Cloud::Public.is_foreign("https://vault.azure.cn"));
         assert!(!Cloud::Public.is_foreign("https://MANAGEMENT.azure.com"));
         assert!(Cloud::China.is_foreign("https://graph.microsoft.com"));
+        // Each cloud's token exchange is its own.
+        assert!(!Cloud::Public.is_foreign("api://AzureADTokenExchange"));
+        assert!(Cloud::Public.is_foreign("api://AzureADTokenExchangeUSGov"));
+        assert!(!Cloud::UsGov.is_foreign(Cloud::UsGov.token_exchange_audience()));
     }
 
     #[test]

@@ -14,6 +14,18 @@ pub struct Config {
     pub tenant: String,
     /// The one subscription (a GUID) the ARM API knows.
     pub subscription: String,
+    /// The publisher's tenant (a GUID, not [`Config::tenant`]): the tenant of the
+    /// machine's managed identities and of the applications the publisher registers. The
+    /// token endpoint and Microsoft Graph answer for both tenants. Default
+    /// [`DEFAULT_PUBLISHER_TENANT`].
+    pub publisher_tenant: String,
+    /// The publisher's subscription (a GUID) in the machine identities' resource ids; no
+    /// ARM API answers for it. Default [`DEFAULT_PUBLISHER_SUBSCRIPTION`].
+    pub publisher_subscription: String,
+    /// The user-assigned identities of the publisher's tenant attached to "this machine",
+    /// by name: [`crate::Emulator::identity_router`] hands out their tokens. Default one,
+    /// `publisher-mi`.
+    pub machine_identities: Vec<String>,
     /// How long an issuer's discovery document and JWKS are cached. Default 24 h.
     pub metadata_ttl: Duration,
     /// How long a new or changed FIC answers AADSTS70021 (whole seconds). Default 0.
@@ -92,12 +104,22 @@ impl std::fmt::Debug for VaultEndpoints {
     }
 }
 
+/// The publisher's tenant unless configured (`idp emulator --publisher-tenant`).
+pub const DEFAULT_PUBLISHER_TENANT: &str = "5e3f7a2c-9b1d-4e6f-8a0b-7c2d1e9f4a63";
+/// The publisher's subscription in the machine identities' resource ids.
+pub const DEFAULT_PUBLISHER_SUBSCRIPTION: &str = "3c9e1f7a-5b2d-4a8e-9f6c-0d4b2a7e1c58";
+/// The machine identity attached unless configured (`idp emulator --machine-identity`).
+pub const DEFAULT_MACHINE_IDENTITY: &str = "publisher-mi";
+
 impl Config {
     /// Entra's defaults for `tenant` and `subscription`, in memory, on the system clock.
     pub fn new(tenant: impl Into<String>, subscription: impl Into<String>) -> Self {
         Self {
             tenant: tenant.into(),
             subscription: subscription.into(),
+            publisher_tenant: DEFAULT_PUBLISHER_TENANT.into(),
+            publisher_subscription: DEFAULT_PUBLISHER_SUBSCRIPTION.into(),
+            machine_identities: vec![DEFAULT_MACHINE_IDENTITY.into()],
             metadata_ttl: Duration::from_secs(24 * 3600),
             propagation_delay: Duration::ZERO,
             latency: Duration::ZERO,
@@ -127,6 +149,18 @@ pub enum Error {
     InvalidTenant(String),
     #[error("subscription {0:?} is not a guid")]
     InvalidSubscription(String),
+    #[error("publisher tenant {0:?} is not a guid")]
+    InvalidPublisherTenant(String),
+    #[error("the publisher tenant {0} is the customer's tenant; give each its own")]
+    SameTenants(String),
+    #[error(
+        "machine identity name {0:?} is invalid: 3-128 letters, digits, '-' and '_', starting with a letter or digit"
+    )]
+    InvalidMachineIdentity(String),
+    #[error("machine identity {0:?} is named twice")]
+    DuplicateMachineIdentity(String),
+    #[error("the issuer base url is already {current:?}")]
+    IssuerBaseSet { current: String },
     #[error("public base url {url:?} is not an absolute http(s) url")]
     InvalidBaseUrl { url: String },
     #[error("cannot generate the signing key: {reason}")]

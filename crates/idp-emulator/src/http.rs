@@ -89,12 +89,22 @@ pub(crate) enum TokenProblem {
     },
 }
 
-/// The claims of an access token this emulator signed for one of `audiences`, unexpired
-/// on the emulator's clock.
+/// The claims of an access token this emulator signed for one of `audiences`, issued by
+/// the customer tenant's Entra, unexpired on the emulator's clock.
 pub(crate) fn verify_access_token(
     emu: &Emulator,
     token: &str,
     audiences: &[&str],
+) -> Result<Value, TokenProblem> {
+    verify_token_from(emu, token, audiences, &[emu.access_token_issuer()])
+}
+
+/// [`verify_access_token`] for a token `issuers` (one of them) issued.
+pub(crate) fn verify_token_from(
+    emu: &Emulator,
+    token: &str,
+    audiences: &[&str],
+    issuers: &[String],
 ) -> Result<Value, TokenProblem> {
     let jwk = emu.signing_key().public_jwk();
     let key = DecodingKey::from_rsa_components(
@@ -103,7 +113,7 @@ pub(crate) fn verify_access_token(
     )
     .map_err(|_| TokenProblem::Invalid)?;
     let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[emu.access_token_issuer()]);
+    validation.set_issuer(issuers);
     // Audience and expiry are judged below (expiry on the emulator's clock).
     validation.validate_aud = false;
     validation.validate_exp = false;

@@ -22,6 +22,27 @@ pub(crate) fn new_guid() -> String {
     )
 }
 
+/// A fresh random secret: 32 bytes, hex.
+pub(crate) fn new_secret() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the operating system's random number generator failed");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `2024-12-03T13:51:30Z`, the form of Graph's `createdDateTime` and its errors' `date`
+/// (without the `Z` there).
+pub(crate) fn iso_utc(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// Whether `s` is a GUID in its 8-4-4-4-12 hex form (either case).
 pub(crate) fn is_guid(s: &str) -> bool {
     s.len() == 36

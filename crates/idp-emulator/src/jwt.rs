@@ -24,6 +24,8 @@ pub(crate) struct Assertion<'a> {
     pub signing_input: &'a str,
     /// The third part, base64url.
     pub signature: &'a str,
+    /// Every claim, for the checks on Entra-issued assertions (`idtyp`, `xms_mirid`, …).
+    pub claims: Map<String, Value>,
 }
 
 /// Why an assertion is not a JWT Entra can read (AADSTS50027).
@@ -123,6 +125,7 @@ pub(crate) fn parse(jwt: &str) -> Result<Assertion<'_>, MalformedJwt> {
         iat: time(&claims, "iat")?,
         signing_input: &jwt[..h.len() + 1 + p.len()],
         signature: s,
+        claims,
     })
 }
 

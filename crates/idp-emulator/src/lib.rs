@@ -1,6 +1,11 @@
 //! A local Microsoft Entra emulator: the token endpoint that takes a federated client
 //! assertion, the ARM API that creates the user-assigned identities and federated identity
-//! credentials (FICs) it is checked against, and the emulator's own discovery and JWKS.
+//! credentials (FICs) it is checked against, and the emulator's own discovery and JWKS;
+//! beside the customer's tenant a publisher's tenant, with the managed identities attached
+//! to "this machine" (App Service- and IMDS-shaped endpoints), a Microsoft Graph subset
+//! (applications, their FICs, service principals) and admin consent, for the "entra-app"
+//! way: a publisher's managed identity's token as its multi-tenant application's
+//! credential in the customer's tenant.
 //!
 //! It exists to prove that idp's issuer works with Entra, so it shares no code with idp: it
 //! fetches the issuer's published metadata over HTTPS like Entra, verifies with the
@@ -10,25 +15,36 @@
 //! Modules: `routes` builds the router. The token endpoint's checks are in `token`. The
 //! ARM API's rules are in [`arm`]: its kernel ([`arm::kernel`]: errors, resource ids,
 //! resource groups) and one module per resource provider, each owning its store
-//! ([`arm::identities`], [`arm::vaults`], [`arm::authorization`], [`arm::solutions`]),
-//! composed by the registry. Their HTTP side is in `arm_routes` (identities, resource
-//! groups, the subscription, applications) and `vault_routes` (vaults, role assignments,
-//! and Key Vault's data plane); the helpers every route shares (query parameters, bodies,
-//! bearer tokens, ARM's error answer) are in `http`. Fault injection is in `faults`, the
-//! configuration in `config`.
+//! ([`arm::identities`], [`arm::vaults`], [`arm::authorization`], [`arm::solutions`],
+//! [`arm::policy`]), composed by the registry. Microsoft Graph's directory is [`graph`],
+//! the machine's identities `machine`. Their HTTP side is in `arm_routes` (identities,
+//! resource groups, the subscription, applications, policy assignments), `vault_routes`
+//! (vaults, role assignments, and Key Vault's data plane), `graph_routes` (Graph and admin
+//! consent) and `identity_routes` (the machine's identity endpoints, a router of their
+//! own); the helpers every route shares (query parameters, bodies, bearer tokens, ARM's
+//! error answer) are in `http`. Fault injection is in `faults`, the configuration in
+//! `config`.
+//!
+//! # Tenants
+//!
+//! The customer's ([`Config::tenant`]: its subscription, ARM identities, vaults) and the
+//! publisher's ([`Config::publisher_tenant`]: the machine's identities, the publisher's
+//! applications). The token endpoint, discovery and Graph answer for both; any other
+//! tenant is AADSTS90002. Applications live in their home tenant's Graph directory; a
+//! multi-tenant one gets a service principal in another tenant by admin consent or Graph.
 //!
 //! # What a token request must get past, in order
 //!
 //! `POST /{tenant}/oauth2/v2.0/token` (form `grant_type`, `client_id`,
 //! `client_assertion_type`, `client_assertion`, `scope`; an extra `claims` is ignored) or the
 //! v1 `POST /{tenant}/oauth2/token` (`resource` instead of `scope`). The first failing check
-//! answers Entra's error body (`error`, `error_description` = `AADSTS<code>: …\r\nTrace ID:
-//! …\r\nCorrelation ID: …\r\nTimestamp: …`, `error_codes`, `timestamp`, `trace_id`,
+//! answers Entra's error body (`error`, `error_description` = `AADSTS<code>: … Trace ID:
+//! … Correlation ID: … Timestamp: …`, `error_codes`, `timestamp`, `trace_id`,
 //! `correlation_id`, `error_uri`):
 //!
 //! | # | check | code | status, `error` |
 //! |---|---|---|---|
-//! | 1 | the path's tenant is this emulator's | 90002 | 400 invalid_request |
+//! | 1 | the path's tenant is one of this emulator's two | 90002 | 400 invalid_request |
 //! | 2 | `grant_type` present | 900144 | 400 invalid_request |
 //! |   | `grant_type` is `client_credentials` | 70003 | 400 unsupported_grant_type |
 //! |   | `client_id` present | 900144 | 400 invalid_request |
@@ -37,10 +53,31 @@
 //! |   | each scope is `{resource}/.default` | 70011 | 400 invalid_scope |
 //! |   | the scopes name one resource | 700022 | 400 invalid_scope |
 //! |   | the resource is not another cloud's service (`Config::cloud`) | 500011 | 400 invalid_resource |
-//! | 4 | `client_id` is an identity's client id | 700016 | 400 unauthorized_client |
+//! | 4 | `client_id` is a user-assigned identity's client id (customer's tenant only) or an application's id (any tenant's directory) | 700016 | 400 unauthorized_client |
 //! | 5 | the assertion is a JWT: three base64url parts, JSON header with `alg`, claims `iss`, `sub`, `aud`, `exp` | 50027 | 400 invalid_request |
 //! |   | header `alg` is `RS256` (so never `none`, `HS256`, `ES256`…), before any key is used | 5002738 | 400 invalid_request |
-//! | 6 | the identity has a FIC | 70025 | 400 invalid_request |
+//!
+//! Then an assertion this emulator's Entra issued (`iss` `{issuer base}/{tenant}/v2.0` or
+//! `https://sts.windows.net/{tenant}/` for either tenant: a managed identity's token)
+//! takes Entra's own path:
+//!
+//! | # | check | code | status, `error` |
+//! |---|---|---|---|
+//! | E1 | the issuer's tenant is the client's home tenant (an application's; the customer's for a UAMI) | 700236 | 401 invalid_client |
+//! | E2 | the signature verifies with the emulator's own key | 50027 | 401 invalid_client |
+//! |    | now within `nbf` and `exp` | 700024 | 401 invalid_client |
+//! | E3 | the token is app-only (`idtyp` `app`) | 700229 | 401 invalid_client |
+//! |    | it is a managed identity's (`xms_mirid`), not an application's | 700226 | 401 invalid_client |
+//! |    | it came from a managed identity endpoint, not through federation ([`XMS_EMU_GRANT`]) | 700231 | 401 invalid_client |
+//! | E4 | an application client has a service principal in the requesting tenant | 700016 (7000229 in its home tenant) | 400 |
+//! | E5 | the client's FICs (Graph's for an application, ARM's for a UAMI) as in 6 and 8 below; a FIC audience of this cloud's `api://AzureADTokenExchange` matches the token's `aud` `fb60f99c-7a34-4190-8149-302f77469936` | 70025, 700211, 70021, 700212, 700213, 7002138 | as below |
+//!
+//! Any other assertion (an external issuer's, idp's) goes on:
+//!
+//! | # | check | code | status, `error` |
+//! |---|---|---|---|
+//! | 5b | an application client has a service principal in the requesting tenant | 700016 (7000229 in its home tenant) | 400 |
+//! | 6 | the client has a FIC (ARM's for a UAMI, Graph's for an application) | 70025 | 400 invalid_request |
 //! |   | a FIC's issuer equals `iss` byte for byte | 700211 | 401 invalid_client |
 //! |   | one of those FICs is past the propagation delay | 70021 | 400 invalid_request |
 //! | 7 | `{iss}/.well-known/openid-configuration` and its `jwks_uri` fetched over https (cached per issuer for the metadata TTL) | 90061 | 400 invalid_request |
@@ -52,26 +89,39 @@
 //! | 9 | now within `nbf` (if any) and `exp` | 700024 | 401 invalid_client |
 //! |   | `exp` − `iat` (or `nbf`) at most 25 h | 70023 | 400 invalid_request |
 //!
-//! A FIC is invisible for `propagation_delay` after it is created or changed: if only
-//! such FICs match the issuer, or only such a FIC would match audience and subject, the
-//! answer is 70021, as Entra answers during propagation.
+//! A FIC is invisible for `propagation_delay` after it is created or changed (ARM's and
+//! Graph's alike): if only such FICs match the issuer, or only such a FIC would match
+//! audience and subject, the answer is 70021, as Entra answers during propagation.
 //!
-//! On success: an RS256 access token from the emulator's key with `aud` (the resource),
-//! `iss` `https://sts.windows.net/{tenant}/`, `tid`, `oid` and `sub` (principal id), `appid`
-//! and `azp` (client id), `idtyp: app`, `xms_mirid`, `iat`, `nbf`, `exp` (1 h); body
-//! `{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":…}`, v1
-//! adding `expires_on`, `not_before`, `resource` (v1 writes its numbers as strings, like
-//! Entra v1). Assertions and access tokens are never logged or echoed.
+//! On success: an RS256 access token from the emulator's key. A UAMI client gets its
+//! managed identity's token: `aud` (the resource), `iss` `https://sts.windows.net/{tenant}/`,
+//! `tid`, `oid` and `sub` (principal id), `appid` (client id), `idtyp: app`, `xms_mirid`,
+//! `iat`, `nbf`, `exp` (about 24 h); an application client its token in the requesting
+//! tenant: `tid` that tenant, `oid` = `sub` its service principal there, `appid` the
+//! application id, no `xms_mirid`, about 1 h. For this cloud's `api://AzureADTokenExchange`
+//! the token is v2.0 (`aud` the exchange's application id, `iss` `{issuer base}/{tenant}/v2.0`,
+//! `azp` instead of `appid`). Both carry [`XMS_EMU_GRANT`] `federated`. Body
+//! `{"token_type":"Bearer","expires_in":…,"ext_expires_in":…,"access_token":…}`, v1 adding
+//! `expires_on`, `not_before`, `resource` (v1 writes its numbers as strings, like Entra v1).
+//! Assertions and access tokens are never logged or echoed.
 //!
 //! # Other routes
 //!
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration` and `GET
-//!   /{tenant}/discovery/v2.0/keys`: the emulator's own metadata, for checking its access
-//!   tokens. URLs in it use [`Config::public_base_url`], else `https://{Host}`.
-//! - The ARM identity API, see [`arm::identities`].
+//!   /{tenant}/discovery/v2.0/keys` (either tenant): the emulator's own metadata, for
+//!   checking its access tokens. URLs in it use [`Config::public_base_url`], else
+//!   `https://{Host}`.
+//! - The ARM identity API, see [`arm::identities`]; policy assignments of the built-in FIC
+//!   issuer policy, which can deny a FIC PUT, see [`arm::policy`].
 //! - Managed applications and `listTokens`, see [`arm::solutions`].
 //! - Key Vault: vaults and role assignments through ARM, and the data plane's secrets with
 //!   Key Vault's challenge and RBAC, see [`arm::vaults`] and [`arm::authorization`].
+//! - Microsoft Graph under `/v1.0/` (applications, FICs, service principals) and admin
+//!   consent at `/{tenant}/adminconsent` and `/{tenant}/v2.0/adminconsent`, see [`graph`].
+//! - The machine's identity endpoints, on a router of their own
+//!   ([`Emulator::identity_router`], plain HTTP, loopback): App Service's
+//!   [`APP_SERVICE_PATH`] and IMDS's [`IMDS_PATH`], handing out the tokens of the
+//!   [`MachineIdentity`]s (`xms_emu_grant: managed_identity`).
 //! - Fault injection for client retry tests: [`Emulator::inject_faults`], or over HTTP
 //!   `POST /_emulator/faults` with `{"status":429|503,"count":N,"retry_after":secs}`
 //!   (`"service":"vault"` for Key Vault's data plane instead of the token endpoint;
@@ -111,10 +161,14 @@ mod clock;
 mod cloud;
 mod config;
 mod faults;
+pub mod graph;
+mod graph_routes;
 mod http;
+mod identity_routes;
 mod ids;
 mod jwt;
 mod key;
+mod machine;
 mod metadata;
 mod routes;
 mod state;
@@ -143,17 +197,24 @@ pub use aadsts::Aadsts;
 pub use arm::{ArmError, FederatedCredential, FicSpec, Identity};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::Cloud;
-pub use config::{Config, Error, OpenEndpoint, VaultEndpoints};
+pub use config::{
+    Config, DEFAULT_MACHINE_IDENTITY, DEFAULT_PUBLISHER_SUBSCRIPTION, DEFAULT_PUBLISHER_TENANT,
+    Error, OpenEndpoint, VaultEndpoints,
+};
 pub use faults::{
     Fault, FaultLimit, FaultTarget, MAX_FAULT_COUNT, MAX_FAULT_RETRY_AFTER, MAX_FAULT_RUNS,
 };
+pub use identity_routes::{APP_SERVICE_API_VERSION, APP_SERVICE_PATH, IMDS_API_VERSION, IMDS_PATH};
 pub use key::SigningKey;
+pub use machine::{MACHINE_RESOURCE_GROUP, MachineIdentity};
 pub use metadata::{MAX_BODY_BYTES, MAX_KEYS};
 pub use token::{ACCESS_TOKEN_EXPIRES_IN, JWT_BEARER};
+pub use token::{TOKEN_EXCHANGE_APP_ID, XMS_EMU_GRANT};
 
 use arm::Registry;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
+pub use graph::{Application, GraphError, GraphFic, ServicePrincipal};
 use metadata::MetadataCache;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -180,6 +241,11 @@ struct Inner {
     /// Each vault's data-plane origin once opened: lowercase name → (`https://…/`, the
     /// emulator's base URL its challenge names as the authority).
     vault_origins: tokio::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+    /// The base URL of the emulator's Entra issuers when [`Config::public_base_url`] is
+    /// not set: the main listener's `https://host:port`, set once it is bound.
+    issuer_base: std::sync::OnceLock<String>,
+    /// The machine's `IDENTITY_HEADER`: a secret made per start, as App Service rotates it.
+    identity_header: String,
 }
 
 /// A FIC write in progress; dropping it ends it.
@@ -209,6 +275,26 @@ impl Emulator {
         if !ids::is_guid(&config.subscription) {
             return Err(Error::InvalidSubscription(config.subscription));
         }
+        if !ids::is_guid(&config.publisher_tenant) {
+            return Err(Error::InvalidPublisherTenant(config.publisher_tenant));
+        }
+        if config.publisher_tenant.eq_ignore_ascii_case(&config.tenant) {
+            return Err(Error::SameTenants(config.tenant));
+        }
+        if !ids::is_guid(&config.publisher_subscription) {
+            return Err(Error::InvalidSubscription(config.publisher_subscription));
+        }
+        for (i, name) in config.machine_identities.iter().enumerate() {
+            if !arm::valid_identity_name(name) {
+                return Err(Error::InvalidMachineIdentity(name.clone()));
+            }
+            if config.machine_identities[..i]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name))
+            {
+                return Err(Error::DuplicateMachineIdentity(name.clone()));
+            }
+        }
         if let Some(url) = &config.public_base_url {
             let ok = url::Url::parse(url)
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
@@ -220,20 +306,23 @@ impl Emulator {
             Some(path) => state::load(path)?,
             None => None,
         };
-        let (key, registry) = match loaded {
-            Some(loaded) => loaded,
+        let (key, mut registry, mut dirty) = match loaded {
+            Some((key, registry)) => (key, registry, false),
             None => {
                 let key = match &config.signing_key {
                     Some(k) => k.clone(),
                     None => SigningKey::generate()?,
                 };
-                let registry = Registry::default();
-                if let Some(path) = &config.state_file {
-                    state::save(path, &key, &registry)?;
-                }
-                (key, registry)
+                (key, Registry::default(), true)
             }
         };
+        // The machine identities' ids, made once per name and kept.
+        dirty |= registry
+            .machine_identities
+            .ensure(&config.machine_identities);
+        if dirty && let Some(path) = &config.state_file {
+            state::save(path, &key, &registry)?;
+        }
         let metadata = MetadataCache::new(&config)?;
         Ok(Self(Arc::new(Inner {
             config,
@@ -244,6 +333,8 @@ impl Emulator {
             vault_faults: Mutex::new(VecDeque::new()),
             vault_origins: tokio::sync::Mutex::new(std::collections::HashMap::new()),
             fic_writes: Mutex::new(std::collections::HashSet::new()),
+            issuer_base: std::sync::OnceLock::new(),
+            identity_header: ids::new_secret(),
         })))
     }
 
@@ -280,6 +371,116 @@ impl Emulator {
     /// The `iss` of the emulator's access tokens: `https://sts.windows.net/{tenant}/`.
     pub fn access_token_issuer(&self) -> String {
         format!("https://sts.windows.net/{}/", self.tenant())
+    }
+
+    /// The publisher's tenant id.
+    pub fn publisher_tenant(&self) -> &str {
+        &self.0.config.publisher_tenant
+    }
+
+    /// The emulator's tenant `t` names (either, in any case) as configured, if any.
+    pub(crate) fn known_tenant(&self, t: &str) -> Option<&str> {
+        [self.tenant(), self.publisher_tenant()]
+            .into_iter()
+            .find(|x| x.eq_ignore_ascii_case(t))
+    }
+
+    /// The v1 `iss` of `tenant`'s access tokens: `https://sts.windows.net/{tenant}/`.
+    pub fn access_token_issuer_for(&self, tenant: &str) -> String {
+        format!("https://sts.windows.net/{tenant}/")
+    }
+
+    /// The base URL of the emulator's Entra, in its v2 issuers (`{base}/{tenant}/v2.0`):
+    /// [`Config::public_base_url`], else what [`Emulator::set_issuer_base`] set (the
+    /// binary sets the main listener's `https://host:port` once bound).
+    pub fn issuer_base(&self) -> Option<String> {
+        match &self.0.config.public_base_url {
+            Some(url) => Some(url.trim_end_matches('/').to_owned()),
+            None => self.0.issuer_base.get().cloned(),
+        }
+    }
+
+    /// Sets the base URL of the emulator's Entra issuers (`https://host:port`), once, when
+    /// [`Config::public_base_url`] is not set: the machine's identity endpoints need it
+    /// for the `iss` of their token-exchange tokens.
+    pub fn set_issuer_base(&self, base: &str) -> Result<(), Error> {
+        let base = base.trim_end_matches('/').to_owned();
+        let ok = url::Url::parse(&base)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+        if !ok {
+            return Err(Error::InvalidBaseUrl { url: base });
+        }
+        if let Some(current) = self.issuer_base()
+            && current != base
+        {
+            return Err(Error::IssuerBaseSet { current });
+        }
+        let _ = self.0.issuer_base.set(base);
+        Ok(())
+    }
+
+    /// The v2 issuer of `tenant` on `base`: `{base}/{tenant}/v2.0`.
+    pub fn entra_issuer(base: &str, tenant: &str) -> String {
+        format!("{}/{tenant}/v2.0", base.trim_end_matches('/'))
+    }
+
+    /// The managed identities attached to the machine, in the configured order.
+    pub fn machine_identities(&self) -> Vec<MachineIdentity> {
+        let registry = self.registry();
+        self.0
+            .config
+            .machine_identities
+            .iter()
+            .filter_map(|name| {
+                let ids = registry.machine_identities.get(name)?;
+                Some(MachineIdentity {
+                    name: name.clone(),
+                    client_id: ids.client_id.clone(),
+                    principal_id: ids.principal_id.clone(),
+                    resource_id: machine::resource_id(&self.0.config.publisher_subscription, name),
+                })
+            })
+            .collect()
+    }
+
+    /// The machine's identity endpoints, plain HTTP as on the machine: App Service's at
+    /// [`APP_SERVICE_PATH`] (with `X-IDENTITY-HEADER` [`Emulator::identity_header`]) and
+    /// IMDS's at [`IMDS_PATH`]. Serve it on loopback only.
+    pub fn identity_router(&self) -> Router {
+        identity_routes::router(self)
+    }
+
+    /// The machine's `IDENTITY_HEADER`, a secret made per start.
+    pub fn identity_header(&self) -> &str {
+        &self.0.identity_header
+    }
+
+    /// An access token of `tenant`'s administrator for `resource`, valid for `lifetime`:
+    /// what `az account get-access-token --resource …` gives a signed-in admin (a Graph
+    /// token to register applications or service principals, for tests and scripts).
+    pub fn admin_token(
+        &self,
+        tenant: &str,
+        resource: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<String, Error> {
+        let tenant = self
+            .known_tenant(tenant)
+            .ok_or_else(|| Error::InvalidTenant(tenant.to_owned()))?;
+        let now = clock::unix(self.now());
+        let claims = json!({
+            "aud": resource,
+            "iss": self.access_token_issuer_for(tenant),
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime.as_secs() as i64,
+            "tid": tenant,
+            "oid": Self::OWNER_PRINCIPAL,
+            "sub": Self::OWNER_PRINCIPAL,
+            "idtyp": "user",
+            "name": "Tenant administrator (emulator)",
+        });
+        self.signing_key().sign(&claims)
     }
 
     /// The principal id of the subscription's owner, whom [`Emulator::owner_token`] speaks for.
@@ -332,15 +533,25 @@ impl Emulator {
         &self,
         change: impl FnOnce(&mut Registry) -> Result<T, ArmError>,
     ) -> Result<T, ArmError> {
+        self.write_as(change, |e| ArmError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "InternalServerError",
+            message: e.to_string(),
+        })
+    }
+
+    /// [`Emulator::write`] for a change refused with `E`; `saving` makes one of a failure
+    /// to save the state file.
+    fn write_as<T, E: std::fmt::Display>(
+        &self,
+        change: impl FnOnce(&mut Registry) -> Result<T, E>,
+        saving: impl FnOnce(Error) -> E,
+    ) -> Result<T, E> {
         let mut registry = self.registry();
         if let Some(path) = &self.0.config.state_file {
             let mut next = registry.clone();
             let out = change(&mut next)?;
-            state::save(path, &self.0.key, &next).map_err(|e| ArmError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: "InternalServerError",
-                message: e.to_string(),
-            })?;
+            state::save(path, &self.0.key, &next).map_err(saving)?;
             *registry = next;
             return Ok(out);
         }
@@ -352,12 +563,28 @@ impl Emulator {
                 #[cfg(debug_assertions)]
                 assert!(
                     *registry == before,
-                    "a refused ARM change ({}) changed the registry",
-                    e.code
+                    "a refused change ({e}) changed the registry"
                 );
                 Err(e)
             }
         }
+    }
+
+    /// Runs `change` on the tenants' Graph directories, as [`Emulator::write`] does.
+    pub(crate) fn write_directory<T>(
+        &self,
+        change: impl FnOnce(&mut graph::Directories) -> Result<T, GraphError>,
+    ) -> Result<T, GraphError> {
+        self.write_as(
+            |r| change(&mut r.directories),
+            |e| {
+                GraphError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalServerError",
+                    e.to_string(),
+                )
+            },
+        )
     }
 
     pub(crate) fn identity_by_client_id(&self, client_id: &str) -> Option<Identity> {
@@ -426,6 +653,15 @@ impl Emulator {
         spec: FicSpec,
     ) -> Result<FederatedCredential, ArmError> {
         let now = clock::unix(self.now());
+        if let Some((denied, _)) = self.registry().fic_policy_denial(
+            self.subscription(),
+            resource_group,
+            identity,
+            name,
+            &spec.issuer,
+        ) {
+            return Err(denied);
+        }
         self.write(|r| {
             r.identities
                 .put_fic(resource_group, identity, name, spec, now)
@@ -513,6 +749,12 @@ impl Emulator {
             Some((_, authority)) => authority.clone(),
             None => self.base_url(headers),
         }
+    }
+
+    /// The base of the emulator's v2 issuers for a request: [`Emulator::issuer_base`],
+    /// else the URL the request came to.
+    pub(crate) fn entra_base(&self, headers: &HeaderMap) -> String {
+        self.issuer_base().unwrap_or_else(|| self.base_url(headers))
     }
 
     fn base_url(&self, headers: &HeaderMap) -> String {

@@ -1,11 +1,13 @@
 //! The router: which handler answers which path. The token checks live in [`crate::token`],
-//! ARM in [`crate::arm_routes`], Key Vault's data plane in [`crate::vault_routes`], fault
-//! injection in [`crate::faults`]; the helpers routes share in [`crate::http`].
+//! ARM in [`crate::arm_routes`], Key Vault's data plane in [`crate::vault_routes`],
+//! Microsoft Graph and admin consent in [`crate::graph_routes`], fault injection in
+//! [`crate::faults`]; the helpers routes share in [`crate::http`]. The machine's identity
+//! endpoints have a router of their own ([`crate::identity_routes`]), served apart.
 
 use crate::arm_routes::{arm_route, list_subscriptions};
 use crate::faults::{delete_faults, post_faults};
 use crate::http::{cacheable_json, query_param};
-use crate::{Aadsts, Emulator, cloud, token, vault_routes};
+use crate::{Aadsts, Emulator, cloud, graph_routes, token, vault_routes};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -25,6 +27,12 @@ pub(crate) fn router(emu: &Emulator) -> Router {
         )
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
         .route("/{tenant}/discovery/keys", get(keys))
+        .route("/{tenant}/adminconsent", get(graph_routes::admin_consent))
+        .route(
+            "/{tenant}/v2.0/adminconsent",
+            get(graph_routes::admin_consent_v2),
+        )
+        .route("/v1.0/{*rest}", any(graph_routes::graph_route))
         .route("/subscriptions", get(list_subscriptions))
         .route("/subscriptions/{*rest}", any(arm_route))
         .route(
@@ -84,17 +92,22 @@ async fn token_get(State(emu): State<Emulator>, headers: HeaderMap) -> Response 
     .into_response_at(emu.now(), &token::correlation_id(&headers))
 }
 
-fn unknown_tenant(emu: &Emulator, tenant: &str, headers: &HeaderMap) -> Option<Response> {
-    if tenant.eq_ignore_ascii_case(emu.tenant()) {
-        return None;
-    }
-    Some(
-        Aadsts::request(
-            90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+/// The emulator's tenant the path names (the customer's or the publisher's), or Entra's
+/// AADSTS90002 answer.
+fn known_tenant<'e>(
+    emu: &'e Emulator,
+    tenant: &str,
+    headers: &HeaderMap,
+) -> Result<&'e str, Box<Response>> {
+    emu.known_tenant(tenant).ok_or_else(|| {
+        Box::new(
+            Aadsts::request(
+                90002,
+                format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            )
+            .into_response_at(emu.now(), &token::correlation_id(headers)),
         )
-        .into_response_at(emu.now(), &token::correlation_id(headers)),
-    )
+    })
 }
 
 async fn openid_configuration(
@@ -102,10 +115,11 @@ async fn openid_configuration(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = unknown_tenant(&emu, &tenant, &headers) {
-        return r;
-    }
-    let base = format!("{}/{}", emu.base_url(&headers), emu.tenant());
+    let tenant = match known_tenant(&emu, &tenant, &headers) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let base = format!("{}/{tenant}", emu.base_url(&headers));
     cacheable_json(json!({
         "issuer": format!("{base}/v2.0"),
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
@@ -135,12 +149,13 @@ async fn openid_configuration_v1(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = unknown_tenant(&emu, &tenant, &headers) {
-        return r;
-    }
-    let base = format!("{}/{}", emu.base_url(&headers), emu.tenant());
+    let tenant = match known_tenant(&emu, &tenant, &headers) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let base = format!("{}/{tenant}", emu.base_url(&headers));
     cacheable_json(json!({
-        "issuer": emu.access_token_issuer(),
+        "issuer": emu.access_token_issuer_for(tenant),
         "token_endpoint": format!("{base}/oauth2/token"),
         "authorization_endpoint": format!("{base}/oauth2/authorize"),
         "jwks_uri": format!("{base}/discovery/keys"),
@@ -203,8 +218,8 @@ async fn keys(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = unknown_tenant(&emu, &tenant, &headers) {
-        return r;
+    if let Err(r) = known_tenant(&emu, &tenant, &headers) {
+        return *r;
     }
     cacheable_json(emu.jwks())
 }

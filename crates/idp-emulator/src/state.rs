@@ -1,5 +1,7 @@
-//! The state file: every identity and FIC, vault (with its secrets) and role assignment,
-//! plus the emulator's signing key, as JSON.
+//! The state file: every identity and FIC, vault (with its secrets), role assignment and
+//! policy assignment, the tenants' Graph directories (applications, their FICs, service
+//! principals), the machine identities' ids, plus the emulator's signing key, as JSON.
+//! What later versions added is read with defaults, so older files still load.
 //!
 //! Written atomically (a temporary file in the same directory, synced, then renamed over
 //! the old one) with mode 0600, because it holds a private key.
@@ -9,9 +11,12 @@ use crate::arm::Registry;
 use crate::arm::authorization::RoleAssignments;
 use crate::arm::identities::Identities;
 use crate::arm::kernel::ResourceGroups;
+use crate::arm::policy::PolicyAssignments;
 use crate::arm::solutions::Applications;
 use crate::arm::vaults::Vaults;
+use crate::graph::Directories;
 use crate::key::SigningKey;
+use crate::machine::MachineIdentities;
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
 use std::path::Path;
@@ -33,6 +38,12 @@ struct StateFile {
     applications: Applications,
     #[serde(default)]
     resource_groups: ResourceGroups,
+    #[serde(default)]
+    policy_assignments: PolicyAssignments,
+    #[serde(default)]
+    directories: Directories,
+    #[serde(default)]
+    machine_identities: MachineIdentities,
 }
 
 /// Reads `path`: `None` if it does not exist.
@@ -78,6 +89,9 @@ pub(crate) fn load(path: &Path) -> Result<Option<(SigningKey, Registry)>, Error>
             role_assignments: file.role_assignments,
             applications: file.applications,
             resource_groups: file.resource_groups,
+            policy_assignments: file.policy_assignments,
+            directories: file.directories,
+            machine_identities: file.machine_identities,
         },
     )))
 }
@@ -96,6 +110,9 @@ pub(crate) fn save(path: &Path, key: &SigningKey, registry: &Registry) -> Result
         role_assignments: registry.role_assignments.clone(),
         applications: registry.applications.clone(),
         resource_groups: registry.resource_groups.clone(),
+        policy_assignments: registry.policy_assignments.clone(),
+        directories: registry.directories.clone(),
+        machine_identities: registry.machine_identities.clone(),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| write_err(e.into()))?;
     let dir = match path.parent() {

@@ -56,6 +56,31 @@ pub(crate) fn api_versions(target: &Target<'_>) -> (&'static str, &'static [&'st
                 "2022-04-01",
             ],
         ),
+        // azure-rest-api-specs `Microsoft.Authorization/policy`: the `stable/` folders
+        // and the TypeSpec `Versions` enum (2025-03-01, 2025-11-01, 2025-12-01-preview,
+        // 2026-01-01-preview), checked 2026-12-03.
+        Target::PolicyAssignment { .. } => (
+            "Microsoft.Authorization/policyAssignments",
+            &[
+                "2016-04-01",
+                "2016-12-01",
+                "2018-03-01",
+                "2018-05-01",
+                "2019-01-01",
+                "2019-06-01",
+                "2019-09-01",
+                "2020-09-01",
+                "2021-06-01",
+                "2022-06-01",
+                "2023-04-01",
+                "2024-04-01",
+                "2025-01-01",
+                "2025-03-01",
+                "2025-11-01",
+                "2025-12-01-preview",
+                "2026-01-01-preview",
+            ],
+        ),
         Target::Application { .. } | Target::ListTokens { .. } => (
             "Microsoft.Solutions/applications",
             &[
@@ -203,7 +228,7 @@ pub(crate) fn resource_group<'a>(target: &Target<'a>) -> Option<&'a str> {
         | Target::Vault { rg, .. }
         | Target::Application { rg, .. }
         | Target::ListTokens { rg, .. } => Some(rg),
-        Target::RoleAssignment { scope, .. } => {
+        Target::RoleAssignment { scope, .. } | Target::PolicyAssignment { scope, .. } => {
             let segments: Vec<&str> = scope.trim_start_matches('/').split('/').collect();
             (segments.len() >= 4 && segments[2].eq_ignore_ascii_case("resourceGroups"))
                 .then(|| segments[3])
@@ -262,6 +287,12 @@ mod tests {
             check_api_version(&Target::ListTokens { rg: "r", name: "a" }, "2021-07-01").is_ok()
         );
         assert!(check_api_version(&Target::Subscription, "2022-12-01").is_ok());
+        let policy = Target::PolicyAssignment {
+            scope: "/subscriptions/s",
+            name: "p",
+        };
+        assert!(check_api_version(&policy, "2023-04-01").is_ok());
+        assert!(check_api_version(&policy, "2022-04-01").is_err());
         assert!(check_api_version(&Target::ResourceGroup { rg: "r" }, "2021-04-01").is_ok());
     }
 

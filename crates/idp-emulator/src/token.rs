@@ -1,10 +1,13 @@
 //! The token endpoint: `client_credentials` with a federated client assertion, checked in
-//! Entra's order (see the crate docs), answered with Entra's success or error body.
+//! Entra's order (see the crate docs), answered with Entra's success or error body; and the
+//! emulator's access tokens, which the machine's identity endpoints and `listTokens` hand
+//! out too.
 
 use crate::Emulator;
 use crate::aadsts::{Aadsts, no_store};
 use crate::arm::identities::{FederatedCredential, Identity, identity_id};
 use crate::clock::unix;
+use crate::graph::{Application, ServicePrincipal};
 use crate::ids::{entra_precise, entra_precise_unix, is_guid, new_guid};
 use crate::jwt::{self, Assertion};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,8 +19,154 @@ use std::time::{Duration, SystemTime};
 
 /// The only `client_assertion_type` Entra takes for a federated credential.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// The lifetime of the emulator's access tokens, as `expires_in` reports it.
+/// The lifetime of the emulator's managed identities' access tokens, as `expires_in`
+/// reports it.
 pub const ACCESS_TOKEN_EXPIRES_IN: u64 = 86399;
+/// The lifetime of an application's access tokens (Entra's default, about an hour; Learn,
+/// "Configurable token lifetimes": 60–90 minutes, `expires_in` 3599 in its examples).
+pub const APPLICATION_TOKEN_EXPIRES_IN: u64 = 3599;
+/// The application id of "AAD Token Exchange Endpoint": the `aud` of a token requested for
+/// `api://AzureADTokenExchange`, as observed (entra-facts §10: jannemattila.com
+/// 2024-12-31; gravitational/teleport `rfd/0211-azure-devops-joining.md`).
+pub const TOKEN_EXCHANGE_APP_ID: &str = "fb60f99c-7a34-4190-8149-302f77469936";
+/// The emulator's private claim saying how a token was obtained: `managed_identity` (from
+/// the machine's identity endpoints, or `listTokens`) or `federated` (from the token
+/// endpoint, through a client assertion). Entra knows a token's provenance from claims it
+/// keeps opaque (the `xms_*` and `uti` family); this claim stands in for them, so the
+/// token endpoint can refuse a managed identity's token obtained through federation
+/// (AADSTS700231). No client secret exists in the emulator, so no other value.
+pub const XMS_EMU_GRANT: &str = "xms_emu_grant";
+
+/// How a token was obtained (the [`XMS_EMU_GRANT`] claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant {
+    ManagedIdentity,
+    Federated,
+}
+
+impl Grant {
+    fn claim(self) -> &'static str {
+        match self {
+            Grant::ManagedIdentity => "managed_identity",
+            Grant::Federated => "federated",
+        }
+    }
+}
+
+/// Whom an access token speaks for.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    /// `tid`.
+    pub tenant: String,
+    /// `oid` and `sub`: the principal's object id in `tenant`.
+    pub object_id: String,
+    /// `appid` and `azp`.
+    pub client_id: String,
+    /// `xms_mirid`, a managed identity's resource id.
+    pub mirid: Option<String>,
+    pub grant: Grant,
+    /// `expires_in`.
+    pub lifetime: u64,
+}
+
+impl Principal {
+    /// A user-assigned identity of the customer's tenant.
+    pub(crate) fn identity(emu: &Emulator, identity: &Identity, grant: Grant) -> Self {
+        Self {
+            tenant: emu.tenant().to_owned(),
+            object_id: identity.principal_id.clone(),
+            client_id: identity.client_id.clone(),
+            mirid: Some(identity_id(emu.subscription(), identity)),
+            grant,
+            lifetime: ACCESS_TOKEN_EXPIRES_IN,
+        }
+    }
+}
+
+/// Whether `resource` is this cloud's token exchange (`api://AzureADTokenExchange`).
+pub(crate) fn is_token_exchange(emu: &Emulator, resource: &str) -> bool {
+    resource
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(emu.config().cloud.token_exchange_audience())
+}
+
+/// An access token of `who` for `resource`, as Entra signs it: the token, `nbf` (= `iat`)
+/// and `exp`. Valid `who.lifetime` seconds, issued (`iat`, `nbf`) five minutes before now
+/// (managed identities' tokens in the field: `expires_on` − `not_before` = `expires_in` +
+/// 300), `kid` and `x5t` in the header. For the token exchange (`api://AzureADTokenExchange`
+/// of this cloud) a v2.0 token as observed (entra-facts §10): `aud` the exchange's
+/// application id [`TOKEN_EXCHANGE_APP_ID`], `iss` `{base}/{tenant}/v2.0`; for any other
+/// resource a v1.0 token with `aud` the resource and `iss` `https://sts.windows.net/{tenant}/`.
+/// The v2.0 token names the client in `azp` (`azpacr` "2": a certificate or federated
+/// credential), the v1.0 in `appid` (`appidacr`); both carry `idtyp` `app`, `tid`, `oid` =
+/// `sub`, and [`XMS_EMU_GRANT`]. Source: Learn, "Access token claims reference".
+pub(crate) fn mint(
+    emu: &Emulator,
+    who: &Principal,
+    resource: &str,
+    base: &str,
+    now: SystemTime,
+) -> Result<(String, i64, i64), crate::Error> {
+    let issued = unix(now);
+    let iat = issued - 300;
+    let exp = issued + i64::try_from(who.lifetime).unwrap_or(i64::MAX);
+    let exchange = is_token_exchange(emu, resource);
+    let (aud, iss, ver) = if exchange {
+        (
+            TOKEN_EXCHANGE_APP_ID.to_owned(),
+            Emulator::entra_issuer(base, &who.tenant),
+            "2.0",
+        )
+    } else {
+        (
+            resource.to_owned(),
+            emu.access_token_issuer_for(&who.tenant),
+            "1.0",
+        )
+    };
+    let mut claims = json!({
+        "aud": aud,
+        "iss": iss,
+        "iat": iat,
+        "nbf": iat,
+        "exp": exp,
+        "tid": who.tenant,
+        "oid": who.object_id,
+        "sub": who.object_id,
+        "idtyp": "app",
+        "ver": ver,
+        "uti": new_guid(),
+        XMS_EMU_GRANT: who.grant.claim(),
+    });
+    // v1.0 names the client `appid` (`appidacr`), v2.0 `azp` (`azpacr`), never both
+    // (Learn, "Access token claims reference": "appid … Only present in v1.0 tokens",
+    // "azp … replacement for appid … Only present in v2.0 tokens").
+    if exchange {
+        claims["azp"] = json!(who.client_id);
+        claims["azpacr"] = json!("2");
+    } else {
+        claims["appid"] = json!(who.client_id);
+        claims["appidacr"] = json!("2");
+        claims["idp"] = json!(iss);
+    }
+    if let Some(mirid) = &who.mirid {
+        claims["xms_mirid"] = json!(mirid);
+    }
+    Ok((emu.signing_key().sign(&claims)?, iat, exp))
+}
+
+/// A customer identity's access token for `resource` obtained by ARM for it
+/// (`listTokens`): the token, `iat` and `exp`.
+pub(crate) fn access_token(
+    emu: &Emulator,
+    identity: &Identity,
+    resource: &str,
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Result<(String, i64, i64), crate::Error> {
+    let who = Principal::identity(emu, identity, Grant::ManagedIdentity);
+    mint(emu, &who, resource, &emu.entra_base(headers), now)
+}
 
 /// Which token endpoint was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +213,8 @@ async fn answer(
     if let Some(response) = emu.take_fault(now, &correlation) {
         return response;
     }
-    let result = match validate(emu, version, tenant, body, now).await {
-        Ok((identity, resource)) => issue(emu, version, &identity, &resource, now),
+    let result = match validate(emu, version, tenant, headers, body, now).await {
+        Ok((who, resource)) => issue(emu, version, &who, &resource, headers, now),
         Err(e) => Err(e),
     };
     match result {
@@ -146,25 +295,138 @@ fn timespan(d: Duration) -> String {
     }
 }
 
-/// The checks, in order; the identity and resource to issue a token for.
+/// The client a request names: a user-assigned identity of the customer's tenant, or an
+/// application registered in a tenant's directory.
+enum Client {
+    Identity(Identity),
+    Application(Application),
+}
+
+impl Client {
+    /// The tenant it is registered in.
+    fn home<'a>(&'a self, emu: &'a Emulator) -> &'a str {
+        match self {
+            Client::Identity(_) => emu.tenant(),
+            Client::Application(app) => &app.tenant,
+        }
+    }
+
+    /// Its FICs: ARM's for an identity, Graph's for an application.
+    fn fics(&self) -> Vec<FederatedCredential> {
+        match self {
+            Client::Identity(i) => i.federated_credentials.clone(),
+            Client::Application(app) => app
+                .federated_credentials
+                .iter()
+                .map(|f| FederatedCredential {
+                    name: f.name.clone(),
+                    issuer: f.issuer.clone(),
+                    subject: f.subject.clone(),
+                    audiences: f.audiences.clone(),
+                    changed_at: f.changed_at,
+                })
+                .collect(),
+        }
+    }
+
+    /// Its name, as AADSTS70025 writes it after the client id.
+    fn name(&self) -> &str {
+        match self {
+            Client::Identity(i) => &i.name,
+            Client::Application(app) => &app.display_name,
+        }
+    }
+}
+
+/// Whom a successful request gets a token for.
+pub(crate) enum Issued {
+    Identity(Identity),
+    Application {
+        app: Application,
+        sp: ServicePrincipal,
+    },
+}
+
+/// AADSTS700016: no such application in the tenant's directory. Source: Learn's error-code
+/// reference (UnauthorizedClient_DoesNotMatchRequest); entra-facts §10.
+fn not_in_directory(client_id: &str, tenant: &str) -> Aadsts {
+    Aadsts::new(
+        700016,
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        format!(
+            "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+        ),
+    )
+}
+
+/// An application client's service principal in the requesting tenant. Without one:
+/// in another tenant AADSTS700016 (the application is not installed there; entra-facts
+/// §10), in its home tenant AADSTS7000229 ("The client application {appId} is missing
+/// service principal in the tenant {tenant}", Learn's error-code reference,
+/// MissingServicePrincipal).
+fn service_principal(
+    emu: &Emulator,
+    tenant: &str,
+    app: &Application,
+) -> Result<ServicePrincipal, Aadsts> {
+    if let Some(sp) = emu
+        .registry()
+        .directories
+        .service_principal(tenant, &app.app_id)
+    {
+        return Ok(sp.clone());
+    }
+    if app.tenant.eq_ignore_ascii_case(tenant) {
+        return Err(Aadsts::new(
+            7000229,
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            format!(
+                "The client application {} is missing service principal in the tenant {tenant}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119",
+                app.app_id
+            ),
+        ));
+    }
+    Err(not_in_directory(&app.app_id, tenant))
+}
+
+/// The tenant whose Entra (this emulator) issued `iss`: `{base}/{tenant}/v2.0` on the
+/// emulator's issuer base (or the URL this request came to), or the v1
+/// `https://sts.windows.net/{tenant}/`, for either of its tenants.
+fn entra_issuer_tenant<'e>(emu: &'e Emulator, iss: &str, headers: &HeaderMap) -> Option<&'e str> {
+    let bases: Vec<String> = [emu.issuer_base(), Some(emu.base_url(headers))]
+        .into_iter()
+        .flatten()
+        .collect();
+    [emu.tenant(), emu.publisher_tenant()]
+        .into_iter()
+        .find(|t| {
+            iss == emu.access_token_issuer_for(t)
+                || bases.iter().any(|b| iss == Emulator::entra_issuer(b, t))
+        })
+}
+
+/// The checks, in order; whom to issue a token for, and the resource.
 async fn validate(
     emu: &Emulator,
     version: Version,
     tenant: &str,
+    headers: &HeaderMap,
     body: &[u8],
     now: SystemTime,
-) -> Result<(Identity, String), Aadsts> {
+) -> Result<(Issued, String), Aadsts> {
     let config = emu.config();
 
-    // 1. Tenant.
-    if !tenant.eq_ignore_ascii_case(&config.tenant) {
+    // 1. Tenant: either of the emulator's.
+    let Some(tenant) = emu.known_tenant(tenant) else {
         return Err(Aadsts::request(
             90002,
             format!(
                 "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
             ),
         ));
-    }
+    };
 
     // 2. Parameters.
     let fields = form(body);
@@ -204,24 +466,26 @@ async fn validate(
             StatusCode::BAD_REQUEST,
             "invalid_resource",
             format!(
-                "The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
-                config.tenant
+                "The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
             ),
         ));
     }
 
-    // 4. Client id.
-    let identity = emu.identity_by_client_id(client_id).ok_or_else(|| {
-        Aadsts::new(
-            700016,
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            format!(
-                "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
-                config.tenant
-            ),
-        )
-    })?;
+    // 4. Client id: a user-assigned identity (of the customer's tenant, only there), or an
+    // application of any tenant's directory (whether it is installed in this tenant is
+    // checked later, as Entra does).
+    let client = (tenant == emu.tenant())
+        .then(|| emu.identity_by_client_id(client_id))
+        .flatten()
+        .map(Client::Identity)
+        .or_else(|| {
+            emu.registry()
+                .directories
+                .by_app_id(client_id)
+                .cloned()
+                .map(Client::Application)
+        })
+        .ok_or_else(|| not_in_directory(client_id, tenant))?;
 
     // 5. The assertion's shape, then its algorithm, before any key is looked at.
     let a = jwt::parse(assertion)
@@ -236,47 +500,21 @@ async fn validate(
         ));
     }
 
+    // An assertion this emulator's Entra issued takes Entra's own path.
+    if let Some(issuer_tenant) = entra_issuer_tenant(emu, &a.iss, headers) {
+        let who = entra_assertion(emu, tenant, client, &a, issuer_tenant, now)?;
+        return Ok((who, resource));
+    }
+
+    // An application must be installed in the requesting tenant.
+    let sp = match &client {
+        Client::Application(app) => Some(service_principal(emu, tenant, app)?),
+        Client::Identity(_) => None,
+    };
+
     // 6. Federated credentials: any at all, then by issuer, then propagated.
-    let fics = &identity.federated_credentials;
-    if fics.is_empty() {
-        return Err(Aadsts::request(
-            70025,
-            format!(
-                "The client '{client_id}'({}) has no configured federated identity credentials.",
-                identity.name
-            ),
-        ));
-    }
-    let by_issuer: Vec<&FederatedCredential> = fics.iter().filter(|f| f.issuer == a.iss).collect();
-    if by_issuer.is_empty() {
-        return Err(Aadsts::client(
-            700211,
-            format!(
-                "No matching federated identity record found for presented assertion issuer '{}'. Please note that the matching is done using a case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
-                a.iss
-            ),
-        ));
-    }
-    let delay = config.propagation_delay.as_secs();
-    let pending = |f: &FederatedCredential| {
-        u64::try_from(unix(now) - f.changed_at).map_or(true, |age| age < delay)
-    };
-    let no_record = || {
-        Aadsts::request(
-            70021,
-            format!(
-                "No matching federated identity record found for presented assertion. Assertion Issuer: '{}'. Assertion Subject: '{}'. Assertion Audience: '{}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
-                a.iss,
-                a.sub,
-                a.aud.join(",")
-            ),
-        )
-    };
-    let visible: Vec<&FederatedCredential> =
-        by_issuer.iter().copied().filter(|f| !pending(f)).collect();
-    if visible.is_empty() {
-        return Err(no_record());
-    }
+    let fics = client.fics();
+    let (by_issuer, visible) = by_issuer(emu, &fics, &a, client_id, client.name(), now)?;
 
     // 7. The issuer's metadata, the key, the signature.
     let keys = emu.metadata().keys(&a.iss, now).await?;
@@ -301,17 +539,203 @@ async fn validate(
     verify_signature(&a, &jwk.n, &jwk.e)?;
 
     // 8. Audience, subject (a pending credential that would match answers 70021).
-    let pending_match = by_issuer
+    audience_and_subject(emu, &by_issuer, &visible, &a, now, |f| {
+        a.aud.iter().any(|x| x == f)
+    })?;
+
+    // 9. Time: valid now, then not too long-lived.
+    valid_now(emu, &a, now)?;
+    let now_s = unix(now);
+    let start = a.iat.or(a.nbf).unwrap_or(now_s);
+    let max = i64::try_from(config.max_assertion_lifetime.as_secs()).unwrap_or(i64::MAX);
+    if a.exp.saturating_sub(start) > max {
+        return Err(Aadsts::request(
+            70023,
+            format!(
+                "External OIDC Provider token must have a lifetime of less than or equal to {}.",
+                timespan(config.max_assertion_lifetime)
+            ),
+        ));
+    }
+    Ok((issued(client, sp), resource))
+}
+
+fn issued(client: Client, sp: Option<ServicePrincipal>) -> Issued {
+    match (client, sp) {
+        (Client::Application(app), Some(sp)) => Issued::Application { app, sp },
+        (Client::Identity(identity), _) => Issued::Identity(identity),
+        // An application always has its service principal by now.
+        (Client::Application(app), None) => {
+            unreachable!("application {} without a service principal", app.app_id)
+        }
+    }
+}
+
+/// An assertion the emulator's Entra issued (a managed identity's token as a federated
+/// credential, entra-facts §10), checked in Entra's order:
+///
+/// a. the issuer's tenant is the client's home tenant (AADSTS700236: a FIC of another
+///    tenant's Entra, e.g. the customer's UAMI trusting the publisher's tenant; Learn Q&A
+///    2139753, arsenvlad/entra-cross-tenant-app-fic-managed-identity);
+/// b. the signature (the emulator's own key, AADSTS50027) and the time (AADSTS700024);
+/// c. a managed identity's app-only token, obtained from the managed identity endpoint: a
+///    token that is not app-only AADSTS700229 (Learn's error-code reference;
+///    MicrosoftDocs/azure-docs#109083), an application's token AADSTS700226, a managed
+///    identity's token obtained through federation AADSTS700231 (Azure/azure-workload-identity#1363);
+/// d. an application client is installed in the requesting tenant (AADSTS700016);
+/// e. the client's FICs, as for an external issuer, the FIC's audience
+///    `api://AzureADTokenExchange` (this cloud's) matching the token's `aud`, the exchange's
+///    application id.
+///
+/// The statuses of 700236, 700229, 700226 and 700231 are not documented; 401
+/// `invalid_client`, as for the other credential refusals, is a guess.
+fn entra_assertion(
+    emu: &Emulator,
+    tenant: &str,
+    client: Client,
+    a: &Assertion<'_>,
+    issuer_tenant: &str,
+    now: SystemTime,
+) -> Result<Issued, Aadsts> {
+    // a.
+    if !issuer_tenant.eq_ignore_ascii_case(client.home(emu)) {
+        return Err(Aadsts::client(
+            700236,
+            format!(
+                "Entra ID tokens issued by issuer '{}' may not be used for federated identity credential flows for applications or managed identities registered in this tenant.",
+                a.iss
+            ),
+        ));
+    }
+    // b.
+    let jwk = emu.signing_key().public_jwk();
+    verify_signature(
+        a,
+        jwk["n"].as_str().unwrap_or_default(),
+        jwk["e"].as_str().unwrap_or_default(),
+    )?;
+    valid_now(emu, a, now)?;
+    // c.
+    let claim = |name: &str| a.claims.get(name).and_then(Value::as_str);
+    if claim("idtyp") != Some("app") {
+        return Err(Aadsts::client(
+            700229,
+            "Forbidden token type. Only app-only tokens may be used as Federated Identity Credentials for AAD issuer.",
+        ));
+    }
+    if claim("xms_mirid").is_none() {
+        return Err(Aadsts::client(
+            700226,
+            "Only MSI tokens may be used as Federated Identity Credentials for AAD issuer.",
+        ));
+    }
+    if claim(XMS_EMU_GRANT) != Some(Grant::ManagedIdentity.claim()) {
+        return Err(Aadsts::client(
+            700231,
+            "Token obtained using another federated identity credential may not be used as federated identity credential.",
+        ));
+    }
+    // d.
+    let sp = match &client {
+        Client::Application(app) => Some(service_principal(emu, tenant, app)?),
+        Client::Identity(_) => None,
+    };
+    // e.
+    let fics = client.fics();
+    let client_id = match &client {
+        Client::Identity(i) => i.client_id.clone(),
+        Client::Application(app) => app.app_id.clone(),
+    };
+    let (by_issuer, visible) = by_issuer(emu, &fics, a, &client_id, client.name(), now)?;
+    let exchange = emu.config().cloud.token_exchange_audience();
+    audience_and_subject(emu, &by_issuer, &visible, a, now, |f| {
+        a.aud.iter().any(|x| x == f)
+            || (f == exchange && a.aud.iter().any(|x| x == TOKEN_EXCHANGE_APP_ID))
+    })?;
+    Ok(issued(client, sp))
+}
+
+/// AADSTS70021, as Entra answers while a FIC propagates.
+fn no_record(a: &Assertion<'_>) -> Aadsts {
+    Aadsts::request(
+        70021,
+        format!(
+            "No matching federated identity record found for presented assertion. Assertion Issuer: '{}'. Assertion Subject: '{}'. Assertion Audience: '{}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
+            a.iss,
+            a.sub,
+            a.aud.join(",")
+        ),
+    )
+}
+
+/// Whether `f` is still propagating.
+fn pending(emu: &Emulator, f: &FederatedCredential, now: SystemTime) -> bool {
+    let delay = emu.config().propagation_delay.as_secs();
+    u64::try_from(unix(now) - f.changed_at).map_or(true, |age| age < delay)
+}
+
+/// The FICs whose issuer is `iss` byte for byte, and those of them past propagation:
+/// AADSTS70025 without any FIC, 700211 without one of this issuer, 70021 when all of them
+/// still propagate.
+fn by_issuer<'f>(
+    emu: &Emulator,
+    fics: &'f [FederatedCredential],
+    a: &Assertion<'_>,
+    client_id: &str,
+    name: &str,
+    now: SystemTime,
+) -> Result<(Vec<&'f FederatedCredential>, Vec<&'f FederatedCredential>), Aadsts> {
+    if fics.is_empty() {
+        return Err(Aadsts::request(
+            70025,
+            format!(
+                "The client '{client_id}'({name}) has no configured federated identity credentials."
+            ),
+        ));
+    }
+    let by_issuer: Vec<&FederatedCredential> = fics.iter().filter(|f| f.issuer == a.iss).collect();
+    if by_issuer.is_empty() {
+        return Err(Aadsts::client(
+            700211,
+            format!(
+                "No matching federated identity record found for presented assertion issuer '{}'. Please note that the matching is done using a case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
+                a.iss
+            ),
+        ));
+    }
+    let visible: Vec<&FederatedCredential> = by_issuer
         .iter()
-        .any(|f| pending(f) && a.sub == f.subject && f.audiences.iter().any(|x| a.aud.contains(x)));
+        .copied()
+        .filter(|f| !pending(emu, f, now))
+        .collect();
+    if visible.is_empty() {
+        return Err(no_record(a));
+    }
+    Ok((by_issuer, visible))
+}
+
+/// A visible FIC whose audience `matches` and whose subject is `sub`: AADSTS700212 without
+/// such an audience, 700213 (7002138 if equal ignoring case) without such a subject, 70021
+/// instead of either when a propagating FIC would match.
+fn audience_and_subject(
+    emu: &Emulator,
+    by_issuer: &[&FederatedCredential],
+    visible: &[&FederatedCredential],
+    a: &Assertion<'_>,
+    now: SystemTime,
+    matches: impl Fn(&str) -> bool,
+) -> Result<(), Aadsts> {
+    let pending_match = by_issuer.iter().any(|f| {
+        pending(emu, f, now) && a.sub == f.subject && f.audiences.iter().any(|x| matches(x))
+    });
     let by_audience: Vec<&FederatedCredential> = visible
         .iter()
         .copied()
-        .filter(|f| f.audiences.iter().any(|x| a.aud.contains(x)))
+        .filter(|f| f.audiences.iter().any(|x| matches(x)))
         .collect();
     if by_audience.is_empty() {
         if pending_match {
-            return Err(no_record());
+            return Err(no_record(a));
         }
         return Err(Aadsts::client(
             700212,
@@ -323,7 +747,7 @@ async fn validate(
     }
     if !by_audience.iter().any(|f| f.subject == a.sub) {
         if pending_match {
-            return Err(no_record());
+            return Err(no_record(a));
         }
         if by_audience
             .iter()
@@ -345,10 +769,13 @@ async fn validate(
             ),
         ));
     }
+    Ok(())
+}
 
-    // 9. Time: valid now, then not too long-lived.
+/// AADSTS700024 unless now is within `nbf` (if any) and `exp`, with the configured skew.
+fn valid_now(emu: &Emulator, a: &Assertion<'_>, now: SystemTime) -> Result<(), Aadsts> {
     let now_s = unix(now);
-    let skew = i64::try_from(config.clock_skew.as_secs()).unwrap_or(i64::MAX);
+    let skew = i64::try_from(emu.config().clock_skew.as_secs()).unwrap_or(i64::MAX);
     let not_yet = a.nbf.is_some_and(|nbf| now_s.saturating_add(skew) < nbf);
     let expired = now_s.saturating_sub(skew) >= a.exp;
     if not_yet || expired {
@@ -365,18 +792,7 @@ async fn validate(
             ),
         ));
     }
-    let start = a.iat.or(a.nbf).unwrap_or(now_s);
-    let max = i64::try_from(config.max_assertion_lifetime.as_secs()).unwrap_or(i64::MAX);
-    if a.exp.saturating_sub(start) > max {
-        return Err(Aadsts::request(
-            70023,
-            format!(
-                "External OIDC Provider token must have a lifetime of less than or equal to {}.",
-                timespan(config.max_assertion_lifetime)
-            ),
-        ));
-    }
-    Ok((identity, resource))
+    Ok(())
 }
 
 /// RS256 with the JWKS key; the algorithm is fixed here, never taken from the header.
@@ -404,72 +820,52 @@ fn verify_signature(a: &Assertion<'_>, n: &str, e: &str) -> Result<(), Aadsts> {
     }
 }
 
-/// A managed identity's access token for `resource`, as Entra signs it: the token, `iat`
-/// and `exp`. The token endpoint and the managed application's `listTokens` both hand it out.
-pub(crate) fn access_token(
-    emu: &Emulator,
-    identity: &Identity,
-    resource: &str,
-    now: SystemTime,
-) -> Result<(String, i64, i64), crate::Error> {
-    // A managed identity's token, as Azure issues them: valid about 24 h, issued (`iat`,
-    // `nbf`) five minutes before now, v1.0 with `appid` and no `azp`, `kid` and `x5t` in the
-    // header. Source: Learn, "Access token claims reference" (v1.0 `appid`, v2.0 `azp`);
-    // managed identities' tokens in the field (`expires_in` 86399, `expires_on` −
-    // `not_before` = `expires_in` + 300).
-    let tenant = &emu.config().tenant;
-    let issued = unix(now);
-    let iat = issued - 300;
-    let exp = issued + ACCESS_TOKEN_EXPIRES_IN as i64;
-    let issuer = emu.access_token_issuer();
-    let claims = json!({
-        "aud": resource,
-        "iss": issuer,
-        "iat": iat,
-        "nbf": iat,
-        "exp": exp,
-        "idp": issuer,
-        "tid": tenant,
-        "oid": identity.principal_id,
-        "sub": identity.principal_id,
-        "appid": identity.client_id,
-        "appidacr": "2",
-        "idtyp": "app",
-        "ver": "1.0",
-        "uti": new_guid(),
-        "xms_mirid": identity_id(emu.subscription(), identity),
-    });
-    Ok((emu.signing_key().sign(&claims)?, iat, exp))
-}
-
-/// The access token and the response body for it.
+/// The access token and the response body for it. A user-assigned identity gets its
+/// managed identity's token (`xms_mirid`, about 24 h); an application its token in the
+/// requesting tenant: `tid` that tenant, `oid` = `sub` its service principal there,
+/// `appid` = `azp` the application id, no `xms_mirid`, about an hour. Both through
+/// federation ([`XMS_EMU_GRANT`] `federated`).
 fn issue(
     emu: &Emulator,
     version: Version,
-    identity: &Identity,
+    who: &Issued,
     resource: &str,
+    headers: &HeaderMap,
     now: SystemTime,
 ) -> Result<Value, Aadsts> {
-    let (token, iat, exp) = access_token(emu, identity, resource, now).map_err(|e| {
-        Aadsts::new(
-            50000,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            format!("There was an error issuing a token: {e}."),
-        )
-    })?;
+    let principal = match who {
+        Issued::Identity(identity) => Principal::identity(emu, identity, Grant::Federated),
+        Issued::Application { app, sp } => Principal {
+            tenant: sp.tenant.clone(),
+            object_id: sp.id.clone(),
+            client_id: app.app_id.clone(),
+            mirid: None,
+            grant: Grant::Federated,
+            lifetime: APPLICATION_TOKEN_EXPIRES_IN,
+        },
+    };
+    let (token, iat, exp) = mint(emu, &principal, resource, &emu.entra_base(headers), now)
+        .map_err(|e| {
+            Aadsts::new(
+                50000,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                format!("There was an error issuing a token: {e}."),
+            )
+        })?;
+    let expires_in = principal.lifetime;
     Ok(match version {
         Version::V2 => json!({
             "token_type": "Bearer",
-            "expires_in": ACCESS_TOKEN_EXPIRES_IN,
-            "ext_expires_in": ACCESS_TOKEN_EXPIRES_IN,
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
             "access_token": token,
         }),
         // Entra's v1 endpoint writes every number as a string.
         Version::V1 => json!({
             "token_type": "Bearer",
-            "expires_in": ACCESS_TOKEN_EXPIRES_IN.to_string(),
-            "ext_expires_in": ACCESS_TOKEN_EXPIRES_IN.to_string(),
+            "expires_in": expires_in.to_string(),
+            "ext_expires_in": expires_in.to_string(),
             "expires_on": exp.to_string(),
             "not_before": iat.to_string(),
             "resource": resource,

@@ -142,6 +142,12 @@ pub(crate) enum Target<'a> {
         scope: &'a str,
         name: &'a str,
     },
+    /// `{scope}/providers/Microsoft.Authorization/policyAssignments/{name}`, the scope the
+    /// subscription or a resource group.
+    PolicyAssignment {
+        scope: &'a str,
+        name: &'a str,
+    },
     /// `…/providers/Microsoft.Solutions/applications/{name}`.
     Application {
         rg: &'a str,
@@ -191,6 +197,23 @@ pub(crate) fn parse_path(path: &str) -> Option<(&str, Target<'_>)> {
             segments[1],
             Target::RoleAssignment {
                 scope,
+                name: segments[n - 1],
+            },
+        ));
+    }
+    // A policy assignment at the subscription or a resource group (the scopes the
+    // emulator's policies take; management groups and resources are not emulated).
+    if (n == 6 || (n == 8 && lit(2, "resourceGroups")))
+        && lit(n - 4, "providers")
+        && lit(n - 3, "Microsoft.Authorization")
+        && lit(n - 2, "policyAssignments")
+    {
+        let marker = "/providers/microsoft.authorization/policyassignments/";
+        let at = path.to_ascii_lowercase().rfind(marker)?;
+        return Some((
+            segments[1],
+            Target::PolicyAssignment {
+                scope: path[..at].trim_end_matches('/'),
                 name: segments[n - 1],
             },
         ));
@@ -285,6 +308,26 @@ mod tests {
             Target::Subscription
         );
         assert!(parse_path("/subscriptions/s/resourceGroups").is_none());
+        assert_eq!(
+            parse_path("/subscriptions/s/providers/Microsoft.Authorization/policyAssignments/p")
+                .unwrap()
+                .1,
+            Target::PolicyAssignment {
+                scope: "/subscriptions/s",
+                name: "p"
+            }
+        );
+        assert_eq!(
+            parse_path(
+                "/subscriptions/s/resourcegroups/rg/providers/microsoft.authorization/policyassignments/p"
+            )
+            .unwrap()
+            .1,
+            Target::PolicyAssignment {
+                scope: "/subscriptions/s/resourcegroups/rg",
+                name: "p"
+            }
+        );
         assert!(
             parse_path("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u/other")
                 .is_none()

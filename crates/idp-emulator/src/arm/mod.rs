@@ -8,15 +8,20 @@
 //! - [`vaults`]: Key Vault's vaults, secrets and keys, and the built-in roles that allow
 //!   its data actions (`Microsoft.KeyVault`);
 //! - [`authorization`]: role assignments (`Microsoft.Authorization`);
-//! - [`solutions`]: managed applications and `listTokens` (`Microsoft.Solutions`).
+//! - [`solutions`]: managed applications and `listTokens` (`Microsoft.Solutions`);
+//! - [`policy`]: Azure Policy assignments of the built-in FIC issuer policy
+//!   (`Microsoft.Authorization/policyAssignments`).
 //!
-//! The `Registry` composes the stores into the emulator's whole ARM state, and answers what
-//! takes more than one provider: whether a role assignment's scope exists, whether a role
-//! allows an action in a vault, which identities an application names.
+//! The `Registry` composes the stores into the emulator's whole persisted state (ARM's,
+//! and beside it the tenants' Microsoft Graph directories and the machine's identities'
+//! ids), and answers what takes more than one provider: whether a role assignment's scope
+//! exists, whether a role allows an action in a vault, which identities an application
+//! names, whether a policy denies a FIC.
 
 pub mod authorization;
 pub mod identities;
 pub mod kernel;
+pub mod policy;
 pub mod solutions;
 pub mod vaults;
 
@@ -26,15 +31,19 @@ pub use identities::{
 };
 pub use kernel::{ArmError, ResourceGroup, valid_resource_group_name};
 
+use crate::graph::Directories;
+use crate::machine::MachineIdentities;
 use authorization::{RoleAssignment, RoleAssignments};
 use identities::Identities;
 use kernel::{ResourceGroups, covers};
+use policy::PolicyAssignments;
 use serde::{Deserialize, Serialize};
 use solutions::{Application, Applications};
 use vaults::{SecretAction, Vault, Vaults, vault_id};
 
-/// All identities, vaults, role assignments, applications and resource groups; the
-/// emulator's whole ARM state.
+/// All identities, vaults, role assignments, applications, resource groups and policy
+/// assignments (the emulator's whole ARM state), the tenants' Graph directories and the
+/// machine identities' ids.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Registry {
     pub(crate) identities: Identities,
@@ -46,6 +55,12 @@ pub(crate) struct Registry {
     pub(crate) applications: Applications,
     #[serde(default)]
     pub(crate) resource_groups: ResourceGroups,
+    #[serde(default)]
+    pub(crate) policy_assignments: PolicyAssignments,
+    #[serde(default)]
+    pub(crate) directories: Directories,
+    #[serde(default)]
+    pub(crate) machine_identities: MachineIdentities,
 }
 
 impl Registry {
@@ -122,6 +137,25 @@ impl Registry {
         app: Application,
     ) -> Result<(Application, bool), ArmError> {
         self.applications.put(subscription, app, &self.identities)
+    }
+
+    /// The policy denial of a FIC PUT, if any: ARM evaluates the request against the
+    /// assignments covering the FIC before the resource provider sees it (Learn, "Azure
+    /// Policy: evaluation of Resource Manager requests"), so the denial comes before the
+    /// provider's own checks. The error and ARM's whole body.
+    pub(crate) fn fic_policy_denial(
+        &self,
+        subscription: &str,
+        rg: &str,
+        identity: &str,
+        fic: &str,
+        issuer: &str,
+    ) -> Option<(ArmError, serde_json::Value)> {
+        let id = format!(
+            "/subscriptions/{subscription}/resourceGroups/{rg}/providers/{IDENTITY_TYPE}/{identity}/federatedIdentityCredentials/{fic}"
+        );
+        let denials = self.policy_assignments.denials(&id, issuer);
+        (!denials.is_empty()).then(|| policy::disallowed(fic, &denials))
     }
 
     /// What `listTokens` may hand `caller` (see [`Applications::list_tokens_for`]).
