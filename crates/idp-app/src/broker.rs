@@ -5,14 +5,16 @@
 use crate::context::Context;
 use crate::exchange::Shape;
 use crate::fanout::{Outcome, fan_out};
+use crate::managed_identity::ManagedIdentity;
 use crate::select::Selected;
 use idp_broker::run::{Note, Run, RunError, run_one};
-use idp_broker::signer::Signer;
+use idp_broker::signer::{Minted, Signer, TokenSource};
 use idp_broker::{Identity, Impersonate, child};
-use idp_core::assertion::Lifetime;
+use idp_core::assertion::{AssertionSpec, Audience, Lifetime};
 use idp_core::cloud::Cloud;
+use idp_core::diagnostic::Boxed;
 use idp_core::diagnostic::Report;
-use idp_core::keyring::Keyring;
+use idp_inventory::Trust;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,37 +46,109 @@ pub fn identity(shape: &Shape, who: &Selected, cloud: Cloud) -> Identity {
     }
 }
 
-/// One run per customer, signing as `command`. Every customer's values are checked first;
-/// then the audit log is opened and the active key loaded, once for all runs.
+/// One run per customer, signing as `command` (an `entra-app` customer's run hands out
+/// the publisher's managed identity's token instead). Every customer's values are checked
+/// first; then the audit log is opened and the active key loaded, once for all runs and
+/// only when one signs.
 pub fn runs(
     ctx: &Context,
-    ring: &Keyring,
     shape: &Shape,
     chosen: &[Selected],
     command: &'static str,
 ) -> Result<Vec<Run>, Report> {
+    enum Makes {
+        Sign(AssertionSpec),
+        Fetch(Option<String>, Audience),
+    }
     let mut prepared = Vec::with_capacity(chosen.len());
     for who in chosen {
         let cloud = shape.cloud.for_customer(who.customer.cloud);
-        let spec = shape.spec(&who.customer.subject, cloud)?;
-        prepared.push((who, spec, identity(shape, who, cloud)));
+        let makes = match &who.customer.trust {
+            Trust::Issuer { subject, .. } => Makes::Sign(shape.spec(subject, cloud)?),
+            Trust::EntraApp { managed_identity } => {
+                Makes::Fetch(managed_identity.clone(), shape.audience(cloud))
+            }
+        };
+        prepared.push((who, makes, identity(shape, who, cloud)));
     }
-    let audit = ctx.audit()?;
-    let key = ctx.active_signer(ring)?;
+    let signs = prepared.iter().any(|(_, m, _)| matches!(m, Makes::Sign(_)));
+    let (key, audit) = if signs {
+        let ring = ctx.keys().load()?;
+        (Some(ctx.active_signer(&ring)?), ctx.audit()?)
+    } else {
+        (None, None)
+    };
+    let mi = if prepared
+        .iter()
+        .any(|(_, m, _)| matches!(m, Makes::Fetch(..)))
+    {
+        Some(ctx.managed_identity()?)
+    } else {
+        None
+    };
     Ok(prepared
         .into_iter()
-        .map(|(who, spec, identity)| Run {
-            signer: Arc::new(Signer::new(
-                Arc::clone(&key),
-                audit.clone(),
-                command,
-                spec,
-                who.name.clone(),
-            )),
-            identity,
-            name: who.name.clone(),
+        .map(|(who, makes, identity)| {
+            let signer = match makes {
+                Makes::Sign(spec) => Signer::new(
+                    Arc::clone(key.as_ref().expect("loaded when a run signs")),
+                    audit.clone(),
+                    command,
+                    spec,
+                    who.name.clone(),
+                ),
+                Makes::Fetch(client_id, audience) => Signer::fetching(
+                    Arc::new(MiTokens {
+                        mi: Arc::clone(mi.as_ref().expect("made when a run fetches")),
+                        client_id,
+                        audience,
+                    }),
+                    who.name.clone(),
+                ),
+            };
+            Run {
+                signer: Arc::new(signer),
+                identity,
+                name: who.name.clone(),
+            }
         })
         .collect())
+}
+
+/// The publisher's managed identity's token, as a run hands it out.
+#[derive(Debug)]
+struct MiTokens {
+    mi: Arc<ManagedIdentity>,
+    client_id: Option<String>,
+    audience: Audience,
+}
+
+#[async_trait::async_trait]
+impl TokenSource for MiTokens {
+    fn audience(&self) -> &str {
+        self.audience.as_str()
+    }
+
+    fn describe(&self) -> String {
+        match &self.client_id {
+            Some(id) => format!("the publisher's managed identity's token (client id {id})"),
+            None => "the publisher's managed identity's token".into(),
+        }
+    }
+
+    async fn token(&self) -> Result<Minted, Boxed> {
+        let t = self
+            .mi
+            .token(self.client_id.as_deref(), self.audience.as_str())
+            .await
+            .map_err(Boxed::new)?;
+        Ok(Minted {
+            iat: time::OffsetDateTime::now_utc().unix_timestamp(),
+            exp: t.expires_on,
+            token: t.token,
+            kid: None,
+        })
+    }
 }
 
 /// The command once per run, `parallel` at a time, each with its own session; outcomes
@@ -106,7 +180,7 @@ mod tests {
     #[test]
     fn a_sovereign_customer_gets_terraforms_environment_and_its_authority() {
         let shape = Shape {
-            issuer: idp_core::Issuer::parse("https://acct.blob.core.windows.net/oidc").unwrap(),
+            issuer: Ok(idp_core::Issuer::parse("https://acct.blob.core.windows.net/oidc").unwrap()),
             cloud: CloudChoice::default(),
             authority_host: None,
             audience: None,

@@ -5,6 +5,7 @@
 //! reads a CA bundle).
 
 use crate::credentials::{Credentials, TokenFiles};
+use crate::managed_identity::ManagedIdentity;
 use idp_arm::ArmClient;
 use idp_core::audit::AuditLog;
 use idp_core::cloud::Cloud;
@@ -35,7 +36,17 @@ pub struct ContextSettings {
     pub token_files: TokenFiles,
     /// Resource Manager's endpoint when set (`arm.endpoint`); else each cloud's own.
     pub arm_endpoint: Option<String>,
+    /// How Microsoft Graph is read, when it is (`idp doctor --graph`).
+    pub graph: Option<GraphSettings>,
     pub runtime: RuntimeKind,
+}
+
+/// How Microsoft Graph is reached: its endpoint when set (`graph.endpoint`; else each
+/// cloud's) and a token file (`graph.token_file`; else the credential chain).
+#[derive(Debug, Clone, Default)]
+pub struct GraphSettings {
+    pub endpoint: Option<String>,
+    pub token_file: Option<PathBuf>,
 }
 
 /// The process's shared handles.
@@ -45,6 +56,7 @@ pub struct Context {
     keys: KeyStore,
     http: OnceLock<reqwest::Client>,
     credentials: OnceLock<Credentials>,
+    managed_identity: OnceLock<Arc<ManagedIdentity>>,
     audit: OnceLock<Option<Arc<AuditLog>>>,
     /// The active key's signer, by its kid.
     active: Mutex<Option<(String, Arc<Signer>)>>,
@@ -76,6 +88,7 @@ impl Context {
             runtime,
             http: OnceLock::new(),
             credentials: OnceLock::new(),
+            managed_identity: OnceLock::new(),
             audit: OnceLock::new(),
             active: Mutex::new(None),
             arm: Mutex::new(HashMap::new()),
@@ -117,6 +130,18 @@ impl Context {
         Ok(self
             .credentials
             .get_or_init(|| Credentials::new(http, self.settings.token_files.clone())))
+    }
+
+    /// The machine's managed identity, whose token is the `entra-app` way's assertion
+    /// (its tokens kept for the process).
+    pub fn managed_identity(&self) -> Result<Arc<ManagedIdentity>, Report> {
+        if let Some(m) = self.managed_identity.get() {
+            return Ok(Arc::clone(m));
+        }
+        let platform = idp_http::platform_client()?;
+        Ok(Arc::clone(self.managed_identity.get_or_init(|| {
+            Arc::new(ManagedIdentity::from_env(platform))
+        })))
     }
 
     pub fn keys(&self) -> &KeyStore {
@@ -188,6 +213,26 @@ impl Context {
         let client = ArmClient::new(self.http()?.clone(), &endpoint, &scope, credential);
         clients.insert(cloud, client.clone());
         Ok(client)
+    }
+}
+
+impl Context {
+    /// A Microsoft Graph client for `cloud`, when the command was given one (`None`
+    /// otherwise): the configured endpoint, else the cloud's.
+    pub fn graph(&self, cloud: Cloud) -> Result<Option<idp_arm::graph::GraphClient>, Report> {
+        let Some(g) = &self.settings.graph else {
+            return Ok(None);
+        };
+        let endpoint = g
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| cloud.graph_endpoint().to_owned());
+        let credential = self.credentials()?.graph(g.token_file.as_deref())?;
+        Ok(Some(idp_arm::graph::GraphClient::new(
+            self.http()?.clone(),
+            &endpoint,
+            credential,
+        )))
     }
 }
 

@@ -21,6 +21,7 @@ pub enum Service {
     Storage,
     Arm,
     KeyVault,
+    Graph,
 }
 
 impl Service {
@@ -29,6 +30,7 @@ impl Service {
             Service::Storage => "Blob Storage",
             Service::Arm => "Azure Resource Manager",
             Service::KeyVault => "Key Vault",
+            Service::Graph => "Microsoft Graph",
         }
     }
 
@@ -43,6 +45,9 @@ impl Service {
             }
             Service::KeyVault => {
                 "give a Key Vault token in a file (--key-vault-token-file / IDP_KEY_VAULT_TOKEN_FILE), or log in with `az login`"
+            }
+            Service::Graph => {
+                "give a Microsoft Graph token in a file (--graph-token-file / IDP_GRAPH_TOKEN_FILE), or log in with `az login`"
             }
         }
     }
@@ -120,6 +125,10 @@ impl idp_core::diagnostic::Diagnostic for CredentialError {
                 service: Service::KeyVault,
                 ..
             } => "check the path given by --key-vault-token-file / IDP_KEY_VAULT_TOKEN_FILE / key_vault.token_file".into(),
+            CredentialError::TokenFile {
+                service: Service::Graph,
+                ..
+            } => "check the path given by --graph-token-file / IDP_GRAPH_TOKEN_FILE / graph.token_file".into(),
             CredentialError::TokenFile { .. } => {
                 "check the path given by --arm-token-file / IDP_ARM_TOKEN_FILE / arm.token_file".into()
             }
@@ -221,6 +230,17 @@ impl Credentials {
         }
     }
 
+    /// Microsoft Graph's credential: `token_file` when given, else the chain.
+    pub fn graph(
+        &self,
+        token_file: Option<&std::path::Path>,
+    ) -> Result<Arc<dyn TokenCredential>, CredentialError> {
+        match token_file {
+            Some(path) => Self::token_file(Service::Graph, path, "Graph token file"),
+            None => self.chain(Service::Graph),
+        }
+    }
+
     /// Blob Storage's credential for `method`: the chain when it is the detected method,
     /// else one built for that method (publish-metadata's `--auth`).
     pub fn storage(&self, method: Method) -> Result<Arc<dyn TokenCredential>, CredentialError> {
@@ -258,18 +278,7 @@ fn build(
             let platform = idp_http::platform_client().map_err(|e| setup(e.to_string()))?;
             azure_identity::ManagedIdentityCredential::new(Some(
                 azure_identity::ManagedIdentityCredentialOptions {
-                    client_options: azure_core::http::ClientOptions {
-                        transport: Some(azure_core::http::Transport::new(Arc::new(platform))),
-                        retry: azure_core::http::RetryOptions::exponential(
-                            azure_core::http::ExponentialRetryOptions {
-                                max_retries: 3,
-                                initial_delay: azure_core::time::Duration::milliseconds(500),
-                                max_total_elapsed: azure_core::time::Duration::seconds(10),
-                                ..Default::default()
-                            },
-                        ),
-                        ..Default::default()
-                    },
+                    client_options: platform_options(platform),
                     ..Default::default()
                 },
             ))
@@ -285,6 +294,24 @@ fn build(
         ))
         .map_err(|e| setup(e.to_string()))?,
     })
+}
+
+/// The SDK's options for a platform's managed-identity endpoint: plain HTTP on the machine,
+/// through `platform` ([`idp_http::platform_client`]), and few retries (the SDK's default
+/// is a minute of them, on an endpoint that answers at once or not at all).
+pub(crate) fn platform_options(platform: reqwest::Client) -> azure_core::http::ClientOptions {
+    azure_core::http::ClientOptions {
+        transport: Some(azure_core::http::Transport::new(Arc::new(platform))),
+        retry: azure_core::http::RetryOptions::exponential(
+            azure_core::http::ExponentialRetryOptions {
+                max_retries: 3,
+                initial_delay: azure_core::time::Duration::milliseconds(500),
+                max_total_elapsed: azure_core::time::Duration::seconds(10),
+                ..Default::default()
+            },
+        ),
+        ..Default::default()
+    }
 }
 
 /// The largest token file idp reads (a real token is a few kilobytes).

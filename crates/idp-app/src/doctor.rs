@@ -6,14 +6,17 @@
 //! own cloud's Resource Manager and authority.
 
 use crate::context::Context;
-use crate::exchange::{self, Exchanger, Job, Shape};
+use crate::exchange::{self, Assertion, Exchanger, Job};
 use crate::fanout::fan_out;
+use crate::managed_identity::TokenFacts;
 use crate::select::Selected;
+use idp_arm::graph::GraphError;
 use idp_arm::{ArmError, Fic, FicMismatch, choose_fic};
 use idp_core::azure_id::IdentityId;
 use idp_core::diagnostic::{Diagnostic, Report};
 use idp_core::keyring::KeyEntry;
 use idp_exchange::client::ExchangeError;
+use idp_inventory::Trust;
 use idp_publish::doctor::{Finding, Status};
 
 /// The most FICs a managed identity may hold.
@@ -73,6 +76,16 @@ pub fn fic_findings(
     ]
 }
 
+/// An `entra-app` customer checked without Microsoft Graph: its app's FIC is not read.
+pub fn no_graph() -> Finding {
+    finding(
+        "app fic",
+        Status::Warn,
+        "the app's federated credential was not read (no Microsoft Graph access given)".into(),
+        Some("pass --graph (the Azure CLI login, workload or managed identity) or --graph-token-file to have it checked".into()),
+    )
+}
+
 /// A customer whose identity is not recorded: its FIC cannot be read.
 pub fn no_identity() -> Finding {
     finding(
@@ -110,12 +123,172 @@ pub fn exchange_finding(result: &Result<(), ExchangeError>) -> Finding {
     }
 }
 
+/// What the publisher's managed identity's token says, for an `entra-app` customer: the
+/// publisher's app's FIC must name its tenant's v2.0 issuer and its principal id.
+pub fn managed_identity_finding(
+    token: &Result<TokenFacts, Report>,
+    authority: &str,
+    app_id: &str,
+) -> Finding {
+    match token {
+        Ok(f) if f.token_type.as_deref().is_some_and(|t| t != "app") => finding(
+            "managed identity",
+            Status::Fail,
+            format!(
+                "the token is a `{}` token, not an app-only managed identity token",
+                f.token_type.as_deref().unwrap_or_default()
+            ),
+            Some("run idp where the publisher's user-assigned identity is attached (App Service, Container Apps, Functions, a VM)".into()),
+        ),
+        Ok(f) => finding(
+            "managed identity",
+            Status::Ok,
+            format!(
+                "token of client id {} in tenant {}: the app {app_id}'s FIC must name issuer {}/{}/v2.0 and subject {} (its principal id)",
+                f.client_id,
+                f.tenant,
+                authority.trim_end_matches('/'),
+                f.tenant,
+                f.principal_id
+            ),
+            None,
+        ),
+        Err(e) => finding(
+            "managed identity",
+            Status::Fail,
+            idp_core::secret::redact(&format!("{e:#}")),
+            e.hint(),
+        ),
+    }
+}
+
+/// What the publisher's app's FICs, read over Microsoft Graph, say for an `entra-app`
+/// customer: one must name the managed identity's token's issuer (its tenant's v2.0
+/// issuer, byte for byte), its `oid` as subject and the exchange's audience; and how many
+/// of the app's 20 slots are used.
+pub fn app_fic_findings(
+    fics: Result<Vec<Fic>, GraphError>,
+    token: &TokenFacts,
+    audience: &str,
+    app_id: &str,
+) -> Vec<Finding> {
+    let fics = match fics {
+        Ok(f) => f,
+        Err(e) => return vec![finding("app fic", Status::Fail, e.to_string(), e.hint())],
+    };
+    let make = format!(
+        "`idp fic --way entra-app --publisher-tenant {} --principal-id {}` prints it in each tool's form",
+        token.tenant, token.principal_id
+    );
+    let verdict = if fics.is_empty() {
+        finding(
+            "app fic",
+            Status::Fail,
+            format!("the app {app_id} has no federated credentials (AADSTS70025)"),
+            Some(format!("add one trusting the managed identity: {make}")),
+        )
+    } else {
+        match fics.iter().find(|f| f.subject == token.principal_id) {
+            None => {
+                let by_client = fics
+                    .iter()
+                    .find(|f| f.subject.eq_ignore_ascii_case(&token.client_id));
+                match by_client {
+                    Some(f) => finding(
+                        "app fic",
+                        Status::Fail,
+                        format!(
+                            "FIC `{}`'s subject is the managed identity's client id {}; it must be its principal (object) id {} (AADSTS700213)",
+                            f.name, token.client_id, token.principal_id
+                        ),
+                        Some(format!(
+                            "set the FIC's subject to {}: {make}",
+                            token.principal_id
+                        )),
+                    ),
+                    None => finding(
+                        "app fic",
+                        Status::Fail,
+                        format!(
+                            "no FIC of the app {app_id} has subject {} (the managed identity's principal id); they have {:?} (AADSTS700213)",
+                            token.principal_id,
+                            fics.iter().map(|f| f.subject.as_str()).collect::<Vec<_>>()
+                        ),
+                        Some(format!("add one trusting this identity: {make}")),
+                    ),
+                }
+            }
+            Some(f) if f.issuer != token.issuer => {
+                let theirs_tenant = f
+                    .issuer
+                    .trim_end_matches('/')
+                    .trim_end_matches("/v2.0")
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default();
+                let why = if !theirs_tenant.eq_ignore_ascii_case(&token.tenant) {
+                    format!(
+                        "it names tenant `{theirs_tenant}`, and the managed identity's token is from tenant {}",
+                        token.tenant
+                    )
+                } else {
+                    idp_arm::issuer_difference(&token.issuer, &f.issuer)
+                };
+                finding(
+                    "app fic",
+                    Status::Fail,
+                    format!(
+                        "FIC `{}`'s issuer is `{}`, the managed identity's token's is `{}`: {why} (AADSTS700211)",
+                        f.name, f.issuer, token.issuer
+                    ),
+                    Some(format!(
+                        "set the FIC's issuer to `{}`: {make}",
+                        token.issuer
+                    )),
+                )
+            }
+            Some(f) if !f.audiences.iter().any(|a| a == audience) => finding(
+                "app fic",
+                Status::Fail,
+                format!(
+                    "FIC `{}`'s audience is {:?}, not `{audience}` (AADSTS700212)",
+                    f.name, f.audiences
+                ),
+                Some(format!("set its one audience to `{audience}`: {make}")),
+            ),
+            Some(f) => finding(
+                "app fic",
+                Status::Ok,
+                format!(
+                    "FIC `{}` of the app {app_id}: issuer `{}` (the identity's tenant {}), subject {} (its principal id), audience `{audience}`",
+                    f.name, f.issuer, token.tenant, f.subject
+                ),
+                None,
+            ),
+        }
+    };
+    let used = fics.len();
+    let full = used >= idp_arm::graph::MAX_APP_FICS;
+    vec![
+        verdict,
+        finding(
+            "app fic slots",
+            if full { Status::Warn } else { Status::Ok },
+            format!(
+                "{used} of the {} federated credentials an app registration may hold",
+                idp_arm::graph::MAX_APP_FICS
+            ),
+            full.then(|| "remove FICs no one uses before adding another".to_owned()),
+        ),
+    ]
+}
+
 /// `--no-exchange`: the values were checked, nothing sent.
 pub fn values_only() -> Finding {
     finding(
         "values",
         Status::Ok,
-        "tenant, client id, subject and scope are well-formed (no exchange sent)".into(),
+        "the customer's values and scope are well-formed (no exchange sent)".into(),
         None,
     )
 }
@@ -152,7 +325,6 @@ pub fn vault_key(ctx: &Context, ring: &idp_core::keyring::Keyring, active: &KeyE
 /// Manager, then (with an exchanger) a real exchange. Findings per customer, in order.
 pub async fn customers(
     ctx: &Context,
-    shape: &Shape,
     chosen: Vec<(Selected, Job)>,
     exchanger: Option<&Exchanger>,
     parallel: usize,
@@ -165,16 +337,58 @@ pub async fn customers(
     let backoff = idp_exchange::client::SharedBackoff::new();
     let backoff = &backoff;
     let outcomes = fan_out(items, parallel, |(who, job): (Selected, Job)| async move {
-        let mut found = match &who.customer.identity {
-            None => vec![no_identity()],
-            Some(id) => {
+        let mut found = match (&who.customer.trust, &job.assertion) {
+            (
+                Trust::EntraApp { .. },
+                Assertion::ManagedIdentity {
+                    client_id,
+                    resource,
+                },
+            ) => {
+                let token = match ctx.managed_identity() {
+                    Ok(mi) => mi
+                        .token(client_id.as_deref(), resource)
+                        .await
+                        .map_err(Report::from),
+                    Err(e) => Err(e),
+                };
+                let facts = token.map(|t| t.facts);
+                let mut found = vec![managed_identity_finding(
+                    &facts,
+                    &job.context.authority,
+                    &job.context.client_id,
+                )];
+                let Ok(facts) = facts else {
+                    // Without the token there is nothing to present: the exchange is moot.
+                    return found;
+                };
+                match ctx.graph(job.cloud) {
+                    Ok(None) => found.push(no_graph()),
+                    Ok(Some(graph)) => found.extend(app_fic_findings(
+                        graph.app_fics(&job.context.client_id).await,
+                        &facts,
+                        job.audience(),
+                        &job.context.client_id,
+                    )),
+                    Err(e) => {
+                        found.push(finding("app fic", Status::Fail, format!("{e:#}"), e.hint()))
+                    }
+                }
+                found
+            }
+            (Trust::Issuer { identity: None, .. }, _) => vec![no_identity()],
+            (
+                Trust::Issuer {
+                    identity: Some(id),
+                    subject,
+                },
+                _,
+            ) => {
                 let fics = read_fics(ctx, id, job.cloud).await;
-                fic_findings(
-                    fics,
-                    shape.issuer.as_str(),
-                    job.spec.audience.as_str(),
-                    &who.customer.subject,
-                )
+                fic_findings(fics, &job.context.issuer, job.audience(), subject)
+            }
+            (Trust::EntraApp { .. }, Assertion::Signed(_)) => {
+                unreachable!("an entra-app customer's job presents the managed identity's token")
             }
         };
         found.push(match exchanger {
@@ -283,6 +497,146 @@ mod tests {
             "{:?}",
             f[0].fix
         );
+    }
+
+    fn mi() -> TokenFacts {
+        TokenFacts {
+            issuer: "https://login.microsoftonline.com/pt/v2.0".into(),
+            tenant: "pt".into(),
+            principal_id: "oid-1".into(),
+            client_id: "client-1".into(),
+            audience: crate::managed_identity::TOKEN_EXCHANGE_APP_ID.into(),
+            token_type: Some("app".into()),
+        }
+    }
+
+    #[test]
+    fn the_apps_fic_must_name_the_identitys_tenant_issuer_and_principal_id() {
+        let ok = app_fic_findings(
+            Ok(vec![fic(
+                "mi",
+                "https://login.microsoftonline.com/pt/v2.0",
+                "oid-1",
+            )]),
+            &mi(),
+            AUD,
+            "app",
+        );
+        assert_eq!((ok[0].check, ok[0].status), ("app fic", Status::Ok));
+        assert_eq!((ok[1].check, ok[1].status), ("app fic slots", Status::Ok));
+        assert!(ok[1].detail.starts_with("1 of the 20"), "{}", ok[1].detail);
+
+        let fail = |fics: Vec<Fic>| {
+            let f = app_fic_findings(Ok(fics), &mi(), AUD, "app");
+            assert_eq!(f[0].status, Status::Fail, "{:?}", f[0]);
+            (f[0].detail.clone(), f[0].fix.clone().unwrap_or_default())
+        };
+        let (detail, fix) = fail(vec![]);
+        assert!(detail.contains("70025"), "{detail}");
+        assert!(
+            fix.contains("--publisher-tenant pt --principal-id oid-1"),
+            "{fix}"
+        );
+        // The client id where the principal id belongs: said as such.
+        let (detail, _) = fail(vec![fic(
+            "mi",
+            "https://login.microsoftonline.com/pt/v2.0",
+            "client-1",
+        )]);
+        assert!(
+            detail.contains("must be its principal (object) id oid-1"),
+            "{detail}"
+        );
+        let (detail, _) = fail(vec![fic(
+            "mi",
+            "https://login.microsoftonline.com/pt/v2.0",
+            "x",
+        )]);
+        assert!(
+            detail.contains("no FIC of the app app has subject oid-1"),
+            "{detail}"
+        );
+        // Another tenant's issuer: the customer's, say.
+        let (detail, fix) = fail(vec![fic(
+            "mi",
+            "https://login.microsoftonline.com/ct/v2.0",
+            "oid-1",
+        )]);
+        assert!(
+            detail.contains("it names tenant `ct`") && detail.contains("700211"),
+            "{detail}"
+        );
+        assert!(
+            fix.contains("https://login.microsoftonline.com/pt/v2.0"),
+            "{fix}"
+        );
+        let (detail, _) = fail(vec![fic(
+            "mi",
+            "https://login.microsoftonline.com/pt/v2.0/",
+            "oid-1",
+        )]);
+        assert!(detail.contains("trailing slash"), "{detail}");
+        let mut other_aud = fic("mi", "https://login.microsoftonline.com/pt/v2.0", "oid-1");
+        other_aud.audiences = vec!["api://other".into()];
+        let (detail, _) = fail(vec![other_aud]);
+        assert!(detail.contains("700212"), "{detail}");
+
+        // Graph's refusal is the check's failure, with Graph's hint.
+        let f = app_fic_findings(
+            Err(GraphError::Forbidden {
+                app_id: "app".into(),
+                status: 403,
+                code: "Authorization_RequestDenied".into(),
+            }),
+            &mi(),
+            AUD,
+            "app",
+        );
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].fix
+                .as_deref()
+                .unwrap()
+                .contains("Application.Read.All")
+        );
+        // A full app is a warning.
+        let all: Vec<Fic> = (0..20)
+            .map(|i| {
+                fic(
+                    &format!("f{i}"),
+                    "https://login.microsoftonline.com/pt/v2.0",
+                    &format!("s{i}"),
+                )
+            })
+            .collect();
+        let f = app_fic_findings(Ok(all), &mi(), AUD, "app");
+        assert_eq!(f[1].status, Status::Warn);
+        assert_eq!(no_graph().status, Status::Warn);
+    }
+
+    #[test]
+    fn the_managed_identity_finding_names_what_the_apps_fic_must_say() {
+        let f = managed_identity_finding(&Ok(mi()), "https://login.microsoftonline.com/", "app");
+        assert_eq!(f.status, Status::Ok);
+        assert!(
+            f.detail
+                .contains("issuer https://login.microsoftonline.com/pt/v2.0 and subject oid-1"),
+            "{}",
+            f.detail
+        );
+        let mut user = mi();
+        user.token_type = Some("user".into());
+        assert_eq!(
+            managed_identity_finding(&Ok(user), "https://x", "app").status,
+            Status::Fail
+        );
+        let e = managed_identity_finding(
+            &Err(Report::usage("no identity endpoint", "run it on Azure")),
+            "https://x",
+            "app",
+        );
+        assert_eq!(e.status, Status::Fail);
+        assert_eq!(e.fix.as_deref(), Some("run it on Azure"));
     }
 
     #[test]

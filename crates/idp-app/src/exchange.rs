@@ -4,7 +4,9 @@
 //! log, and, for many, one bounded fan-out sharing one throttle: a 429 or 5xx from Entra
 //! holds every worker for the same `Retry-After`.
 
+use crate::context::Context;
 use crate::fanout::{Outcome, fan_out};
+use crate::managed_identity::{ManagedIdentity, TokenFacts};
 use crate::select::Selected;
 use idp_core::Issuer;
 use idp_core::assertion::{AssertionSpec, Audience, Lifetime, PrivateClaims, Subject};
@@ -12,11 +14,12 @@ use idp_core::audit::{AuditLog, Minter};
 use idp_core::cloud::Cloud;
 use idp_core::diagnostic::{Problem, Report};
 use idp_core::signer::Signer;
-use idp_exchange::client::{self, ExchangeError, RetryNote, SharedBackoff};
+use idp_exchange::client::{self, ExchangeError, RetryNote, SharedBackoff, SignError};
 use idp_exchange::explain;
 use idp_exchange::request::Target;
 use idp_exchange::response::AccessToken;
 use idp_exchange::retry::{Policy, Transient};
+use idp_inventory::Trust;
 use std::sync::Arc;
 
 /// Which cloud a customer is in: `--cloud` first, then the customer's recorded cloud, then
@@ -40,7 +43,9 @@ impl CloudChoice {
 /// explicitly wins over what each customer's cloud would give.
 #[derive(Debug, Clone)]
 pub struct Shape {
-    pub issuer: Issuer,
+    /// idp's issuer; why there is none when none is configured (a publisher with only
+    /// `entra-app` customers signs nothing, so that is said only when one is signed for).
+    pub issuer: Result<Issuer, Problem>,
     pub cloud: CloudChoice,
     /// An explicit authority host; else the customer's cloud's.
     pub authority_host: Option<String>,
@@ -62,10 +67,17 @@ impl Shape {
         })
     }
 
+    /// idp's issuer, which every assertion idp signs needs.
+    pub fn issuer(&self) -> Result<&Issuer, Report> {
+        self.issuer
+            .as_ref()
+            .map_err(|why| Report::from(why.clone()))
+    }
+
     /// The assertion for `subject` in `cloud`.
     pub fn spec(&self, subject: &str, cloud: Cloud) -> Result<AssertionSpec, Report> {
         Ok(AssertionSpec {
-            issuer: self.issuer.clone(),
+            issuer: self.issuer()?.clone(),
             subject: Subject::parse(subject)?,
             audience: self.audience(cloud),
             lifetime: self.lifetime,
@@ -86,13 +98,26 @@ pub enum Scope {
     RecordedOrArm,
 }
 
+/// What a customer's exchange presents as its client assertion, by way.
+#[derive(Debug, Clone)]
+pub enum Assertion {
+    /// An assertion idp signs with its active key (the `issuer` way).
+    Signed(AssertionSpec),
+    /// The publisher's managed identity's token for the token-exchange audience (the
+    /// `entra-app` way): identity `client_id` (`None`: the machine's only one).
+    ManagedIdentity {
+        client_id: Option<String>,
+        resource: String,
+    },
+}
+
 /// One customer's exchange, every input checked.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub name: Option<String>,
     pub cloud: Cloud,
     pub target: Target,
-    pub spec: AssertionSpec,
+    pub assertion: Assertion,
     /// The values an explanation names.
     pub context: explain::Context,
 }
@@ -100,6 +125,19 @@ pub struct Job {
 impl Job {
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or("-")
+    }
+
+    /// The assertion idp signs, for an `issuer` customer.
+    pub fn spec(&self) -> Option<&AssertionSpec> {
+        match &self.assertion {
+            Assertion::Signed(spec) => Some(spec),
+            Assertion::ManagedIdentity { .. } => None,
+        }
+    }
+
+    /// The audience the assertion carries (the FIC's audience).
+    pub fn audience(&self) -> &str {
+        &self.context.audience
     }
 }
 
@@ -123,22 +161,45 @@ pub fn plan(shape: &Shape, who: &Selected, scope: &Scope) -> Result<Job, Report>
     };
     let authority = shape.authority(cloud);
     let target = Target::new(&authority, &c.tenant, &c.client_id, &scope)?;
-    let spec = shape.spec(&c.subject, cloud)?;
+    let audience = shape.audience(cloud);
+    let (assertion, issuer, subject, entra_app) = match &c.trust {
+        Trust::Issuer { subject, .. } => (
+            Assertion::Signed(shape.spec(subject, cloud)?),
+            shape.issuer()?.as_str().to_owned(),
+            subject.clone(),
+            None,
+        ),
+        // The issuer and subject are the identity's, known once its token came.
+        Trust::EntraApp { managed_identity } => (
+            Assertion::ManagedIdentity {
+                client_id: managed_identity.clone(),
+                resource: audience.as_str().to_owned(),
+            },
+            String::new(),
+            String::new(),
+            Some(explain::EntraApp::default()),
+        ),
+    };
+    let lifetime_secs = match &assertion {
+        Assertion::Signed(spec) => spec.lifetime.get().as_secs(),
+        Assertion::ManagedIdentity { .. } => 0,
+    };
     let context = explain::Context {
-        issuer: spec.issuer.as_str().to_owned(),
-        subject: c.subject.clone(),
-        audience: spec.audience.as_str().to_owned(),
+        issuer,
+        subject,
+        audience: audience.as_str().to_owned(),
         tenant: c.tenant.clone(),
         client_id: c.client_id.clone(),
         scope,
         authority,
-        lifetime_secs: spec.lifetime.get().as_secs(),
+        lifetime_secs,
+        entra_app,
     };
     Ok(Job {
         name: who.name.clone(),
         cloud,
         target,
-        spec,
+        assertion,
         context,
     })
 }
@@ -151,18 +212,53 @@ pub fn scope_needed() -> Report {
     )
 }
 
-/// Signs and sends: one key, the audit log, the command's name for its lines, the retry
-/// policy.
+/// Makes each assertion and sends it: idp's active key and the audit log for the `issuer`
+/// way, the machine's managed identity for the `entra-app` way, the command's name for
+/// the audit lines, the retry policy.
 #[derive(Debug, Clone)]
 pub struct Exchanger {
     pub http: reqwest::Client,
-    pub key: Arc<Signer>,
+    /// The active key: there when a job signs.
+    pub key: Option<Arc<Signer>>,
+    /// The machine's managed identity: there when a job presents its token.
+    pub managed_identity: Option<Arc<ManagedIdentity>>,
     pub audit: Option<Arc<AuditLog>>,
     pub command: &'static str,
     pub policy: Policy,
 }
 
 impl Exchanger {
+    /// The exchanger `jobs` need: the keyring's active key and the audit log only when one
+    /// of them signs (a publisher with only `entra-app` customers needs no keys), the
+    /// managed identity only when one presents its token.
+    pub fn for_jobs(
+        ctx: &Context,
+        jobs: &[Job],
+        command: &'static str,
+        policy: Policy,
+    ) -> Result<Self, Report> {
+        let signs = jobs.iter().any(|j| j.spec().is_some());
+        let (key, audit) = if signs {
+            let ring = ctx.keys().load()?;
+            (Some(ctx.active_signer(&ring)?), ctx.audit()?)
+        } else {
+            (None, None)
+        };
+        let managed_identity = if jobs.iter().any(|j| j.spec().is_none()) {
+            Some(ctx.managed_identity()?)
+        } else {
+            None
+        };
+        Ok(Self {
+            http: ctx.http()?.clone(),
+            key,
+            managed_identity,
+            audit,
+            command,
+            policy,
+        })
+    }
+
     /// One exchange, a fresh assertion per attempt; `on_retry` hears of each retry.
     pub async fn one(
         &self,
@@ -170,18 +266,60 @@ impl Exchanger {
         backoff: Option<&SharedBackoff>,
         on_retry: impl FnMut(&RetryNote),
     ) -> Result<AccessToken, ExchangeError> {
-        let minter = Minter::new(&self.key, self.audit.as_deref(), self.command);
-        let sign = async || Ok(minter.mint(&job.spec, job.name.as_deref()).await?.token);
-        client::exchange_sharing(
-            &self.http,
-            &job.target,
-            &job.context,
-            &self.policy,
-            backoff,
-            sign,
-            on_retry,
-        )
-        .await
+        match &job.assertion {
+            Assertion::Signed(spec) => {
+                let key = self
+                    .key
+                    .as_ref()
+                    .expect("Exchanger::for_jobs loads the key for jobs that sign");
+                let minter = Minter::new(key, self.audit.as_deref(), self.command);
+                let sign = async || {
+                    minter
+                        .mint(spec, job.name.as_deref())
+                        .await
+                        .map(|s| s.token)
+                        .map_err(SignError::new)
+                };
+                client::exchange_sharing(
+                    &self.http,
+                    &job.target,
+                    &job.context,
+                    &self.policy,
+                    backoff,
+                    sign,
+                    on_retry,
+                )
+                .await
+            }
+            Assertion::ManagedIdentity {
+                client_id,
+                resource,
+            } => {
+                let mi = self
+                    .managed_identity
+                    .as_ref()
+                    .expect("Exchanger::for_jobs sets the managed identity for jobs that need it");
+                let get = async || {
+                    mi.token(client_id.as_deref(), resource)
+                        .await
+                        .map_err(SignError::new)
+                };
+                // The token says whose it is: the explanations name its tenant and ids.
+                let first = get().await.map_err(ExchangeError::Sign)?;
+                let context = with_identity(&job.context, &first.facts);
+                let sign = async || get().await.map(|t| t.token);
+                client::exchange_sharing(
+                    &self.http,
+                    &job.target,
+                    &context,
+                    &self.policy,
+                    backoff,
+                    sign,
+                    on_retry,
+                )
+                .await
+            }
+        }
     }
 
     /// Every job, at most `parallel` at once, sharing one throttle. `on_token` takes each
@@ -208,6 +346,19 @@ impl Exchanger {
         })
         .await
     }
+}
+
+/// `context` naming the managed identity its token showed.
+fn with_identity(context: &explain::Context, facts: &TokenFacts) -> explain::Context {
+    let mut c = context.clone();
+    c.issuer = facts.issuer.clone();
+    c.subject = facts.principal_id.clone();
+    c.entra_app = Some(explain::EntraApp {
+        publisher_tenant: facts.tenant.clone(),
+        principal_id: facts.principal_id.clone(),
+        managed_identity: facts.client_id.clone(),
+    });
+    c
 }
 
 /// The retry policy of a check (doctor, the rotation canary): no waiting out propagation,
@@ -246,7 +397,8 @@ pub fn describe(e: &ExchangeError) -> (Option<u64>, String) {
             Some(x) => format!("{}; {}", x.meaning, x.check),
             None => error.summary().to_owned(),
         },
-        // The signer's own explanation (a vault's refusal, the audit log) is the news.
+        // The maker's own explanation (a vault's refusal, the audit log, the managed
+        // identity's endpoint) is the news.
         ExchangeError::Sign(cause) => format!("{e}: {cause}"),
         other => other.to_string(),
     };
@@ -295,7 +447,7 @@ mod tests {
 
     fn shape() -> Shape {
         Shape {
-            issuer: Issuer::parse("https://acct.blob.core.windows.net/oidc").unwrap(),
+            issuer: Ok(Issuer::parse("https://acct.blob.core.windows.net/oidc").unwrap()),
             cloud: CloudChoice::default(),
             authority_host: None,
             audience: None,
@@ -332,7 +484,10 @@ mod tests {
             assert_eq!(job.cloud, cloud);
             assert_eq!(job.target.authority, cloud.authority_host());
             assert_eq!(job.target.scope, cloud.arm_scope(), "{cloud}");
-            assert_eq!(job.spec.audience.as_str(), cloud.token_exchange_audience());
+            assert_eq!(
+                job.spec().unwrap().audience.as_str(),
+                cloud.token_exchange_audience()
+            );
             assert_eq!(job.context.scope, job.target.scope);
             assert_eq!(job.context.audience, cloud.token_exchange_audience());
         }
@@ -350,7 +505,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(job.target.authority, "https://127.0.0.1:8444");
-        assert_eq!(job.spec.audience.as_str(), "api://custom");
+        assert_eq!(job.spec().unwrap().audience.as_str(), "api://custom");
         assert_eq!(job.target.scope, "https://vault.azure.cn/.default");
         let job = plan(
             &s,
@@ -380,6 +535,62 @@ mod tests {
                 .unwrap()
                 .contains("--scope https://vault.azure.net/.default")
         );
+    }
+
+    #[test]
+    fn an_entra_app_customer_presents_the_managed_identitys_token_and_needs_no_issuer() {
+        let mut s = shape();
+        s.issuer = Err(Problem::usage(
+            "no configuration file at idp.toml",
+            "run `idp init --issuer <URL>` here first",
+        ));
+        let who = Selected {
+            name: Some("f".into()),
+            customer: Customer {
+                cloud: Some(Cloud::UsGov),
+                ..Customer::entra_app(TENANT, CLIENT, Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301"))
+            },
+        };
+        let job = plan(&s, &who, &Scope::RecordedOrArm).unwrap();
+        match &job.assertion {
+            Assertion::ManagedIdentity {
+                client_id,
+                resource,
+            } => {
+                assert_eq!(
+                    client_id.as_deref(),
+                    Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301")
+                );
+                assert_eq!(resource, Cloud::UsGov.token_exchange_audience());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(job.spec().is_none());
+        assert_eq!(job.target.client_id, CLIENT);
+        assert_eq!(job.target.authority, Cloud::UsGov.authority_host());
+        assert!(job.context.entra_app.is_some());
+        // Its facts come from the token, once it came.
+        let facts = TokenFacts {
+            issuer: "https://login.microsoftonline.us/p/v2.0".into(),
+            tenant: "p".into(),
+            principal_id: "oid".into(),
+            client_id: "mi".into(),
+            ..TokenFacts::default()
+        };
+        let c = with_identity(&job.context, &facts);
+        assert_eq!(
+            (c.issuer.as_str(), c.subject.as_str()),
+            (facts.issuer.as_str(), "oid")
+        );
+        assert_eq!(c.entra_app.unwrap().publisher_tenant, "p");
+        // An issuer-way customer without an issuer configured is refused, naming the fix.
+        let e = plan(&s, &who_issuer(), &Scope::RecordedOrArm).unwrap_err();
+        assert!(e.is_usage());
+        assert_eq!(e.lines()[0], "no configuration file at idp.toml");
+    }
+
+    fn who_issuer() -> Selected {
+        who(None, None)
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!   keystore and active signer, audit log, Resource Manager clients per cloud;
 //! - [`credentials`]: one Azure credential chain for storage, Resource Manager and Key
 //!   Vault, with each service's token file;
+//! - [`managed_identity`]: the machine's managed identity's token, the `entra-app` way's
+//!   assertion;
 //! - [`select`]: whom a command acts for (one customer, several, all, a shard, or ids);
 //! - [`fanout`]: the one bounded fan-out over many customers;
 //! - [`exchange`]: the token exchange for one customer or many, sharing one throttle;
@@ -28,6 +30,7 @@ pub mod doctor;
 pub mod exchange;
 pub mod fanout;
 pub mod keys;
+pub mod managed_identity;
 pub mod publish;
 pub mod rotation;
 pub mod select;

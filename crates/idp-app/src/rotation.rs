@@ -77,7 +77,7 @@ impl World for Live<'_> {
 
     async fn published_kids(&self) -> Result<(String, BTreeSet<String>), Report> {
         use idp_core::diagnostic::Problem;
-        let published = idp_publish::readback::fetch_published(self.ctx.http()?, &self.shape.issuer)
+        let published = idp_publish::readback::fetch_published(self.ctx.http()?, self.shape.issuer()?)
             .await
             .problem(|| Problem::failed(
                 "cannot read the published JWKS, so idp cannot tell whether Entra can verify the key",
@@ -100,10 +100,20 @@ impl World for Live<'_> {
         use crate::exchange::{Exchanger, Scope, check_policy, explain, plan};
         use crate::select::{Selection, resolve};
         let chosen = resolve(&Selection::One(customer.to_owned()), None, self.inventory)?;
+        if chosen[0].customer.way() != idp_inventory::Way::Issuer {
+            return Err(Report::usage(
+                format!(
+                    "customer {customer} is of the {} way: its exchanges present the publisher's managed identity's token, not an assertion idp signs, so it cannot prove a key",
+                    chosen[0].customer.way()
+                ),
+                "name a customer of the issuer way for --canary",
+            ));
+        }
         let job = plan(self.shape, &chosen[0], &Scope::RecordedOrArm)?;
         let exchanger = Exchanger {
             http: self.ctx.http()?.clone(),
-            key: Arc::clone(key),
+            key: Some(Arc::clone(key)),
+            managed_identity: None,
             audit: self.ctx.audit()?,
             command: "keys activate",
             policy: check_policy(),

@@ -312,7 +312,7 @@ mod tests {
         let (_d, file) = inventory(&["zeta", "alpha", "mid"]);
         let one = resolve(&Selection::One("mid".into()), None, &file).unwrap();
         assert_eq!(names(&one), ["mid"]);
-        assert_eq!(one[0].customer.subject, "mid");
+        assert_eq!(one[0].customer.subject(), Some("mid"));
         let named = resolve(
             &Selection::Named(vec!["zeta".into(), "alpha".into()]),
             None,

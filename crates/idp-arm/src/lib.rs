@@ -28,6 +28,8 @@ use serde::Deserialize;
 use std::sync::Arc;
 use thiserror::Error;
 
+pub mod graph;
+
 /// The Microsoft.ManagedIdentity API version used (GA, published by the provider).
 pub const API_VERSION: &str = "2023-01-31";
 /// Largest ARM answer read (a UAMI with 20 FICs is a few KB).
@@ -81,6 +83,10 @@ impl idp_core::diagnostic::Diagnostic for ArmError {
         Some(match self {
             ArmError::NotFound { id, .. } if id.ends_with("/listTokens") => "check the managed application's resource id (subscription, resource group, application name): `az managedapp list --query \"[].id\"`".into(),
             ArmError::NotFound { .. } => "check the resource id (subscription, managed resource group, identity name); a managed app's resources live in its managed resource group, which the publisher reaches only through the application's `publisherAuthorization`".into(),
+            // Azure Policy's built-in "Managed Identity Federated Credentials should be from
+            // allowed issuer types" (2571b7c3-3056-4a61-b00a-9bc5232234f5) denies FIC writes
+            // whose issuer it does not know: 403 RequestDisallowedByPolicy.
+            ArmError::Forbidden { code, .. } if code == "RequestDisallowedByPolicy" => "an Azure Policy assignment denied it: when it is \"Managed Identity Federated Credentials should be from allowed issuer types\", the customer's admin adds idp's issuer URL to the assignment's allowedIssuerExceptions parameter (or the customer uses the entra-app way: the policy does not cover app registrations)".into(),
             ArmError::Forbidden { status: 401, .. } => "the ARM token is missing, expired or for another audience: log in again (`az login`), or give a fresh token in --arm-token-file / IDP_ARM_TOKEN_FILE".into(),
             ArmError::Forbidden { id, .. } if id.ends_with("/listTokens") => "only the managed application's publisher may list its tokens: run as the principal that created the application, or one named in its publisher authorizations (`properties.authorizations`)".into(),
             ArmError::Forbidden { .. } => "the identity you run as needs read access to the UAMI and its federated credentials: the `Managed Identity Operator` or `Reader` role on the managed resource group (the managed app's publisher authorization)".into(),
@@ -95,7 +101,7 @@ impl idp_core::diagnostic::Diagnostic for ArmError {
     }
 }
 
-/// ARM's error body: `{"error":{"code","message"}}`.
+/// ARM's (and Graph's) error body: `{"error":{"code","message"}}`.
 #[derive(Deserialize, Default)]
 struct ErrorBody {
     #[serde(default)]
@@ -110,27 +116,61 @@ struct ErrorDetail {
     message: String,
 }
 
-/// A client for ARM at `endpoint` (https://management.azure.com in the global cloud),
-/// authenticating with a bearer token for `scope` from `credential`.
+/// A bearer token for one scope from a credential, kept until [`TOKEN_MARGIN`] before it
+/// expires; shared by clones, and held while a token is fetched so that parallel requests
+/// wait for one fetch.
 #[derive(Clone)]
-pub struct ArmClient {
-    http: reqwest::Client,
-    endpoint: String,
+struct Bearer {
     scope: String,
     credential: Arc<dyn TokenCredential>,
-    /// The token last got, and when it expires; shared by clones, and held while a token
-    /// is fetched so that parallel requests wait for one fetch.
     cached: Arc<tokio::sync::Mutex<Option<(SecretString, time::OffsetDateTime)>>>,
 }
 
 /// A token is fetched again this long before it expires.
 const TOKEN_MARGIN: time::Duration = time::Duration::minutes(5);
 
+impl Bearer {
+    fn new(scope: String, credential: Arc<dyn TokenCredential>) -> Self {
+        Self {
+            scope,
+            credential,
+            cached: Arc::default(),
+        }
+    }
+
+    /// The token, or the scope and why none could be had (redacted).
+    async fn token(&self) -> Result<SecretString, (String, String)> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && *expires - TOKEN_MARGIN > time::OffsetDateTime::now_utc()
+        {
+            return Ok(token.clone());
+        }
+        let token = self
+            .credential
+            .get_token(&[&self.scope], None)
+            .await
+            .map_err(|e| (self.scope.clone(), idp_core::secret::redact(&e.to_string())))?;
+        let secret = SecretString::new(token.token.secret());
+        *cached = Some((secret.clone(), token.expires_on));
+        Ok(secret)
+    }
+}
+
+/// A client for ARM at `endpoint` (https://management.azure.com in the global cloud),
+/// authenticating with a bearer token for `scope` from `credential`.
+#[derive(Clone)]
+pub struct ArmClient {
+    http: reqwest::Client,
+    endpoint: String,
+    bearer: Bearer,
+}
+
 impl std::fmt::Debug for ArmClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ArmClient")
             .field("endpoint", &self.endpoint)
-            .field("scope", &self.scope)
+            .field("scope", &self.bearer.scope)
             .finish_non_exhaustive()
     }
 }
@@ -147,9 +187,7 @@ impl ArmClient {
         Self {
             http,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
-            scope: scope.to_owned(),
-            credential,
-            cached: Arc::default(),
+            bearer: Bearer::new(scope.to_owned(), credential),
         }
     }
 
@@ -159,23 +197,10 @@ impl ArmClient {
     }
 
     async fn token(&self) -> Result<SecretString, ArmError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((token, expires)) = cached.as_ref()
-            && *expires - TOKEN_MARGIN > time::OffsetDateTime::now_utc()
-        {
-            return Ok(token.clone());
-        }
-        let token = self
-            .credential
-            .get_token(&[&self.scope], None)
+        self.bearer
+            .token()
             .await
-            .map_err(|e| ArmError::Credential {
-                scope: self.scope.clone(),
-                detail: idp_core::secret::redact(&e.to_string()),
-            })?;
-        let secret = SecretString::new(token.token.secret());
-        *cached = Some((secret.clone(), token.expires_on));
-        Ok(secret)
+            .map_err(|(scope, detail)| ArmError::Credential { scope, detail })
     }
 
     fn path(id: &IdentityId) -> String {
@@ -629,5 +654,26 @@ mod tests {
             choose_fic(&two, ISS, AUD, Some("s3")),
             Err(FicMismatch::NoSuchSubject { .. })
         ));
+    }
+
+    #[test]
+    fn a_policy_denial_says_what_the_customers_admin_changes() {
+        use idp_core::diagnostic::Diagnostic as _;
+        let denied = ArmError::Forbidden {
+            id: "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u/federatedIdentityCredentials/idp".into(),
+            status: 403,
+            code: "RequestDisallowedByPolicy".into(),
+        };
+        let hint = denied.hint().unwrap();
+        assert!(
+            hint.contains("allowedIssuerExceptions") && hint.contains("entra-app"),
+            "{hint}"
+        );
+        let other = ArmError::Forbidden {
+            id: "/x".into(),
+            status: 403,
+            code: "AuthorizationFailed".into(),
+        };
+        assert!(!other.hint().unwrap().contains("allowedIssuerExceptions"));
     }
 }

@@ -2,8 +2,7 @@
 //! reader never sees half a token, and never a trailing newline) before the assertion in
 //! it is a third of the way to expiry, for as long as it is kept.
 
-use crate::signer::Signer;
-use idp_core::assertion::SignedAssertion;
+use crate::signer::{Minted, Signer};
 use idp_core::fsutil::{self, Overwrite};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -26,7 +25,7 @@ impl AssertionFile {
     pub async fn create(
         signer: &Signer,
         parent: Option<&Path>,
-    ) -> Result<(Self, SignedAssertion), crate::BrokerError> {
+    ) -> Result<(Self, Minted), crate::BrokerError> {
         let mut builder = tempfile::Builder::new();
         builder.prefix("idp-assertion-");
         let dir = match parent {
@@ -38,7 +37,7 @@ impl AssertionFile {
             .map_err(crate::BrokerError::Folder)?;
         let path = dir.path().join(FILE_NAME);
         let file = Self { dir, path };
-        let first = signer.mint().await?;
+        let first = signer.mint().await.map_err(crate::BrokerError::Assertion)?;
         file.write(&first)?;
         Ok((file, first))
     }
@@ -51,7 +50,7 @@ impl AssertionFile {
         self.dir.path()
     }
 
-    fn write(&self, signed: &SignedAssertion) -> Result<(), crate::BrokerError> {
+    fn write(&self, signed: &Minted) -> Result<(), crate::BrokerError> {
         fsutil::write_atomic(
             &self.path,
             signed.token.expose().as_bytes(),
@@ -61,19 +60,24 @@ impl AssertionFile {
         Ok(())
     }
 
-    /// Replaces the assertion whenever the current one is a third of its lifetime old,
-    /// until the returned task is aborted. A failed refresh is reported through `note` and
-    /// tried again within seconds (the file still holds a valid assertion meanwhile).
+    /// Replaces the assertion whenever the current one is a third of its lifetime old (a
+    /// fetched token: whenever its source hands out a new one, asked every minute), until
+    /// the returned task is aborted. A failed refresh is reported through `note` and tried
+    /// again within seconds (the file still holds a valid assertion meanwhile).
     pub fn keep_fresh(
         self: &Arc<Self>,
         signer: Arc<Signer>,
-        first: &SignedAssertion,
+        first: &Minted,
         note: impl Fn(String) + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
         let file = Arc::clone(self);
-        let mut iat = first.iat;
+        // A fetched token's `iat` is its issuer's (IMDS hands out one token for hours): its
+        // checks are a full interval apart, counted from each check.
+        let fetched = signer.subject().is_none();
+        let mut iat = if fetched { now() } else { first.iat };
+        let mut current = first.token.clone();
         tokio::spawn(async move {
-            let every = refresh_interval(signer.lifetime());
+            let every = signer.refresh_every();
             loop {
                 let age = now() - iat;
                 let wait = every.saturating_sub(Duration::from_secs(age.max(0) as u64));
@@ -81,12 +85,17 @@ impl AssertionFile {
                 match signer
                     .mint()
                     .await
-                    .map_err(crate::BrokerError::from)
+                    .map_err(crate::BrokerError::Assertion)
                     .and_then(|s| {
-                        file.write(&s)?;
-                        Ok(s.iat)
+                        if s.token.expose() != current.expose() {
+                            file.write(&s)?;
+                        }
+                        Ok(s)
                     }) {
-                    Ok(t) => iat = t,
+                    Ok(s) => {
+                        iat = if fetched { now() } else { s.iat };
+                        current = s.token;
+                    }
                     Err(e) => {
                         note(format!(
                             "could not refresh the assertion file: {e}; trying again"

@@ -31,7 +31,7 @@ pub enum BrokerError {
     #[error(transparent)]
     Write(#[from] idp_core::fsutil::WriteError),
     #[error(transparent)]
-    Mint(#[from] idp_core::audit::MintError),
+    Assertion(idp_core::diagnostic::Boxed),
     #[error("could not open the assertion endpoint on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -47,13 +47,13 @@ impl idp_core::diagnostic::Diagnostic for BrokerError {
                 Some("check that the temporary folder (TMPDIR) exists and is writable".into())
             }
             Self::Listen { .. } => Some("choose another port, or 0 for a free one".into()),
-            Self::Mint(e) => e.hint(),
+            Self::Assertion(e) => e.hint(),
             Self::Write(_) => None,
         }
     }
     fn is_usage(&self) -> bool {
         match self {
-            Self::Mint(e) => e.is_usage(),
+            Self::Assertion(e) => e.is_usage(),
             _ => false,
         }
     }

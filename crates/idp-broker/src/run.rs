@@ -71,11 +71,10 @@ pub async fn run_one(
     spec.set = session.variables(&run.identity, also);
     if announce {
         note(format!(
-            "idp exec: assertions for subject `{}` (audience {}) in {}, refreshed every {}; endpoint {}",
-            run.signer.subject(),
-            run.signer.audience(),
+            "idp exec: {} in {}, refreshed every {}; endpoint {}",
+            run.signer.describe(),
             session.file().display(),
-            idp_core::duration::format(crate::file::refresh_interval(run.signer.lifetime())),
+            idp_core::duration::format(run.signer.refresh_every()),
             session.endpoint().github_url(),
         ));
     }

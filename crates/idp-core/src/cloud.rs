@@ -129,6 +129,16 @@ impl Cloud {
         }
     }
 
+    /// Microsoft Graph's endpoint (Learn, "National cloud deployments": Microsoft Graph
+    /// for US Government L4 and China operated by 21Vianet).
+    pub fn graph_endpoint(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://graph.microsoft.com",
+            Cloud::UsGov => "https://graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+
     /// The DNS suffix of storage endpoints (`<account>.blob.<suffix>`).
     pub fn storage_suffix(self) -> &'static str {
         match self {

@@ -94,6 +94,43 @@ impl Diagnostic for Problem {
     }
 }
 
+/// Any [`Diagnostic`], boxed, still answering for its hint and exit code, and still an
+/// error whose causes can be walked: for an error passed through code that does not know
+/// its type (the maker of an assertion, which signs with a key or fetches a token).
+#[derive(Debug)]
+pub struct Boxed(Box<dyn Diagnostic>);
+
+impl Boxed {
+    pub fn new(cause: impl Diagnostic) -> Self {
+        Self(Box::new(cause))
+    }
+
+    pub fn inner(&self) -> &dyn Diagnostic {
+        self.0.as_ref()
+    }
+}
+
+impl fmt::Display for Boxed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Boxed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl Diagnostic for Boxed {
+    fn hint(&self) -> Option<String> {
+        self.0.hint()
+    }
+    fn is_usage(&self) -> bool {
+        self.0.is_usage()
+    }
+}
+
 /// One layer of context around an error: what was being done, and optionally what to do
 /// and whose fault it is, which then outrank the error's own.
 #[derive(Debug, Clone)]

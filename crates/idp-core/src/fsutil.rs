@@ -61,6 +61,30 @@ pub enum Overwrite {
     Refuse,
 }
 
+/// Whether `path` can be written as a file: its folder exists and it is not a folder
+/// itself. The same error a write would give, so a command can refuse a path the user
+/// named before it does anything it cannot undo (sign, record in the audit log).
+pub fn check_file_path(path: &Path) -> Result<(), WriteError> {
+    let err = |source| WriteError {
+        path: path.to_owned(),
+        source,
+    };
+    let folder = folder_of(path);
+    if !folder.is_dir() {
+        return Err(err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("folder {} does not exist", folder.display()),
+        )));
+    }
+    if path.is_dir() {
+        return Err(err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            format!("{} is a folder", path.display()),
+        )));
+    }
+    Ok(())
+}
+
 /// Writes `contents` to `path` atomically with the given Unix mode.
 pub fn write_atomic(
     path: &Path,

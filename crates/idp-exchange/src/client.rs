@@ -11,8 +11,9 @@ use thiserror::Error;
 /// Largest response body read (Entra's are a few KB).
 const MAX_BODY: usize = 256 * 1024;
 
-/// An error making the assertion (from the caller's signer).
-pub type SignError = Box<dyn std::error::Error + Send + Sync>;
+/// An error making the assertion (from the caller's signer, or the managed identity
+/// endpoint whose token is the assertion), with its own hint and exit code.
+pub type SignError = idp_core::diagnostic::Boxed;
 
 /// Why no token came back.
 #[derive(Debug, Error)]
@@ -31,7 +32,7 @@ pub enum ExchangeError {
         status: u16,
         snippet: String,
     },
-    #[error("cannot sign the assertion")]
+    #[error("cannot make the assertion")]
     Sign(#[source] SignError),
 }
 
@@ -260,18 +261,13 @@ pub async fn exchange_sharing(
 }
 
 impl ExchangeError {
-    /// The signer's own diagnosis when signing failed (a vault's refusal, the audit log).
+    /// The assertion's maker's own diagnosis when it failed (a vault's refusal, the audit
+    /// log, a managed identity endpoint).
     fn signing(&self) -> Option<&dyn idp_core::diagnostic::Diagnostic> {
-        let ExchangeError::Sign(cause) = self else {
-            return None;
-        };
-        let cause: &(dyn std::error::Error + 'static) = cause.as_ref();
-        if let Some(m) = cause.downcast_ref::<idp_core::audit::MintError>() {
-            return Some(m);
+        match self {
+            ExchangeError::Sign(cause) => Some(cause.inner()),
+            _ => None,
         }
-        cause
-            .downcast_ref::<idp_core::signer::SignError>()
-            .map(|s| s as &dyn idp_core::diagnostic::Diagnostic)
     }
 }
 
@@ -307,17 +303,17 @@ mod diagnosis_tests {
             path: "/nope/audit.log".into(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no folder"),
         });
-        let e = ExchangeError::Sign(Box::new(audit));
+        let e = ExchangeError::Sign(SignError::new(audit));
         assert!(e.is_usage());
         assert!(e.hint().unwrap().contains("audit log"), "{:?}", e.hint());
         let vault = idp_core::signer::SignError::Remote(idp_core::signer::RemoteError::failed(
             "the vault refused",
             "give idp Key Vault Crypto User",
         ));
-        let e = ExchangeError::Sign(Box::new(idp_core::audit::MintError::Sign(vault)));
+        let e = ExchangeError::Sign(SignError::new(idp_core::audit::MintError::Sign(vault)));
         assert!(!e.is_usage());
         assert_eq!(e.hint().as_deref(), Some("give idp Key Vault Crypto User"));
-        let other = ExchangeError::Sign("something else".into());
+        let other = ExchangeError::Sign(SignError::new(std::io::Error::other("something else")));
         assert_eq!((other.hint(), other.is_usage()), (None, false));
         let entra = ExchangeError::Unreachable {
             url: "u".into(),

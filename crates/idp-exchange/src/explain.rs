@@ -13,6 +13,30 @@ pub struct Context {
     pub authority: String,
     /// The assertion's lifetime in seconds.
     pub lifetime_secs: u64,
+    /// Set for the `entra-app` way: the assertion is the publisher's managed identity's
+    /// token, `client_id` the publisher's app.
+    pub entra_app: Option<EntraApp>,
+}
+
+/// What the `entra-app` way's explanations name: the publisher's managed identity as its
+/// token shows it (empty until the token came).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntraApp {
+    /// The token's `tid`: the publisher's tenant, where the app is registered.
+    pub publisher_tenant: String,
+    /// The token's `oid`: the identity's principal id, the app's FIC's subject.
+    pub principal_id: String,
+    /// The token's `azp`: the identity's client id.
+    pub managed_identity: String,
+}
+
+/// The admin-consent URL that makes the publisher's app a service principal in `tenant`
+/// (Microsoft identity platform, "Admin consent": `GET /{tenant}/adminconsent?client_id=`).
+pub fn consent_url(authority: &str, tenant: &str, app_id: &str) -> String {
+    format!(
+        "{}/{tenant}/adminconsent?client_id={app_id}",
+        authority.trim_end_matches('/')
+    )
 }
 
 /// One explanation.
@@ -33,6 +57,13 @@ fn e(meaning: &str, check: String) -> Explanation {
 
 /// The explanation for `code`, or `None` for codes idp has nothing specific to say about.
 pub fn explain(code: u64, c: &Context) -> Option<Explanation> {
+    if let Some(x) = c
+        .entra_app
+        .as_ref()
+        .and_then(|app| explain_entra_app(code, c, app))
+    {
+        return Some(x);
+    }
     Some(match code {
         70021 => e(
             "no federated credential matches the assertion (or a new one is still propagating)",
@@ -150,12 +181,103 @@ pub fn explain(code: u64, c: &Context) -> Option<Explanation> {
             "the request lacks a required field",
             "this is a bug in idp or a proxy altering the request: please report it".into(),
         ),
-        700222 | 700236 | 700229 => e(
+        700222 | 700236 | 700229 | 700226 | 700231 => e(
             "Entra-issued tokens cannot be used as this assertion",
             format!(
-                "the issuer `{}` must not be an Entra issuer; use idp's own issuer",
+                "the issuer `{}` must not be an Entra issuer for an issuer-way customer; to trust the publisher's managed identity, use the entra-app way (`idp customers add NAME --way entra-app`)",
                 c.issuer
             ),
+        ),
+        _ => return None,
+    })
+}
+
+/// The `entra-app` way's own explanations: the trust is the publisher's app's, in the
+/// publisher's tenant, and the assertion a managed identity's token (Microsoft Learn,
+/// "Configure an application to trust a managed identity"; the codes and their texts in
+/// entra-facts §10).
+fn explain_entra_app(code: u64, c: &Context, app: &EntraApp) -> Option<Explanation> {
+    let pt = if app.publisher_tenant.is_empty() {
+        "<publisher tenant>"
+    } else {
+        &app.publisher_tenant
+    };
+    let principal = if app.principal_id.is_empty() {
+        "<the identity's principal id>"
+    } else {
+        &app.principal_id
+    };
+    let issuer = format!("{}/{pt}/v2.0", c.authority.trim_end_matches('/'));
+    let fic = format!(
+        "issuer `{issuer}`, subject `{principal}` (the managed identity's principal id) and audience `{}`",
+        c.audience
+    );
+    Some(match code {
+        700016 => e(
+            "the publisher's app has no service principal in the customer's tenant: its admin has not consented to it",
+            format!(
+                "the customer's admin opens {} once and accepts (`idp customers consent-url NAME` prints it); the app `{}` must be multi-tenant (signInAudience AzureADMultipleOrgs)",
+                consent_url(&c.authority, &c.tenant, &c.client_id),
+                c.client_id
+            ),
+        ),
+        700236 => e(
+            "the trust is on the wrong side: Entra-issued tokens are trusted only by apps and identities registered in the token's own tenant",
+            format!(
+                "put the federated credential on the publisher's app `{}` in the publisher's tenant `{pt}` ({fic}): `idp fic --way entra-app --publisher-tenant {pt} --principal-id {principal}`; a FIC on the customer's managed identity, or on an app registered in another tenant, trusting the publisher's tenant is refused",
+                c.client_id
+            ),
+        ),
+        700226 => e(
+            "the assertion is an app's token, not a managed identity's",
+            "Entra takes only a managed identity's own token as this assertion: run idp where the publisher's user-assigned identity is attached (App Service, Container Apps, Functions, a VM), not with an app's secret or certificate".into(),
+        ),
+        700229 => e(
+            "the assertion is not an app-only token (a user's, or a delegated one)",
+            "Entra takes only a managed identity's own app-only token: run idp where the publisher's user-assigned identity is attached; Cloud Shell's and a developer's logins are users".into(),
+        ),
+        700231 => e(
+            "the managed identity's token was itself got through a federated credential (GitHub Actions, AKS workload identity): Entra refuses chains",
+            "where idp runs, the identity is federated rather than attached, so this way cannot work there: run idp on Azure compute with the identity attached (App Service, Container Apps, Functions, a VM), or use the issuer way (idp's own issuer) from outside Azure".into(),
+        ),
+        700211 => e(
+            "no federated credential of the publisher's app has this issuer",
+            format!(
+                "the app `{}`'s FIC must name issuer `{issuer}` exactly (the publisher tenant's v2.0 issuer, the managed identity token's `iss`)",
+                c.client_id
+            ),
+        ),
+        700213 | 7002138 => e(
+            "no federated credential of the publisher's app has this subject",
+            format!(
+                "the app `{}`'s FIC subject must be `{principal}`: the managed identity's principal (object) id, not its client id `{}`",
+                c.client_id, app.managed_identity
+            ),
+        ),
+        700212 => e(
+            "no federated credential of the publisher's app has this audience",
+            format!(
+                "the app `{}`'s FIC audience must be `{}`",
+                c.client_id, c.audience
+            ),
+        ),
+        70021 => e(
+            "no federated credential of the publisher's app matches (or a new one is still propagating)",
+            format!(
+                "the app `{}` needs a FIC with {fic}; one created in the last few minutes may not be visible yet",
+                c.client_id
+            ),
+        ),
+        70025 => e(
+            "the publisher's app has no federated credentials",
+            format!(
+                "add one to the app `{}` ({fic}): `idp fic --way entra-app --publisher-tenant {pt} --principal-id {principal}`",
+                c.client_id
+            ),
+        ),
+        700024 => e(
+            "the managed identity's token is expired or not yet valid",
+            "check this machine's clock (NTP); idp fetches a new token shortly before the old one expires".into(),
         ),
         _ => return None,
     })
@@ -209,5 +331,76 @@ mod tests {
             x.check
         );
         assert!(x.check.contains("--cloud"), "{}", x.check);
+    }
+
+    fn entra_app() -> Context {
+        Context {
+            tenant: "c-tenant".into(),
+            client_id: "app-id".into(),
+            authority: "https://login.microsoftonline.com".into(),
+            audience: "api://AzureADTokenExchange".into(),
+            entra_app: Some(EntraApp {
+                publisher_tenant: "p-tenant".into(),
+                principal_id: "principal".into(),
+                managed_identity: "mi-client".into(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_entra_app_way_explains_each_code_with_its_own_values() {
+        let c = entra_app();
+        let check = |code| explain(code, &c).unwrap().check;
+        assert!(
+            check(700016).contains(
+                "https://login.microsoftonline.com/c-tenant/adminconsent?client_id=app-id"
+            ),
+            "{}",
+            check(700016)
+        );
+        let wrong_side = check(700236);
+        assert!(
+            wrong_side.contains("publisher's tenant `p-tenant`")
+                && wrong_side.contains("--principal-id principal")
+                && wrong_side.contains("customer's managed identity"),
+            "{wrong_side}"
+        );
+        assert!(check(700211).contains("https://login.microsoftonline.com/p-tenant/v2.0"));
+        let subject = check(700213);
+        assert!(
+            subject.contains("`principal`") && subject.contains("not its client id `mi-client`"),
+            "{subject}"
+        );
+        assert!(
+            check(700231).contains("GitHub")
+                || explain(700231, &c).unwrap().meaning.contains("GitHub")
+        );
+        assert!(check(700231).contains("issuer way"));
+        assert!(
+            explain(700226, &c)
+                .unwrap()
+                .meaning
+                .contains("an app's token")
+        );
+        assert!(explain(700229, &c).unwrap().meaning.contains("app-only"));
+        assert!(
+            check(70021).contains("propagating")
+                || explain(70021, &c).unwrap().meaning.contains("propagating")
+        );
+        assert!(check(70025).contains("idp fic --way entra-app"));
+        // What is not the way's own is explained as for any customer.
+        assert!(check(500011).contains("scope"));
+        // An issuer-way customer meeting an Entra issuer is pointed at the entra-app way.
+        let plain = Context::default();
+        for code in [700236, 700226, 700229, 700231] {
+            assert!(
+                explain(code, &plain)
+                    .unwrap()
+                    .check
+                    .contains("--way entra-app"),
+                "{code}"
+            );
+        }
     }
 }

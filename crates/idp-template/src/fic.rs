@@ -1,9 +1,12 @@
 //! One federated identity credential, rendered for each tool that creates one: the ARM
 //! REST body, an ARM template resource, Bicep, the az CLI and Terraform. Issuer, subject
 //! and audience appear byte for byte, each quoted for its language.
+//!
+//! [`Fic`] is the issuer way's credential, on the customer's managed identity; [`AppFic`]
+//! the entra-app way's, on the publisher's app registration (Microsoft Graph).
 
 use crate::api;
-use crate::names::{FicName, IdentityName, ResourceGroupName};
+use crate::names::{FicName, Guid, IdentityName, ResourceGroupName};
 use crate::quote;
 use idp_core::Issuer;
 use idp_core::assertion::{Audience, Subject};
@@ -165,6 +168,159 @@ impl Fic {
     }
 }
 
+/// The entra-app way's credential: on the publisher's multi-tenant app registration, it
+/// trusts the publisher's user-assigned managed identity, whose tokens the publisher's own
+/// tenant issues. Source: Microsoft Learn, "Configure an application to trust a managed
+/// identity" (issuer `{authority}/{tenant}/v2.0`, subject the identity's object (principal)
+/// id, one audience, the cloud's token-exchange audience).
+#[derive(Debug, Clone)]
+pub struct AppFic {
+    pub name: FicName,
+    /// `{authority host}/{publisher tenant}/v2.0`, see [`AppFic::issuer_for`].
+    pub issuer: Issuer,
+    /// The managed identity's principal (object) id, as its tokens' `sub` carries it.
+    pub subject: Guid,
+    pub audience: Audience,
+}
+
+/// The forms of [`AppFic`]. No ARM template form: a template's `resources` array takes ARM
+/// resources only; Microsoft Graph resources reach a JSON template only as Bicep's compiled
+/// output (an experimental language version with an `imports` section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppFormat {
+    /// The body of `POST https://graph.microsoft.com/v1.0/applications/{object id}/federatedIdentityCredentials`
+    /// (or `…/applications(appId='{app id}')/…`).
+    Json,
+    /// A Bicep file for the Microsoft Graph extension.
+    Bicep,
+    /// An `az ad app federated-credential create` command line.
+    Az,
+    /// A Terraform configuration for the azuread provider (3.x).
+    Terraform,
+}
+
+/// The az form's placeholder for the app when `--app-id` was not given.
+pub const APP_PLACEHOLDER: &str = "<app-id>";
+
+/// What the credential says of itself, in Microsoft Graph (at most 600 characters).
+pub const APP_FIC_DESCRIPTION: &str =
+    "The publisher's user-assigned managed identity signs in as this app (idp, entra-app way)";
+
+impl AppFic {
+    /// The issuer of the managed identity's tokens: its tenant's v2.0 issuer at the
+    /// cloud's authority host (or a test's), with no trailing slash.
+    pub fn issuer_for(
+        authority_host: &str,
+        tenant: &Guid,
+    ) -> Result<Issuer, idp_core::issuer::IssuerError> {
+        Issuer::parse(&format!(
+            "{}/{}/v2.0",
+            authority_host.trim_end_matches('/'),
+            tenant.as_str()
+        ))
+    }
+
+    /// The body Microsoft Graph takes, in the order its documentation writes it.
+    /// Source: Microsoft Learn, Graph v1.0 "Create federatedIdentityCredential".
+    pub fn body(&self) -> serde_json::Value {
+        json!({
+            "name": self.name.as_str(),
+            "issuer": self.issuer.as_str(),
+            "subject": self.subject.as_str(),
+            "description": APP_FIC_DESCRIPTION,
+            "audiences": [self.audience.as_str()],
+        })
+    }
+
+    /// The credential in `format` for the app `app` (its application (client) id), ending
+    /// with a newline; without it, a parameter, a variable or a quoted placeholder.
+    pub fn render(&self, app: Option<&Guid>, format: AppFormat) -> String {
+        match format {
+            AppFormat::Json => pretty(&self.body()),
+            AppFormat::Bicep => self.bicep(app),
+            AppFormat::Az => self.az(app),
+            AppFormat::Terraform => self.terraform(app),
+        }
+    }
+
+    /// `--parameters` takes "a JSON file path or in-line JSON string": the body, compact,
+    /// as one sh word. `--id` takes the app id or its object id (az looks up either).
+    /// Source: azure-cli, role module (`_params.py`: `validate_file_or_dict`; `custom.py`:
+    /// `app_federated_credential_create`, `_resolve_application`).
+    fn az(&self, app: Option<&Guid>) -> String {
+        let body = serde_json::to_string(&self.body()).unwrap_or_default();
+        format!(
+            "az ad app federated-credential create --id {} --parameters {}\n",
+            quote::sh(app.map_or(APP_PLACEHOLDER, Guid::as_str)),
+            quote::sh(&body),
+        )
+    }
+
+    /// The application is found by its client id; the data source's `id` is the
+    /// `/applications/{object id}` that `application_id` takes in azuread 3.x (2.x took the
+    /// bare object id as `application_object_id`).
+    /// Source: hashicorp/terraform-provider-azuread, docs/resources/application_federated_identity_credential.md,
+    /// docs/data-sources/application.md, docs/guides/3.0-upgrade-guide.md.
+    fn terraform(&self, app: Option<&Guid>) -> String {
+        let mut out = String::new();
+        let client_id = match app {
+            Some(id) => quote::hcl(id.as_str()),
+            None => {
+                out.push_str("variable \"application_client_id\" {\n  description = \"The publisher's multi-tenant app's application (client) id\"\n  type        = string\n}\n\n");
+                "var.application_client_id".to_owned()
+            }
+        };
+        out.push_str(&format!(
+            "data \"azuread_application\" \"publisher\" {{\n  client_id = {client_id}\n}}\n\n\
+             # azuread >= 3.0: application_id is the application's resource id, /applications/{{object id}}.\n\
+             resource \"azuread_application_federated_identity_credential\" \"idp\" {{\n  application_id = data.azuread_application.publisher.id\n  display_name   = {name}\n  description    = {description}\n  audiences      = [{aud}]\n  issuer         = {issuer}\n  subject        = {subject}\n}}\n",
+            name = quote::hcl(self.name.as_str()),
+            description = quote::hcl(APP_FIC_DESCRIPTION),
+            aud = quote::hcl(self.audience.as_str()),
+            issuer = quote::hcl(self.issuer.as_str()),
+            subject = quote::hcl(self.subject.as_str()),
+        ));
+        out
+    }
+
+    /// Graph resources are named in Bicep by a client-provided key: an existing application
+    /// by its `uniqueName`, which an app registered outside Bicep gets by one PATCH; the
+    /// credential's name is `'{app uniqueName}/{credential name}'`.
+    /// Source: Microsoft Learn, "Onboard existing Microsoft Graph resources for use in Bicep
+    /// templates"; microsoftgraph/msgraph-bicep-types quickstart-templates/msi-as-a-fic-secretless.
+    fn bicep(&self, app: Option<&Guid>) -> String {
+        // The name goes inside an interpolated string: a FicName holds only letters,
+        // digits, `-` and `_`, none of which ends or escapes a Bicep string.
+        debug_assert!(
+            self.name
+                .as_str()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        format!(
+            "// The Microsoft Graph Bicep extension (Bicep 0.36.1 or later): bicepconfig.json beside this file holds\n\
+             //   {{ \"extensions\": {{ \"{ext}\": \"{ext_ref}\" }} }}\n\
+             // The app is found by its uniqueName; one registered outside Bicep has none until it is set once:\n\
+             //   az rest --method patch --url \"https://graph.microsoft.com/v1.0/applications(appId='{app}')\" --body '{{\"uniqueName\": \"<unique-name>\"}}'\n\
+             extension {ext}\n\n\
+             @description('The uniqueName of the publisher\\'s multi-tenant app registration')\n\
+             param appUniqueName string\n\n\
+             resource app '{app_type}' existing = {{\n  uniqueName: appUniqueName\n}}\n\n\
+             resource federatedCredential '{fic_type}' = {{\n  name: '${{app.uniqueName}}/{name}'\n  description: {description}\n  audiences: [\n    {aud}\n  ]\n  issuer: {issuer}\n  subject: {subject}\n}}\n",
+            ext = api::GRAPH_BICEP_EXTENSION,
+            ext_ref = api::GRAPH_BICEP_EXTENSION_REF,
+            app = app.map_or(APP_PLACEHOLDER, Guid::as_str),
+            app_type = api::GRAPH_APPLICATION_TYPE,
+            fic_type = api::GRAPH_FIC_TYPE,
+            name = self.name.as_str(),
+            description = quote::bicep(APP_FIC_DESCRIPTION),
+            aud = quote::bicep(self.audience.as_str()),
+            issuer = quote::bicep(self.issuer.as_str()),
+            subject = quote::bicep(self.subject.as_str()),
+        )
+    }
+}
+
 /// JSON with two-space indentation and a final newline.
 pub(crate) fn pretty(v: &serde_json::Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
@@ -192,6 +348,239 @@ mod tests {
             identity: id.map(|i| IdentityName::parse(i).unwrap()),
             resource_group: rg.map(|r| ResourceGroupName::parse(r).unwrap()),
         }
+    }
+
+    const PUBLISHER_TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const PRINCIPAL: &str = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";
+    const APP: &str = "11111111-2222-4333-8444-555555555555";
+    /// An audience (`--audience` takes any) with everything JSON, sh, Bicep or HCL could
+    /// misread.
+    const HOSTILE: &str = "it's a \"aud\" [x] ${shell} $(words) `and` %{hcl} \\ end";
+
+    fn app_fic(audience: &str) -> AppFic {
+        AppFic {
+            name: FicName::parse("idp").unwrap(),
+            issuer: AppFic::issuer_for(
+                "https://login.microsoftonline.com",
+                &Guid::parse_lowercase("tenant", PUBLISHER_TENANT).unwrap(),
+            )
+            .unwrap(),
+            subject: Guid::parse_lowercase("principal", PRINCIPAL).unwrap(),
+            audience: Audience::parse(audience).unwrap(),
+        }
+    }
+
+    fn app() -> Guid {
+        Guid::parse("app", APP).unwrap()
+    }
+
+    #[test]
+    fn the_apps_issuer_is_its_tenants_v2_issuer_at_the_authority_host() {
+        let t = Guid::parse_lowercase("tenant", PUBLISHER_TENANT).unwrap();
+        for (host, issuer) in [
+            (
+                "https://login.microsoftonline.com",
+                format!("https://login.microsoftonline.com/{PUBLISHER_TENANT}/v2.0"),
+            ),
+            (
+                "https://login.microsoftonline.us/",
+                format!("https://login.microsoftonline.us/{PUBLISHER_TENANT}/v2.0"),
+            ),
+            (
+                "https://127.0.0.1:8444",
+                format!("https://127.0.0.1:8444/{PUBLISHER_TENANT}/v2.0"),
+            ),
+        ] {
+            assert_eq!(AppFic::issuer_for(host, &t).unwrap().as_str(), issuer);
+        }
+    }
+
+    #[test]
+    fn the_graph_body_is_exactly_what_graph_takes() {
+        let f = app_fic(idp_core::AUDIENCE_GLOBAL);
+        assert_eq!(
+            f.render(Some(&app()), AppFormat::Json),
+            format!(
+                "{{\n  \"name\": \"idp\",\n  \"issuer\": \"https://login.microsoftonline.com/{PUBLISHER_TENANT}/v2.0\",\n  \"subject\": \"{PRINCIPAL}\",\n  \"description\": \"{APP_FIC_DESCRIPTION}\",\n  \"audiences\": [\n    \"api://AzureADTokenExchange\"\n  ]\n}}\n"
+            )
+        );
+        // The app is in the URL, not the body: the same body without it.
+        assert_eq!(
+            f.render(None, AppFormat::Json),
+            f.render(Some(&app()), AppFormat::Json)
+        );
+        let hostile: serde_json::Value =
+            serde_json::from_str(&app_fic(HOSTILE).render(None, AppFormat::Json)).unwrap();
+        assert_eq!(hostile["audiences"], json!([HOSTILE]));
+    }
+
+    #[test]
+    fn the_az_line_is_one_command_with_the_body_as_one_word() {
+        let f = app_fic(idp_core::AUDIENCE_GLOBAL);
+        assert_eq!(
+            f.render(Some(&app()), AppFormat::Az),
+            format!(
+                "az ad app federated-credential create --id '{APP}' --parameters '{{\"name\":\"idp\",\"issuer\":\"https://login.microsoftonline.com/{PUBLISHER_TENANT}/v2.0\",\"subject\":\"{PRINCIPAL}\",\"description\":\"The publisher'\\''s user-assigned managed identity signs in as this app (idp, entra-app way)\",\"audiences\":[\"api://AzureADTokenExchange\"]}}'\n"
+            )
+        );
+        // Through sh, az gets exactly the body, whatever the audience holds.
+        let hostile = app_fic(HOSTILE);
+        for (app, id) in [(Some(app()), APP), (None, APP_PLACEHOLDER)] {
+            let args = sh_arguments(&hostile.render(app.as_ref(), AppFormat::Az));
+            assert_eq!(
+                args[..7],
+                [
+                    "ad",
+                    "app",
+                    "federated-credential",
+                    "create",
+                    "--id",
+                    id,
+                    "--parameters"
+                ]
+            );
+            assert_eq!(args.len(), 8, "{args:?}");
+            let body: serde_json::Value = serde_json::from_str(&args[7]).unwrap();
+            assert_eq!(body, hostile.body());
+            assert_eq!(body["audiences"], json!([HOSTILE]));
+        }
+    }
+
+    #[test]
+    fn terraform_finds_the_app_by_client_id_and_writes_azuread_3() {
+        let f = app_fic(idp_core::AUDIENCE_GLOBAL);
+        let expected_resource = format!(
+            "# azuread >= 3.0: application_id is the application's resource id, /applications/{{object id}}.\n\
+             resource \"azuread_application_federated_identity_credential\" \"idp\" {{\n  application_id = data.azuread_application.publisher.id\n  display_name   = \"idp\"\n  description    = \"{APP_FIC_DESCRIPTION}\"\n  audiences      = [\"api://AzureADTokenExchange\"]\n  issuer         = \"https://login.microsoftonline.com/{PUBLISHER_TENANT}/v2.0\"\n  subject        = \"{PRINCIPAL}\"\n}}\n"
+        );
+        assert_eq!(
+            f.render(Some(&app()), AppFormat::Terraform),
+            format!(
+                "data \"azuread_application\" \"publisher\" {{\n  client_id = \"{APP}\"\n}}\n\n{expected_resource}"
+            )
+        );
+        assert_eq!(
+            f.render(None, AppFormat::Terraform),
+            format!(
+                "variable \"application_client_id\" {{\n  description = \"The publisher's multi-tenant app's application (client) id\"\n  type        = string\n}}\n\n\
+                 data \"azuread_application\" \"publisher\" {{\n  client_id = var.application_client_id\n}}\n\n{expected_resource}"
+            )
+        );
+        // A hostile audience stays one literal, which reads back as it was.
+        let tf = app_fic(HOSTILE).render(None, AppFormat::Terraform);
+        let line = tf
+            .lines()
+            .find_map(|l| l.strip_prefix("  audiences      = ["))
+            .unwrap();
+        let (value, rest) = hcl_unquote(line);
+        assert_eq!((value.as_str(), rest), (HOSTILE, "]"));
+    }
+
+    #[test]
+    fn bicep_uses_the_graph_extension_and_the_apps_unique_name() {
+        let f = app_fic(idp_core::AUDIENCE_GLOBAL);
+        assert_eq!(
+            f.render(Some(&app()), AppFormat::Bicep),
+            format!(
+                "// The Microsoft Graph Bicep extension (Bicep 0.36.1 or later): bicepconfig.json beside this file holds\n\
+                 //   {{ \"extensions\": {{ \"microsoftGraphV1\": \"br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:1.0.0\" }} }}\n\
+                 // The app is found by its uniqueName; one registered outside Bicep has none until it is set once:\n\
+                 //   az rest --method patch --url \"https://graph.microsoft.com/v1.0/applications(appId='{APP}')\" --body '{{\"uniqueName\": \"<unique-name>\"}}'\n\
+                 extension microsoftGraphV1\n\n\
+                 @description('The uniqueName of the publisher\\'s multi-tenant app registration')\n\
+                 param appUniqueName string\n\n\
+                 resource app 'Microsoft.Graph/applications@v1.0' existing = {{\n  uniqueName: appUniqueName\n}}\n\n\
+                 resource federatedCredential 'Microsoft.Graph/applications/federatedIdentityCredentials@v1.0' = {{\n  name: '${{app.uniqueName}}/idp'\n  description: 'The publisher\\'s user-assigned managed identity signs in as this app (idp, entra-app way)'\n  audiences: [\n    'api://AzureADTokenExchange'\n  ]\n  issuer: 'https://login.microsoftonline.com/{PUBLISHER_TENANT}/v2.0'\n  subject: '{PRINCIPAL}'\n}}\n"
+            )
+        );
+        assert!(
+            f.render(None, AppFormat::Bicep)
+                .contains("applications(appId='<app-id>')"),
+        );
+        let bicep = app_fic(HOSTILE).render(None, AppFormat::Bicep);
+        let mut lines = bicep.lines().skip_while(|l| *l != "  audiences: [");
+        lines.next();
+        let (value, rest) = bicep_unquote(lines.next().unwrap().trim_start());
+        assert_eq!((value.as_str(), rest), (HOSTILE, ""));
+        assert_eq!(lines.next(), Some("  ]"));
+    }
+
+    /// Runs `line` under `sh -c` with its first word a function that prints its
+    /// arguments: what the command would receive after sh's quoting and word splitting.
+    fn sh_arguments(line: &str) -> Vec<String> {
+        let command = line.split_whitespace().next().unwrap();
+        let script =
+            format!("{command}() {{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }}\n{line}");
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_terminator('\0')
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Reads the HCL quoted string at the start of `s` as Terraform does: its value, and
+    /// what follows it. A template sequence (`${`, `%{`) in it fails the test.
+    fn hcl_unquote(s: &str) -> (String, &str) {
+        let mut chars = s.char_indices().peekable();
+        assert_eq!(chars.next().map(|(_, c)| c), Some('"'), "{s}");
+        let mut value = String::new();
+        while let Some((i, c)) = chars.next() {
+            let next = chars.peek().map(|&(_, n)| n);
+            match c {
+                '"' => return (value, &s[i + 1..]),
+                '\\' => {
+                    let (_, e) = chars.next().unwrap();
+                    value.push(match e {
+                        'n' => '\n',
+                        'r' => '\r',
+                        't' => '\t',
+                        '\\' | '"' => e,
+                        other => panic!("unknown escape \\{other} in {s}"),
+                    });
+                }
+                '$' | '%' if next == Some(c) => {
+                    // `$${` and `%%{` are a literal `${` and `%{`.
+                    chars.next();
+                    value.push(c);
+                }
+                '$' | '%' if next == Some('{') => panic!("a template sequence in {s}"),
+                c => value.push(c),
+            }
+        }
+        panic!("unterminated string: {s}")
+    }
+
+    /// Reads the Bicep string literal at the start of `s`: its value, and what follows
+    /// it. An interpolation (`${`) in it fails the test.
+    fn bicep_unquote(s: &str) -> (String, &str) {
+        let mut chars = s.char_indices().peekable();
+        assert_eq!(chars.next().map(|(_, c)| c), Some('\''), "{s}");
+        let mut value = String::new();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\'' => return (value, &s[i + 1..]),
+                '\\' => {
+                    let (_, e) = chars.next().unwrap();
+                    value.push(match e {
+                        'n' => '\n',
+                        'r' => '\r',
+                        't' => '\t',
+                        '\\' | '\'' | '$' => e,
+                        other => panic!("unknown escape \\{other} in {s}"),
+                    });
+                }
+                '$' if chars.peek().map(|&(_, n)| n) == Some('{') => {
+                    panic!("an interpolation in {s}")
+                }
+                c => value.push(c),
+            }
+        }
+        panic!("unterminated string: {s}")
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! knows the exact issuer and audience strings, so it writes that half too:
 //! [`fic`] renders one credential for each deployment tool, [`managed_app`] renders the
 //! managed-application package whose template creates all of it.
+//!
+//! The `entra-app` way moves the trust to the publisher's side: the publisher's
+//! multi-tenant app registration carries the credential ([`fic::AppFic`], trusting the
+//! publisher's own user-assigned managed identity), and each customer's tenant holds only
+//! the app's service principal (made by admin consent) and its role, which the
+//! managed-application package can grant ([`managed_app::render_entra_app`]).
 
 pub mod fic;
 pub mod managed_app;
@@ -35,6 +41,18 @@ pub mod api {
     pub const VAULT_TYPE: &str = "Microsoft.KeyVault/vaults";
     pub const ROLE_ASSIGNMENT_TYPE: &str = "Microsoft.Authorization/roleAssignments";
     pub const STORAGE_TYPE: &str = "Microsoft.Storage/storageAccounts";
+
+    /// Microsoft Graph's resources in Bicep, through the Microsoft Graph extension (GA,
+    /// Bicep 0.36.1 or later): the extension's alias in `bicepconfig.json`, its registry
+    /// reference, and the types the entra-app way's credential uses.
+    /// Source: microsoftgraph/msgraph-bicep-types, quickstart-templates/msi-as-a-fic-secretless
+    /// (main.bicep, bicepconfig.json) and generated/microsoftgraph/microsoft.graph/v1.0/1.0.0/types.md.
+    pub const GRAPH_BICEP_EXTENSION: &str = "microsoftGraphV1";
+    pub const GRAPH_BICEP_EXTENSION_REF: &str =
+        "br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:1.0.0";
+    pub const GRAPH_APPLICATION_TYPE: &str = "Microsoft.Graph/applications@v1.0";
+    pub const GRAPH_FIC_TYPE: &str =
+        "Microsoft.Graph/applications/federatedIdentityCredentials@v1.0";
 
     /// Every (type, apiVersion) the managed-app template uses.
     pub const TEMPLATE_RESOURCES: [(&str, &str); 5] = [

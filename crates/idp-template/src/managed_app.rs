@@ -18,8 +18,18 @@
 //!
 //! Names a customer types (the application's name) are not used: they can repeat across
 //! customers.
+//!
+//! [`render_entra_app`] renders the entra-app way's package: no identity and no credential
+//! (the trust is on the publisher's app registration, in the publisher's tenant); the
+//! template gives the app's service principal, made in the customer's tenant by admin
+//! consent, the same roles on the same vault and optional storage account. A template
+//! cannot find that service principal (template functions do not reach Microsoft Graph),
+//! so the create form looks it up (`Microsoft.Solutions.GraphApiControl`, `GET
+//! /v1.0/servicePrincipals?$filter=appId eq '{app id}'`) and passes its object id as the
+//! parameter `servicePrincipalObjectId`, in a text box the customer can also fill in.
 
 use crate::fic::pretty;
+use crate::names::Guid;
 use crate::quote;
 use crate::{api, roles};
 use idp_core::Issuer;
@@ -234,6 +244,222 @@ fn create_ui_definition() -> Value {
             "outputs": {
                 "location": "[location()]",
                 "deployStorage": "[basics('deployStorage')]"
+            }
+        }
+    })
+}
+
+/// The entra-app template's parameter: the object id of the publisher's app's service
+/// principal in the customer's tenant.
+pub const SERVICE_PRINCIPAL_PARAMETER: &str = "servicePrincipalObjectId";
+/// The create form's step holding the lookup and the text box.
+pub const PUBLISHER_ACCESS_STEP: &str = "publisherAccess";
+/// A GUID, as the create form's text box checks it (with a length, as arm-ttk asks).
+pub const GUID_REGEX: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// Renders the entra-app way's package for the publisher's multi-tenant app `app_id` (its
+/// application (client) id); `authority_host` is the customers' cloud's, for the admin
+/// consent URL the form names.
+pub fn render_entra_app(app_id: &Guid, authority_host: &str) -> Package {
+    Package {
+        main_template: pretty(&entra_app_template(app_id)),
+        create_ui_definition: pretty(&entra_app_ui(app_id, authority_host)),
+    }
+}
+
+fn entra_app_template(app_id: &Guid) -> Value {
+    let vault = format!("resourceId('{}', variables('vaultName'))", api::VAULT_TYPE);
+    let storage = format!(
+        "resourceId('{}', variables('storageName'))",
+        api::STORAGE_TYPE
+    );
+    let principal = format!("[parameters('{SERVICE_PRINCIPAL_PARAMETER}')]");
+    let role_definition = |var: &str| {
+        format!(
+            "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('{var}'))]"
+        )
+    };
+    json!({
+        "$schema": TEMPLATE_SCHEMA,
+        "contentVersion": "1.0.0.0",
+        "metadata": {
+            "description": format!("Gives the publisher's multi-tenant app {}, consented to in this tenant, the Key Vault it may write secrets to, and optionally a storage account it may write blobs to. No identity and no federated credential: the app's credential is in the publisher's tenant. Rendered by idp managed-app package --way entra-app.", app_id.as_str())
+        },
+        "parameters": {
+            "location": {
+                "type": "string",
+                "defaultValue": "[resourceGroup().location]",
+                "metadata": { "description": "Where the resources are created" }
+            },
+            "deployStorage": {
+                "type": "bool",
+                "defaultValue": false,
+                "metadata": { "description": "Also create a storage account the publisher may write blobs to" }
+            },
+            SERVICE_PRINCIPAL_PARAMETER: {
+                "type": "string",
+                "minLength": 36,
+                "maxLength": 36,
+                "metadata": { "description": format!("The object id of the publisher's app {} in this tenant (its service principal, an enterprise application); it exists once an administrator has consented to the app", app_id.as_str()) }
+            }
+        },
+        "variables": {
+            "publisherAppId": quote::arm(app_id.as_str()),
+            "vaultName": "[format('kv{0}', uniqueString(resourceGroup().id))]",
+            "storageName": "[format('st{0}', uniqueString(resourceGroup().id))]",
+            "keyVaultSecretsOfficer": roles::KEY_VAULT_SECRETS_OFFICER,
+            "storageBlobDataContributor": roles::STORAGE_BLOB_DATA_CONTRIBUTOR
+        },
+        "resources": [
+            {
+                "type": api::VAULT_TYPE,
+                "apiVersion": api::KEY_VAULT,
+                "name": "[variables('vaultName')]",
+                "location": "[parameters('location')]",
+                "properties": {
+                    "tenantId": "[subscription().tenantId]",
+                    "sku": { "family": "A", "name": "standard" },
+                    "enableRbacAuthorization": true,
+                    "enableSoftDelete": true,
+                    "softDeleteRetentionInDays": 90
+                }
+            },
+            {
+                "type": api::ROLE_ASSIGNMENT_TYPE,
+                "apiVersion": api::ROLE_ASSIGNMENTS,
+                "scope": format!("[format('{}/{{0}}', variables('vaultName'))]", api::VAULT_TYPE),
+                "name": format!("[guid({vault}, parameters('{SERVICE_PRINCIPAL_PARAMETER}'), variables('keyVaultSecretsOfficer'))]"),
+                "dependsOn": [format!("[{vault}]")],
+                "properties": {
+                    "roleDefinitionId": role_definition("keyVaultSecretsOfficer"),
+                    "principalId": principal,
+                    // Said, so ARM does not look the principal up in a directory that may
+                    // not show a service principal made by a consent moments ago.
+                    "principalType": "ServicePrincipal"
+                }
+            },
+            {
+                "condition": "[parameters('deployStorage')]",
+                "type": api::STORAGE_TYPE,
+                "apiVersion": api::STORAGE,
+                "name": "[variables('storageName')]",
+                "location": "[parameters('location')]",
+                "kind": "StorageV2",
+                "sku": { "name": "Standard_LRS" },
+                "properties": {
+                    "allowBlobPublicAccess": false,
+                    "allowSharedKeyAccess": false,
+                    "minimumTlsVersion": "TLS1_2",
+                    "supportsHttpsTrafficOnly": true
+                }
+            },
+            {
+                "condition": "[parameters('deployStorage')]",
+                "type": api::ROLE_ASSIGNMENT_TYPE,
+                "apiVersion": api::ROLE_ASSIGNMENTS,
+                "scope": format!("[format('{}/{{0}}', variables('storageName'))]", api::STORAGE_TYPE),
+                "name": format!("[guid({storage}, parameters('{SERVICE_PRINCIPAL_PARAMETER}'), variables('storageBlobDataContributor'))]"),
+                "dependsOn": [format!("[{storage}]")],
+                "properties": {
+                    "roleDefinitionId": role_definition("storageBlobDataContributor"),
+                    "principalId": principal,
+                    "principalType": "ServicePrincipal"
+                }
+            }
+        ],
+        "outputs": {
+            "tenantId": { "type": "string", "value": "[subscription().tenantId]" },
+            "publisherAppId": { "type": "string", "value": "[variables('publisherAppId')]" },
+            "servicePrincipalObjectId": { "type": "string", "value": principal },
+            "vaultUri": {
+                "type": "string",
+                "value": format!("[reference({vault}, '{}').vaultUri]", api::KEY_VAULT)
+            },
+            "blobEndpoint": {
+                "condition": "[parameters('deployStorage')]",
+                "type": "string",
+                "value": format!("[reference({storage}, '{}').primaryEndpoints.blob]", api::STORAGE)
+            }
+        }
+    })
+}
+
+/// The create form: the storage checkbox as today, and a step that names the consent,
+/// looks the app's service principal up in Microsoft Graph and shows its object id in a
+/// text box (filled in by the lookup; typed in where the lookup finds nothing or the
+/// user may not read service principals).
+/// Sources: Azure/portaldocs, portal-sdk/generated/dx-control-Microsoft.Solutions.GraphApiControl.md
+/// and dx-function-transforms.md (GET only, a path relative to Microsoft Graph, JMESPath
+/// `transforms` read as `.transformed.<name>`); Azure/arm-ttk, which lists
+/// `Microsoft.Solutions.GraphApiControl` among createUiDefinition's controls (commit
+/// d77d856, 2024-03-01) and wants every text box to have a regex with a length;
+/// Microsoft Learn, "Microsoft.Common.InfoBox", "Microsoft.Common.TextBox",
+/// "CreateUiDefinition functions" (`coalesce`).
+fn entra_app_ui(app_id: &Guid, authority_host: &str) -> Value {
+    let app = app_id.as_str();
+    let consent = format!(
+        "{}/<this tenant's id>/adminconsent?client_id={app}",
+        authority_host.trim_end_matches('/')
+    );
+    json!({
+        "$schema": CREATE_UI_SCHEMA,
+        "handler": "Microsoft.Azure.CreateUIDef",
+        "version": "0.1.2-preview",
+        "parameters": {
+            "basics": [
+                {
+                    "name": "deployStorage",
+                    "type": "Microsoft.Common.CheckBox",
+                    "label": "Create a storage account for the publisher",
+                    "toolTip": "The publisher's automation may then write blobs to it (Storage Blob Data Contributor), besides secrets in the Key Vault."
+                }
+            ],
+            "steps": [
+                {
+                    "name": PUBLISHER_ACCESS_STEP,
+                    "label": "Publisher access",
+                    "elements": [
+                        {
+                            "name": "consent",
+                            "type": "Microsoft.Common.InfoBox",
+                            "visible": true,
+                            "options": {
+                                "icon": "Info",
+                                "text": format!("The publisher signs in as its app {app}. Before this deployment, an administrator of this tenant consents to that app once, at {consent} (the publisher sends the link). The consent makes the app's service principal here; this deployment gives it Key Vault Secrets Officer on the vault it creates, and nothing else.")
+                            }
+                        },
+                        {
+                            "name": "servicePrincipalLookup",
+                            "type": "Microsoft.Solutions.GraphApiControl",
+                            "request": {
+                                "method": "GET",
+                                "path": format!("/v1.0/servicePrincipals?$filter=appId eq '{app}'&$select=id,appId,displayName"),
+                                "transforms": {
+                                    "id": "value[0].id"
+                                }
+                            }
+                        },
+                        {
+                            "name": SERVICE_PRINCIPAL_PARAMETER,
+                            "type": "Microsoft.Common.TextBox",
+                            "label": "Object id of the publisher's app in this tenant",
+                            "defaultValue": format!("[coalesce(steps('{PUBLISHER_ACCESS_STEP}').servicePrincipalLookup.transformed.id, '')]"),
+                            "toolTip": format!("Filled in from Microsoft Graph once the app is consented to in this tenant. Else find it yourself: Microsoft Entra admin center, Enterprise applications, application id {app}, Object ID; or `az ad sp show --id {app} --query id -o tsv`."),
+                            "constraints": {
+                                "required": true,
+                                "regex": GUID_REGEX,
+                                "validationMessage": "The service principal's object id, a GUID like 00000000-0000-0000-0000-000000000000. Empty: the app is not consented to in this tenant yet."
+                            },
+                            "visible": true
+                        }
+                    ]
+                }
+            ],
+            "outputs": {
+                "location": "[location()]",
+                "deployStorage": "[basics('deployStorage')]",
+                SERVICE_PRINCIPAL_PARAMETER: format!("[steps('{PUBLISHER_ACCESS_STEP}').{SERVICE_PRINCIPAL_PARAMETER}]")
             }
         }
     })
@@ -496,6 +722,172 @@ mod tests {
         a.sort();
         b.sort();
         assert_eq!(a, b);
+    }
+
+    const APP: &str = "11111111-2222-4333-8444-555555555555";
+
+    fn entra_app_package() -> Package {
+        render_entra_app(
+            &Guid::parse("app id", APP).unwrap(),
+            "https://login.microsoftonline.com",
+        )
+    }
+
+    #[test]
+    fn the_entra_app_template_creates_no_identity_and_no_credential() {
+        let t: Value = serde_json::from_str(&entra_app_package().main_template).unwrap();
+        assert_eq!(t["$schema"], TEMPLATE_SCHEMA);
+        let resources = t["resources"].as_array().unwrap();
+        assert_eq!(resources.len(), 4);
+        for r in resources {
+            let pair = (
+                r["type"].as_str().unwrap(),
+                r["apiVersion"].as_str().unwrap(),
+            );
+            assert!(api::TEMPLATE_RESOURCES.contains(&pair), "{pair:?}");
+            assert_ne!(pair.0, api::IDENTITY_TYPE);
+            assert_ne!(pair.0, api::FIC_TYPE);
+        }
+        let text = entra_app_package().main_template;
+        assert!(!text.contains("Microsoft.ManagedIdentity"), "{text}");
+        assert!(!text.contains("federatedIdentityCredentials"), "{text}");
+        // The app's id is recorded, and read back by the outputs.
+        assert_eq!(t["variables"]["publisherAppId"], APP);
+        assert_eq!(
+            t["outputs"]["publisherAppId"]["value"],
+            "[variables('publisherAppId')]"
+        );
+    }
+
+    #[test]
+    fn the_entra_app_template_gives_the_consented_service_principal_the_same_roles() {
+        let t: Value = serde_json::from_str(&entra_app_package().main_template).unwrap();
+        let parameter = &t["parameters"][SERVICE_PRINCIPAL_PARAMETER];
+        assert_eq!(parameter["type"], "string");
+        assert!(
+            parameter.get("defaultValue").is_none(),
+            "the form must give it"
+        );
+        let assignments = resource(&t, api::ROLE_ASSIGNMENT_TYPE);
+        assert_eq!(assignments.len(), 2);
+        for a in &assignments {
+            assert_eq!(
+                a["properties"]["principalId"],
+                "[parameters('servicePrincipalObjectId')]"
+            );
+            assert_eq!(a["properties"]["principalType"], "ServicePrincipal");
+            assert!(
+                a["name"]
+                    .as_str()
+                    .unwrap()
+                    .contains("parameters('servicePrincipalObjectId')"),
+                "one assignment per principal: {a}"
+            );
+        }
+        let kv = assignments
+            .iter()
+            .find(|a| a["scope"].as_str().unwrap().contains(api::VAULT_TYPE))
+            .unwrap();
+        assert_eq!(
+            kv["properties"]["roleDefinitionId"],
+            "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('keyVaultSecretsOfficer'))]"
+        );
+        assert!(kv.get("condition").is_none());
+        assert_eq!(
+            depends_on(kv),
+            ["[resourceId('Microsoft.KeyVault/vaults', variables('vaultName'))]"]
+        );
+        // The same built-in roles as the issuer way's package.
+        let issuer_way = template();
+        for role in ["keyVaultSecretsOfficer", "storageBlobDataContributor"] {
+            assert_eq!(
+                t["variables"][role], issuer_way["variables"][role],
+                "{role}"
+            );
+        }
+        let st = assignments
+            .iter()
+            .find(|a| a["scope"].as_str().unwrap().contains(api::STORAGE_TYPE))
+            .unwrap();
+        assert_eq!(st["condition"], "[parameters('deployStorage')]");
+        assert_eq!(
+            resource(&t, api::VAULT_TYPE)[0]["properties"]["enableRbacAuthorization"],
+            true
+        );
+    }
+
+    #[test]
+    fn the_entra_app_form_looks_the_service_principal_up_and_feeds_every_parameter() {
+        let p = entra_app_package();
+        let t: Value = serde_json::from_str(&p.main_template).unwrap();
+        let ui: Value = serde_json::from_str(&p.create_ui_definition).unwrap();
+        assert_eq!(ui["$schema"], CREATE_UI_SCHEMA);
+        let outputs = ui["parameters"]["outputs"].as_object().unwrap();
+        let mut a: Vec<_> = outputs.keys().collect();
+        let mut b: Vec<_> = t["parameters"].as_object().unwrap().keys().collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        assert_eq!(
+            outputs[SERVICE_PRINCIPAL_PARAMETER],
+            "[steps('publisherAccess').servicePrincipalObjectId]"
+        );
+        let step = &ui["parameters"]["steps"][0];
+        assert_eq!(step["name"], PUBLISHER_ACCESS_STEP);
+        let element = |name: &str| {
+            step["elements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        // The lookup: the app id where Graph needs it.
+        let lookup = element("servicePrincipalLookup");
+        assert_eq!(lookup["type"], "Microsoft.Solutions.GraphApiControl");
+        assert_eq!(lookup["request"]["method"], "GET");
+        assert_eq!(
+            lookup["request"]["path"],
+            format!(
+                "/v1.0/servicePrincipals?$filter=appId eq '{APP}'&$select=id,appId,displayName"
+            )
+        );
+        assert_eq!(lookup["request"]["transforms"]["id"], "value[0].id");
+        // The text box the lookup fills, which the customer may also type into.
+        let text = element(SERVICE_PRINCIPAL_PARAMETER);
+        assert_eq!(text["type"], "Microsoft.Common.TextBox");
+        assert_eq!(
+            text["defaultValue"],
+            "[coalesce(steps('publisherAccess').servicePrincipalLookup.transformed.id, '')]"
+        );
+        assert_eq!(text["constraints"]["required"], true);
+        assert_eq!(text["constraints"]["regex"], GUID_REGEX);
+        assert!(text["toolTip"].as_str().unwrap().contains(APP));
+        // What the administrator does first, with the app id and the cloud's host.
+        let consent = element("consent");
+        let says = consent["options"]["text"].as_str().unwrap();
+        assert!(
+            says.contains(&format!(
+                "https://login.microsoftonline.com/<this tenant's id>/adminconsent?client_id={APP}"
+            )),
+            "{says}"
+        );
+        let gov = render_entra_app(
+            &Guid::parse("app id", APP).unwrap(),
+            "https://login.microsoftonline.us",
+        );
+        assert!(
+            gov.create_ui_definition
+                .contains("https://login.microsoftonline.us/<this tenant's id>/adminconsent")
+        );
+    }
+
+    #[test]
+    fn the_issuer_ways_package_is_unchanged_by_the_other_way() {
+        assert_ne!(package(), entra_app_package());
+        assert!(package().main_template.contains(api::FIC_TYPE));
+        assert!(!package().create_ui_definition.contains("GraphApiControl"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Azure resource names as ARM validates them, checked before anything is rendered: a name
 //! ARM would refuse makes a template that fails at deployment, in the customer's tenant.
 
-use idp_core::diagnostic::Diagnostic;
+use idp_core::diagnostic::{Diagnostic, Problem};
 use thiserror::Error;
 
 /// A name ARM would refuse.
@@ -120,9 +120,76 @@ impl ResourceGroupName {
     }
 }
 
+/// An Entra id: a tenant's, an object's (a managed identity's principal id, a service
+/// principal's) or an application's, as a GUID in its 8-4-4-4-12 form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guid(String);
+
+impl Guid {
+    /// Any GUID, kept as written: an application id, which Entra, Microsoft Graph and the
+    /// az CLI look up in any letter case.
+    pub fn parse(what: &'static str, s: &str) -> Result<Self, Problem> {
+        if idp_core::azure_id::is_guid(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(Problem::usage(
+                format!("{what} `{s}` is not a GUID"),
+                format!("give the {what} as a GUID, like 00000000-0000-0000-0000-000000000000"),
+            ))
+        }
+    }
+
+    /// A GUID in lowercase, as Entra writes ids in its tokens (`tid`, `oid`, `sub`): a
+    /// federated credential's issuer and subject are compared with the token's byte for
+    /// byte, so one holding `ABCD…` never matches the token's `abcd…`.
+    pub fn parse_lowercase(what: &'static str, s: &str) -> Result<Self, Problem> {
+        let guid = Self::parse(what, s)?;
+        if s.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(Problem::usage(
+                format!(
+                    "{what} `{s}` has capital letters: Entra writes ids in lowercase in its tokens, and compares a federated credential's issuer and subject with them byte for byte"
+                ),
+                format!("write it as Entra does: {}", s.to_ascii_lowercase()),
+            ));
+        }
+        Ok(guid)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guids_and_entras_lowercase_form() {
+        let g = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        assert_eq!(Guid::parse_lowercase("tenant id", g).unwrap().as_str(), g);
+        assert_eq!(
+            Guid::parse("app id", &g.to_uppercase()).unwrap().as_str(),
+            g.to_uppercase()
+        );
+        let e = Guid::parse_lowercase("principal id", &g.to_uppercase()).unwrap_err();
+        assert!(e.is_usage());
+        assert!(e.to_string().contains("capital letters"), "{e}");
+        assert_eq!(e.hint().unwrap(), format!("write it as Entra does: {g}"));
+        let e = Guid::parse("app id", "x").unwrap_err();
+        assert_eq!(e.to_string(), "app id `x` is not a GUID");
+        assert!(e.is_usage());
+        for bad in [
+            "",
+            "72f988bf86f141af91ab2d7cd011db47",
+            "{72f988bf-86f1-41af-91ab-2d7cd011db47}",
+            "72f988bf-86f1-41af-91ab-2d7cd011db4g",
+            "' or 1 eq 1",
+        ] {
+            assert!(Guid::parse("app id", bad).is_err(), "{bad}");
+            assert!(Guid::parse_lowercase("app id", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn fic_names_follow_arms_rule() {

@@ -152,6 +152,20 @@ pub struct ArmArgs {
     pub arm_token_file: Option<PathBuf>,
 }
 
+/// How `idp doctor` reads the publisher's app registration over Microsoft Graph.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GraphArgs {
+    /// Read entra-app customers' app registrations over Microsoft Graph with the Azure CLI login, workload or managed identity (a Graph token file does the same)
+    #[arg(long)]
+    pub graph: bool,
+    /// Microsoft Graph's endpoint [env: IDP_GRAPH_ENDPOINT] [toml: graph.endpoint] [default: the cloud's, https://graph.microsoft.com]
+    #[arg(long, value_name = "URL")]
+    pub graph_endpoint: Option<String>,
+    /// A file holding a bearer token for Microsoft Graph in the publisher's tenant (Application.Read.All) [env: IDP_GRAPH_TOKEN_FILE] [toml: graph.token_file]
+    #[arg(long, value_name = "FILE")]
+    pub graph_token_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     #[command(flatten)]
@@ -241,9 +255,17 @@ pub enum AsCi {
 
 #[derive(Debug, Args)]
 pub struct FicArgs {
+    /// Whose credential: `issuer` (on the customer's managed identity, trusting idp's issuer) or `entra-app` (on the publisher's multi-tenant app registration, trusting the publisher's user-assigned managed identity: --publisher-tenant, --principal-id)
+    #[arg(long, value_enum, default_value = "issuer")]
+    pub way: WayArg,
     /// The FIC's subject: what `idp token --subject` will sign (1 to 600 characters)
-    #[arg(long, value_name = "S")]
-    pub subject: String,
+    #[arg(
+        long,
+        value_name = "S",
+        required_unless_present = "way",
+        required_if_eq("way", "issuer")
+    )]
+    pub subject: Option<String>,
     /// The credential's name: 3 to 120 letters, digits, `-` or `_`, starting with a letter or digit
     #[arg(long, value_name = "N", default_value = "idp")]
     pub name: String,
@@ -256,21 +278,33 @@ pub struct FicArgs {
     /// The managed identity's resource group (az, terraform); without it, a variable or a quoted placeholder
     #[arg(long, value_name = "RG")]
     pub resource_group: Option<String>,
+    /// With --way entra-app: the publisher's tenant id (a GUID, in lowercase), where the app and the managed identity are; the issuer is https://<authority host>/<T>/v2.0
+    #[arg(long, value_name = "T", required_if_eq("way", "entra-app"), requires = "way", conflicts_with_all = ["subject", "identity_name", "resource_group"])]
+    pub publisher_tenant: Option<String>,
+    /// With --way entra-app: the principal (object) id of the publisher's user-assigned managed identity (a GUID, in lowercase: its tokens' `sub`), the FIC's subject
+    #[arg(long, value_name = "P", required_if_eq("way", "entra-app"), requires = "way", conflicts_with_all = ["subject", "identity_name", "resource_group"])]
+    pub principal_id: Option<String>,
+    /// With --way entra-app: the app's application (client) id (az, bicep, terraform); without it, a variable or a quoted placeholder
+    #[arg(long, value_name = "APP_ID", requires = "way", conflicts_with_all = ["subject", "identity_name", "resource_group"])]
+    pub app_id: Option<String>,
+    /// With --way entra-app: Entra's authority host in the issuer, like https://127.0.0.1:8444 for the emulator [env: IDP_EXCHANGE_AUTHORITY_HOST] [toml: exchange.authority_host] [default: the cloud's, https://login.microsoftonline.com]
+    #[arg(long, value_name = "URL", requires = "way", conflicts_with_all = ["subject", "identity_name", "resource_group"])]
+    pub authority_host: Option<String>,
     #[command(flatten)]
     pub cloud: CloudArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FicFormat {
-    /// The ARM REST body (PUT …/federatedIdentityCredentials/NAME?api-version=2023-01-31)
+    /// The ARM REST body (PUT …/federatedIdentityCredentials/NAME?api-version=2023-01-31); entra-app: the Microsoft Graph body (POST https://graph.microsoft.com/v1.0/applications(appId='APP_ID')/federatedIdentityCredentials, or …/applications/OBJECT_ID/…)
     Json,
-    /// A resource for an ARM template
+    /// A resource for an ARM template (issuer way only: an ARM template cannot hold the app's Microsoft Graph credential)
     Arm,
-    /// A Bicep file
+    /// A Bicep file; entra-app: with the Microsoft Graph extension (microsoftGraphV1)
     Bicep,
-    /// An `az identity federated-credential create` command line
+    /// An `az identity federated-credential create` command line; entra-app: `az ad app federated-credential create`
     Az,
-    /// A Terraform azurerm_federated_identity_credential configuration
+    /// A Terraform azurerm_federated_identity_credential configuration; entra-app: azuread_application_federated_identity_credential (azuread 3.x)
     Terraform,
 }
 
@@ -284,6 +318,17 @@ pub enum ManagedAppCommand {
         /// Replace the package's three files in a folder that is not empty
         #[arg(long)]
         force: bool,
+        /// How the customer's tenant trusts the publisher: `issuer` (the template creates a managed identity and its FIC trusting idp's issuer) or `entra-app` (no identity: the template gives the publisher's app, consented to in the customer's tenant, its roles; --app-id)
+        #[arg(long, value_enum, default_value = "issuer")]
+        way: WayArg,
+        /// With --way entra-app: the publisher's multi-tenant app's application (client) id; the create form looks up its service principal in the customer's tenant
+        #[arg(
+            long,
+            value_name = "APP_ID",
+            required_if_eq("way", "entra-app"),
+            requires = "way"
+        )]
+        app_id: Option<String>,
         #[command(flatten)]
         cloud: CloudArgs,
     },
@@ -291,7 +336,7 @@ pub enum ManagedAppCommand {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Also check these customers: a real exchange each unless --no-exchange, and the FIC over ARM when the identity is recorded
+    /// Also check these customers: a real exchange each unless --no-exchange, the FIC over ARM when the identity is recorded, and for entra-app customers the managed identity's token and (with --graph or a Graph token file) the app's FIC over Microsoft Graph
     #[command(flatten)]
     pub who: OneCustomer,
     #[command(flatten)]
@@ -305,6 +350,8 @@ pub struct DoctorArgs {
     pub authority: AuthorityArgs,
     #[command(flatten)]
     pub arm: ArmArgs,
+    #[command(flatten)]
+    pub graph: GraphArgs,
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     pub format: DoctorFormat,
@@ -320,30 +367,13 @@ pub enum DoctorFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum CustomersCommand {
-    /// Add a customer: read its UAMI over ARM (--identity), or give its tenant, the UAMI's client id and the FIC's subject
-    Add {
-        /// The customer's name: letters, digits, `-`, `_`, `.`
+    /// Add a customer: read its UAMI over ARM (--identity), or give its tenant, the UAMI's client id and the FIC's subject; or, of the entra-app way, its tenant and the publisher's app id
+    Add(Box<AddCustomer>),
+    /// Print the URL at which an entra-app customer's admin consents to the publisher's app (once per tenant)
+    ConsentUrl {
         name: String,
-        /// The UAMI's ARM resource id (/subscriptions/…/userAssignedIdentities/…): its tenant and client id are read over ARM, and the subject from the FIC that trusts idp's issuer
-        #[arg(long, value_name = "ID", required_unless_present_all = ["tenant", "client_id", "subject"])]
-        identity: Option<String>,
-        /// The customer's tenant id (without --identity, or to record it as given)
-        #[arg(long, value_name = "T", requires_all = ["client_id", "subject"])]
-        tenant: Option<String>,
-        /// The UAMI's client id
-        #[arg(long, value_name = "C", requires_all = ["tenant", "subject"])]
-        client_id: Option<String>,
-        /// The FIC's subject, exactly (with --identity: picks among several FICs with idp's issuer)
-        #[arg(long, value_name = "S")]
-        subject: Option<String>,
         #[command(flatten)]
-        arm: ArmArgs,
-        /// This customer's cloud: public, usgov or china (or AzureCloud, AzureUSGovernment, AzureChinaCloud)
-        #[arg(long, value_name = "CLOUD")]
-        cloud: Option<String>,
-        /// This customer's default scope, like https://vault.azure.net/.default
-        #[arg(long, value_name = "SCOPE")]
-        scope: Option<String>,
+        authority: AuthorityArgs,
     },
     /// List the customers
     List {
@@ -361,6 +391,50 @@ pub enum CustomersCommand {
     Show { name: String },
     /// Remove a customer from the inventory (nothing changes in Azure)
     Remove { name: String },
+}
+
+/// `idp customers add`'s arguments.
+#[derive(Debug, Args)]
+pub struct AddCustomer {
+    /// The customer's name: letters, digits, `-`, `_`, `.`
+    pub name: String,
+    /// How the customer's tenant trusts the publisher: `issuer` (a FIC on the customer's UAMI trusts idp's issuer) or `entra-app` (the publisher's multi-tenant app, consented to in the customer's tenant, trusts the publisher's managed identity)
+    #[arg(long, value_enum, default_value = "issuer")]
+    pub way: WayArg,
+    /// The UAMI's ARM resource id (/subscriptions/…/userAssignedIdentities/…): its tenant and client id are read over ARM, and the subject from the FIC that trusts idp's issuer
+    #[arg(long, value_name = "ID", required_unless_present_any = ["client_id", "app_id"], conflicts_with_all = ["app_id", "managed_identity"])]
+    pub identity: Option<String>,
+    /// The customer's tenant id (without --identity, or to record it as given)
+    #[arg(long, value_name = "T")]
+    pub tenant: Option<String>,
+    /// The UAMI's client id
+    #[arg(long, value_name = "C", requires_all = ["tenant", "subject"], conflicts_with_all = ["app_id", "managed_identity"])]
+    pub client_id: Option<String>,
+    /// The FIC's subject, exactly (with --identity: picks among several FICs with idp's issuer)
+    #[arg(long, value_name = "S", conflicts_with_all = ["app_id", "managed_identity"])]
+    pub subject: Option<String>,
+    /// With --way entra-app: the publisher's multi-tenant app's application (client) id
+    #[arg(long, value_name = "APP_ID", requires = "tenant")]
+    pub app_id: Option<String>,
+    /// With --way entra-app: the client id of the publisher's user-assigned managed identity whose token the app's FIC trusts [default: the only identity attached where idp runs]
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub managed_identity: Option<String>,
+    #[command(flatten)]
+    pub arm: ArmArgs,
+    /// This customer's cloud: public, usgov or china (or AzureCloud, AzureUSGovernment, AzureChinaCloud)
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
+    /// This customer's default scope, like https://vault.azure.net/.default
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WayArg {
+    /// A FIC on the customer's managed identity trusts idp's issuer
+    Issuer,
+    /// The publisher's multi-tenant app trusts the publisher's managed identity
+    EntraApp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -493,6 +567,15 @@ pub struct EmulatorArgs {
     /// The storage suffix ARM's cloud metadata names (`suffixes.storage`): clients reach blobs at https://<account>.blob.<SUFFIX> (a port may follow, like idp.test:10443)
     #[arg(long, value_name = "SUFFIX", default_value = "core.windows.net")]
     pub storage_suffix: String,
+    /// The publisher's tenant, beside the customer's (--tenant): the tenant of the machine's managed identities and of the applications the publisher registers in Graph
+    #[arg(long, default_value = idp_emulator::DEFAULT_PUBLISHER_TENANT, value_name = "GUID")]
+    pub publisher_tenant: String,
+    /// A user-assigned identity of the publisher's tenant attached to this machine, its tokens handed out by the machine's identity endpoints (--identity-listen); repeatable
+    #[arg(long = "machine-identity", value_name = "NAME", default_value = idp_emulator::DEFAULT_MACHINE_IDENTITY)]
+    pub machine_identities: Vec<String>,
+    /// Address of the machine's managed identity endpoints (App Service's IDENTITY_ENDPOINT and IMDS's), plain HTTP as on an Azure machine; loopback only
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub identity_listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -322,6 +322,17 @@ mod every_error {
                 detail: "d".into(),
             }),
             sample(idp_app::select::SelectError::Nothing),
+            sample(
+                idp_app::managed_identity::ManagedIdentityError::Unsupported {
+                    name: "Cloud Shell",
+                    why: "w",
+                },
+            ),
+            sample(diagnostic::Boxed::new(keyring::KeyringError::NoActiveKey)),
+            sample(idp_arm::graph::GraphError::NotFound {
+                app_id: "a".into(),
+                code: "Request_ResourceNotFound".into(),
+            }),
         ]
     }
 

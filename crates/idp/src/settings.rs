@@ -8,8 +8,8 @@
 //! resolve against the file's folder; relative paths from a flag or the environment
 //! against the current directory.
 
-use crate::cli::{ArmArgs, AuthorityArgs, CloudArgs, GlobalArgs};
-use idp_app::context::{ContextSettings, RuntimeKind};
+use crate::cli::{ArmArgs, AuthorityArgs, CloudArgs, GlobalArgs, GraphArgs};
+use idp_app::context::{ContextSettings, GraphSettings, RuntimeKind};
 use idp_app::credentials::TokenFiles;
 use idp_app::exchange::{CloudChoice, Shape};
 use idp_core::Issuer;
@@ -76,6 +76,13 @@ pub mod setting {
     pub const ARM_ENDPOINT: Setting = s("arm.endpoint", "IDP_ARM_ENDPOINT", "--arm-endpoint");
     pub const ARM_TOKEN_FILE: Setting =
         s("arm.token_file", "IDP_ARM_TOKEN_FILE", "--arm-token-file");
+    pub const GRAPH_ENDPOINT: Setting =
+        s("graph.endpoint", "IDP_GRAPH_ENDPOINT", "--graph-endpoint");
+    pub const GRAPH_TOKEN_FILE: Setting = s(
+        "graph.token_file",
+        "IDP_GRAPH_TOKEN_FILE",
+        "--graph-token-file",
+    );
     pub const AUDIT_LOG: Setting = s("audit.log", "IDP_AUDIT_LOG", "--audit-log");
     pub const KEY_VAULT_TOKEN_FILE: Setting = s(
         "key_vault.token_file",
@@ -86,7 +93,7 @@ pub mod setting {
     pub const STORAGE_SAS: Setting = s("", "IDP_STORAGE_SAS", "--sas");
 
     /// The settings idp.toml may hold, in the README's order: the file's only keys.
-    pub const IN_FILE: [Setting; 18] = [
+    pub const IN_FILE: [Setting; 20] = [
         ISSUER,
         KEYS_DIR,
         JWKS_PATH,
@@ -103,6 +110,8 @@ pub mod setting {
         CUSTOMERS_FILE,
         ARM_ENDPOINT,
         ARM_TOKEN_FILE,
+        GRAPH_ENDPOINT,
+        GRAPH_TOKEN_FILE,
         AUDIT_LOG,
         KEY_VAULT_TOKEN_FILE,
     ];
@@ -509,8 +518,30 @@ impl Sources {
                 )?,
             },
             arm_endpoint,
+            graph: None,
             runtime,
         })
+    }
+
+    /// How `doctor` reads app registrations over Microsoft Graph: `None` unless `--graph`
+    /// or a Graph token file is given; the endpoint when one is set (else each cloud's).
+    pub fn graph(&self, flags: &GraphArgs) -> Result<Option<GraphSettings>, ConfigError> {
+        let token_file = self.path(&setting::GRAPH_TOKEN_FILE, flags.graph_token_file.as_ref())?;
+        if !flags.graph && token_file.is_none() {
+            return Ok(None);
+        }
+        let endpoint = self
+            .get(
+                &setting::GRAPH_ENDPOINT,
+                "Graph endpoint",
+                flags.graph_endpoint.clone(),
+                https_url,
+            )?
+            .map(|s| s.value);
+        Ok(Some(GraphSettings {
+            endpoint,
+            token_file,
+        }))
     }
 
     /// How long assertions live: `--lifetime`, the setting, else `default`.
@@ -605,7 +636,15 @@ impl Sources {
                 None => None,
             },
             lifetime,
-            issuer: self.issuer()?,
+            // Only issuer-way customers need one: its absence is said when one is signed for.
+            issuer: match self.issuer() {
+                Ok(issuer) => Ok(issuer),
+                Err(e @ ConfigError::Missing { .. }) => Err(idp_core::diagnostic::Problem::usage(
+                    e.to_string(),
+                    idp_core::diagnostic::Diagnostic::hint(&e).unwrap_or_default(),
+                )),
+                Err(e) => return Err(e),
+            },
         })
     }
 

@@ -5,6 +5,7 @@
 
 use crate::cli::{DoctorArgs, DoctorFormat};
 use crate::settings::{Sources, Warnings};
+use idp_app::context::RuntimeKind;
 use idp_app::exchange::{self, Exchanger, Scope};
 use idp_core::assertion::Lifetime;
 use idp_core::diagnostic::{EXIT_FAILED, Report};
@@ -36,7 +37,9 @@ pub fn run(sources: &Sources, args: DoctorArgs) -> Result<ExitCode, Report> {
         shape = Some(s);
     }
     warnings.say();
-    let ctx = super::context(sources, Some(&args.arm))?;
+    let mut settings = sources.context(Some(&args.arm), RuntimeKind::CurrentThread)?;
+    settings.graph = sources.graph(&args.graph)?;
+    let ctx = idp_app::Context::new(settings)?;
     let fetched = ctx.block_on(idp_publish::readback::fetch_published(ctx.http()?, &issuer));
     let inputs = IssuerInputs {
         issuer: &issuer,
@@ -56,21 +59,20 @@ pub fn run(sources: &Sources, args: DoctorArgs) -> Result<ExitCode, Report> {
             idp_app::doctor::vault_key(&ctx, &keyring, active),
         ));
     }
-    if let Some(shape) = &shape {
+    if shape.is_some() {
         let exchanger = if args.no_exchange {
             None
         } else {
-            Some(Exchanger {
-                http: ctx.http()?.clone(),
-                key: ctx.active_signer(&keyring)?,
-                audit: ctx.audit()?,
-                command: "doctor",
-                policy: exchange::check_policy(),
-            })
+            let jobs: Vec<_> = planned.iter().map(|(_, job)| job.clone()).collect();
+            Some(Exchanger::for_jobs(
+                &ctx,
+                &jobs,
+                "doctor",
+                exchange::check_policy(),
+            )?)
         };
         let checked = ctx.block_on(idp_app::doctor::customers(
             &ctx,
-            shape,
             planned,
             exchanger.as_ref(),
             usize::from(args.many.parallel),

@@ -1,5 +1,7 @@
 //! `idp emulator`: a local Entra over HTTPS (the token endpoint, the ARM identity API and
-//! the emulator's own keys), for testing a setup and pipelines offline.
+//! the emulator's own keys; the publisher's tenant with Microsoft Graph and admin consent)
+//! and the machine's managed identity endpoints over plain HTTP on loopback, for testing a
+//! setup and pipelines offline.
 
 use crate::cli::EmulatorArgs;
 use crate::settings::Sources;
@@ -16,6 +18,18 @@ pub fn run(sources: &Sources, args: EmulatorArgs) -> Result<ExitCode, Report> {
     let ttl = duration::parse(&args.metadata_ttl).context("invalid --metadata-ttl")?;
     let delay = duration::parse(&args.propagation_delay).context("invalid --propagation-delay")?;
     let mut config = Config::new(args.tenant.clone(), args.subscription.clone());
+    config.publisher_tenant = args.publisher_tenant.clone();
+    config.machine_identities = args.machine_identities.clone();
+    // The machine's identity endpoints are plain HTTP, as on an Azure machine: loopback only.
+    if !args.identity_listen.ip().is_loopback() {
+        return Err(Report::usage(
+            format!(
+                "--identity-listen {} is not a loopback address",
+                args.identity_listen
+            ),
+            "the machine's identity endpoints answer in plain HTTP to any caller: give a 127.0.0.1 (or ::1) address",
+        ));
+    }
     config.metadata_ttl = ttl;
     config.propagation_delay = delay;
     config.latency = duration::parse(&args.latency).context("invalid --latency")?;
@@ -109,11 +123,42 @@ pub fn run(sources: &Sources, args: EmulatorArgs) -> Result<ExitCode, Report> {
             idp_core::fsutil::Overwrite::Replace,
         )?;
     }
+    // The machine's identity endpoints: bound now (a busy port fails here), served once the
+    // main listener's address, the issuer base of their tokens, is known.
+    let identity_listener = std::net::TcpListener::bind(args.identity_listen).problem(|| {
+        Problem::usage(
+            format!("cannot listen on --identity-listen {}", args.identity_listen),
+            "choose another --identity-listen address (a free 127.0.0.1 port), or stop what listens there",
+        )
+    })?;
+    let identity_addr = identity_listener.local_addr().problem(|| {
+        Problem::failed(
+            "cannot read the identity listener's address",
+            "report it: a bound socket has an address",
+        )
+    })?;
     let app = emulator.router();
     ctx.block_on(async move {
         let (tenant, subscription) = (args.tenant.clone(), args.subscription.clone());
         let owner_token_out = args.owner_token_out.clone();
+        let public_url = args.public_url.clone();
         let announce = move |addr: SocketAddr| {
+            // The v2 issuer of the emulator's Entra is the main listener's URL, unless
+            // --public-url names another.
+            if public_url.is_none()
+                && let Err(e) = emulator.set_issuer_base(&format!("https://{addr}"))
+            {
+                note!("warning: the machine's identity endpoints cannot mint token-exchange tokens: {e}");
+            }
+            let machine = emulator.identity_router();
+            match axum_server::from_tcp(identity_listener) {
+                Ok(server) => {
+                    tokio::spawn(async move {
+                        let _ = server.serve(machine.into_make_service()).await;
+                    });
+                }
+                Err(e) => note!("warning: the machine's identity endpoints do not answer: {e}"),
+            }
             note!("Entra emulator on https://{addr}");
             note!("  tenant        {tenant}");
             note!("  subscription  {subscription}");
@@ -133,6 +178,24 @@ pub fn run(sources: &Sources, args: EmulatorArgs) -> Result<ExitCode, Report> {
                     "  ARM bearer    required: pass --owner-token-out FILE for an owner token"
                 ),
             }
+            note!("  publisher tenant  {}", emulator.publisher_tenant());
+            for m in emulator.machine_identities() {
+                note!(
+                    "  machine identity  {}: client id {}, principal id {}",
+                    m.name,
+                    m.client_id,
+                    m.principal_id
+                );
+            }
+            note!("  graph         https://{addr}/v1.0/");
+            // What App Service gives the process in its environment (the header is a
+            // secret made per start, as App Service rotates it), and where SDKs find IMDS.
+            note!(
+                "IDENTITY_ENDPOINT=http://{identity_addr}{} IDENTITY_HEADER={}",
+                idp_emulator::APP_SERVICE_PATH,
+                emulator.identity_header()
+            );
+            note!("AZURE_POD_IDENTITY_AUTHORITY_HOST=http://{identity_addr}");
             if !addr.ip().is_loopback() {
                 note!(
                     "warning: listening beyond loopback; the emulator's ARM API has no authentication"

@@ -39,8 +39,7 @@ pub fn run(sources: &Sources, args: EnvArgs) -> Result<ExitCode, Report> {
     let chosen = idp_app::select::resolve(&selection, None, &sources.customers()?)?;
     warnings.extend(broker::short_file_lifetime(lifetime));
     let ctx = super::context(sources, None)?;
-    let ring = ctx.keys().load()?;
-    let run = broker::runs(&ctx, &ring, &shape, &chosen, "env")?
+    let run = broker::runs(&ctx, &shape, &chosen, "env")?
         .pop()
         .expect("one customer");
     warnings.say();
@@ -95,10 +94,14 @@ pub fn run(sources: &Sources, args: EnvArgs) -> Result<ExitCode, Report> {
     std::io::stdout()
         .lock()
         .write_all(rendered.stdout.as_bytes())?;
+    let kid = signed
+        .kid
+        .as_deref()
+        .map(|k| format!(" (kid {k})"))
+        .unwrap_or_default();
     note!(
-        "wrote the assertion to {} (kid {}); it expires at {expires} and nothing refreshes it: run `idp env` again, or wrap long jobs in `idp exec`",
+        "wrote the assertion to {}{kid}; it expires at {expires} and nothing refreshes it: run `idp env` again, or wrap long jobs in `idp exec`",
         path.display(),
-        signed.kid
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -44,8 +44,7 @@ pub fn run(sources: &Sources, args: ExecArgs) -> Result<ExitCode, Report> {
         forward_sigint: !std::io::stdin().is_terminal(),
     };
     let ctx = super::context(sources, None)?;
-    let ring = ctx.keys().load()?;
-    let mut runs = broker::runs(&ctx, &ring, &shape, &chosen, "exec")?;
+    let mut runs = broker::runs(&ctx, &shape, &chosen, "exec")?;
     warnings.say();
     let note: Note = Arc::new(|line: String| note!("{line}"));
     if !super::is_many(&args.many) {

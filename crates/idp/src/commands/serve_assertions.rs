@@ -30,8 +30,7 @@ pub fn run(sources: &Sources, args: ServeAssertionsArgs) -> Result<ExitCode, Rep
         _ => None,
     };
     let ctx = super::context(sources, None)?;
-    let ring = ctx.keys().load()?;
-    let run = broker::runs(&ctx, &ring, &shape, &chosen, "serve-assertions")?
+    let run = broker::runs(&ctx, &shape, &chosen, "serve-assertions")?
         .pop()
         .expect("one customer");
     warnings.say();
@@ -42,13 +41,16 @@ pub fn run(sources: &Sources, args: ServeAssertionsArgs) -> Result<ExitCode, Rep
             args.request_token_file.display()
         );
     }
-    let subject = run.signer.subject().to_owned();
+    let what = match run.signer.subject() {
+        Some(subject) => format!("assertions for subject `{subject}`"),
+        None => run.signer.describe(),
+    };
     let app = endpoint::router(run.signer, token, args.allow_remote);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let token_file = args.request_token_file.display().to_string();
     ctx.block_on(async move {
         let announce = move |addr| {
-            note!("serving assertions for subject `{subject}` on {scheme}://{addr}");
+            note!("serving {what} on {scheme}://{addr}");
             note!("  GitHub form:       {scheme}://{addr}{GITHUB_PATH}?api-version=2.0");
             note!("  Azure DevOps form: {scheme}://{addr}{AZURE_PIPELINES_PATH}");
             note!("  request token:     in {token_file} (send it as `Authorization: Bearer …`)");

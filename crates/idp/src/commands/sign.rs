@@ -17,6 +17,10 @@ pub fn run(sources: &Sources, args: SignArgs) -> Result<ExitCode, Report> {
     let cloud = shape.cloud.for_customer(None);
     let mut spec = shape.spec(&args.subject, cloud)?;
     spec.claims = PrivateClaims::parse(args.claims.iter().map(String::as_str))?;
+    // A path that cannot take the file is refused before anything is signed or recorded.
+    if let Some(path) = &args.out {
+        fsutil::check_file_path(path)?;
+    }
     warnings.say();
     let ctx = super::context(sources, None)?;
     let ring = ctx.keys().load()?;

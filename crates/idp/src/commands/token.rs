@@ -49,18 +49,16 @@ pub fn run(sources: &Sources, args: TokenArgs) -> Result<ExitCode, Report> {
     }
     warnings.say();
     let ctx = super::context(sources, None)?;
-    let ring = ctx.keys().load()?;
-    let exchanger = Exchanger {
-        http: ctx.http()?.clone(),
-        key: ctx.active_signer(&ring)?,
-        audit: ctx.audit()?,
-        command: "token",
-        policy: Policy {
+    let exchanger = Exchanger::for_jobs(
+        &ctx,
+        &jobs,
+        "token",
+        Policy {
             propagation_wait: max_wait,
             max_server_retries: args.retries,
             ..Policy::default()
         },
-    };
+    )?;
     if !many {
         let job = &jobs[0];
         let token = ctx

@@ -836,7 +836,27 @@ fn usage_errors_found_by_commands_exit_2_and_write_nothing() {
         "{err}"
     );
     assert!(!err.contains(".idp-tmp"), "{err}");
+    assert!(
+        err.contains("create the folder no-such-folder first"),
+        "{err}"
+    );
     assert_eq!(before, s.snapshot());
+    // A folder for --out is refused before anything is signed or recorded, saying what to
+    // name instead.
+    std::fs::create_dir(s.path().join("out-folder")).unwrap();
+    let before = s.snapshot();
+    let out = s
+        .idp(&["sign", "--subject", "s", "--out", "out-folder"])
+        .env("IDP_AUDIT_LOG", s.path().join("audit.log"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("out-folder is a folder: name a file path"),
+        "{err}"
+    );
+    assert_eq!(before, s.snapshot(), "nothing signed, no audit line");
     // TLS files that cannot be read, and an address already taken.
     let out = s
         .idp(&[
@@ -1222,5 +1242,449 @@ fn the_emulators_fics_propagate_for_5s_unless_told_otherwise() {
     assert!(
         err.contains("AADSTS70021"),
         "waited out the propagation: {err}"
+    );
+}
+
+const PUBLISHER_TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const PUBLISHER_PRINCIPAL: &str = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";
+const PUBLISHER_APP: &str = "11111111-2222-4333-8444-555555555555";
+
+fn run_idp(s: &Sandbox, args: &[&str]) -> (i32, String, String) {
+    let out = s.idp(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `idp fic --way entra-app`: the credential on the publisher's app that trusts the
+/// publisher's managed identity. It needs no issuer of idp's, so no idp.toml here.
+#[test]
+fn fic_entra_app_prints_the_apps_credential_for_the_publishers_managed_identity() {
+    let s = Sandbox::new();
+    let app_fic = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "fic",
+            "--way",
+            "entra-app",
+            "--publisher-tenant",
+            PUBLISHER_TENANT,
+            "--principal-id",
+            PUBLISHER_PRINCIPAL,
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&s.stdout(&args)).unwrap()
+    };
+    let body = app_fic(&[]);
+    assert_eq!(
+        body["issuer"],
+        format!("https://login.microsoftonline.com/{PUBLISHER_TENANT}/v2.0")
+    );
+    assert_eq!(body["subject"], PUBLISHER_PRINCIPAL);
+    assert_eq!(
+        body["audiences"],
+        serde_json::json!(["api://AzureADTokenExchange"])
+    );
+    assert_eq!(body["name"], "idp");
+    assert_eq!(
+        body.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["name", "issuer", "subject", "description", "audiences"]
+    );
+    // The cloud picks the authority host and the audience; the flags override them, and
+    // the setting's variable counts as for `idp token`.
+    for (extra, issuer_host, audience) in [
+        (
+            &["--cloud", "usgov"][..],
+            "https://login.microsoftonline.us",
+            "api://AzureADTokenExchangeUSGov",
+        ),
+        (
+            &["--cloud", "AzureChinaCloud"][..],
+            "https://login.chinacloudapi.cn",
+            "api://AzureADTokenExchangeChina",
+        ),
+        (
+            &["--authority-host", "https://127.0.0.1:8444"][..],
+            "https://127.0.0.1:8444",
+            "api://AzureADTokenExchange",
+        ),
+    ] {
+        let body = app_fic(extra);
+        assert_eq!(
+            body["issuer"],
+            format!("{issuer_host}/{PUBLISHER_TENANT}/v2.0"),
+            "{extra:?}"
+        );
+        assert_eq!(body["audiences"][0], audience, "{extra:?}");
+    }
+    let out = s
+        .idp(&[
+            "fic",
+            "--way",
+            "entra-app",
+            "--publisher-tenant",
+            PUBLISHER_TENANT,
+            "--principal-id",
+            PUBLISHER_PRINCIPAL,
+        ])
+        .env("IDP_EXCHANGE_AUTHORITY_HOST", "https://127.0.0.1:9443/")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        body["issuer"],
+        format!("https://127.0.0.1:9443/{PUBLISHER_TENANT}/v2.0")
+    );
+
+    // The az line is one sh command whose --parameters is the same body, whatever the
+    // audience holds.
+    let awkward = "it's \"odd\" ${x} $(y) `z` %{w}";
+    let (code, line, err) = run_idp(
+        &s,
+        &[
+            "fic",
+            "--way",
+            "entra-app",
+            "--publisher-tenant",
+            PUBLISHER_TENANT,
+            "--principal-id",
+            PUBLISHER_PRINCIPAL,
+            "--app-id",
+            PUBLISHER_APP,
+            "--audience",
+            awkward,
+            "--format",
+            "az",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: audience"), "{err}");
+    let script = format!("az() {{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }}\n{line}");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let args: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        args[..7],
+        [
+            "ad",
+            "app",
+            "federated-credential",
+            "create",
+            "--id",
+            PUBLISHER_APP,
+            "--parameters"
+        ]
+    );
+    let parameters: Value = serde_json::from_str(&args[7]).unwrap();
+    assert_eq!(parameters["audiences"], serde_json::json!([awkward]));
+    assert_eq!(parameters["subject"], PUBLISHER_PRINCIPAL);
+
+    // Terraform and Bicep carry the same values.
+    let tf = s.stdout(&[
+        "fic",
+        "--way",
+        "entra-app",
+        "--publisher-tenant",
+        PUBLISHER_TENANT,
+        "--principal-id",
+        PUBLISHER_PRINCIPAL,
+        "--app-id",
+        PUBLISHER_APP,
+        "--format",
+        "terraform",
+    ]);
+    assert!(
+        tf.contains("resource \"azuread_application_federated_identity_credential\" \"idp\""),
+        "{tf}"
+    );
+    assert!(
+        tf.contains(&format!("client_id = \"{PUBLISHER_APP}\"")),
+        "{tf}"
+    );
+    assert!(
+        tf.contains(&format!("subject        = \"{PUBLISHER_PRINCIPAL}\"")),
+        "{tf}"
+    );
+    let bicep = s.stdout(&[
+        "fic",
+        "--way",
+        "entra-app",
+        "--publisher-tenant",
+        PUBLISHER_TENANT,
+        "--principal-id",
+        PUBLISHER_PRINCIPAL,
+        "--format",
+        "bicep",
+    ]);
+    assert!(bicep.contains("extension microsoftGraphV1\n"), "{bicep}");
+    assert!(
+        bicep.contains(
+            "resource federatedCredential 'Microsoft.Graph/applications/federatedIdentityCredentials@v1.0'"
+        ),
+        "{bicep}"
+    );
+    assert!(
+        bicep.contains(&format!(
+            "  issuer: 'https://login.microsoftonline.com/{PUBLISHER_TENANT}/v2.0'\n"
+        )),
+        "{bicep}"
+    );
+}
+
+#[test]
+fn fic_entra_app_refuses_what_it_cannot_write() {
+    let s = Sandbox::new();
+    let entra = [
+        "fic",
+        "--way",
+        "entra-app",
+        "--publisher-tenant",
+        PUBLISHER_TENANT,
+    ];
+    for (extra, says) in [
+        // A flag the way needs, missing: named.
+        (&[][..], "--principal-id"),
+        (
+            &["--principal-id", &PUBLISHER_PRINCIPAL.to_uppercase()][..],
+            "capital letters",
+        ),
+        (&["--principal-id", "not-a-guid"][..], "is not a GUID"),
+        (
+            &["--principal-id", PUBLISHER_PRINCIPAL, "--app-id", "app"][..],
+            "is not a GUID",
+        ),
+        (
+            &["--principal-id", PUBLISHER_PRINCIPAL, "--subject", "s"][..],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "--principal-id",
+                PUBLISHER_PRINCIPAL,
+                "--identity-name",
+                "uami",
+            ][..],
+            "cannot be used with",
+        ),
+        (
+            &["--principal-id", PUBLISHER_PRINCIPAL, "--name", "ab"][..],
+            "3 to 120",
+        ),
+    ] {
+        let mut args = entra.to_vec();
+        args.extend_from_slice(extra);
+        let (code, out, err) = run_idp(&s, &args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let (code, _, err) = run_idp(
+        &s,
+        &[
+            "fic",
+            "--way",
+            "entra-app",
+            "--principal-id",
+            PUBLISHER_PRINCIPAL,
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--publisher-tenant"), "{err}");
+    let (_, _, err) = run_idp(
+        &s,
+        &[
+            "fic",
+            "--way",
+            "entra-app",
+            "--publisher-tenant",
+            PUBLISHER_TENANT,
+            "--principal-id",
+            &PUBLISHER_PRINCIPAL.to_uppercase(),
+        ],
+    );
+    assert!(
+        err.contains(&format!(
+            "hint: write it as Entra does: {PUBLISHER_PRINCIPAL}"
+        )),
+        "{err}"
+    );
+    // No ARM template form: said, with the forms there are.
+    s.refuses(
+        &[
+            "fic",
+            "--way",
+            "entra-app",
+            "--publisher-tenant",
+            PUBLISHER_TENANT,
+            "--principal-id",
+            PUBLISHER_PRINCIPAL,
+            "--format",
+            "arm",
+        ],
+        "--format arm has no entra-app form",
+    );
+    let (_, _, err) = run_idp(
+        &s,
+        &[
+            "fic",
+            "--way",
+            "entra-app",
+            "--publisher-tenant",
+            PUBLISHER_TENANT,
+            "--principal-id",
+            PUBLISHER_PRINCIPAL,
+            "--format",
+            "arm",
+        ],
+    );
+    for form in ["--format json", "az", "bicep", "terraform"] {
+        assert!(err.contains(form), "{form}: {err}");
+    }
+    // The entra-app flags are not the issuer way's.
+    for args in [
+        &["fic", "--principal-id", PUBLISHER_PRINCIPAL][..],
+        &["fic", "--subject", "s", "--app-id", PUBLISHER_APP][..],
+        &[
+            "fic",
+            "--subject",
+            "s",
+            "--authority-host",
+            "https://127.0.0.1:8444",
+        ][..],
+        &[
+            "fic",
+            "--way",
+            "issuer",
+            "--subject",
+            "s",
+            "--publisher-tenant",
+            PUBLISHER_TENANT,
+        ][..],
+    ] {
+        let (code, out, err) = run_idp(&s, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+    }
+}
+
+/// `idp managed-app package --way entra-app`: no identity and no credential in the
+/// customer's tenant; the consented app's service principal gets the vault's role.
+#[test]
+fn managed_app_package_entra_app_grants_the_consented_apps_service_principal() {
+    let s = Sandbox::new();
+    s.idp(&[
+        "managed-app",
+        "package",
+        "--way",
+        "entra-app",
+        "--app-id",
+        PUBLISHER_APP,
+        "--out",
+        "pkg",
+    ])
+    .assert()
+    .success()
+    .stderr(contains("idp customers consent-url"));
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(s.path().join("pkg").join(name)).unwrap()).unwrap()
+    };
+    let template = read("mainTemplate.json");
+    let types: Vec<&str> = template["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        !types
+            .iter()
+            .any(|t| t.starts_with("Microsoft.ManagedIdentity")),
+        "{types:?}"
+    );
+    let vault_role = template["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["type"] == "Microsoft.Authorization/roleAssignments" && r.get("condition").is_none()
+        })
+        .unwrap();
+    assert_eq!(
+        vault_role["properties"]["principalId"],
+        "[parameters('servicePrincipalObjectId')]"
+    );
+    assert_eq!(
+        vault_role["properties"]["principalType"],
+        "ServicePrincipal"
+    );
+    assert_eq!(
+        template["variables"]["keyVaultSecretsOfficer"],
+        "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+    );
+    let ui = read("createUiDefinition.json");
+    let text = ui.to_string();
+    assert!(
+        text.contains("Microsoft.Solutions.GraphApiControl"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("appId eq '{PUBLISHER_APP}'")),
+        "{text}"
+    );
+    assert_eq!(
+        ui["parameters"]["outputs"]["servicePrincipalObjectId"],
+        "[steps('publisherAccess').servicePrincipalObjectId]"
+    );
+    assert!(s.path().join("pkg/app.zip").exists());
+    // The way needs the app; the issuer way takes none.
+    s.idp(&[
+        "managed-app",
+        "package",
+        "--way",
+        "entra-app",
+        "--out",
+        "p2",
+    ])
+    .assert()
+    .code(2)
+    .stderr(contains("--app-id"));
+    s.refuses(
+        &[
+            "managed-app",
+            "package",
+            "--way",
+            "entra-app",
+            "--app-id",
+            "not-a-guid",
+            "--out",
+            "p3",
+        ],
+        "is not a GUID",
+    );
+    s.refuses(
+        &[
+            "--issuer",
+            ISSUER,
+            "managed-app",
+            "package",
+            "--way",
+            "issuer",
+            "--app-id",
+            PUBLISHER_APP,
+            "--out",
+            "p4",
+        ],
+        "--app-id is for the entra-app way",
     );
 }
