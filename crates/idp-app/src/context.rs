@@ -231,6 +231,7 @@ impl Context {
         Ok(Some(idp_arm::graph::GraphClient::new(
             self.http()?.clone(),
             &endpoint,
+            cloud.graph_endpoint(),
             credential,
         )))
     }

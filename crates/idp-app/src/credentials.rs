@@ -274,12 +274,19 @@ fn build(
         // The platform's endpoint is plain HTTP on the machine: its own client, and few
         // retries (the SDK's default is a minute of them, on an endpoint that answers at once
         // or not at all).
+        // A user-assigned identity is named by AZURE_CLIENT_ID, as the Azure SDKs'
+        // DefaultAzureCredential does (App Service uses the system-assigned identity when
+        // none is named).
         Method::ManagedIdentity => {
             let platform = idp_http::platform_client().map_err(|e| setup(e.to_string()))?;
+            let user_assigned = std::env::var("AZURE_CLIENT_ID")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(azure_identity::UserAssignedId::ClientId);
             azure_identity::ManagedIdentityCredential::new(Some(
                 azure_identity::ManagedIdentityCredentialOptions {
+                    user_assigned_id: user_assigned,
                     client_options: platform_options(platform),
-                    ..Default::default()
                 },
             ))
             .map_err(|e| setup(e.to_string()))?

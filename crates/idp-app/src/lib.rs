@@ -24,6 +24,7 @@
 
 pub mod arm;
 pub mod broker;
+pub mod config_file;
 pub mod context;
 pub mod credentials;
 pub mod doctor;

@@ -186,6 +186,12 @@ impl idp_core::diagnostic::Diagnostic for ManagedIdentityError {
             {
                 "several identities are attached: name the one the app's federated credential trusts (`idp customers add … --managed-identity CLIENT_ID`)".into()
             }
+            ManagedIdentityError::Fetch {
+                platform: Platform::AppService,
+                detail,
+            } if detail.contains("Unable to load the proper Managed Identity") => {
+                "App Service uses its system-assigned identity unless one is named: record the publisher's user-assigned identity's client id (`idp customers add … --managed-identity CLIENT_ID`)".into()
+            }
             ManagedIdentityError::Fetch { detail, .. }
                 if detail.to_ascii_lowercase().contains("identity not found") =>
             {

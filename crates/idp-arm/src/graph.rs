@@ -3,7 +3,7 @@
 //!
 //! `GET {endpoint}/v1.0/applications(appId='{appId}')/federatedIdentityCredentials`
 //! (Microsoft Graph v1.0, "List federatedIdentityCredentials"; the alternate key
-//! `appId` is documented on "Get application"), with a token for `{endpoint}/.default`
+//! `appId` is documented on "Get application"), with a token for the cloud's Graph resource
 //! that may read applications (`Application.Read.All`, or `Application.ReadWrite.OwnedBy`
 //! for an owner). Answers are read up to 1 MiB; at most 20 credentials are kept (Graph's
 //! limit per application); what Graph says in an error is redacted before it is kept.
@@ -61,7 +61,8 @@ impl idp_core::diagnostic::Diagnostic for GraphError {
 }
 
 /// A client for Microsoft Graph at `endpoint` (https://graph.microsoft.com in the global
-/// cloud), authenticating with a bearer token for `{endpoint}/.default`.
+/// cloud), authenticating with a bearer token for `resource`'s `/.default` scope (Graph's
+/// resource of the cloud, whatever host the requests go to: a proxy or an emulator).
 #[derive(Clone)]
 pub struct GraphClient {
     http: reqwest::Client,
@@ -81,10 +82,11 @@ impl GraphClient {
     pub fn new(
         http: reqwest::Client,
         endpoint: &str,
+        resource: &str,
         credential: Arc<dyn TokenCredential>,
     ) -> Self {
         let endpoint = endpoint.trim_end_matches('/').to_owned();
-        let scope = format!("{endpoint}/.default");
+        let scope = format!("{}/.default", resource.trim_end_matches('/'));
         Self {
             http,
             bearer: Bearer::new(scope, credential),
@@ -133,35 +135,42 @@ impl GraphClient {
                     url: url.clone(),
                     detail: e.to_string(),
                 })?;
-        if status != 200 {
-            let err: crate::ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
-            let code = idp_core::secret::redact(&err.error.code);
-            let message = idp_core::secret::redact(&err.error.message);
-            let app_id = app_id.to_owned();
-            return Err(match status {
-                404 => GraphError::NotFound { app_id, code },
-                401 | 403 => GraphError::Forbidden {
-                    app_id,
-                    status,
-                    code,
-                },
-                _ => GraphError::Other {
-                    app_id,
-                    status,
-                    code,
-                    message,
-                },
-            });
-        }
-        parse_fics(&body).map_err(|detail| GraphError::Malformed {
-            app_id: app_id.to_owned(),
-            detail,
-        })
+        read_answer(app_id, status, &body)
     }
 }
 
-/// Graph's `{"value":[{"name","issuer","subject","audiences":[…]}…]}`.
-fn parse_fics(body: &[u8]) -> Result<Vec<Fic>, String> {
+/// What Graph answered with `status` for application `app_id`'s federated credentials:
+/// the credentials of a 200, else the error its body names (redacted).
+pub fn read_answer(app_id: &str, status: u16, body: &[u8]) -> Result<Vec<Fic>, GraphError> {
+    if status != 200 {
+        let err: crate::ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+        let code = idp_core::secret::redact(&err.error.code);
+        let message = idp_core::secret::redact(&err.error.message);
+        let app_id = app_id.to_owned();
+        return Err(match status {
+            404 => GraphError::NotFound { app_id, code },
+            401 | 403 => GraphError::Forbidden {
+                app_id,
+                status,
+                code,
+            },
+            _ => GraphError::Other {
+                app_id,
+                status,
+                code,
+                message,
+            },
+        });
+    }
+    parse_fics(body).map_err(|detail| GraphError::Malformed {
+        app_id: app_id.to_owned(),
+        detail,
+    })
+}
+
+/// Graph's `{"value":[{"name","issuer","subject","audiences":[…]}…]}`; at most
+/// [`MAX_APP_FICS`] are kept.
+pub fn parse_fics(body: &[u8]) -> Result<Vec<Fic>, String> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let value = v["value"].as_array().ok_or("no `value` array")?;
     let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();

@@ -242,81 +242,97 @@ impl ArmClient {
                     url: url.clone(),
                     detail: e.to_string(),
                 })?;
-        if (200..300).contains(&status) {
-            return serde_json::from_slice(&body).map_err(|e| ArmError::Malformed {
-                id: path.into(),
-                detail: e.to_string(),
-            });
-        }
-        let err: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
-        let (code, message) = (
-            idp_core::secret::redact(&err.error.code),
-            idp_core::secret::redact(&err.error.message),
-        );
-        Err(match status {
-            404 => ArmError::NotFound {
-                id: path.into(),
-                code,
-            },
-            401 | 403 => ArmError::Forbidden {
-                id: path.into(),
-                status,
-                code,
-            },
-            _ => ArmError::Other {
-                id: path.into(),
-                status,
-                code,
-                message,
-            },
-        })
+        read_answer(path, status, &body)
     }
 
     /// The UAMI's tenant, client and principal ids.
     pub async fn identity(&self, id: &IdentityId) -> Result<Uami, ArmError> {
         let path = Self::path(id);
         let v = self.get(&path).await?;
-        let field = |name: &str| {
-            v["properties"][name]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| ArmError::Malformed {
-                    id: path.clone(),
-                    detail: format!("no properties.{name}"),
-                })
-        };
-        Ok(Uami {
-            tenant_id: field("tenantId")?,
-            client_id: field("clientId")?,
-            principal_id: field("principalId")?,
-        })
+        parse_identity(&path, &v)
     }
 
     /// The UAMI's federated credentials (at most 20).
     pub async fn federated_credentials(&self, id: &IdentityId) -> Result<Vec<Fic>, ArmError> {
         let path = format!("{}/federatedIdentityCredentials", Self::path(id));
         let v = self.get(&path).await?;
-        let value = v["value"].as_array().ok_or_else(|| ArmError::Malformed {
-            id: path.clone(),
-            detail: "no `value` array".into(),
-        })?;
-        Ok(value
-            .iter()
-            .take(20)
-            .map(|f| {
-                let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
-                Fic {
-                    name: s(&f["name"]),
-                    issuer: s(&f["properties"]["issuer"]),
-                    subject: s(&f["properties"]["subject"]),
-                    audiences: f["properties"]["audiences"]
-                        .as_array()
-                        .map(|a| a.iter().map(s).collect())
-                        .unwrap_or_default(),
-                }
-            })
-            .collect())
+        parse_fics(&path, &v)
     }
+}
+
+/// What ARM answered `path` with `status`: the JSON of a 2xx answer, else the error its
+/// body names (`{"error":{"code","message"}}`, redacted: ARM may echo a request).
+pub fn read_answer(path: &str, status: u16, body: &[u8]) -> Result<serde_json::Value, ArmError> {
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(body).map_err(|e| ArmError::Malformed {
+            id: path.into(),
+            detail: e.to_string(),
+        });
+    }
+    let err: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    let (code, message) = (
+        idp_core::secret::redact(&err.error.code),
+        idp_core::secret::redact(&err.error.message),
+    );
+    Err(match status {
+        404 => ArmError::NotFound {
+            id: path.into(),
+            code,
+        },
+        401 | 403 => ArmError::Forbidden {
+            id: path.into(),
+            status,
+            code,
+        },
+        _ => ArmError::Other {
+            id: path.into(),
+            status,
+            code,
+            message,
+        },
+    })
+}
+
+/// A UAMI as ARM answers `GET` on it (at `path`): its tenant, client and principal ids.
+pub fn parse_identity(path: &str, v: &serde_json::Value) -> Result<Uami, ArmError> {
+    let field = |name: &str| {
+        v["properties"][name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ArmError::Malformed {
+                id: path.to_owned(),
+                detail: format!("no properties.{name}"),
+            })
+    };
+    Ok(Uami {
+        tenant_id: field("tenantId")?,
+        client_id: field("clientId")?,
+        principal_id: field("principalId")?,
+    })
+}
+
+/// A UAMI's federated credentials as ARM lists them (at `path`); at most 20 are kept.
+pub fn parse_fics(path: &str, v: &serde_json::Value) -> Result<Vec<Fic>, ArmError> {
+    let value = v["value"].as_array().ok_or_else(|| ArmError::Malformed {
+        id: path.to_owned(),
+        detail: "no `value` array".into(),
+    })?;
+    Ok(value
+        .iter()
+        .take(20)
+        .map(|f| {
+            let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            Fic {
+                name: s(&f["name"]),
+                issuer: s(&f["properties"]["issuer"]),
+                subject: s(&f["properties"]["subject"]),
+                audiences: f["properties"]["audiences"]
+                    .as_array()
+                    .map(|a| a.iter().map(s).collect())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect())
 }
 
 /// The Microsoft.Solutions API version of `listTokens` (GA).
@@ -355,36 +371,42 @@ impl ArmClient {
                 Some(body),
             )
             .await?;
-        let value = v["value"].as_array().ok_or_else(|| ArmError::Malformed {
-            id: path.clone(),
-            detail: "no `value` array".into(),
-        })?;
-        let number = |t: &serde_json::Value, a: &str, b: &str| {
-            let x = if t[a].is_null() { &t[b] } else { &t[a] };
-            x.as_i64()
-                .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
-        };
-        value
-            .iter()
-            .take(100)
-            .map(|t| {
-                let token = t["accessToken"]
-                    .as_str()
-                    .or_else(|| t["access_token"].as_str())
-                    .ok_or_else(|| ArmError::Malformed {
-                        id: path.clone(),
-                        detail: "a token without `accessToken`".into(),
-                    })?;
-                Ok(ListedToken {
-                    access_token: SecretString::new(token),
-                    expires_in: number(t, "expiresIn", "expires_in")
-                        .and_then(|n| u64::try_from(n).ok()),
-                    expires_on: number(t, "expiresOn", "expires_on"),
-                    resource_id: t["resourceId"].as_str().unwrap_or_default().to_owned(),
-                })
-            })
-            .collect()
+        parse_list_tokens(&path, &v)
     }
+}
+
+/// What `listTokens` answered (at `path`): at most 100 tokens. Expiry fields are read in
+/// both spellings the documentation shows (`expiresIn`/`expires_in`…), numbers or strings.
+pub fn parse_list_tokens(path: &str, v: &serde_json::Value) -> Result<Vec<ListedToken>, ArmError> {
+    let value = v["value"].as_array().ok_or_else(|| ArmError::Malformed {
+        id: path.to_owned(),
+        detail: "no `value` array".into(),
+    })?;
+    let number = |t: &serde_json::Value, a: &str, b: &str| {
+        let x = if t[a].is_null() { &t[b] } else { &t[a] };
+        x.as_i64()
+            .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+    };
+    value
+        .iter()
+        .take(100)
+        .map(|t| {
+            let token = t["accessToken"]
+                .as_str()
+                .or_else(|| t["access_token"].as_str())
+                .ok_or_else(|| ArmError::Malformed {
+                    id: path.to_owned(),
+                    detail: "a token without `accessToken`".into(),
+                })?;
+            Ok(ListedToken {
+                access_token: SecretString::new(token),
+                expires_in: number(t, "expiresIn", "expires_in")
+                    .and_then(|n| u64::try_from(n).ok()),
+                expires_on: number(t, "expiresOn", "expires_on"),
+                resource_id: t["resourceId"].as_str().unwrap_or_default().to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// Why no federated credential of a UAMI can serve idp.

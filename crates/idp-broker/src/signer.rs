@@ -108,16 +108,19 @@ impl Signer {
         }
     }
 
-    /// What the run's announcement says the assertions are.
-    pub fn describe(&self) -> String {
+    /// What is handed out: "assertions for subject `S`", or the fetched token's name.
+    pub fn what(&self) -> String {
         match &self.source {
-            Source::Key { spec, .. } => format!(
-                "assertions for subject `{}` (audience {})",
-                spec.subject.as_str(),
-                spec.audience.as_str()
-            ),
-            Source::Token(t) => format!("{} (audience {})", t.describe(), t.audience()),
+            Source::Key { spec, .. } => {
+                format!("assertions for subject `{}`", spec.subject.as_str())
+            }
+            Source::Token(t) => t.describe(),
         }
+    }
+
+    /// What the run's announcement says the assertions are, with their audience.
+    pub fn describe(&self) -> String {
+        format!("{} (audience {})", self.what(), self.audience())
     }
 
     pub fn customer(&self) -> Option<&str> {

@@ -350,6 +350,18 @@ impl Keyring {
             .ok_or_else(|| KeyringError::UnknownKid { kid: kid.into() })
     }
 
+    /// Reads `keyring.json`'s bytes and checks them (one active key at most, kids unique
+    /// and the thumbprints of their keys, each key in a file or a vault); `path` names the
+    /// file in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Keyring, KeyringError> {
+        let ring: Keyring = serde_json::from_slice(bytes).map_err(|e| KeyringError::Corrupt {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        ring.validate(path)?;
+        Ok(ring)
+    }
+
     fn validate(&self, path: &Path) -> Result<(), KeyringError> {
         let corrupt = |reason: String| KeyringError::Corrupt {
             path: path.to_owned(),
@@ -499,12 +511,7 @@ impl KeyStore {
             }
             Err(source) => return Err(KeyringError::Read { path, source }),
         };
-        let ring: Keyring = serde_json::from_slice(&bytes).map_err(|e| KeyringError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        ring.validate(&path)?;
-        Ok(ring)
+        Keyring::parse(&bytes, &path)
     }
 
     /// Creates the folder and a keyring whose only key is `key`, active. Without `force`,

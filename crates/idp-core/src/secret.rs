@@ -61,8 +61,9 @@ const SECRET_PARAMS: [&str; 4] = [
 
 /// Removes what may be a secret from text that came from the network (an error
 /// description, a response body, a header) or holds a URL, before idp prints it:
-/// - anything shaped like a JWT or JWE, or a part of one: a run of base64url and dots in
-///   which a segment starts with `eyJ` (the base64url of `{"`);
+/// - anything shaped like a JWT or JWE, or a part of one: a run of URL or form characters
+///   in which a base64url segment starts with `eyJ` (the base64url of `{"`), wherever the
+///   segment starts: after a dot, a `=`, a `/`, a percent-encoded character…
 /// - the value of `sig=`, `client_assertion=`, `access_token=`, `client_secret=`;
 /// - the credential after `Bearer `.
 ///
@@ -82,7 +83,14 @@ fn redact_jwts(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run_start: Option<usize> = None;
     let flush = |out: &mut String, run: &str| {
-        let jwt_like = run.split('.').any(|seg| seg.starts_with("eyJ"));
+        // A segment starts after any character that is not base64url, or after a
+        // percent-encoded one (`%22eyJ…`, `%3DeyJ…` in a form or URL).
+        let jwt_like = run
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .any(|seg| seg.starts_with("eyJ"))
+            || run
+                .match_indices('%')
+                .any(|(i, _)| run.get(i + 3..).is_some_and(|r| r.starts_with("eyJ")));
         out.push_str(if jwt_like { REDACTED } else { run });
     };
     for (i, c) in text.char_indices() {
@@ -156,6 +164,29 @@ mod tests {
             assert!(!r.contains("eyJ"), "{r}");
             assert!(r.contains(REDACTED), "{r}");
         }
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/redact.rs, arm_answers.rs, entra_response.rs):
+    /// a JWT whose segment starts after a `=`, `/`, `+` or `%` (a parameter idp does not
+    /// know, a path) was kept, because only dots separated the segments looked at.
+    #[test]
+    fn a_jwt_after_any_separator_is_redacted() {
+        for text in [
+            "403 RequestDisaolicy.=eyJhbGciOiJSUzI1NiJ9d",
+            "AADlient_assertion=eyJhbGciOiJSUz",
+            "Timestamp: 1eyJhblient_assertion=eyJ~dWI026",
+            "token=eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+            "https://h/x/eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+            "a+eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+            "%22eyJhbGciOiJSUzI1NiJ9",
+            "client_id=x&client_assertion%3DeyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+        ] {
+            let r = redact(text);
+            assert!(!r.contains("eyJ"), "{text} → {r}");
+            assert!(r.contains(REDACTED), "{r}");
+        }
+        // Not a segment's start: kept.
+        assert_eq!(redact("keyJar.1"), "keyJar.1");
     }
 
     #[test]

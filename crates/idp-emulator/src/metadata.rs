@@ -76,7 +76,12 @@ struct Cached {
 
 /// Issuer metadata, fetched on demand and cached.
 pub(crate) struct MetadataCache {
-    client: reqwest::Client,
+    /// Made at the first fetch: making it reads the system's CA certificates (some
+    /// milliseconds), which an emulator that never fetches metadata need not pay for.
+    client: std::sync::OnceLock<reqwest::Client>,
+    /// The extra CAs trusted besides the system roots, checked when the cache is made.
+    roots: Vec<reqwest::Certificate>,
+    fetch_timeout: Duration,
     ttl: Duration,
     require_issuer_match: bool,
     require_same_host_jwks: bool,
@@ -133,26 +138,36 @@ impl MetadataCache {
             }
             roots.extend(certs);
         }
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.fetch_timeout)
-            .connect_timeout(config.fetch_timeout)
-            .no_proxy()
-            .https_only(true)
-            .user_agent(concat!("idp-emulator/", env!("CARGO_PKG_VERSION")));
-        if !roots.is_empty() {
-            builder = builder.tls_certs_merge(roots);
-        }
-        let client = builder.build().map_err(|e| Error::HttpClient {
-            reason: e.to_string(),
-        })?;
         Ok(Self {
-            client,
+            client: std::sync::OnceLock::new(),
+            roots,
+            fetch_timeout: config.fetch_timeout,
             ttl: config.metadata_ttl,
             require_issuer_match: config.require_discovery_issuer_match,
             require_same_host_jwks: config.require_same_host_jwks,
             entries: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The HTTPS client metadata is fetched with, made at the first fetch.
+    fn client(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(self.fetch_timeout)
+            .connect_timeout(self.fetch_timeout)
+            .no_proxy()
+            .https_only(true)
+            .user_agent(concat!("idp-emulator/", env!("CARGO_PKG_VERSION")));
+        if !self.roots.is_empty() {
+            builder = builder.tls_certs_merge(self.roots.clone());
+        }
+        let client = builder.build().map_err(|e| Error::HttpClient {
+            reason: e.to_string(),
+        })?;
+        Ok(self.client.get_or_init(|| client))
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
@@ -226,7 +241,8 @@ impl MetadataCache {
         https_url(url).map_err(fetch_failed)?;
         let fail = |what: String| fetch_failed(format!("GET {url}: {what}"));
         let mut response = self
-            .client
+            .client()
+            .map_err(|e| fail(e.to_string()))?
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()

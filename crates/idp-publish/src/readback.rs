@@ -162,7 +162,8 @@ pub async fn fetch_published(
     Ok(Published { discovery, jwks })
 }
 
-fn jwks_uri_of(discovery: &Fetched) -> Result<String, FetchError> {
+/// The `jwks_uri` a fetched discovery document names.
+pub fn jwks_uri_of(discovery: &Fetched) -> Result<String, FetchError> {
     #[derive(serde::Deserialize)]
     struct Doc {
         jwks_uri: String,

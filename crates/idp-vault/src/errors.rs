@@ -36,7 +36,7 @@ fn parts(e: &azure_core::Error) -> (String, Option<String>, String) {
 }
 
 /// Text from the network made safe to print: no token, one line, bounded.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     let one_line: String = idp_core::secret::redact(text)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

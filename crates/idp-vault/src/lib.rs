@@ -185,9 +185,11 @@ fn check_key(id: &VaultKeyId, key: &Key) -> Result<(VaultKeyId, RsaPublic), Remo
     match &jwk.kty {
         Some(KeyType::Rsa | KeyType::RsaHsm) => {}
         other => {
+            // The vault's words (a key type idp does not know is kept as the vault wrote
+            // it): cleaned like every other text from the network.
             let kty = other
                 .as_ref()
-                .map(|k| k.to_string())
+                .map(|k| errors::clean(k.as_ref()))
                 .unwrap_or_else(|| "no key type".into());
             return Err(refuse(
                 format!("{id} is not an RSA key ({kty}); Entra verifies RS256 only"),
@@ -216,7 +218,7 @@ fn check_key(id: &VaultKeyId, key: &Key) -> Result<(VaultKeyId, RsaPublic), Remo
         return Err(refuse(
             format!(
                 "{id} does not allow the sign operation (key_ops: {})",
-                ops.join(", ")
+                errors::clean(&ops.join(", "))
             ),
             "allow `sign` on the key (`az keyvault key set-attributes --ops sign verify`) or use another key",
         ));
@@ -239,19 +241,20 @@ fn check_key(id: &VaultKeyId, key: &Key) -> Result<(VaultKeyId, RsaPublic), Remo
     }
     let kid = jwk.kid.as_deref().unwrap_or_default();
     let answered = VaultKeyId::parse(kid).map_err(|e| RemoteError {
-        message: format!("the vault answered a key id that is not one: {e}"),
+        message: errors::clean(&format!("the vault answered a key id that is not one: {e}")),
         hint: None,
         usage: false,
     })?;
+    let shown = errors::clean(kid);
     let Some(version) = answered.version() else {
         return Err(refuse(
-            format!("the vault answered the key id {kid} without a version"),
+            format!("the vault answered the key id {shown} without a version"),
             "check the key id",
         ));
     };
     if !answered.name().eq_ignore_ascii_case(id.name()) {
         return Err(refuse(
-            format!("asked for {id}, the vault answered key {kid}"),
+            format!("asked for {id}, the vault answered key {shown}"),
             "check the key id",
         ));
     }
@@ -271,6 +274,59 @@ fn check_key(id: &VaultKeyId, key: &Key) -> Result<(VaultKeyId, RsaPublic), Remo
         ));
     }
     Ok((versioned, public))
+}
+
+/// Key Vault's answers read as [`create`], [`adopt`] and [`VaultKey`] read them, from
+/// bytes instead of a vault: the models the SDK deserialises, then idp's own checks. For
+/// the fuzz targets (`fuzz/`); not an API.
+#[doc(hidden)]
+pub mod answers {
+    use super::*;
+    use azure_core::http::headers::Headers;
+    use azure_core::http::{RawResponse, Response, StatusCode};
+    use azure_security_keyvault_keys::models::KeyOperationResult;
+
+    fn ok(body: &[u8]) -> RawResponse {
+        RawResponse::from_bytes(StatusCode::Ok, Headers::new(), body.to_vec())
+    }
+
+    /// A key answer (`GET /keys/{name}`, `POST /keys/{name}/create`) for `id`.
+    pub fn key(id: &VaultKeyId, body: &[u8]) -> Result<(VaultKeyId, RsaPublic), RemoteError> {
+        let key: Key = Response::<Key>::from(ok(body))
+            .into_model()
+            .map_err(|e| explain(e, "get", id))?;
+        check_key(id, &key)
+    }
+
+    /// A sign answer (`POST /keys/{name}/{version}/sign`): the signature.
+    pub fn signature(id: &VaultKeyId, body: &[u8]) -> Result<Vec<u8>, RemoteError> {
+        let r: KeyOperationResult = Response::<KeyOperationResult>::from(ok(body))
+            .into_model()
+            .map_err(|e| explain(e, "sign", id))?;
+        r.result.ok_or_else(|| RemoteError {
+            message: format!("the vault answered no signature for {id}"),
+            hint: None,
+            usage: false,
+        })
+    }
+
+    /// A refusal: `status` and its body, explained for `op` on `id`.
+    pub fn refusal(status: u16, body: &[u8], op: &str, id: &VaultKeyId) -> RemoteError {
+        let status = StatusCode::from(status);
+        let e = azure_core::Error::new(
+            azure_core::error::ErrorKind::HttpResponse {
+                status,
+                error_code: None,
+                raw_response: Some(Box::new(RawResponse::from_bytes(
+                    status,
+                    Headers::new(),
+                    body.to_vec(),
+                ))),
+            },
+            "the vault answered an error",
+        );
+        explain(e, op, id)
+    }
 }
 
 /// A key in Key Vault that signs RS256 over a digest (the vault's `sign` operation).
@@ -459,6 +515,34 @@ mod tests {
         let key = VaultKey::new(c, versioned.clone());
         assert_eq!(key.location(), versioned.to_string());
         assert!(format!("{key:?}").contains(&versioned.to_string()));
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/vault_answers.rs): the vault's own words in a
+    /// refusal (its key_ops, a key type idp does not know, the key id it answered) were
+    /// repeated as they came, a `sig=` value or a token and line breaks included.
+    #[test]
+    fn the_vaults_words_are_cleaned_before_they_are_repeated() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
+        for k in [
+            key(2048, |v| {
+                v["key"]["key_ops"] = json!(["SLH-DSA-SHA1-128sig=sign", "verify\nforged line"])
+            }),
+            key(2048, |v| {
+                v["key"]["kty"] = json!(format!("{jwt}\r\nforged line"))
+            }),
+            key(2048, |v| {
+                v["key"]["kid"] = json!(format!("https://kv.vault.azure.net/keys/other/{jwt}\n"))
+            }),
+            key(2048, |v| {
+                v["key"]["kid"] = json!(format!("https://kv.vault.azure.net/keys/other?sig=abc\n"))
+            }),
+        ] {
+            let e = refused(&k);
+            assert!(!e.message.contains("eyJ"), "{}", e.message);
+            assert!(!e.message.contains("sig=sign"), "{}", e.message);
+            assert!(!e.message.contains("sig=abc"), "{}", e.message);
+            assert!(!e.message.contains(['\n', '\r']), "{:?}", e.message);
+        }
     }
 
     #[test]

@@ -15,7 +15,18 @@ use std::process::ExitCode;
 
 pub fn run(sources: &Sources, args: DoctorArgs) -> Result<ExitCode, Report> {
     let mut warnings = Warnings::default();
-    let (issuer, keyring, docs) = super::documents(sources)?;
+    // A publisher whose customers are all of the entra-app way may have no issuer: its
+    // checks are then skipped, said as such (and only then: a broken configuration is not).
+    let documents = match super::documents(sources) {
+        Ok(d) => Some(d),
+        Err(e)
+            if e.find::<crate::settings::ConfigError>()
+                .is_some_and(|c| matches!(c, crate::settings::ConfigError::Missing { .. })) =>
+        {
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let min_age = sources.min_published_age(None)?;
     // The customers asked for, each checked and planned, before anything is fetched.
     let asked = args.who.customer.is_some()
@@ -40,24 +51,45 @@ pub fn run(sources: &Sources, args: DoctorArgs) -> Result<ExitCode, Report> {
     let mut settings = sources.context(Some(&args.arm), RuntimeKind::CurrentThread)?;
     settings.graph = sources.graph(&args.graph)?;
     let ctx = idp_app::Context::new(settings)?;
-    let fetched = ctx.block_on(idp_publish::readback::fetch_published(ctx.http()?, &issuer));
-    let inputs = IssuerInputs {
-        issuer: &issuer,
-        keyring: &keyring,
-        docs: &docs,
-        now: super::now(),
-        min_published_age: min_age,
-        extra_ca: ctx.has_extra_cas(),
-    };
-    let mut report: Vec<(String, Finding)> = doctor::issuer_findings(inputs, &fetched)
-        .into_iter()
-        .map(|f| ("issuer".to_owned(), f))
-        .collect();
-    if let Some(active) = keyring.active().filter(|k| k.key_vault.is_some()) {
-        report.push((
-            "issuer".to_owned(),
-            idp_app::doctor::vault_key(&ctx, &keyring, active),
-        ));
+    let mut report: Vec<(String, Finding)> = Vec::new();
+    match &documents {
+        Some((issuer, keyring, docs)) => {
+            let fetched = ctx.block_on(idp_publish::readback::fetch_published(ctx.http()?, issuer));
+            let inputs = IssuerInputs {
+                issuer,
+                keyring,
+                docs,
+                now: super::now(),
+                min_published_age: min_age,
+                extra_ca: ctx.has_extra_cas(),
+            };
+            report.extend(
+                doctor::issuer_findings(inputs, &fetched)
+                    .into_iter()
+                    .map(|f| ("issuer".to_owned(), f)),
+            );
+            if let Some(active) = keyring.active().filter(|k| k.key_vault.is_some()) {
+                report.push((
+                    "issuer".to_owned(),
+                    idp_app::doctor::vault_key(&ctx, keyring, active),
+                ));
+            }
+        }
+        None if !planned.is_empty() && planned.iter().all(|(_, job)| job.spec().is_none()) => {
+            report.push((
+                "issuer".to_owned(),
+                Finding {
+                    check: "issuer",
+                    status: Status::Ok,
+                    detail: "none configured, and none needed: every customer asked for is of the entra-app way".into(),
+                    fix: None,
+                },
+            ));
+        }
+        None => {
+            // Nothing to check without an issuer: say why, as every command does.
+            super::documents(sources)?;
+        }
     }
     if shape.is_some() {
         let exchanger = if args.no_exchange {

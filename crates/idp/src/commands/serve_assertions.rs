@@ -41,10 +41,7 @@ pub fn run(sources: &Sources, args: ServeAssertionsArgs) -> Result<ExitCode, Rep
             args.request_token_file.display()
         );
     }
-    let what = match run.signer.subject() {
-        Some(subject) => format!("assertions for subject `{subject}`"),
-        None => run.signer.describe(),
-    };
+    let what = run.signer.what();
     let app = endpoint::router(run.signer, token, args.allow_remote);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let token_file = args.request_token_file.display().to_string();

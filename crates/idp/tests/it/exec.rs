@@ -116,7 +116,9 @@ fn the_python_sdk_under_idp_exec_gets_tokens_across_a_refresh() {
     let (code, out, err) = output(exec(
         &f,
         &client_id,
-        &["--lifetime", "4s", "--audit-log", "audit.log"],
+        // Short, so a refresh comes within the test; long enough that an assertion read
+        // while a loaded machine starts Python is still valid when it is exchanged.
+        &["--lifetime", "9s", "--audit-log", "audit.log"],
         &[&python(), "-c", WORKLOAD_IDENTITY],
     ));
     assert_eq!(code, 0, "{err}");

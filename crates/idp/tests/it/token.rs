@@ -240,7 +240,9 @@ fn token_attempts(
 
 #[test]
 fn idp_token_waits_out_fic_propagation_and_throttling() {
-    let f = Flow::served(&["--propagation-delay", "3s"]);
+    // Long enough that the first attempt always meets the propagation window, however
+    // slowly this machine starts `idp` (a shorter one raced the process start-up).
+    let f = Flow::served(&["--propagation-delay", "8s"]);
     let uami = f.identity_with_fic("uami", &f.issuer, SUBJECT);
     let (code, out, err, took) = f.token(
         &uami,
