@@ -16,7 +16,6 @@ use idp_core::assertion::Subject;
 use idp_core::azure_id::{is_guid, is_tenant};
 use idp_core::diagnostic::Diagnostic;
 use idp_inventory::{Customer, Inventory, InventoryError, InventoryFile};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// What the command line asked for.
@@ -79,7 +78,7 @@ impl Shard {
     /// The shard (1-based) customer `name` falls in, out of `count`: from a SHA-256 of the
     /// name, so it is the same on every runner and for every inventory holding the name.
     pub fn of(name: &str, count: u32) -> u32 {
-        let digest = Sha256::digest(name.as_bytes());
+        let digest = idp_core::keys::sha256(name.as_bytes());
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
         (u64::from_be_bytes(first) % u64::from(count.max(1))) as u32 + 1

@@ -13,7 +13,6 @@ use openssl::pkey::{PKey, Private};
 use pkcs1::RsaPrivateKeyRef as Pkcs1PrivateKey;
 use pkcs8::PrivateKeyInfoRef;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -90,8 +89,14 @@ impl RsaPublic {
         // Members in lexicographic order, no whitespace (RFC 7638 §3.2). The values are
         // base64url, so they need no JSON escaping.
         let canonical = format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, self.e, self.n);
-        B64URL.encode(Sha256::digest(canonical.as_bytes()))
+        B64URL.encode(sha256(canonical.as_bytes()))
     }
+}
+
+/// SHA-256 of `data` (OpenSSL's, the one implementation idp's own crates hash with: RFC 7638
+/// thumbprints, the digest a vault signs, shard placement, ETags).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    openssl::sha::sha256(data)
 }
 
 /// A private key ready to sign, with its `kid`. Its `Debug` shows only the `kid`.

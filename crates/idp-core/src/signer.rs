@@ -10,7 +10,6 @@
 use crate::keys::{RsaPublic, SigningKey};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Public};
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -160,7 +159,7 @@ impl Signer {
         match self {
             Signer::Local(k) => Ok(k.sign_rs256(message)),
             Signer::Remote(r) => {
-                let digest: [u8; 32] = Sha256::digest(message).into();
+                let digest = crate::keys::sha256(message);
                 let signature = r.key.sign_sha256(digest).await?;
                 if verifies(&r.verifier, message, &signature) {
                     Ok(signature)

@@ -76,9 +76,17 @@ fn time(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, 
     }
 }
 
-/// Splits and decodes `jwt`. Requires `iss`, `sub`, `aud` and `exp`; `aud` may be a
-/// string or an array of strings.
-pub(crate) fn parse(jwt: &str) -> Result<Assertion<'_>, MalformedJwt> {
+/// A compact JWS split into its decoded header and payload (JSON objects), the bytes the
+/// signature covers and the signature (base64url); nothing verified.
+pub(crate) struct Parts<'a> {
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+    pub signing_input: &'a str,
+    pub signature: &'a str,
+}
+
+/// Splits `jwt` into its three parts and decodes the first two; requires no claim.
+pub(crate) fn split(jwt: &str) -> Result<Parts<'_>, MalformedJwt> {
     let mut parts = jwt.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -93,6 +101,23 @@ pub(crate) fn parse(jwt: &str) -> Result<Assertion<'_>, MalformedJwt> {
     URL_SAFE_NO_PAD
         .decode(s)
         .map_err(|_| MalformedJwt::Base64("signature"))?;
+    Ok(Parts {
+        header,
+        claims,
+        signing_input: &jwt[..h.len() + 1 + p.len()],
+        signature: s,
+    })
+}
+
+/// Splits and decodes `jwt`. Requires `iss`, `sub`, `aud` and `exp`; `aud` may be a
+/// string or an array of strings.
+pub(crate) fn parse(jwt: &str) -> Result<Assertion<'_>, MalformedJwt> {
+    let Parts {
+        header,
+        claims,
+        signing_input,
+        signature,
+    } = split(jwt)?;
     let alg = match header.get("alg") {
         Some(Value::String(a)) => a.clone(),
         _ => return Err(MalformedJwt::NoAlg),
@@ -123,10 +148,55 @@ pub(crate) fn parse(jwt: &str) -> Result<Assertion<'_>, MalformedJwt> {
         exp,
         nbf: time(&claims, "nbf")?,
         iat: time(&claims, "iat")?,
-        signing_input: &jwt[..h.len() + 1 + p.len()],
-        signature: s,
+        signing_input,
+        signature,
         claims,
     })
+}
+
+/// Why an RS256 signature does not verify.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum BadSignature {
+    /// `n` or `e` is not base64url of a positive integer (Entra: AADSTS900612).
+    #[error("the key's {0} is not base64url")]
+    Key(&'static str),
+    /// The signature does not verify, or is not base64url (AADSTS50027).
+    #[error("the signature does not verify")]
+    Mismatch,
+}
+
+/// Verifies an RS256 (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3) signature over
+/// `signing_input` with the RSA key whose JWK members are `n` and `e` (base64url, RFC 7518
+/// §6.3.1). The algorithm is fixed here, whatever a header says. OpenSSL's verifier,
+/// driven by the emulator's own code: idp's signer (idp-core) is not reached.
+pub(crate) fn verify_rs256(
+    n: &str,
+    e: &str,
+    signing_input: &[u8],
+    signature: &str,
+) -> Result<(), BadSignature> {
+    use openssl::bn::BigNum;
+    let int = |b64: &str, what: &'static str| {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(b64)
+            .map_err(|_| BadSignature::Key(what))?;
+        if bytes.is_empty() {
+            return Err(BadSignature::Key(what));
+        }
+        BigNum::from_slice(&bytes).map_err(|_| BadSignature::Key(what))
+    };
+    let rsa = openssl::rsa::Rsa::from_public_components(int(n, "n")?, int(e, "e")?)
+        .map_err(|_| BadSignature::Key("n"))?;
+    let key = openssl::pkey::PKey::from_rsa(rsa).map_err(|_| BadSignature::Key("n"))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| BadSignature::Mismatch)?;
+    let mut verifier = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
+        .map_err(|_| BadSignature::Mismatch)?;
+    match verifier.verify_oneshot(&signature, signing_input) {
+        Ok(true) => Ok(()),
+        _ => Err(BadSignature::Mismatch),
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +281,69 @@ mod tests {
         assert_eq!(
             parse(&jwt(&h, &c)).unwrap_err(),
             MalformedJwt::WrongType("aud")
+        );
+    }
+
+    /// A key made here with OpenSSL, its JWK members, and an RS256 signature over `input`.
+    fn signed(input: &[u8]) -> (String, String, String) {
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let (n, e) = (rsa.n().to_vec(), rsa.e().to_vec());
+        let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
+        let mut signer =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+        let sig = signer.sign_oneshot_to_vec(input).unwrap();
+        (
+            URL_SAFE_NO_PAD.encode(n),
+            URL_SAFE_NO_PAD.encode(e),
+            URL_SAFE_NO_PAD.encode(sig),
+        )
+    }
+
+    #[test]
+    fn rs256_verifies_only_the_signed_bytes_with_the_signing_key() {
+        let (n, e, sig) = signed(b"h.p");
+        assert_eq!(verify_rs256(&n, &e, b"h.p", &sig), Ok(()));
+        assert_eq!(
+            verify_rs256(&n, &e, b"h.q", &sig),
+            Err(BadSignature::Mismatch)
+        );
+        let (other_n, other_e, _) = signed(b"h.p");
+        assert_eq!(
+            verify_rs256(&other_n, &other_e, b"h.p", &sig),
+            Err(BadSignature::Mismatch)
+        );
+        // A flipped bit, a padded or truncated signature: no.
+        let mut raw = URL_SAFE_NO_PAD.decode(&sig).unwrap();
+        raw[10] ^= 1;
+        let flipped = URL_SAFE_NO_PAD.encode(&raw);
+        assert_eq!(
+            verify_rs256(&n, &e, b"h.p", &flipped),
+            Err(BadSignature::Mismatch)
+        );
+        assert_eq!(
+            verify_rs256(&n, &e, b"h.p", &format!("{sig}=")),
+            Err(BadSignature::Mismatch)
+        );
+        assert_eq!(
+            verify_rs256(&n, &e, b"h.p", &sig[..sig.len() - 4]),
+            Err(BadSignature::Mismatch)
+        );
+    }
+
+    #[test]
+    fn rs256_says_which_key_member_is_unreadable() {
+        let (n, e, sig) = signed(b"h.p");
+        assert_eq!(
+            verify_rs256("", &e, b"h.p", &sig),
+            Err(BadSignature::Key("n"))
+        );
+        assert_eq!(
+            verify_rs256(&n, "!!", b"h.p", &sig),
+            Err(BadSignature::Key("e"))
+        );
+        assert_eq!(
+            verify_rs256(&format!("{n}=="), &e, b"h.p", &sig),
+            Err(BadSignature::Key("n"))
         );
     }
 }

@@ -11,7 +11,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::sync::Arc;
 
@@ -171,7 +170,7 @@ fn certificate(private: &PKey<Private>) -> Result<Vec<u8>, Error> {
 /// RFC 7638 §3: SHA-256 over the members `e`, `kty`, `n` in that order, no whitespace.
 fn thumbprint(n: &str, e: &str) -> String {
     let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+    URL_SAFE_NO_PAD.encode(openssl::sha::sha256(canonical.as_bytes()))
 }
 
 #[cfg(test)]

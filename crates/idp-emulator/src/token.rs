@@ -12,7 +12,6 @@ use crate::ids::{entra_precise, entra_precise_unix, is_guid, new_guid};
 use crate::jwt::{self, Assertion};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -797,20 +796,13 @@ fn valid_now(emu: &Emulator, a: &Assertion<'_>, now: SystemTime) -> Result<(), A
 
 /// RS256 with the JWKS key; the algorithm is fixed here, never taken from the header.
 fn verify_signature(a: &Assertion<'_>, n: &str, e: &str) -> Result<(), Aadsts> {
-    let key = DecodingKey::from_rsa_components(n, e).map_err(|err| {
-        Aadsts::request(
+    match crate::jwt::verify_rs256(n, e, a.signing_input.as_bytes(), a.signature) {
+        Ok(()) => Ok(()),
+        Err(err @ crate::jwt::BadSignature::Key(_)) => Err(Aadsts::request(
             900612,
             format!("Failed to parse provider signing keys. Details: {err}"),
-        )
-    })?;
-    match jsonwebtoken::crypto::verify(
-        a.signature,
-        a.signing_input.as_bytes(),
-        &key,
-        Algorithm::RS256,
-    ) {
-        Ok(true) => Ok(()),
-        _ => Err(Aadsts::client(
+        )),
+        Err(crate::jwt::BadSignature::Mismatch) => Err(Aadsts::client(
             50027,
             format!(
                 "External ID token from issuer '{}' failed signature verification.",

@@ -31,7 +31,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use idp_core::Issuer;
 use idp_core::metadata::Documents;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -92,7 +91,7 @@ impl Site {
 /// A strong validator: the SHA-256 of the bytes, so equal bytes give equal ETags across
 /// restarts and replicas.
 fn etag_of(bytes: &[u8]) -> HeaderValue {
-    let digest = Sha256::digest(bytes);
+    let digest = idp_core::keys::sha256(bytes);
     HeaderValue::from_str(&format!("\"{}\"", B64URL.encode(&digest[..18])))
         .expect("base64url is a valid header value")
 }

@@ -3,10 +3,18 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// `idp --version`: the crate's version and the commit it was built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IDP_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "idp",
-    version,
+    version = VERSION,
     about = "A self-hosted OIDC issuer for Microsoft Entra workload identity federation",
     long_about = "idp signs short-lived assertions that Microsoft Entra exchanges for a managed \
 identity's access token in another tenant, and renders the two static documents \
@@ -787,5 +795,100 @@ mod tests {
     fn every_command_line_is_consistent() {
         use clap::CommandFactory as _;
         Cli::command().debug_assert();
+    }
+
+    /// Words of a shell command line: white space splits, quotes group (no expansions).
+    fn words(line: &str) -> Vec<String> {
+        let (mut out, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    any = true;
+                }
+                (Some(q), c) if c == q => quote = None,
+                (None, c) if c.is_whitespace() => {
+                    if any {
+                        out.push(std::mem::take(&mut cur));
+                        any = false;
+                    }
+                }
+                (_, c) => {
+                    cur.push(c);
+                    any = true;
+                }
+            }
+        }
+        if any {
+            out.push(cur);
+        }
+        out
+    }
+
+    /// Every `idp …` line of the README's shell examples is a command line idp accepts,
+    /// so a renamed flag or a removed command cannot linger in the documentation. Lines
+    /// with elisions (`…`) or alternatives are not complete commands and are skipped.
+    #[test]
+    fn the_readmes_command_lines_parse() {
+        let readme = include_str!("../../../README.md");
+        let mut checked = 0;
+        let mut in_block = false;
+        let mut pending = String::new();
+        for raw in readme.lines() {
+            if raw.starts_with("```") {
+                in_block = raw == "```sh";
+                pending.clear();
+                continue;
+            }
+            if !in_block {
+                continue;
+            }
+            // A comment after the command is not part of it.
+            let line = match raw.find("  #") {
+                Some(at) => &raw[..at],
+                None => raw,
+            };
+            let joined = format!("{pending}{}", line.trim_end());
+            if let Some(head) = joined.strip_suffix('\\') {
+                pending = format!("{head} ");
+                continue;
+            }
+            pending.clear();
+            let command = joined.trim();
+            // Redirections, pipes and what follows are the shell's, not idp's.
+            let command = [" | ", " < ", " > ", " >> ", " 2>", " && ", " ; "]
+                .iter()
+                .filter_map(|sep| command.find(sep))
+                .min()
+                .map_or(command, |at| &command[..at])
+                .trim_end_matches('&')
+                .trim();
+            if !command.starts_with("idp ") || command.contains('…') {
+                continue;
+            }
+            // A placeholder (`<CA of your issuer's HTTPS>`) is one value.
+            let mut plain = String::new();
+            let mut rest = command;
+            while let Some(open) = rest.find('<') {
+                plain.push_str(&rest[..open]);
+                match rest[open..].find('>') {
+                    Some(close) => {
+                        plain.push_str("PLACEHOLDER");
+                        rest = &rest[open + close + 1..];
+                    }
+                    None => {
+                        rest = &rest[open..];
+                        break;
+                    }
+                }
+            }
+            plain.push_str(rest);
+            let args = words(&plain);
+            if let Err(e) = Cli::try_parse_from(&args) {
+                panic!("README: `{command}` does not parse: {e}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 20, "only {checked} README command lines found");
     }
 }

@@ -1688,3 +1688,33 @@ fn managed_app_package_entra_app_grants_the_consented_apps_service_principal() {
         "--app-id is for the entra-app way",
     );
 }
+
+/// `idp --version` names the commit the binary was built from, so a user can trace a
+/// download to its source (scripts/release.sh; the suite runs in a git checkout).
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git runs (the suite runs in a git checkout)");
+    assert!(
+        head.status.success(),
+        "not a git checkout: idp --version names no commit"
+    );
+    let head = String::from_utf8(head.stdout).unwrap();
+    let out = Command::cargo_bin("idp")
+        .unwrap()
+        .arg("--version")
+        .output()
+        .unwrap();
+    let line = String::from_utf8(stdout_of(out)).unwrap();
+    assert_eq!(
+        line.trim(),
+        format!(
+            "idp {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            &head.trim()[..12]
+        )
+    );
+}
