@@ -228,7 +228,12 @@ impl Report {
         lines.push(self.error.to_string());
         let mut source = self.error.source();
         while let Some(s) = source {
-            lines.push(s.to_string());
+            // A message that already ends with its cause ("could not write x: {source}")
+            // is not followed by that cause again.
+            let text = s.to_string();
+            if !lines.last().is_some_and(|l| l.ends_with(&text)) {
+                lines.push(text);
+            }
             source = s.source();
         }
         lines
@@ -317,6 +322,24 @@ mod tests {
 
     fn through_question_mark<E: Diagnostic>(e: E) -> Result<(), Report> {
         Err(e)?
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not write x: {0}")]
+    struct Says(#[source] std::io::Error);
+
+    impl Diagnostic for Says {}
+
+    /// A message that already names its cause is not followed by it again (`sign --out`
+    /// into a missing folder printed "folder nope does not exist" twice); a cause it does
+    /// not name is still printed.
+    #[test]
+    fn a_cause_the_message_already_names_is_not_repeated() {
+        let r = through_question_mark(Says(std::io::Error::other("folder nope does not exist")))
+            .unwrap_err();
+        assert_eq!(r.lines(), ["could not write x: folder nope does not exist"]);
+        let r = through_question_mark(Outer(std::io::Error::other("nope"))).unwrap_err();
+        assert_eq!(r.lines(), ["outer thing failed", "nope"]);
     }
 
     #[test]

@@ -190,6 +190,42 @@ fn sign_out_writes_a_0600_file_without_trailing_newline() {
     s.idp(&["inspect", t.as_str()]).assert().success();
 }
 
+/// `sign --out` somewhere it cannot write is the user's to fix: exit 2, what is wrong once,
+/// what to do, and nothing signed or written.
+#[test]
+fn sign_out_into_a_missing_folder_or_onto_a_folder_says_what_to_do() {
+    let s = Sandbox::init(ISSUER);
+    std::fs::create_dir(s.path().join("d")).unwrap();
+    for (out, said, hint) in [
+        (
+            "nope/t.jwt",
+            "error: could not write nope/t.jwt: folder nope does not exist\n",
+            "hint: create the folder nope first",
+        ),
+        (
+            "d",
+            "error: could not write d: d is a folder\n",
+            "hint: d is a folder: name a file path (a file in it, like d/assertion.jwt)",
+        ),
+    ] {
+        let out = s
+            .idp(&["sign", "--subject", "s", "--out", out])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.starts_with(said), "{stderr}");
+        assert!(
+            !stderr.contains("caused by"),
+            "the cause is said once: {stderr}"
+        );
+        assert!(stderr.contains(hint), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    assert!(!s.path().join("nope").exists());
+    assert_eq!(std::fs::read_dir(s.path().join("d")).unwrap().count(), 0);
+}
+
 #[test]
 fn rotation_publishes_next_keeps_retiring_and_drops_retired() {
     let s = Sandbox::init(ISSUER);
