@@ -39,7 +39,7 @@ make_workdir
 chmod 755 "$work" # nginx's workers run as nobody
 unset "${!IDP_@}"
 
-idp_port=$(free_port)
+# idp binds a port the OS picks and says which; nginx cannot, so it gets one probed free.
 nginx_port=$(free_port)
 scheme=http
 [[ "${HTTPS:-0}" == 1 ]] && scheme=https
@@ -58,12 +58,13 @@ chmod -R a+rX site
 tls_args=()
 if [[ $scheme == https ]]; then
   # idp makes the test CA and server certificate; nginx serves the same pair.
-  timeout 5 "$idp" serve --listen "127.0.0.1:$(free_port)" --self-signed "$work/tls" >/dev/null 2>&1 || true
+  timeout 5 "$idp" serve --listen "127.0.0.1:0" --self-signed "$work/tls" >/dev/null 2>&1 || true
   tls_args=(--tls-cert "$work/tls/server.pem" --tls-key "$work/tls/server.key")
 fi
 
-taskset -c "$server_cpus" "$idp" serve --listen "127.0.0.1:$idp_port" --workers "$workers" --cache-control "public, max-age=300" "${tls_args[@]}" 2>"$work/idp.log" &
+taskset -c "$server_cpus" "$idp" serve --listen "127.0.0.1:0" --workers "$workers" --cache-control "public, max-age=300" "${tls_args[@]}" 2>"$work/idp.log" &
 pids+=($!)
+idp_port=$(ready "$work/idp.log" "serving on " 20 | sed 's/.*:\([0-9]*\)$/\1/')
 
 mkdir -p nginx/logs
 listen="127.0.0.1:$nginx_port"

@@ -100,12 +100,25 @@ ready() {
 }
 
 issuer_and_emulator() {
-  local port
-  port=$(free_port)
-  issuer="https://127.0.0.1:$port/oidc"
-  "$idp" init --issuer "$issuer" --key-size 2048 >/dev/null 2>&1
-  "$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log & pids+=($!)
-  ready serve.log "serving on https://" 20 >/dev/null
+  local port try serve_pid
+  # The issuer's URL names its port before `idp serve` binds it: a port taken meanwhile
+  # (probed free, then bound by another process) is tried again with another, 3 times.
+  "$idp" init --issuer "https://127.0.0.1:1/oidc" --key-size 2048 >/dev/null 2>&1
+  for try in 1 2 3; do
+    port=$(free_port)
+    issuer="https://127.0.0.1:$port/oidc"
+    sed -i "s|^issuer = .*|issuer = \"$issuer\"|" idp.toml
+    "$idp" serve --listen "127.0.0.1:$port" --self-signed issuer-tls 2>serve.log & serve_pid=$!
+    for _ in $(seq 400); do
+      grep -q "serving on https://" serve.log 2>/dev/null && break
+      kill -0 "$serve_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    if grep -q "serving on https://" serve.log; then pids+=("$serve_pid"); break; fi
+    kill "$serve_pid" 2>/dev/null || true
+    wait "$serve_pid" 2>/dev/null || true
+    ((try < 3)) || { echo "error: idp serve did not start in 3 tries:" >&2; cat serve.log >&2; exit 1; }
+  done
   # No propagation delay: the benchmarks mint right after creating their FICs.
   "$idp" emulator --listen 127.0.0.1:0 --self-signed entra-tls --trust-ca issuer-tls/ca.pem \
     --owner-token-out owner.token --propagation-delay 0s "$@" 2>emulator.log & pids+=($!)
