@@ -459,6 +459,33 @@ mod tests {
         assert!(world.canaries.lock().unwrap().is_empty());
     }
 
+    /// A second rotation while the first one's key still retires names the key that just
+    /// stopped signing, not the one retiring since the first (caught by cargo mutants).
+    #[tokio::test]
+    async fn a_second_rotation_names_the_key_it_just_retired() {
+        let (_d, store, first, second) = keyring();
+        let world = Fake::new(&store);
+        let done = activate(&store, &world, &second, &Proof::Force, t0())
+            .await
+            .unwrap();
+        assert_eq!(done.retiring.as_deref(), Some(first.as_str()));
+        let third = idp_core::keys::generate(2048).unwrap();
+        let (_, third) = store
+            .update(|ring, store| {
+                let e = entry_for(&third, KeyState::Next, t0());
+                ring.add(e.clone())?;
+                store.write_key_file(&e, &third, false)?;
+                Ok(e.kid)
+            })
+            .unwrap();
+        let done = activate(&store, &world, &third, &Proof::Force, t0() + HOUR)
+            .await
+            .unwrap();
+        assert_eq!(done.retiring.as_deref(), Some(second.as_str()));
+        assert_eq!(state(&store, &first), KeyState::Retiring);
+        assert_eq!(state(&store, &second), KeyState::Retiring);
+    }
+
     #[tokio::test]
     async fn what_the_keyring_refuses_is_said_before_anything_is_asked() {
         let (_d, store, active, _next) = keyring();

@@ -306,6 +306,27 @@ mod tests {
         v.iter().map(Selected::label).collect()
     }
 
+    /// The inventory's own errors keep their kind: a file that cannot be read is a failed
+    /// operation (exit 1), one that does not parse is the user's to fix (exit 2); the
+    /// refusals of the selection itself are the user's (caught by cargo mutants).
+    #[test]
+    fn the_inventorys_errors_keep_their_exit_code_and_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let unreadable = InventoryFile::new(dir.path().to_owned());
+        let e = resolve(&Selection::One("a".into()), None, &unreadable).unwrap_err();
+        assert!(matches!(e, SelectError::Inventory(_)), "{e:?}");
+        assert!(!e.is_usage(), "{e}");
+        assert!(e.hint().unwrap().contains("--customers-file"), "{e:?}");
+        let broken = dir.path().join("customers.toml");
+        std::fs::write(&broken, "[customers.a\n").unwrap();
+        let e = resolve(&Selection::All, None, &InventoryFile::new(broken)).unwrap_err();
+        assert!(matches!(e, SelectError::Inventory(_)), "{e:?}");
+        assert!(e.is_usage(), "{e}");
+        let (_d, file) = inventory(&["a"]);
+        let e = resolve(&Selection::One("b".into()), None, &file).unwrap_err();
+        assert!(e.is_usage());
+    }
+
     #[test]
     fn one_named_or_all_come_from_the_inventory_in_order() {
         let (_d, file) = inventory(&["zeta", "alpha", "mid"]);

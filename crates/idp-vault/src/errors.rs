@@ -35,14 +35,16 @@ fn parts(e: &azure_core::Error) -> (String, Option<String>, String) {
     (clean(&code), inner.map(|i| clean(&i)), clean(message))
 }
 
-/// Text from the network made safe to print: no token, one line, bounded.
+/// Text from the network made safe to print: one line, bounded, no token. Cut first,
+/// then redacted: a cut never leaves half of a redaction's marker behind (`sig=R` of
+/// `sig=REDACTED`), and what a cut keeps of a secret is still redacted.
 pub(crate) fn clean(text: &str) -> String {
-    let one_line: String = idp_core::secret::redact(text)
+    let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(MAX_MESSAGE_CHARS)
         .collect();
-    one_line.trim().to_owned()
+    idp_core::secret::redact(&one_line).trim().to_owned()
 }
 
 fn said(code: &str, inner: Option<&str>, message: &str) -> String {
@@ -323,6 +325,35 @@ mod tests {
             "{}",
             e.message.len()
         );
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/vault_answers.rs): redacted, then cut at the
+    /// bound, a `sig=` value became `sig=R`, the first letter of the marker, which reads
+    /// as a value; and a secret cut at the bound must still be redacted.
+    #[test]
+    fn the_bound_cuts_before_redaction_so_no_marker_is_cut_and_no_secret_kept() {
+        for cut in 0..12 {
+            let pad = ".".repeat(MAX_MESSAGE_CHARS - 40 - cut);
+            for tail in [
+                "sig=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH",
+                "access_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+                "Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH",
+            ] {
+                let text = format!("Request was not processed {pad} {tail}");
+                let e = explain(
+                    answered(StatusCode::TooManyRequests, &kv("Throttled", None, &text)),
+                    "sign",
+                    &id(),
+                );
+                let value = tail.split(['=', ' ']).nth(1).unwrap();
+                assert!(!e.message.contains(&value[..4]), "{cut}: {}", e.message);
+                assert!(
+                    !e.message.contains("=R)") && !e.message.contains("=RE)"),
+                    "a cut marker: {}",
+                    e.message
+                );
+            }
+        }
     }
 
     #[test]
