@@ -47,6 +47,9 @@ pub(crate) fn clean(text: &str) -> String {
     idp_core::secret::redact(&one_line).trim().to_owned()
 }
 
+/// `code/inner: message`, each part already clean, redacted again as a whole: a part
+/// glued to the one before can read as the rest of its value (`access_token=REDACTED` and
+/// `/Inner` read as the value `REDACTED/Inner`).
 fn said(code: &str, inner: Option<&str>, message: &str) -> String {
     let mut s = code.to_owned();
     if let Some(i) = inner {
@@ -55,7 +58,7 @@ fn said(code: &str, inner: Option<&str>, message: &str) -> String {
     if !message.is_empty() {
         s = format!("{s}: {message}");
     }
-    s
+    idp_core::secret::redact(&s)
 }
 
 /// Whether the vault refused to make an HSM key because it holds none: a standard vault
@@ -354,6 +357,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/vault_answers.rs): the code and the inner code,
+    /// each redacted alone, were glued with `/`, so `access_token=REDACTED` and `/ForbiddenX`
+    /// read as one value, `REDACTED/ForbiddenX`.
+    #[test]
+    fn a_code_and_its_inner_code_are_redacted_as_one_text() {
+        let e = explain(
+            answered(
+                StatusCode::Forbidden,
+                &kv("Forbiaccess_token=dde~", Some("ForbiddenX"), "T."),
+            ),
+            "sign",
+            &id(),
+        );
+        let at = e.message.find("access_token=").expect("the code is said") + 13;
+        let value: String = e.message[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "%+/=_.-~".contains(*c))
+            .collect();
+        assert_eq!(value, idp_core::secret::REDACTED, "{}", e.message);
     }
 
     #[test]
