@@ -246,6 +246,10 @@ mod tests {
         assert_eq!(parse("a.b").unwrap_err(), MalformedJwt::NotThreeParts);
         assert_eq!(parse("a.b.c.d").unwrap_err(), MalformedJwt::NotThreeParts);
         assert_eq!(parse("..").unwrap_err(), MalformedJwt::NotThreeParts);
+        // An empty header or payload alone is not three parts either (caught by cargo
+        // mutants): not "the header is not a JSON object".
+        assert_eq!(parse(".e30.c2ln").unwrap_err(), MalformedJwt::NotThreeParts);
+        assert_eq!(parse("e30..c2ln").unwrap_err(), MalformedJwt::NotThreeParts);
         assert_eq!(
             parse("!!.e30.c2ln").unwrap_err(),
             MalformedJwt::Base64("header")
