@@ -342,6 +342,25 @@ mod tests {
         assert_eq!(r.lines(), ["outer thing failed", "nope"]);
     }
 
+    /// A boxed diagnostic is its inner error: text, cause, hint and exit code (the usage
+    /// side caught by cargo mutants).
+    #[test]
+    fn a_boxed_diagnostic_keeps_everything_of_its_inner_one() {
+        let b = Boxed::new(Outer(std::io::Error::other("disk on fire")));
+        assert!(b.is_usage());
+        assert_eq!(b.hint().as_deref(), Some("do the outer thing"));
+        assert_eq!(b.to_string(), "outer thing failed");
+        let r = through_question_mark(b).unwrap_err();
+        assert_eq!(r.exit_code(), EXIT_USAGE);
+        assert_eq!(r.lines(), ["outer thing failed", "disk on fire"]);
+        let failed = Boxed::new(Says(std::io::Error::other("x")));
+        assert!(!failed.is_usage());
+        assert_eq!(failed.inner().to_string(), "could not write x: x");
+        let p = Problem::failed("the thing failed", "do this");
+        assert_eq!(p.to_string(), "the thing failed");
+        assert_eq!(Boxed::new(p).to_string(), "the thing failed");
+    }
+
     #[test]
     fn a_diagnostic_keeps_its_hint_and_code_through_question_mark() {
         let r = through_question_mark(Outer(std::io::Error::other("disk on fire"))).unwrap_err();
