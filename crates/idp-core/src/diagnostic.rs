@@ -353,6 +353,13 @@ mod tests {
         let r = through_question_mark(b).unwrap_err();
         assert_eq!(r.exit_code(), EXIT_USAGE);
         assert_eq!(r.lines(), ["outer thing failed", "disk on fire"]);
+        // What a failing test's `{e:?}` shows: every line, the hint, the kind.
+        let debug = format!("{r:?}");
+        assert!(
+            debug.contains("disk on fire") && debug.contains("do the outer thing"),
+            "{debug}"
+        );
+        assert!(debug.contains("usage: true"), "{debug}");
         let failed = Boxed::new(Says(std::io::Error::other("x")));
         assert!(!failed.is_usage());
         assert_eq!(failed.inner().to_string(), "could not write x: x");
