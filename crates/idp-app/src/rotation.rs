@@ -258,16 +258,22 @@ mod tests {
         let first = idp_core::keys::generate(2048).unwrap();
         let ring = store.create(&first, t0(), false).unwrap();
         let active = ring.keys[0].kid.clone();
-        let second = idp_core::keys::generate(2048).unwrap();
-        let (_, next) = store
+        let next = add_next(&store);
+        (dir, store, active, next)
+    }
+
+    /// Adds a new key, `next`, with its key file; its kid.
+    fn add_next(store: &KeyStore) -> String {
+        let key = idp_core::keys::generate(2048).unwrap();
+        let (_, kid) = store
             .update(|ring, store| {
-                let e = entry_for(&second, KeyState::Next, t0());
+                let e = entry_for(&key, KeyState::Next, t0());
                 ring.add(e.clone())?;
-                store.write_key_file(&e, &second, false)?;
+                store.write_key_file(&e, &key, false)?;
                 Ok(e.kid)
             })
             .unwrap();
-        (dir, store, active, next)
+        kid
     }
 
     /// The world as a test sets it: which kids are published, whether Entra accepts.
@@ -469,15 +475,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(done.retiring.as_deref(), Some(first.as_str()));
-        let third = idp_core::keys::generate(2048).unwrap();
-        let (_, third) = store
-            .update(|ring, store| {
-                let e = entry_for(&third, KeyState::Next, t0());
-                ring.add(e.clone())?;
-                store.write_key_file(&e, &third, false)?;
-                Ok(e.kid)
-            })
-            .unwrap();
+        let third = add_next(&store);
         let done = activate(&store, &world, &third, &Proof::Force, t0() + HOUR)
             .await
             .unwrap();
