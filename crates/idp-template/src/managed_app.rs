@@ -85,13 +85,109 @@ fn identity_id() -> String {
     )
 }
 
-fn main_template(issuer: &Issuer, audience: &Audience) -> Value {
-    let identity = identity_id();
-    let vault = format!("resourceId('{}', variables('vaultName'))", api::VAULT_TYPE);
-    let storage = format!(
+fn vault_id() -> String {
+    format!("resourceId('{}', variables('vaultName'))", api::VAULT_TYPE)
+}
+
+fn storage_id() -> String {
+    format!(
         "resourceId('{}', variables('storageName'))",
         api::STORAGE_TYPE
-    );
+    )
+}
+
+/// Who the data plane's role assignments are for, as template expressions: the principal
+/// id, the expression its assignments' names are made from, and the resource they wait
+/// for besides the vault or storage account (the FIC, for the publisher's identity).
+struct Grantee {
+    principal: String,
+    guid_seed: String,
+    after: Option<String>,
+}
+
+/// The data plane both ways' templates create: the Key Vault with the grantee as Key Vault
+/// Secrets Officer on it, and (when `deployStorage`) the storage account with the grantee
+/// as Storage Blob Data Contributor.
+fn data_plane(grantee: &Grantee) -> [Value; 4] {
+    let (vault, storage) = (vault_id(), storage_id());
+    let Grantee {
+        principal,
+        guid_seed,
+        after,
+    } = grantee;
+    let role_definition = |var: &str| {
+        format!(
+            "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('{var}'))]"
+        )
+    };
+    let depends_on = |resource: &str| {
+        std::iter::once(resource)
+            .chain(after.as_deref())
+            .map(|r| format!("[{r}]"))
+            .collect::<Vec<_>>()
+    };
+    [
+        json!({
+            "type": api::VAULT_TYPE,
+            "apiVersion": api::KEY_VAULT,
+            "name": "[variables('vaultName')]",
+            "location": "[parameters('location')]",
+            "properties": {
+                "tenantId": "[subscription().tenantId]",
+                "sku": { "family": "A", "name": "standard" },
+                "enableRbacAuthorization": true,
+                "enableSoftDelete": true,
+                "softDeleteRetentionInDays": 90
+            }
+        }),
+        json!({
+            "type": api::ROLE_ASSIGNMENT_TYPE,
+            "apiVersion": api::ROLE_ASSIGNMENTS,
+            "scope": format!("[format('{}/{{0}}', variables('vaultName'))]", api::VAULT_TYPE),
+            "name": format!("[guid({vault}, {guid_seed}, variables('keyVaultSecretsOfficer'))]"),
+            "dependsOn": depends_on(&vault),
+            "properties": {
+                "roleDefinitionId": role_definition("keyVaultSecretsOfficer"),
+                "principalId": principal,
+                // Said, so ARM does not look the principal up in a directory that may
+                // not show it yet (an identity or a consent made moments ago).
+                "principalType": "ServicePrincipal"
+            }
+        }),
+        json!({
+            "condition": "[parameters('deployStorage')]",
+            "type": api::STORAGE_TYPE,
+            "apiVersion": api::STORAGE,
+            "name": "[variables('storageName')]",
+            "location": "[parameters('location')]",
+            "kind": "StorageV2",
+            "sku": { "name": "Standard_LRS" },
+            "properties": {
+                "allowBlobPublicAccess": false,
+                "allowSharedKeyAccess": false,
+                "minimumTlsVersion": "TLS1_2",
+                "supportsHttpsTrafficOnly": true
+            }
+        }),
+        json!({
+            "condition": "[parameters('deployStorage')]",
+            "type": api::ROLE_ASSIGNMENT_TYPE,
+            "apiVersion": api::ROLE_ASSIGNMENTS,
+            "scope": format!("[format('{}/{{0}}', variables('storageName'))]", api::STORAGE_TYPE),
+            "name": format!("[guid({storage}, {guid_seed}, variables('storageBlobDataContributor'))]"),
+            "dependsOn": depends_on(&storage),
+            "properties": {
+                "roleDefinitionId": role_definition("storageBlobDataContributor"),
+                "principalId": principal,
+                "principalType": "ServicePrincipal"
+            }
+        }),
+    ]
+}
+
+fn main_template(issuer: &Issuer, audience: &Audience) -> Value {
+    let identity = identity_id();
+    let (vault, storage) = (vault_id(), storage_id());
     let fic = format!(
         "resourceId('{}', variables('identityName'), variables('ficName'))",
         api::FIC_TYPE
@@ -100,11 +196,11 @@ fn main_template(issuer: &Issuer, audience: &Audience) -> Value {
         "[reference({identity}, '{}').principalId]",
         api::MANAGED_IDENTITY
     );
-    let role_definition = |var: &str| {
-        format!(
-            "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('{var}'))]"
-        )
-    };
+    let [vault_resource, vault_role, storage_resource, storage_role] = data_plane(&Grantee {
+        principal: principal.clone(),
+        guid_seed: identity.clone(),
+        after: Some(fic.clone()),
+    });
     json!({
         "$schema": TEMPLATE_SCHEMA,
         "contentVersion": "1.0.0.0",
@@ -150,59 +246,10 @@ fn main_template(issuer: &Issuer, audience: &Audience) -> Value {
                     "audiences": [quote::arm(audience.as_str())]
                 }
             },
-            {
-                "type": api::VAULT_TYPE,
-                "apiVersion": api::KEY_VAULT,
-                "name": "[variables('vaultName')]",
-                "location": "[parameters('location')]",
-                "properties": {
-                    "tenantId": "[subscription().tenantId]",
-                    "sku": { "family": "A", "name": "standard" },
-                    "enableRbacAuthorization": true,
-                    "enableSoftDelete": true,
-                    "softDeleteRetentionInDays": 90
-                }
-            },
-            {
-                "type": api::ROLE_ASSIGNMENT_TYPE,
-                "apiVersion": api::ROLE_ASSIGNMENTS,
-                "scope": format!("[format('{}/{{0}}', variables('vaultName'))]", api::VAULT_TYPE),
-                "name": format!("[guid({vault}, {identity}, variables('keyVaultSecretsOfficer'))]"),
-                "dependsOn": [format!("[{vault}]"), format!("[{fic}]")],
-                "properties": {
-                    "roleDefinitionId": role_definition("keyVaultSecretsOfficer"),
-                    "principalId": principal,
-                    "principalType": "ServicePrincipal"
-                }
-            },
-            {
-                "condition": "[parameters('deployStorage')]",
-                "type": api::STORAGE_TYPE,
-                "apiVersion": api::STORAGE,
-                "name": "[variables('storageName')]",
-                "location": "[parameters('location')]",
-                "kind": "StorageV2",
-                "sku": { "name": "Standard_LRS" },
-                "properties": {
-                    "allowBlobPublicAccess": false,
-                    "allowSharedKeyAccess": false,
-                    "minimumTlsVersion": "TLS1_2",
-                    "supportsHttpsTrafficOnly": true
-                }
-            },
-            {
-                "condition": "[parameters('deployStorage')]",
-                "type": api::ROLE_ASSIGNMENT_TYPE,
-                "apiVersion": api::ROLE_ASSIGNMENTS,
-                "scope": format!("[format('{}/{{0}}', variables('storageName'))]", api::STORAGE_TYPE),
-                "name": format!("[guid({storage}, {identity}, variables('storageBlobDataContributor'))]"),
-                "dependsOn": [format!("[{storage}]"), format!("[{fic}]")],
-                "properties": {
-                    "roleDefinitionId": role_definition("storageBlobDataContributor"),
-                    "principalId": principal,
-                    "principalType": "ServicePrincipal"
-                }
-            }
+            vault_resource,
+            vault_role,
+            storage_resource,
+            storage_role
         ],
         "outputs": {
             "tenantId": { "type": "string", "value": "[subscription().tenantId]" },
@@ -269,17 +316,8 @@ pub fn render_entra_app(app_id: &Guid, authority_host: &str) -> Package {
 }
 
 fn entra_app_template(app_id: &Guid) -> Value {
-    let vault = format!("resourceId('{}', variables('vaultName'))", api::VAULT_TYPE);
-    let storage = format!(
-        "resourceId('{}', variables('storageName'))",
-        api::STORAGE_TYPE
-    );
+    let (vault, storage) = (vault_id(), storage_id());
     let principal = format!("[parameters('{SERVICE_PRINCIPAL_PARAMETER}')]");
-    let role_definition = |var: &str| {
-        format!(
-            "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('{var}'))]"
-        )
-    };
     json!({
         "$schema": TEMPLATE_SCHEMA,
         "contentVersion": "1.0.0.0",
@@ -311,63 +349,11 @@ fn entra_app_template(app_id: &Guid) -> Value {
             "keyVaultSecretsOfficer": roles::KEY_VAULT_SECRETS_OFFICER,
             "storageBlobDataContributor": roles::STORAGE_BLOB_DATA_CONTRIBUTOR
         },
-        "resources": [
-            {
-                "type": api::VAULT_TYPE,
-                "apiVersion": api::KEY_VAULT,
-                "name": "[variables('vaultName')]",
-                "location": "[parameters('location')]",
-                "properties": {
-                    "tenantId": "[subscription().tenantId]",
-                    "sku": { "family": "A", "name": "standard" },
-                    "enableRbacAuthorization": true,
-                    "enableSoftDelete": true,
-                    "softDeleteRetentionInDays": 90
-                }
-            },
-            {
-                "type": api::ROLE_ASSIGNMENT_TYPE,
-                "apiVersion": api::ROLE_ASSIGNMENTS,
-                "scope": format!("[format('{}/{{0}}', variables('vaultName'))]", api::VAULT_TYPE),
-                "name": format!("[guid({vault}, parameters('{SERVICE_PRINCIPAL_PARAMETER}'), variables('keyVaultSecretsOfficer'))]"),
-                "dependsOn": [format!("[{vault}]")],
-                "properties": {
-                    "roleDefinitionId": role_definition("keyVaultSecretsOfficer"),
-                    "principalId": principal,
-                    // Said, so ARM does not look the principal up in a directory that may
-                    // not show a service principal made by a consent moments ago.
-                    "principalType": "ServicePrincipal"
-                }
-            },
-            {
-                "condition": "[parameters('deployStorage')]",
-                "type": api::STORAGE_TYPE,
-                "apiVersion": api::STORAGE,
-                "name": "[variables('storageName')]",
-                "location": "[parameters('location')]",
-                "kind": "StorageV2",
-                "sku": { "name": "Standard_LRS" },
-                "properties": {
-                    "allowBlobPublicAccess": false,
-                    "allowSharedKeyAccess": false,
-                    "minimumTlsVersion": "TLS1_2",
-                    "supportsHttpsTrafficOnly": true
-                }
-            },
-            {
-                "condition": "[parameters('deployStorage')]",
-                "type": api::ROLE_ASSIGNMENT_TYPE,
-                "apiVersion": api::ROLE_ASSIGNMENTS,
-                "scope": format!("[format('{}/{{0}}', variables('storageName'))]", api::STORAGE_TYPE),
-                "name": format!("[guid({storage}, parameters('{SERVICE_PRINCIPAL_PARAMETER}'), variables('storageBlobDataContributor'))]"),
-                "dependsOn": [format!("[{storage}]")],
-                "properties": {
-                    "roleDefinitionId": role_definition("storageBlobDataContributor"),
-                    "principalId": principal,
-                    "principalType": "ServicePrincipal"
-                }
-            }
-        ],
+        "resources": data_plane(&Grantee {
+            principal: principal.clone(),
+            guid_seed: format!("parameters('{SERVICE_PRINCIPAL_PARAMETER}')"),
+            after: None,
+        }),
         "outputs": {
             "tenantId": { "type": "string", "value": "[subscription().tenantId]" },
             "publisherAppId": { "type": "string", "value": "[variables('publisherAppId')]" },
