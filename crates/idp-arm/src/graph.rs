@@ -117,24 +117,10 @@ impl GraphClient {
             .token()
             .await
             .map_err(|(scope, detail)| GraphError::Credential { scope, detail })?;
-        let response = self
-            .http
-            .get(&url)
-            .bearer_auth(token.expose())
-            .send()
+        let request = self.http.get(&url).bearer_auth(token.expose());
+        let (status, body) = idp_http::send_and_read(request, MAX_BODY)
             .await
-            .map_err(|e| GraphError::Unreachable {
-                url: url.clone(),
-                detail: idp_http::chain(&e),
-            })?;
-        let status = response.status().as_u16();
-        let body =
-            idp_http::read_body(response, MAX_BODY)
-                .await
-                .map_err(|e| GraphError::Unreachable {
-                    url: url.clone(),
-                    detail: e.to_string(),
-                })?;
+            .map_err(|detail| GraphError::Unreachable { url, detail })?;
         read_answer(app_id, status, &body)
     }
 }

@@ -230,18 +230,9 @@ impl ArmClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(b.to_string());
         }
-        let response = request.send().await.map_err(|e| ArmError::Unreachable {
-            url: url.clone(),
-            detail: idp_http::chain(&e),
-        })?;
-        let status = response.status().as_u16();
-        let body =
-            idp_http::read_body(response, MAX_BODY)
-                .await
-                .map_err(|e| ArmError::Unreachable {
-                    url: url.clone(),
-                    detail: e.to_string(),
-                })?;
+        let (status, body) = idp_http::send_and_read(request, MAX_BODY)
+            .await
+            .map_err(|detail| ArmError::Unreachable { url, detail })?;
         read_answer(path, status, &body)
     }
 

@@ -176,6 +176,21 @@ pub async fn read_body(
     Ok(body)
 }
 
+/// Sends `request` and reads its whole answer, at most `limit` bytes ([`read_body`]): the
+/// status and the body, or, when there is no answer to read, why (one line, causes
+/// included).
+pub async fn send_and_read(
+    request: reqwest::RequestBuilder,
+    limit: usize,
+) -> Result<(u16, Vec<u8>), String> {
+    let response = request.send().await.map_err(|e| chain(&e))?;
+    let status = response.status().as_u16();
+    let body = read_body(response, limit)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
 /// An error and its causes on one line (`a: b: c`), for errors that name a URL but whose
 /// useful part (refused, timed out, certificate unknown) is deep in the chain.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
