@@ -65,24 +65,32 @@ pub enum Overwrite {
 /// itself. The same error a write would give, so a command can refuse a path the user
 /// named before it does anything it cannot undo (sign, record in the audit log).
 pub fn check_file_path(path: &Path) -> Result<(), WriteError> {
-    let err = |source| WriteError {
-        path: path.to_owned(),
-        source,
-    };
-    let folder = folder_of(path);
-    if !folder.is_dir() {
-        return Err(err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("folder {} does not exist", folder.display()),
-        )));
-    }
+    check_folder(path)?;
     if path.is_dir() {
-        return Err(err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            format!("{} is a folder", path.display()),
-        )));
+        return Err(WriteError {
+            path: path.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{} is a folder", path.display()),
+            ),
+        });
     }
     Ok(())
+}
+
+/// `path`'s folder, once it is known to exist.
+fn check_folder(path: &Path) -> Result<&Path, WriteError> {
+    let folder = folder_of(path);
+    if !folder.is_dir() {
+        return Err(WriteError {
+            path: path.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("folder {} does not exist", folder.display()),
+            ),
+        });
+    }
+    Ok(folder)
 }
 
 /// Writes `contents` to `path` atomically with the given Unix mode.
@@ -111,13 +119,7 @@ pub fn stage(path: &Path, contents: &[u8], mode: u32) -> Result<Staged, WriteErr
         path: path.to_owned(),
         source,
     };
-    let folder = folder_of(path);
-    if !folder.is_dir() {
-        return Err(err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("folder {} does not exist", folder.display()),
-        )));
-    }
+    let folder = check_folder(path)?;
     // The temporary file's name means nothing to the user: keep the OS's words only.
     let mut tmp = tempfile::Builder::new()
         .prefix(".idp-tmp-")
