@@ -685,16 +685,7 @@ fn consented(emu: &Emulator, tenant: &str, v2: bool, uri: &Uri) -> Result<Respon
         .directories
         .by_app_id(&client_id)
         .cloned()
-        .ok_or_else(|| {
-            Aadsts::new(
-                700016,
-                StatusCode::BAD_REQUEST,
-                "unauthorized_client",
-                format!(
-                    "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
-                ),
-            )
-        })?;
+        .ok_or_else(|| crate::token::not_in_directory(&client_id, tenant))?;
     if !app.tenant.eq_ignore_ascii_case(tenant) && !app.is_multi_tenant() {
         return Err(Aadsts::request(
             50194,

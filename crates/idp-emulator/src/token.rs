@@ -348,7 +348,7 @@ pub(crate) enum Issued {
 
 /// AADSTS700016: no such application in the tenant's directory. Source: Learn's error-code
 /// reference (UnauthorizedClient_DoesNotMatchRequest); entra-facts §10.
-fn not_in_directory(client_id: &str, tenant: &str) -> Aadsts {
+pub(crate) fn not_in_directory(client_id: &str, tenant: &str) -> Aadsts {
     Aadsts::new(
         700016,
         StatusCode::BAD_REQUEST,
