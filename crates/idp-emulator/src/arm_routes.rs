@@ -284,13 +284,7 @@ async fn arm_request(
                 .get("location")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            if location.is_empty() {
-                return Err(ArmError {
-                    status: StatusCode::BAD_REQUEST,
-                    code: "LocationRequired",
-                    message: "The location property is required for this definition.".into(),
-                });
-            }
+            crate::arm::kernel::check_location_given(location)?;
             let location = crate::strict::check_location(location, "resourceGroups")?;
             let (g, c) = emu.write(|r| r.resource_groups.put(rg, &location))?;
             Ok((created(c), resource_group_json(sub, &g)))

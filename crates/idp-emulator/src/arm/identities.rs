@@ -17,7 +17,7 @@
 //! Every request needs an `api-version` query parameter (any value), as ARM does.
 //! The resource group must exist first (ARM answers 404 `ResourceGroupNotFound`).
 
-use super::kernel::{ArmError, check_resource_group};
+use super::kernel::{ArmError, check_location_given, check_resource_group};
 use crate::ids::new_guid;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -223,13 +223,7 @@ impl Identities {
     ) -> Result<(Identity, bool), ArmError> {
         check_resource_group(rg)?;
         check_identity_name(name)?;
-        if location.is_empty() {
-            return Err(ArmError::new(
-                StatusCode::BAD_REQUEST,
-                "LocationRequired",
-                "The location property is required for this definition.",
-            ));
-        }
+        check_location_given(location)?;
         if let Some(i) = self.position(rg, name) {
             let identity = &mut self.0[i];
             identity.location = location.to_owned();

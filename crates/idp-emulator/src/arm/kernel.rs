@@ -57,6 +57,20 @@ pub(crate) fn check_resource_group(rg: &str) -> Result<(), ArmError> {
     }
 }
 
+/// A tracked resource's PUT without a location: ARM's 400 `LocationRequired`, the same for
+/// every provider (resource groups, identities, vaults, managed applications).
+pub(crate) fn check_location_given(location: &str) -> Result<(), ArmError> {
+    if location.is_empty() {
+        Err(ArmError::new(
+            StatusCode::BAD_REQUEST,
+            "LocationRequired",
+            "The location property is required for this definition.",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Whether `scope` is `target` or a scope above it (ARM ids compare case-insensitively).
 pub(crate) fn covers(scope: &str, target: &str) -> bool {
     let (s, t) = (

@@ -24,7 +24,7 @@
 //!   the spec's example writes them), `authorizationAudience`, `resourceId`, `tokenType`.
 
 use super::identities::{Identities, Identity};
-use super::kernel::ArmError;
+use super::kernel::{ArmError, check_location_given};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -113,13 +113,7 @@ impl Applications {
         mut app: Application,
         identities: &Identities,
     ) -> Result<(Application, bool), ArmError> {
-        if app.location.is_empty() {
-            return Err(ArmError::new(
-                StatusCode::BAD_REQUEST,
-                "LocationRequired",
-                "The location property is required for this definition.",
-            ));
-        }
+        check_location_given(&app.location)?;
         if app.managed_resource_group_id.is_empty() {
             return Err(ArmError::new(
                 StatusCode::BAD_REQUEST,

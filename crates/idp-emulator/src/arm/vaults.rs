@@ -37,7 +37,7 @@
 //! operations), Key Vault Secrets User (read). Role assignments take effect at once here
 //! (Azure documents a few minutes).
 
-use super::kernel::ArmError;
+use super::kernel::{ArmError, check_location_given};
 use crate::ids::new_guid;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -281,13 +281,7 @@ impl Vaults {
                 ),
             ));
         }
-        if location.is_empty() {
-            return Err(ArmError::new(
-                StatusCode::BAD_REQUEST,
-                "LocationRequired",
-                "The location property is required for this definition.",
-            ));
-        }
+        check_location_given(location)?;
         if let Some(i) = self.position(rg, name) {
             let v = &mut self.0[i];
             v.location = location.to_owned();
