@@ -40,6 +40,22 @@ impl Diagnostic for std::io::Error {}
 /// A document idp wrote or read that does not serialise: an operation that failed.
 impl Diagnostic for serde_json::Error {}
 
+/// `e`'s message, then each of its sources' that the text before it does not already end
+/// with: a message that names its cause ("could not write x: {source}") is not followed by
+/// that cause again.
+pub fn causes(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut lines = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !lines.last().is_some_and(|l| l.ends_with(&text)) {
+            lines.push(text);
+        }
+        source = s.source();
+    }
+    lines
+}
+
 /// An error found by idp's own code, with what to do and whether it is the user's to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -225,17 +241,7 @@ impl Report {
             .rev()
             .map(|f| f.message.clone())
             .collect();
-        lines.push(self.error.to_string());
-        let mut source = self.error.source();
-        while let Some(s) = source {
-            // A message that already ends with its cause ("could not write x: {source}")
-            // is not followed by that cause again.
-            let text = s.to_string();
-            if !lines.last().is_some_and(|l| l.ends_with(&text)) {
-                lines.push(text);
-            }
-            source = s.source();
-        }
+        lines.extend(causes(&*self.error));
         lines
     }
 

@@ -194,17 +194,7 @@ pub async fn send_and_read(
 /// An error and its causes on one line (`a: b: c`), for errors that name a URL but whose
 /// useful part (refused, timed out, certificate unknown) is deep in the chain.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
+    idp_core::diagnostic::causes(e).join(": ")
 }
 
 impl idp_core::diagnostic::Diagnostic for HttpError {
