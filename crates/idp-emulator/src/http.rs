@@ -107,18 +107,14 @@ pub(crate) fn verify_token_from(
 ) -> Result<Value, TokenProblem> {
     // The emulator's own tokens: RS256 with its key (the header's `alg` must say so, and
     // is never what chooses the algorithm), then `iss` one of `issuers`.
-    let jwk = emu.signing_key().public_jwk();
+    let key = emu.signing_key();
+    let (n, e) = key.public_components();
     let t = crate::jwt::split(token).map_err(|_| TokenProblem::Invalid)?;
     if t.header.get("alg").and_then(Value::as_str) != Some("RS256") {
         return Err(TokenProblem::Invalid);
     }
-    crate::jwt::verify_rs256(
-        jwk["n"].as_str().unwrap_or_default(),
-        jwk["e"].as_str().unwrap_or_default(),
-        t.signing_input.as_bytes(),
-        t.signature,
-    )
-    .map_err(|_| TokenProblem::Invalid)?;
+    crate::jwt::verify_rs256(n, e, t.signing_input.as_bytes(), t.signature)
+        .map_err(|_| TokenProblem::Invalid)?;
     let iss = t
         .claims
         .get("iss")

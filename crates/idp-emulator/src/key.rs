@@ -116,6 +116,12 @@ impl SigningKey {
         })
     }
 
+    /// The public key's JWK members `n` and `e` (base64url), for verifying the emulator's
+    /// own signatures without building the whole JWK.
+    pub(crate) fn public_components(&self) -> (&str, &str) {
+        (&self.0.n, &self.0.e)
+    }
+
     /// The certificate's SHA-1 thumbprint (base64url), the header's `x5t`.
     pub fn x5t(&self) -> &str {
         &self.0.x5t

@@ -607,12 +607,9 @@ fn entra_assertion(
         ));
     }
     // b.
-    let jwk = emu.signing_key().public_jwk();
-    verify_signature(
-        a,
-        jwk["n"].as_str().unwrap_or_default(),
-        jwk["e"].as_str().unwrap_or_default(),
-    )?;
+    let key = emu.signing_key();
+    let (n, e) = key.public_components();
+    verify_signature(a, n, e)?;
     valid_now(emu, a, now)?;
     // c.
     let claim = |name: &str| a.claims.get(name).and_then(Value::as_str);
